@@ -1,0 +1,185 @@
+"""The extension points of the data platform, as Protocols.
+
+Everything above ``airdig/backends`` talks to these and never imports a driver. Implementations are
+found from a URL by :mod:`airdig.backends.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# ---------------------------------------------------------------- store rows
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """A node as the store keeps it; ``version`` is the event time of the state it holds."""
+
+    id: str
+    kind: str
+    provider: str
+    account: str
+    region: str
+    name: str
+    attrs: dict[str, Any]
+    tags: dict[str, str]
+    managed_by: str | None
+    version: float
+    first_seen: float
+    last_seen: float
+    deleted_at: float | None = None
+    drift_status: str = "unknown"
+    drift_last_event: str | None = None
+    health_status: str = "unknown"
+    health_reasons: list[dict[str, Any]] = field(default_factory=list)
+    health_since: float | None = None
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    src: str
+    dst: str
+    type: str
+    attrs: dict[str, Any]
+    first_seen: float
+    last_seen: float
+    deleted_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One line of a node's change timeline: what changed, when, from where, by whom."""
+
+    id: str
+    node_id: str
+    time: float
+    kind: str  # created, updated, deleted, drift, cloudtrail, health, deploy, scaling ...
+    source: str
+    summary: str
+    actor: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeFilter:
+    kind: str | None = None
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+    tag: tuple[str, str | None] | None = None  # (key, value or None for "has key")
+    health: str | None = None
+    drift: str | None = None
+    changed_since: float | None = None
+    include_deleted: bool = False
+
+
+class StoreTx(Protocol):
+    """One transaction; every write of an applied batch goes through one of these."""
+
+    def seen_events(self, event_ids: Sequence[str]) -> set[str]: ...
+    def mark_events(self, event_ids: Sequence[str], at: float) -> None: ...
+    def upsert_nodes(self, rows: Sequence[NodeRow]) -> None: ...
+    def upsert_edges(self, rows: Sequence[EdgeRow], version: Sequence[float]) -> None: ...
+    def add_native_ids(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+    def add_changes(self, rows: Sequence[ChangeRow]) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The graph and its history (SQLite embedded, TiDB/MySQL at scale)."""
+
+    url: str
+
+    def migrate(self) -> list[str]: ...
+    def ping(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+    def get_node(self, node_id: str) -> NodeRow | None: ...
+    def get_nodes(self, node_ids: Sequence[str]) -> dict[str, NodeRow]: ...
+    def list_nodes(self, flt: NodeFilter, first: int, after: str | None) -> list[NodeRow]: ...
+    def count_nodes(self, flt: NodeFilter) -> int: ...
+    def search_nodes(self, text: str, limit: int) -> list[NodeRow]: ...
+    def resolve_native_id(self, native_id: str) -> list[str]: ...
+    def edges(self, node_ids: Sequence[str], direction: str = "both",
+              types: Sequence[str] | None = None) -> list[EdgeRow]: ...
+    def changes(self, node_id: str | None, since: float | None, until: float | None,
+                limit: int = 500) -> list[ChangeRow]: ...
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- bus
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message read from the bus."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    timestamp: float
+
+
+class Consumer(Protocol):
+    """A member of a consumer group. Offsets move only through :meth:`commit`."""
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]: ...
+    def commit(self, records: Sequence[Record]) -> None: ...
+    def lag(self) -> dict[tuple[str, int], int]: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """Keyed publish and consumer groups (embedded log or Kafka)."""
+
+    url: str
+
+    def publish(self, topic: str, key: str, value: bytes) -> None: ...
+    def flush(self, timeout: float = 10.0) -> None: ...
+    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None) -> Consumer: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- cache + fan-out
+
+
+class Subscription(Protocol):
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """Hot-read cache plus pub/sub fan-out to every engine replica (in-process or Redis)."""
+
+    url: str
+
+    def get(self, key: str) -> bytes | None: ...
+    def set(self, key: str, value: bytes, ttl: float) -> None: ...
+    def delete(self, *keys: str) -> None: ...
+    def generation(self, namespace: str) -> int: ...
+    def bump(self, namespace: str) -> int: ...
+    def publish(self, channel: str, message: bytes) -> None: ...
+    def subscribe(self, channel: str, callback: Callable[[bytes], None]) -> Subscription: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- traces
+
+
+@runtime_checkable
+class TraceStore(Protocol):
+    """Span storage and query (embedded, or Tempo)."""
+
+    url: str
+
+    def put_spans(self, spans: Sequence[dict[str, Any]]) -> None: ...
+    def get_trace(self, trace_id: str) -> list[dict[str, Any]]: ...
+    def search(self, **criteria: Any) -> Iterator[dict[str, Any]]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,116 @@
+"""The store's tables, declared once and rendered to each SQL dialect, plus the migration list.
+
+Only DDL that TiDB also accepts: indexes are declared inline for MySQL-protocol servers (TiDB and MySQL
+have no ``CREATE INDEX IF NOT EXISTS``), key columns stay within the 3072-byte index limit of
+utf8mb4 (768 characters per key), and no foreign keys, triggers or stored procedures are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# abstract column types -> (sqlite, mysql)
+TYPES: dict[str, tuple[str, str]] = {
+    "id": ("TEXT", "VARCHAR(512)"),
+    "native": ("TEXT", "VARCHAR(255)"),
+    "hash": ("TEXT", "CHAR(40)"),
+    "short": ("TEXT", "VARCHAR(64)"),
+    "medium": ("TEXT", "VARCHAR(512)"),
+    "long": ("TEXT", "VARCHAR(2048)"),
+    "text": ("TEXT", "MEDIUMTEXT"),
+    "float": ("REAL", "DOUBLE"),
+    "int": ("INTEGER", "BIGINT"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = False
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def ddl(self, dialect: str) -> list[str]:
+        col = 0 if dialect == "sqlite" else 1
+        parts = []
+        for c in self.columns:
+            line = f"{c.name} {TYPES[c.type][col]}"
+            if not c.nullable:
+                line += " NOT NULL"
+            if c.default is not None:
+                line += f" DEFAULT {c.default}"
+            parts.append(line)
+        parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        stmts: list[str] = []
+        if dialect == "mysql":
+            for idx in self.indexes:
+                parts.append(f"INDEX ix_{self.name}_{'_'.join(idx)} ({', '.join(idx)})")
+            body = ",\n  ".join(parts)
+            stmts.append(f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {body}\n) DEFAULT CHARSET=utf8mb4")
+        else:
+            body = ",\n  ".join(parts)
+            stmts.append(f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {body}\n)")
+            for idx in self.indexes:
+                stmts.append(
+                    f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{'_'.join(idx)} ON {self.name} ({', '.join(idx)})"
+                )
+        return stmts
+
+
+C = Column
+NODES = Table("nodes", (
+    C("id", "id"), C("kind", "short"), C("provider", "short"), C("account", "short"), C("region", "short"),
+    C("name", "medium"), C("attrs", "text"), C("tags", "text"), C("managed_by", "medium", nullable=True),
+    C("version", "float"), C("first_seen", "float"), C("last_seen", "float"),
+    C("deleted_at", "float", nullable=True),
+    C("drift_status", "short", default="'unknown'"), C("drift_last_event", "medium", nullable=True),
+), ("id",), (("kind",), ("last_seen",), ("name",)))
+
+EDGES = Table("edges", (
+    C("id", "hash"), C("src", "id"), C("dst", "id"), C("type", "short"), C("attrs", "text"),
+    C("version", "float"), C("first_seen", "float"), C("last_seen", "float"),
+    C("deleted_at", "float", nullable=True),
+), ("id",), (("src", "type"), ("dst", "type")))
+
+NATIVE_IDS = Table("native_ids", (C("native_id", "native"), C("node_id", "id")), ("native_id", "node_id"),
+                   (("node_id",),))
+
+CHANGES = Table("changes", (
+    C("id", "medium"), C("node_id", "id"), C("time", "float"), C("kind", "short"), C("source", "short"),
+    C("actor", "medium", nullable=True), C("summary", "long"), C("details", "text"),
+), ("id",), (("node_id", "time"), ("time",)))
+
+DRIFT_EVENTS = Table("drift_events", (
+    C("id", "medium"), C("resource_id", "id"), C("resource_type", "short"),
+    C("terraform_address", "medium", nullable=True), C("kind", "short"), C("severity", "short"),
+    C("status", "short"), C("diffs", "text"), C("cause", "text", nullable=True),
+    C("remediation", "text", nullable=True), C("detected_at", "float"), C("resolved_at", "float", nullable=True),
+    C("version", "float"),
+), ("id",), (("resource_id",), ("detected_at",)))
+
+SERVICE_EDGES = Table("service_edges", (
+    C("id", "hash"), C("src", "id"), C("dst", "id"), C("window_start", "float"), C("window_seconds", "int"),
+    C("request_count", "int"), C("error_count", "int"), C("errors", "text"), C("latency", "text"),
+    C("p50", "float", nullable=True), C("p95", "float", nullable=True), C("p99", "float", nullable=True),
+), ("id",), (("src", "dst", "window_start"), ("window_start",)))
+
+HEALTH = Table("health", (
+    C("node_id", "id"), C("status", "short"), C("reasons", "text"), C("since", "float", nullable=True),
+    C("version", "float"),
+), ("node_id",), (("status",),))
+
+APPLIED_EVENTS = Table("applied_events", (C("event_id", "medium"), C("applied_at", "float")), ("event_id",),
+                       (("applied_at",),))
+
+MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
+    (1, "graph, history, drift, service edges, health, applied events",
+     (NODES, EDGES, NATIVE_IDS, CHANGES, DRIFT_EVENTS, SERVICE_EDGES, HEALTH, APPLIED_EVENTS)),
+]

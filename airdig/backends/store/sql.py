@@ -1,0 +1,349 @@
+"""The SQL store shared by the SQLite and MySQL-protocol backends.
+
+Queries are written once with ``?`` placeholders; a :class:`Dialect` supplies what really differs
+(placeholder style, upsert syntax, connection handling). Writes of one applied batch happen in one
+transaction, with the newer-wins rule in the upsert itself, so a stale event can never overwrite a
+newer state even when two engine replicas race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, Protocol
+
+import orjson
+
+from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeFilter, NodeRow
+from airdig.backends.store.schema import MIGRATIONS
+
+NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "tags", "managed_by",
+             "version", "first_seen", "last_seen", "deleted_at")
+_NODE_SELECT = (
+    "SELECT n.id, n.kind, n.provider, n.account, n.region, n.name, n.attrs, n.tags, n.managed_by, n.version, "
+    "n.first_seen, n.last_seen, n.deleted_at, n.drift_status, n.drift_last_event, "
+    "h.status, h.reasons, h.since FROM nodes n LEFT JOIN health h ON h.node_id = n.id"
+)
+
+
+def edge_id(src: str, type_: str, dst: str) -> str:
+    return hashlib.sha1(f"{src}\x00{type_}\x00{dst}".encode()).hexdigest()
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def loads(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    return orjson.loads(value)
+
+
+class Dialect(Protocol):
+    name: str
+    like_escape: str  # the ESCAPE clause that makes backslash the LIKE escape character
+
+    def connect(self) -> Any: ...
+    def sql(self, query: str) -> str: ...
+    def upsert(self, table: str, cols: Sequence[str], key: Sequence[str], newer_col: str | None,
+               keep_min: Sequence[str] = (), keep_max: Sequence[str] = ()) -> str: ...
+    def insert_ignore(self, table: str, cols: Sequence[str]) -> str: ...
+    def begin(self, conn: Any) -> None: ...
+    def is_disconnect(self, exc: BaseException) -> bool: ...
+
+
+class SqlTx:
+    """The write side of one transaction (see :class:`airdig.backends.interfaces.StoreTx`)."""
+
+    def __init__(self, store: SqlStore, cur: Any) -> None:
+        self._s = store
+        self._cur = cur
+
+    def run(self, query: str, params: Sequence[Any] = ()) -> None:
+        self._cur.execute(self._s.d.sql(query), params)
+
+    def run_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cur.executemany(self._s.d.sql(query), rows)
+
+    def fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(self._s.d.sql(query), params)
+        return list(self._cur.fetchall())
+
+    def seen_events(self, event_ids: Sequence[str]) -> set[str]:
+        seen: set[str] = set()
+        ids = list(event_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            seen.update(r[0] for r in self.fetch(f"SELECT event_id FROM applied_events WHERE event_id IN ({marks})",
+                                                 chunk))
+        return seen
+
+    def mark_events(self, event_ids: Sequence[str], at: float) -> None:
+        self.run_many(self._s.d.insert_ignore("applied_events", ("event_id", "applied_at")),
+                      [(e, at) for e in event_ids])
+
+    def upsert_nodes(self, rows: Sequence[NodeRow]) -> None:
+        q = self._s.d.upsert("nodes", NODE_COLS, ("id",), "version", keep_min=("first_seen",),
+                             keep_max=("last_seen",))
+        self.run_many(q, [
+            (r.id, r.kind, r.provider, r.account, r.region, r.name[:512], dumps(r.attrs), dumps(r.tags),
+             r.managed_by, r.version, r.first_seen, r.last_seen, r.deleted_at)
+            for r in rows
+        ])
+
+    def upsert_edges(self, rows: Sequence[EdgeRow], version: Sequence[float]) -> None:
+        cols = ("id", "src", "dst", "type", "attrs", "version", "first_seen", "last_seen", "deleted_at")
+        q = self._s.d.upsert("edges", cols, ("id",), "version", keep_min=("first_seen",), keep_max=("last_seen",))
+        self.run_many(q, [
+            (edge_id(r.src, r.type, r.dst), r.src, r.dst, r.type, dumps(r.attrs), v, r.first_seen, r.last_seen,
+             r.deleted_at)
+            for r, v in zip(rows, version, strict=True)
+        ])
+
+    def add_native_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self.run_many(self._s.d.insert_ignore("native_ids", ("native_id", "node_id")),
+                      [(n[:255], node) for n, node in pairs])
+
+    def add_changes(self, rows: Sequence[ChangeRow]) -> None:
+        cols = ("id", "node_id", "time", "kind", "source", "actor", "summary", "details")
+        self.run_many(self._s.d.insert_ignore("changes", cols), [
+            (r.id, r.node_id, r.time, r.kind, r.source, r.actor, r.summary[:2048], dumps(r.details))
+            for r in rows
+        ])
+
+
+class SqlStore:
+    """A :class:`airdig.backends.interfaces.Store` over a DB-API driver chosen by the dialect."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self.url = url
+        self.d = dialect
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- connections
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.d.connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            with suppress(Exception):
+                conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        conn = self._conn()
+        try:
+            self.d.begin(conn)
+            cur = conn.cursor()
+            yield SqlTx(self, cur)
+            conn.commit()
+        except BaseException as exc:
+            with suppress(Exception):
+                conn.rollback()
+            if self.d.is_disconnect(exc):
+                self._drop_conn()
+            raise
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                cur = conn.cursor()
+                cur.execute(self.d.sql(query), params)
+                rows = list(cur.fetchall())
+                conn.commit()  # end the read snapshot so the next read sees new commits
+                return rows
+            except Exception as exc:
+                if attempt == 1 and self.d.is_disconnect(exc):
+                    self._drop_conn()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    # -------------------------------------------------------------- lifecycle
+
+    def migrate(self) -> list[str]:
+        """Apply missing migrations in order; safe to run from several replicas at once."""
+        applied: list[str] = []
+        with self.transaction() as tx:
+            tx.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, "
+                   "name VARCHAR(255) NOT NULL, applied_at DOUBLE NOT NULL)")
+        done = {r[0] for r in self._read("SELECT version FROM schema_migrations")}
+        for version, name, tables in MIGRATIONS:
+            if version in done:
+                continue
+            for table in tables:
+                for stmt in table.ddl(self.d.name):
+                    with self.transaction() as tx:
+                        tx.run(stmt)
+            with self.transaction() as tx:
+                tx.run(self.d.insert_ignore("schema_migrations", ("version", "name", "applied_at")),
+                       (version, name, time.time()))
+            applied.append(f"{version}: {name}")
+        return applied
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            with suppress(Exception):
+                c.close()
+        self._local = threading.local()
+
+    # -------------------------------------------------------------- reads
+
+    @staticmethod
+    def _node(r: tuple[Any, ...]) -> NodeRow:
+        return NodeRow(
+            id=r[0], kind=r[1], provider=r[2], account=r[3], region=r[4], name=r[5], attrs=loads(r[6]) or {},
+            tags=loads(r[7]) or {}, managed_by=r[8], version=r[9], first_seen=r[10], last_seen=r[11],
+            deleted_at=r[12], drift_status=r[13] or "unknown", drift_last_event=r[14],
+            health_status=r[15] or "unknown", health_reasons=loads(r[16]) or [], health_since=r[17],
+        )
+
+    def get_node(self, node_id: str) -> NodeRow | None:
+        rows = self._read(_NODE_SELECT + " WHERE n.id = ?", (node_id,))
+        return self._node(rows[0]) if rows else None
+
+    def get_nodes(self, node_ids: Sequence[str]) -> dict[str, NodeRow]:
+        out: dict[str, NodeRow] = {}
+        ids = list(dict.fromkeys(node_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._read(_NODE_SELECT + f" WHERE n.id IN ({marks})", chunk):
+                out[r[0]] = self._node(r)
+        return out
+
+    def _where(self, flt: NodeFilter) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if not flt.include_deleted:
+            where.append("n.deleted_at IS NULL")
+        for col in ("kind", "provider", "account", "region"):
+            val = getattr(flt, col)
+            if val is not None:
+                where.append(f"n.{col} = ?")
+                params.append(val)
+        if flt.drift is not None:
+            where.append("n.drift_status = ?")
+            params.append(flt.drift)
+        if flt.health is not None:
+            if flt.health == "unknown":
+                where.append("(h.status IS NULL OR h.status = 'unknown')")
+            else:
+                where.append("h.status = ?")
+                params.append(flt.health)
+        if flt.changed_since is not None:
+            where.append("n.version >= ?")
+            params.append(flt.changed_since)
+        if flt.tag is not None:
+            key, value = flt.tag
+            # tags are stored as sorted JSON; match the serialised pair so both dialects agree
+            needle = dumps({key: value})[1:-1] if value is not None else dumps(key) + ":"
+            where.append("n.tags LIKE ?" + self.d.like_escape)
+            params.append("%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        return where, params
+
+    def list_nodes(self, flt: NodeFilter, first: int, after: str | None) -> list[NodeRow]:
+        where, params = self._where(flt)
+        if after is not None:
+            where.append("n.id > ?")
+            params.append(after)
+        q = _NODE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY n.id LIMIT ?"
+        params.append(int(first))
+        return [self._node(r) for r in self._read(q, params)]
+
+    def count_nodes(self, flt: NodeFilter) -> int:
+        where, params = self._where(flt)
+        q = "SELECT COUNT(*) FROM nodes n LEFT JOIN health h ON h.node_id = n.id" + (
+            " WHERE " + " AND ".join(where) if where else "")
+        return int(self._read(q, params)[0][0])
+
+    def search_nodes(self, text: str, limit: int) -> list[NodeRow]:
+        """Exact id or native id first, then name/id substring matches."""
+        text = text.strip()
+        if not text:
+            return []
+        ids = [text, *self.resolve_native_id(text)]
+        found = self.get_nodes(ids)
+        ordered = [found[i] for i in ids if i in found]
+        if len(ordered) < limit:
+            pat = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self._read(
+                _NODE_SELECT + f" WHERE n.deleted_at IS NULL AND (n.name LIKE ?{self.d.like_escape} OR n.id LIKE "
+                f"?{self.d.like_escape}) ORDER BY n.name, n.id LIMIT ?", (pat, pat, int(limit)))
+            seen = {n.id for n in ordered}
+            ordered += [n for n in map(self._node, rows) if n.id not in seen]
+        return ordered[:limit]
+
+    def resolve_native_id(self, native_id: str) -> list[str]:
+        return [r[0] for r in self._read("SELECT node_id FROM native_ids WHERE native_id = ? ORDER BY node_id",
+                                         (native_id[:255],))]
+
+    def edges(self, node_ids: Sequence[str], direction: str = "both",
+              types: Sequence[str] | None = None) -> list[EdgeRow]:
+        ids = list(dict.fromkeys(node_ids))
+        out: list[EdgeRow] = []
+        cols = "src, dst, type, attrs, first_seen, last_seen, deleted_at"
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            tfilter, tparams = "", []
+            if types:
+                tfilter = f" AND type IN ({','.join('?' * len(types))})"
+                tparams = list(types)
+            parts = []
+            params: list[Any] = []
+            if direction in ("out", "both"):
+                parts.append(f"SELECT {cols} FROM edges WHERE src IN ({marks}){tfilter}")
+                params += chunk + tparams
+            if direction in ("in", "both"):
+                parts.append(f"SELECT {cols} FROM edges WHERE dst IN ({marks}){tfilter}")
+                params += chunk + tparams
+            for r in self._read(" UNION ".join(parts), params):
+                out.append(EdgeRow(src=r[0], dst=r[1], type=r[2], attrs=loads(r[3]) or {}, first_seen=r[4],
+                                   last_seen=r[5], deleted_at=r[6]))
+        return out
+
+    def changes(self, node_id: str | None, since: float | None, until: float | None,
+                limit: int = 500) -> list[ChangeRow]:
+        where: list[str] = []
+        params: list[Any] = []
+        if node_id is not None:
+            where.append("node_id = ?")
+            params.append(node_id)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("time <= ?")
+            params.append(until)
+        q = ("SELECT id, node_id, time, kind, source, actor, summary, details FROM changes"
+             + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY time DESC, id LIMIT ?")
+        params.append(int(limit))
+        return [ChangeRow(id=r[0], node_id=r[1], time=r[2], kind=r[3], source=r[4], actor=r[5], summary=r[6],
+                          details=loads(r[7]) or {}) for r in self._read(q, params)]

@@ -1,0 +1,82 @@
+"""Embedded store: one SQLite file in WAL mode, shared by every process on the host."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airdig.backends.store.sql import SqlStore
+from airdig.errors import BackendUnavailable, ConfigError
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel/path`` or ``sqlite:////abs/path`` (SQLAlchemy's convention) → a path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError("AIRDIG_DATABASE_URL", f"expected sqlite:///PATH, got {url!r}")
+    path = url[len(prefix):].split("?", 1)[0]
+    if path == ":memory:":
+        raise ConfigError("AIRDIG_DATABASE_URL",
+                          "an in-memory SQLite database cannot be shared between threads; use a file path")
+    return Path(path)
+
+
+def open_sqlite(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection tuned for many readers and one writer at a time across processes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    except (OSError, sqlite3.Error) as exc:
+        raise BackendUnavailable("sqlite", f"cannot open {path}: {exc}") from exc
+    return conn
+
+
+class SqliteDialect:
+    name = "sqlite"
+    like_escape = " ESCAPE '\\'"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> Any:
+        return open_sqlite(self.path)
+
+    def sql(self, query: str) -> str:
+        return query
+
+    def upsert(self, table: str, cols: Sequence[str], key: Sequence[str], newer_col: str | None,
+               keep_min: Sequence[str] = (), keep_max: Sequence[str] = ()) -> str:
+        sets = []
+        for c in cols:
+            if c in key:
+                continue
+            if c in keep_min:
+                sets.append(f"{c} = MIN({table}.{c}, excluded.{c})")
+            elif c in keep_max:
+                sets.append(f"{c} = MAX({table}.{c}, excluded.{c})")
+            else:
+                sets.append(f"{c} = excluded.{c}")
+        where = f" WHERE excluded.{newer_col} >= {table}.{newer_col}" if newer_col else ""
+        return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {', '.join(sets)}{where}")
+
+    def insert_ignore(self, table: str, cols: Sequence[str]) -> str:
+        return f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+    def begin(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        return False
+
+
+class SqliteStore(SqlStore):
+    """``sqlite:///PATH`` — the embedded default."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, SqliteDialect(sqlite_path(url)))

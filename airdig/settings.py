@@ -1,0 +1,139 @@
+"""Settings: resolved as command-line argument > ``AIRDIG_*`` environment variable > config file > default.
+
+Every setting is declared once in :data:`SETTINGS` (name, variable, default, description); the README's
+configuration table is checked against this list by ``tests/unit/test_docs.py``.
+
+    settings = Settings.load(config_file=None, overrides={"database_url": "mysql://..."})
+    settings.database_url
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airdig.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its attribute name, environment variable and meaning."""
+
+    name: str
+    description: str
+    default: str | None
+
+    @property
+    def env(self) -> str:
+        return "AIRDIG_" + self.name.upper()
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("data_dir", "Folder of the embedded backends (store, bus, traces); shared by every "
+                "process on the host that points at it.", "~/.airdig"),
+    SettingSpec("database_url", "Graph and event store: `sqlite:///PATH` (embedded) or "
+                "`mysql://user:pass@host:4000/db` (TiDB, MySQL, MariaDB).", "sqlite:///<data_dir>/airdig.db"),
+    SettingSpec("bus_url", "Event bus: `embedded:///PATH` (a durable log in a local SQLite file) or "
+                "`kafka://host:9092[,host:9092]`.", "embedded:///<data_dir>/bus.db"),
+    SettingSpec("cache_url", "Cache and fan-out to every engine replica: `memory://` or "
+                "`redis://host:6379/0`.", "memory://"),
+    SettingSpec("traces_url", "Trace storage: `embedded://` or `tempo://host:3200` (OTLP export + query API).",
+                "embedded://"),
+    SettingSpec("metrics_url", "PromQL source for PulseSight: `http://prometheus:9090` or "
+                "`http://mimir/prometheus`; empty = scrape `/metrics` endpoints directly.", None),
+    SettingSpec("logs_url", "LogQL source for PulseSight: `http://loki:3100`; empty = no log signals.", None),
+    SettingSpec("tenant", "Tenant sent as `X-Scope-OrgID` to Tempo, Mimir and Loki.", None),
+    SettingSpec("consumer_group", "Consumer group the engine replicas share on the bus.", "airdig-engine"),
+    SettingSpec("log_level", "Log level: debug, info, warning, error.", "info"),
+    SettingSpec("log_format", "Log line format: `json` (one object per line) or `text`.", "json"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one process."""
+
+    data_dir: Path
+    database_url: str
+    bus_url: str
+    cache_url: str
+    traces_url: str
+    metrics_url: str | None = None
+    logs_url: str | None = None
+    tenant: str | None = None
+    consumer_group: str = "airdig-engine"
+    log_level: str = "info"
+    log_format: str = "json"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> Settings:
+        """Resolve every setting; ``overrides`` holds command-line values (``None`` means not given)."""
+        env = os.environ if environ is None else environ
+        from_file = _read_config(config_file or env.get("AIRDIG_CONFIG"))
+        known = {spec.name for spec in SETTINGS}
+        extra = {k: v for k, v in from_file.items() if k not in known}
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+        def pick(spec: SettingSpec) -> str | None:
+            if spec.name in given:
+                return str(given[spec.name])
+            if spec.env in env and env[spec.env] != "":
+                return env[spec.env]
+            if spec.name in from_file and from_file[spec.name] is not None:
+                return str(from_file[spec.name])
+            return None
+
+        raw = {spec.name: pick(spec) for spec in SETTINGS}
+        data_dir = Path(os.path.expanduser(raw["data_dir"] or "~/.airdig")).resolve()
+        level = (raw["log_level"] or "info").lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ConfigError("AIRDIG_LOG_LEVEL", f"unknown level {level!r} (debug, info, warning, error)")
+        fmt = (raw["log_format"] or "json").lower()
+        if fmt not in {"json", "text"}:
+            raise ConfigError("AIRDIG_LOG_FORMAT", f"unknown format {fmt!r} (json, text)")
+        return cls(
+            data_dir=data_dir,
+            database_url=raw["database_url"] or f"sqlite:///{data_dir / 'airdig.db'}",
+            bus_url=raw["bus_url"] or f"embedded://{data_dir / 'bus.db'}",
+            cache_url=raw["cache_url"] or "memory://",
+            traces_url=raw["traces_url"] or "embedded://",
+            metrics_url=raw["metrics_url"],
+            logs_url=raw["logs_url"],
+            tenant=raw["tenant"],
+            consumer_group=raw["consumer_group"] or "airdig-engine",
+            log_level=level,
+            log_format=fmt,
+            extra=extra,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _read_config(path: str | Path | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {p}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("--config", f"{p} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("--config", f"{p} must hold a mapping of setting names to values")
+    return {str(k).lower().replace("-", "_"): v for k, v in data.items()}

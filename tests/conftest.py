@@ -1,0 +1,115 @@
+"""Shared fixtures: every backend fixture runs on the embedded backend AND on the real server.
+
+The real servers (MariaDB for TiDB, Redis, an Apache Kafka broker) are started by ``scripts/test``,
+which exports their URLs. Outside it those cases skip, unless ``AIRDIG_TEST_REQUIRE_SERVERS=1`` (set by
+``scripts/test`` and so in CI), where a missing server is a failure: nothing is skipped in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pymysql
+import pytest
+
+from airdig.backends.interfaces import Bus, Cache, Store
+from airdig.backends.registry import open_bus, open_cache, open_store
+
+REQUIRE = os.environ.get("AIRDIG_TEST_REQUIRE_SERVERS") == "1"
+
+
+def server_url(var: str) -> str:
+    url = os.environ.get(var)
+    if not url:
+        if REQUIRE:
+            pytest.fail(f"{var} is not set although AIRDIG_TEST_REQUIRE_SERVERS=1; run the tests via scripts/test")
+        pytest.skip(f"{var} not set: run scripts/test to start the servers")
+    return url
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "airdig"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty database on the MariaDB server for this test; dropped afterwards."""
+    base = server_url("AIRDIG_TEST_MYSQL_URL")
+    parts = urlsplit(base)
+    name = f"airdig_t_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                           password=parts.password or "", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def kafka_url() -> str:
+    """The broker, with a topic prefix unique to this test so tests never see each other's records."""
+    base = server_url("AIRDIG_TEST_KAFKA_URL")
+    return f"{base}?partitions=4&prefix=t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def redis_url() -> str:
+    base = server_url("AIRDIG_TEST_REDIS_URL")
+    return f"{base}?prefix=t{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def store_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{data_dir / 'airdig.db'}"
+    url: str = request.getfixturevalue("mysql_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["embedded", "kafka"])
+def bus_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
+    if request.param == "embedded":
+        return f"embedded://{data_dir / 'bus.db'}"
+    url: str = request.getfixturevalue("kafka_url")
+    return url
+
+
+@pytest.fixture
+def bus(bus_url: str) -> Iterator[Bus]:
+    b = open_bus(bus_url)
+    yield b
+    b.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+def cache(cache_url: str) -> Iterator[Cache]:
+    c = open_cache(cache_url)
+    yield c
+    c.close()
