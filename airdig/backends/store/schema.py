@@ -100,7 +100,7 @@ SERVICE_EDGES = Table("service_edges", (
     C("id", "hash"), C("src", "id"), C("dst", "id"), C("window_start", "float"), C("window_seconds", "int"),
     C("request_count", "int"), C("error_count", "int"), C("errors", "text"), C("latency", "text"),
     C("p50", "float", nullable=True), C("p95", "float", nullable=True), C("p99", "float", nullable=True),
-), ("id",), (("src", "dst", "window_start"), ("window_start",)))
+), ("id",), (("src", "window_start"), ("dst", "window_start"), ("window_start",)))
 
 HEALTH = Table("health", (
     C("node_id", "id"), C("status", "short"), C("reasons", "text"), C("since", "float", nullable=True),

@@ -292,10 +292,11 @@ class SqlStore:
         found = self.get_nodes(ids)
         ordered = [found[i] for i in ids if i in found]
         if len(ordered) < limit:
-            pat = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # case-insensitive on every collation (TiDB's default utf8mb4_bin compares bytes)
+            pat = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             rows = self._read(
-                _NODE_SELECT + f" WHERE n.deleted_at IS NULL AND (n.name LIKE ?{self.d.like_escape} OR n.id LIKE "
-                f"?{self.d.like_escape}) ORDER BY n.name, n.id LIMIT ?", (pat, pat, int(limit)))
+                _NODE_SELECT + f" WHERE n.deleted_at IS NULL AND (LOWER(n.name) LIKE ?{self.d.like_escape} OR "
+                f"LOWER(n.id) LIKE ?{self.d.like_escape}) ORDER BY n.name, n.id LIMIT ?", (pat, pat, int(limit)))
             seen = {n.id for n in ordered}
             ordered += [n for n in map(self._node, rows) if n.id not in seen]
         return ordered[:limit]

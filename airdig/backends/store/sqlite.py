@@ -59,11 +59,16 @@ class SqliteDialect:
                 sets.append(f"{c} = MIN({table}.{c}, excluded.{c})")
             elif c in keep_max:
                 sets.append(f"{c} = MAX({table}.{c}, excluded.{c})")
+            elif c == newer_col:
+                sets.append(f"{c} = MAX({table}.{c}, excluded.{c})")
+            elif newer_col:
+                # SQL evaluates every SET expression against the old row, so the order does not matter here
+                sets.append(f"{c} = CASE WHEN excluded.{newer_col} >= {table}.{newer_col} "
+                            f"THEN excluded.{c} ELSE {table}.{c} END")
             else:
                 sets.append(f"{c} = excluded.{c}")
-        where = f" WHERE excluded.{newer_col} >= {table}.{newer_col}" if newer_col else ""
         return (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {', '.join(sets)}{where}")
+                f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {', '.join(sets)}")
 
     def insert_ignore(self, table: str, cols: Sequence[str]) -> str:
         return f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"

@@ -1,0 +1,29 @@
+"""``airdig engine``: the API tier (GraphQL + REST) and the event processor."""
+
+from __future__ import annotations
+
+import click
+
+from airdig.cli.common import cli_context, handle_errors, settings_options
+from airdig.cli.serve import Listener, run_servers
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port of /graphql, /api/v1, probes.")
+@click.option("--no-processor", is_flag=True, help="Serve the API only; do not consume events.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply schema migrations at start (run `airdig db migrate`).")
+@settings_options
+@handle_errors
+def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
+    """Serve the unified graph (GraphQL at /graphql, REST at /api/v1) and apply events from the bus.
+
+    Replicas share the bus in one consumer group (AIRDIG_CONSUMER_GROUP), so run as many as the
+    load needs; each serves /healthz, /readyz and /metrics (consumer lag included).
+    """
+    from airdig.engine.app import build_app
+    from airdig.engine.service import EngineService
+
+    svc = EngineService.from_settings(cli_context().settings, migrate=not no_migrate)
+    svc.start(process_events=not no_processor)
+    run_servers([Listener("engine", build_app(svc), host, port)], on_stop=svc.stop)

@@ -1,0 +1,96 @@
+"""GraphQL object types of the unified graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from airdig.backends.interfaces import NodeRow
+from airdig.engine.api.views import ts
+
+
+@strawberry.type(description="Health of a node with the reasons (rule, value, threshold, since).")
+class Health:
+    status: str
+    reasons: JSON
+    since: str | None
+
+
+@strawberry.type(description="Drift state of a node.")
+class Drift:
+    status: str
+    last_event: str | None
+
+
+@strawberry.type(description="A node of the unified graph: a cloud resource, Kubernetes object or service.")
+class Resource:
+    id: strawberry.ID
+    kind: str
+    name: str
+    provider: str
+    account: str
+    region: str
+    attrs: JSON
+    tags: JSON
+    managed_by: str | None
+    health: Health
+    drift: Drift
+    first_seen: str | None
+    last_seen: str | None
+    deleted_at: str | None
+
+    @classmethod
+    def of(cls, n: NodeRow) -> Resource:
+        return cls(
+            id=strawberry.ID(n.id), kind=n.kind, name=n.name, provider=n.provider, account=n.account,
+            region=n.region, attrs=as_json(n.attrs), tags=as_json(n.tags), managed_by=n.managed_by,
+            health=Health(status=n.health_status, reasons=as_json(n.health_reasons), since=ts(n.health_since)),
+            drift=Drift(status=n.drift_status, last_event=n.drift_last_event), first_seen=ts(n.first_seen),
+            last_seen=ts(n.last_seen), deleted_at=ts(n.deleted_at))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_json(v: Any) -> JSON:
+    return cast(JSON, v)
+
+
+def field(description: str) -> Callable[[F], F]:
+    """``strawberry.field`` with a type mypy can follow (strawberry's own decorator is untyped)."""
+    return cast(Callable[[F], F], strawberry.field(description=description))
+
+
+@strawberry.type
+class ResourceEdge:
+    cursor: str
+    node: Resource
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of resources (Relay connection, keyset cursors).")
+class ResourceConnection:
+    edges: list[ResourceEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input(description="Filters on resources; all given filters must match.")
+class ResourceFilter:
+    kind: str | None = None
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+    tag: str | None = strawberry.field(default=None, description="`key` (has the tag) or `key=value`.")
+    health: str | None = None
+    drift: str | None = None
+    changed_since: str | None = strawberry.field(default=None, description="RFC 3339 time.")
+    include_deleted: bool = False

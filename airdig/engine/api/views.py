@@ -1,0 +1,65 @@
+"""Rendering of store rows for the APIs (shared by REST and GraphQL so they never disagree)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from airdig.backends.interfaces import NodeFilter, NodeRow
+from airdig.errors import InvalidInput, LimitExceeded
+from airdig.model.events import to_rfc3339
+from airdig.model.kinds import DRIFT_STATUSES, HEALTH_STATUSES
+
+MAX_PAGE = 100
+
+
+def ts(value: float | None) -> str | None:
+    return to_rfc3339(value) if value is not None else None
+
+
+def node_view(n: NodeRow) -> dict[str, Any]:
+    return {
+        "id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account, "region": n.region,
+        "name": n.name, "attrs": n.attrs, "tags": n.tags, "managedBy": n.managed_by,
+        "health": {"status": n.health_status, "reasons": n.health_reasons, "since": ts(n.health_since)},
+        "drift": {"status": n.drift_status, "lastEvent": n.drift_last_event},
+        "firstSeen": ts(n.first_seen), "lastSeen": ts(n.last_seen), "deletedAt": ts(n.deleted_at),
+    }
+
+
+def encode_cursor(node_id: str) -> str:
+    return base64.urlsafe_b64encode(node_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("after", f"not a cursor returned by this API: {cursor!r}") from None
+
+
+def check_first(first: int | None, name: str = "first") -> int:
+    """Every list is paged: ``first`` is required and at most :data:`MAX_PAGE`."""
+    if first is None:
+        raise LimitExceeded(f"'{name}' is required on every list (1..{MAX_PAGE})")
+    if first < 1 or first > MAX_PAGE:
+        raise LimitExceeded(f"'{name}' must be between 1 and {MAX_PAGE}, got {first}")
+    return first
+
+
+def node_filter(kind: str | None = None, provider: str | None = None, account: str | None = None,
+                region: str | None = None, tag: str | None = None, health: str | None = None,
+                drift: str | None = None, changed_since: float | None = None,
+                include_deleted: bool = False) -> NodeFilter:
+    if health is not None and health not in HEALTH_STATUSES:
+        raise InvalidInput("health", f"{health!r} is not one of {', '.join(HEALTH_STATUSES)}")
+    if drift is not None and drift not in DRIFT_STATUSES:
+        raise InvalidInput("drift", f"{drift!r} is not one of {', '.join(DRIFT_STATUSES)}")
+    tag_pair: tuple[str, str | None] | None = None
+    if tag:
+        key, sep, value = tag.partition("=")
+        tag_pair = (key, value if sep else None)
+    return NodeFilter(kind=kind, provider=provider, account=account, region=region, tag=tag_pair, health=health,
+                      drift=drift, changed_since=changed_since, include_deleted=include_deleted)

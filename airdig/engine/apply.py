@@ -1,0 +1,323 @@
+"""Applying events to the store: idempotent, newer-wins, one transaction per batch.
+
+The contract with the bus is at-least-once delivery; this module turns it into exactly-once effect:
+an event id already in ``applied_events`` is skipped, and a node (or edge, or health) row only takes a
+state whose event time is at least its current version, so a stale event can never overwrite a newer
+one — not even when two replicas apply overlapping batches during a rebalance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
+from airdig.backends.store.sql import SqlTx
+from airdig.errors import InvalidInput
+from airdig.model.events import CloudEvent, decode_edge, decode_node, parse_time
+from airdig.model.graph import Edge, check_drift_status, check_health_status
+
+DRIFT_KINDS = ("changed", "missing", "unmanaged")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass
+class Plan:
+    """Everything one batch will write, gathered before the transaction opens."""
+
+    nodes: list[NodeRow] = field(default_factory=list)
+    edges: list[tuple[EdgeRow, float]] = field(default_factory=list)
+    natives: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[ChangeRow] = field(default_factory=list)
+    drifts: list[tuple[Any, ...]] = field(default_factory=list)
+    node_drift: list[tuple[str, str, float]] = field(default_factory=list)
+    health: list[tuple[Any, ...]] = field(default_factory=list)
+    service_edges: list[tuple[Any, ...]] = field(default_factory=list)
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, payload) fan-out
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    dead: list[tuple[Record, str]] = field(default_factory=list)
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+
+def _str(d: dict[str, Any], key: str, source: str, required: bool = True) -> str | None:
+    v = d.get(key)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or (required and not v):
+        raise InvalidInput(source, f"field {key!r} must be a non-empty string")
+    return v
+
+
+def _num(d: dict[str, Any], key: str, source: str, default: float | None = None) -> float:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InvalidInput(source, f"field {key!r} must be a number")
+    return float(v)
+
+
+# ------------------------------------------------------------------ one planner per event type
+
+
+def _plan_resource(ev: CloudEvent, plan: Plan) -> None:
+    node = decode_node(ev)
+    if node.id != ev.subject:
+        raise InvalidInput(f"event {ev.id}", f"subject {ev.subject!r} differs from data.node.id {node.id!r}")
+    action = ev.type.rsplit(".", 1)[1]
+    plan.nodes.append(NodeRow(
+        id=node.id, kind=node.kind, provider=node.provider, account=node.account, region=node.region,
+        name=node.name or node.id, attrs=node.attrs, tags=node.tags, managed_by=node.managed_by, version=ev.time,
+        first_seen=ev.time, last_seen=ev.time, deleted_at=ev.time if action == "deleted" else None,
+    ))
+    plan.natives += [(n, node.id) for n in node.native_ids]
+    changed = ev.data.get("changed") or []
+    if not isinstance(changed, list):
+        raise InvalidInput(f"event {ev.id}", "data.changed must be a list of attribute paths")
+    summary = f"{node.kind} {node.name or node.id} {action}"
+    if changed:
+        summary += ": " + ", ".join(str(c) for c in changed[:8]) + (" …" if len(changed) > 8 else "")
+    actor = ev.data.get("actor")
+    plan.changes.append(ChangeRow(id=ev.id, node_id=node.id, time=ev.time, kind=action, source=ev.source,
+                                  summary=summary, actor=actor if isinstance(actor, str) else None,
+                                  details={"changed": changed} if changed else {}))
+    plan.notices.append(("resourceUpdated", {"id": node.id, "action": action, "time": ev.time}))
+
+
+def _plan_edge(ev: CloudEvent, plan: Plan) -> None:
+    edge = decode_edge(ev)
+    deleted = ev.type.endswith(".deleted")
+    plan.edges.append((EdgeRow(src=edge.src, dst=edge.dst, type=edge.type, attrs=edge.attrs, first_seen=ev.time,
+                               last_seen=ev.time, deleted_at=ev.time if deleted else None), ev.time))
+
+
+def _plan_change(ev: CloudEvent, plan: Plan) -> None:
+    d = ev.data
+    src = f"event {ev.id}: data"
+    kind = _str(d, "kind", src) or "change"
+    summary = _str(d, "summary", src) or ""
+    when = parse_time(d["time"], f"{src}.time") if "time" in d else ev.time
+    details = d.get("details") or {}
+    if not isinstance(details, dict):
+        raise InvalidInput(src, "field 'details' must be an object")
+    plan.changes.append(ChangeRow(id=str(d.get("id") or ev.id), node_id=ev.subject, time=when, kind=kind,
+                                  source=ev.source, summary=summary, actor=_str(d, "actor", src, required=False),
+                                  details=details))
+
+
+def _plan_drift(ev: CloudEvent, plan: Plan) -> None:
+    d = ev.data
+    src = f"event {ev.id}: data"
+    drift_id = _str(d, "id", src)
+    resource_id = _str(d, "resource_id", src) or ev.subject
+    kind = _str(d, "kind", src)
+    if kind not in DRIFT_KINDS:
+        raise InvalidInput(src, f"drift kind {kind!r} is not one of {', '.join(DRIFT_KINDS)}")
+    severity = _str(d, "severity", src)
+    if severity not in SEVERITIES:
+        raise InvalidInput(src, f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+    diffs = d.get("diffs") or []
+    if not isinstance(diffs, list) or not all(isinstance(x, dict) and "path" in x for x in diffs):
+        raise InvalidInput(src, "diffs must be a list of {path, expected, actual}")
+    cause = d.get("cause")
+    if cause is not None and not isinstance(cause, dict):
+        raise InvalidInput(src, "cause must be an object or null")
+    resolved = ev.type.endswith(".resolved")
+    detected_at = parse_time(d["detected_at"], f"{src}.detected_at") if d.get("detected_at") else ev.time
+    status = "resolved" if resolved else "open"
+    plan.drifts.append((drift_id, resource_id, str(d.get("resource_type") or ""), d.get("terraform_address"), kind,
+                        severity, status, diffs, cause, d.get("remediation"), detected_at,
+                        ev.time if resolved else None, ev.time))
+    node_status = "in_sync" if resolved else {"changed": "drifted", "missing": "missing",
+                                              "unmanaged": "unmanaged"}[str(kind)]
+    check_drift_status(node_status, src)
+    plan.node_drift.append((str(resource_id), node_status, ev.time))
+    actor = cause.get("principal") if isinstance(cause, dict) else None
+    paths = ", ".join(str(x["path"]) for x in diffs[:5])
+    plan.changes.append(ChangeRow(
+        id=ev.id, node_id=str(resource_id), time=ev.time, kind="drift_resolved" if resolved else "drift",
+        source=ev.source, actor=actor if isinstance(actor, str) else None,
+        summary=f"drift {'resolved' if resolved else kind} ({severity})" + (f": {paths}" if paths else ""),
+        details={"drift_id": drift_id, "severity": severity, "cause": cause}))
+    if not resolved:
+        plan.notices.append(("driftDetected", {"id": drift_id, "resourceId": resource_id, "severity": severity,
+                                               "kind": kind, "time": ev.time}))
+
+
+def _plan_service(ev: CloudEvent, plan: Plan) -> None:
+    node = decode_node(ev)
+    plan.nodes.append(NodeRow(
+        id=node.id, kind=node.kind, provider=node.provider or "otel", account=node.account, region=node.region,
+        name=node.name or node.id, attrs=node.attrs, tags=node.tags, managed_by=None, version=ev.time,
+        first_seen=ev.time, last_seen=ev.time))
+    plan.natives += [(n, node.id) for n in node.native_ids]
+
+
+def _plan_trace_edge(ev: CloudEvent, plan: Plan) -> None:
+    d = ev.data
+    src_ = f"event {ev.id}: data"
+    edge = Edge.from_dict({"src": d.get("src"), "dst": d.get("dst"), "type": d.get("type")}, src_)
+    start = _num(d, "window_start", src_, default=ev.time)
+    plan.edges.append((EdgeRow(src=edge.src, dst=edge.dst, type=edge.type, attrs={"observed_by": "traces"},
+                               first_seen=ev.time, last_seen=ev.time), ev.time))
+    stats = d.get("stats")
+    if stats is None:
+        return
+    if not isinstance(stats, dict):
+        raise InvalidInput(src_, "stats must be an object")
+    from airdig.backends.store.sql import edge_id
+
+    window = int(_num(d, "window_seconds", src_, default=60))
+    plan.service_edges.append((
+        edge_id(edge.src, f"w{window}:{start}", edge.dst), edge.src, edge.dst, start, window,
+        int(_num(stats, "request_count", src_, 0)), int(_num(stats, "error_count", src_, 0)),
+        stats.get("errors") or {}, stats.get("latency_ms") or {},
+        stats.get("p50"), stats.get("p95"), stats.get("p99"),
+    ))
+
+
+def _plan_health(ev: CloudEvent, plan: Plan) -> None:
+    d = ev.data
+    src = f"event {ev.id}: data"
+    node_id = _str(d, "node_id", src, required=False) or ev.subject
+    status = check_health_status(str(_str(d, "status", src)), src)
+    reasons = d.get("reasons") or []
+    if not isinstance(reasons, list):
+        raise InvalidInput(src, "reasons must be a list")
+    since = parse_time(d["since"], f"{src}.since") if d.get("since") else ev.time
+    plan.health.append((node_id, status, reasons, since, ev.time))
+    previous = d.get("previous")
+    plan.changes.append(ChangeRow(
+        id=ev.id, node_id=node_id, time=ev.time, kind="health", source=ev.source,
+        summary=f"health {previous or '?'} → {status}" + (
+            f": {reasons[0].get('message') or reasons[0].get('rule')}" if reasons and isinstance(reasons[0], dict)
+            else ""),
+        details={"status": status, "previous": previous, "reasons": reasons}))
+    if status == "critical":
+        plan.notices.append(("alertFired", {"nodeId": node_id, "status": status, "reasons": reasons,
+                                            "time": ev.time}))
+
+
+def _plan_security(ev: CloudEvent, plan: Plan) -> None:
+    d = ev.data
+    src = f"event {ev.id}: data"
+    rule = _str(d, "rule", src)
+    priority = str(d.get("priority") or "")
+    plan.changes.append(ChangeRow(
+        id=str(d.get("id") or ev.id), node_id=ev.subject,
+        time=parse_time(d["time"], f"{src}.time") if d.get("time") else ev.time, kind="security",
+        source=ev.source, summary=f"{priority} {rule}".strip(), actor=None,
+        details={k: d.get(k) for k in ("output", "fields", "tags", "hostname", "priority", "rule")}))
+
+
+PLANNERS: dict[str, Callable[[CloudEvent, Plan], None]] = {
+    "airdig.resource.created": _plan_resource,
+    "airdig.resource.updated": _plan_resource,
+    "airdig.resource.deleted": _plan_resource,
+    "airdig.edge.observed": _plan_edge,
+    "airdig.edge.deleted": _plan_edge,
+    "airdig.change.recorded": _plan_change,
+    "airdig.drift.detected": _plan_drift,
+    "airdig.drift.resolved": _plan_drift,
+    "airdig.trace.service": _plan_service,
+    "airdig.trace.edge": _plan_trace_edge,
+    "airdig.health.changed": _plan_health,
+    "airdig.security.event": _plan_security,
+}
+# span batches travel on airdig.traces for TraceCore's aggregators; the engine does not store them
+IGNORED_TYPES = frozenset({"airdig.trace.span"})
+
+
+def _write(tx: SqlTx, plan: Plan) -> None:
+    from airdig.backends.store.sql import dumps
+
+    if plan.nodes:
+        tx.upsert_nodes(plan.nodes)
+    if plan.natives:
+        tx.add_native_ids(plan.natives)
+    if plan.edges:
+        tx.upsert_edges([e for e, _ in plan.edges], [v for _, v in plan.edges])
+    if plan.changes:
+        tx.add_changes(plan.changes)
+    d = tx._s.d
+    if plan.drifts:
+        cols = ("id", "resource_id", "resource_type", "terraform_address", "kind", "severity", "status", "diffs",
+                "cause", "remediation", "detected_at", "resolved_at", "version")
+        tx.run_many(d.upsert("drift_events", cols, ("id",), "version", keep_min=("detected_at",)), [
+            (*r[:7], dumps(r[7]), dumps(r[8]) if r[8] is not None else None,
+             dumps(r[9]) if r[9] is not None else None, *r[10:]) for r in plan.drifts])
+    if plan.node_drift:
+        # the newest drift verdict per node wins; a node not yet in the graph gets no status (its drift
+        # events are still stored and listed)
+        tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?",
+                    [(status, str(at), nid) for nid, status, at in sorted(plan.node_drift, key=lambda x: x[2])])
+    if plan.health:
+        tx.run_many(d.upsert("health", ("node_id", "status", "reasons", "since", "version"), ("node_id",), "version"),
+                    [(n, s, dumps(r), since, v) for n, s, r, since, v in plan.health])
+    if plan.service_edges:
+        scols = ("id", "src", "dst", "window_start", "window_seconds", "request_count", "error_count", "errors",
+                 "latency", "p50", "p95", "p99")
+        tx.run_many(d.upsert("service_edges", scols, ("id",), None), [
+            (*r[:7], dumps(r[7]), dumps(r[8]), *r[9:]) for r in plan.service_edges])
+
+
+
+class Applier:
+    """Applies a batch of bus records to the store in one transaction.
+
+        result = Applier(store).apply(records)   # result.dead -> dead-letter topic
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.store = store
+        self.clock = clock or time.time
+
+    def apply(self, records: Sequence[Record]) -> ApplyResult:
+        result = ApplyResult()
+        # de-duplicate inside the batch too (a producer retry can put one event twice in a batch)
+        unique: dict[str, tuple[CloudEvent, Record]] = {}
+        for rec in records:
+            try:
+                ev = CloudEvent.decode(rec.value, f"{rec.topic}[{rec.partition}]@{rec.offset}")
+            except InvalidInput as exc:
+                result.dead.append((rec, str(exc)))
+                continue
+            if ev.type in IGNORED_TYPES:
+                continue
+            if ev.id in unique:
+                result.duplicates += 1
+            else:
+                unique[ev.id] = (ev, rec)
+        with self.store.transaction() as tx:
+            if not isinstance(tx, SqlTx):
+                raise TypeError("the applier needs a SQL store transaction")
+            seen = tx.seen_events(list(unique)) if unique else set()
+            plan = Plan()
+            fresh: list[str] = []
+            for ev_id, (ev, rec) in unique.items():
+                if ev_id in seen:
+                    result.duplicates += 1
+                    continue
+                try:
+                    PLANNERS[ev.type](ev, plan)
+                except InvalidInput as exc:
+                    result.dead.append((rec, str(exc)))
+                    continue
+                except (KeyError, TypeError, ValueError) as exc:
+                    result.dead.append((rec, f"event {ev_id}: malformed data ({type(exc).__name__}: {exc})"))
+                    continue
+                fresh.append(ev_id)
+                result.touched.add(ev.subject)
+            _write(tx, plan)
+            tx.mark_events(fresh, self.clock())
+        result.applied = len(fresh)
+        result.notices = plan.notices
+        return result
+

@@ -1,0 +1,167 @@
+"""The engine's event processor: poll a batch, apply it in one store transaction, then commit offsets.
+
+Offsets are committed only after the store commit, so a crash re-delivers (at-least-once) and the
+idempotent apply drops what was already applied. Events that can never be applied go to
+``airdig.deadletter`` with the reason; a store outage is retried with backoff and never dead-letters.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from airdig.backends.interfaces import Bus, Cache, Consumer, Record, Store
+from airdig.engine.apply import Applier, ApplyResult
+from airdig.engine.metrics import EngineMetrics
+from airdig.logs import get_logger
+from airdig.model.events import TOPIC_DEADLETTER, TOPIC_DRIFT, TOPIC_HEALTH, TOPIC_RESOURCES, TOPIC_TRACES
+
+log = get_logger("engine.processor")
+
+APPLIED_TOPICS = (TOPIC_RESOURCES, TOPIC_DRIFT, TOPIC_TRACES, TOPIC_HEALTH)
+FANOUT_CHANNEL = "graph-changes"
+
+
+def deadletter_value(rec: Record, reason: str) -> bytes:
+    """What lands on the dead-letter topic: the original bytes and where they came from, and why."""
+    try:
+        original: Any = rec.value.decode("utf-8")
+    except UnicodeDecodeError:
+        original = {"base64": __import__("base64").b64encode(rec.value).decode()}
+    return orjson.dumps({"reason": reason, "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+                         "key": rec.key, "value": original, "time": time.time()})
+
+
+@dataclass
+class ProcessorStats:
+    applied: int = 0
+    duplicates: int = 0
+    deadlettered: int = 0
+    batches: int = 0
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_error: str | None = None
+
+
+class EventProcessor:
+    """Runs in its own thread; ``stop()`` finishes the batch in hand and leaves the consumer group.
+
+        proc = EventProcessor(store, bus, cache, group="airdig-engine"); proc.start(); ...; proc.stop()
+    """
+
+    def __init__(self, store: Store, bus: Bus, cache: Cache | None, group: str, metrics: EngineMetrics | None = None,
+                 batch_size: int = 1000, member_id: str | None = None, topics: tuple[str, ...] = APPLIED_TOPICS
+                 ) -> None:
+        self.store = store
+        self.bus = bus
+        self.cache = cache
+        self.group = group
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.member_id = member_id
+        self.topics = topics
+        self.applier = Applier(store)
+        self.stats = ProcessorStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Consumer | None = None
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"processor-{self.member_id or 'main'}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        self._consumer = self.bus.consumer(self.group, list(self.topics), self.member_id)
+        self.ready.set()
+        log.info("processor started", group=self.group, topics=list(self.topics), member=self.member_id)
+        last_lag = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    records = self._consumer.poll(self.batch_size, timeout=0.5)
+                except Exception as exc:  # broker hiccup: keep the process up, retry
+                    self._note_error("poll failed", exc)
+                    self._stop.wait(1.0)
+                    continue
+                if records:
+                    self._handle(self._consumer, records)
+                if time.monotonic() - last_lag > 5.0:
+                    last_lag = time.monotonic()
+                    self._update_lag()
+        finally:
+            self._consumer.close()
+            log.info("processor stopped", group=self.group, applied=self.stats.applied)
+
+    def _update_lag(self) -> None:
+        if self._consumer is None:
+            return
+        try:
+            self.stats.lag = self._consumer.lag()
+        except Exception as exc:
+            self._note_error("lag lookup failed", exc)
+            return
+        if self.metrics:
+            self.metrics.set_lag(self.stats.lag)
+
+    def _note_error(self, what: str, exc: BaseException) -> None:
+        self.stats.last_error = f"{what}: {exc}"
+        log.warning(what, error=str(exc), error_type=type(exc).__name__)
+
+    def _handle(self, consumer: Consumer, records: list[Record]) -> None:
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = self.applier.apply(records)
+                break
+            except Exception as exc:  # store unavailable or deadlock: retry the whole batch, commit nothing
+                self._note_error("apply failed, will retry", exc)
+                if self.metrics:
+                    self.metrics.apply_errors.inc()
+                if self._stop.wait(delay):
+                    return  # stopping: the uncommitted batch is re-delivered to whoever takes over
+                delay = min(delay * 2, 10.0)
+        if result.dead:
+            for rec, reason in result.dead:
+                self.bus.publish(TOPIC_DEADLETTER, rec.key, deadletter_value(rec, reason))
+                log.warning("event dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                            reason=reason)
+            self.bus.flush()
+        consumer.commit(records)
+        self._account(result, len(records), time.perf_counter() - started)
+        self._fan_out(result)
+
+    def _account(self, result: ApplyResult, n: int, seconds: float) -> None:
+        s = self.stats
+        s.applied += result.applied
+        s.duplicates += result.duplicates
+        s.deadlettered += len(result.dead)
+        s.batches += 1
+        if self.metrics:
+            self.metrics.record_batch(result.applied, result.duplicates, len(result.dead), seconds)
+        log.debug("batch applied", records=n, applied=result.applied, duplicates=result.duplicates,
+                  dead=len(result.dead), seconds=round(seconds, 4))
+
+    def _fan_out(self, result: ApplyResult) -> None:
+        """Invalidate cached reads and tell every replica's subscribers (Redis pub/sub at scale)."""
+        if self.cache is None or not (result.applied or result.notices):
+            return
+        try:
+            self.cache.bump("graph")
+            for channel, payload in result.notices:
+                self.cache.publish(FANOUT_CHANNEL, orjson.dumps({"channel": channel, "payload": payload}))
+        except Exception as exc:  # fan-out is best effort; the store is the truth
+            self._note_error("fan-out failed", exc)
