@@ -1,0 +1,103 @@
+"""Compare a scan with the previous graph, scope by scope, into change events.
+
+Only scopes that were read successfully this cycle are compared: a scope that failed (or was not
+scanned) yields no event at all, so "could not fetch" never becomes "deleted". A node or edge that
+left one scope but is present in another scope of this scan is not deleted either.
+
+    changes = diff(previous, graph, failed={"ec2/us-east-1"})
+    for c in changes.nodes: c.action, c.node.id, c.changed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airdig.model.graph import Edge, Node
+from airdig.skygraph.graph import Graph, ScopeGraph
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    action: str  # created | updated | deleted
+    node: Node
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EdgeChange:
+    action: str  # observed | deleted
+    edge: Edge
+
+
+@dataclass
+class Changes:
+    nodes: list[NodeChange] = field(default_factory=list)
+    edges: list[EdgeChange] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.nodes if c.action == action)
+
+
+def _walk(prefix: str, old: Any, new: Any, out: list[str]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(old.keys() | new.keys(), key=str):
+            if key not in old or key not in new:
+                out.append(f"{prefix}.{key}")
+            elif old[key] != new[key]:
+                _walk(f"{prefix}.{key}", old[key], new[key], out)
+    else:
+        out.append(prefix)  # lists and scalars change as a whole: rule order is not meaningful
+
+
+def changed_paths(old: Node, new: Node) -> list[str]:
+    """Attribute paths that differ (``attrs.IpPermissions``, ``tags.env``, ``name``); empty when equal."""
+    out: list[str] = []
+    for f in ("kind", "provider", "account", "region", "name"):
+        if getattr(old, f) != getattr(new, f):
+            out.append(f)
+    if old.attrs != new.attrs:
+        _walk("attrs", old.attrs, new.attrs, out)
+    if old.tags != new.tags:
+        _walk("tags", old.tags, new.tags, out)
+    return out
+
+
+def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | None = None,
+               present_edges: set[tuple[str, str, str]] | None = None) -> Changes:
+    """Changes of one scope; ``present`` ids (seen elsewhere this scan) are never reported deleted."""
+    ch = Changes()
+    before = prev or ScopeGraph()
+    for nid, node in cur.nodes.items():
+        old = before.nodes.get(nid)
+        if old is None:
+            ch.nodes.append(NodeChange("created", node))
+        else:
+            paths = changed_paths(old, node)
+            if paths:
+                ch.nodes.append(NodeChange("updated", node, tuple(paths)))
+    for nid, old in before.nodes.items():
+        if nid not in cur.nodes and (present is None or nid not in present):
+            ch.nodes.append(NodeChange("deleted", old))
+    for key, edge in cur.edges.items():
+        if key not in before.edges:
+            ch.edges.append(EdgeChange("observed", edge))
+    for key, edge in before.edges.items():
+        if key not in cur.edges and (present_edges is None or key not in present_edges):
+            ch.edges.append(EdgeChange("deleted", edge))
+    return ch
+
+
+def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | frozenset[str] = frozenset()) -> Changes:
+    """Changes of every scope read successfully this cycle."""
+    present = {n.id for n in current.nodes()}
+    present_edges = {e.key for e in current.edges()}
+    out = Changes()
+    for scope, sg in current.scopes.items():
+        if scope in failed:
+            continue
+        ch = diff_scope(previous.get(scope), sg, present, present_edges)
+        out.nodes.extend(ch.nodes)
+        out.edges.extend(ch.edges)
+    return out

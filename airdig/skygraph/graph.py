@@ -1,0 +1,137 @@
+"""The graph one scan builds: fragments per scope, then references resolved to node ids.
+
+A transform cannot always name the node at the other end of an edge: an instance names its subnet
+``subnet-0abc``, an EKS node group names its Auto Scaling group by name, a Kubernetes node names its EC2
+instance in ``spec.providerID``. Transforms therefore emit edges whose ends are *references* (a node id
+or any native id); :func:`resolve` maps them through the native-id index of every node known (this
+scan's and, for scopes not scanned now, the previous scan's) and drops what names nothing known.
+
+    frag = Fragment(scope="ec2/us-east-1")
+    frag.nodes.append(node); frag.edges.append(Edge(vpc_arn, "subnet-0abc", "contains"))
+    graph = resolve([frag], known={})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airdig.model.graph import Edge, Node
+
+
+@dataclass
+class Fragment:
+    """What one scope (``service/region``, ``k8s.pod/<cluster>``, ``terraform/<file>``) produced."""
+
+    scope: str
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+    def add(self, node: Node) -> Node:
+        self.nodes.append(node)
+        return node
+
+    def link(self, src: str | None, type_: str, dst: str | None) -> None:
+        """Add ``src -[type]-> dst`` when both references are present (APIs often omit optional links)."""
+        if src and dst and src != dst:
+            self.edges.append(Edge(src, dst, type_))
+
+    def extend(self, other: Fragment) -> None:
+        self.nodes.extend(other.nodes)
+        self.edges.extend(other.edges)
+
+
+@dataclass
+class ScopeGraph:
+    """The resolved nodes and edges of one scope: the unit the diff and the saved state work on."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    """A resolved scan: per-scope graphs plus the edges dropped because an end named nothing known."""
+
+    scopes: dict[str, ScopeGraph] = field(default_factory=dict)
+    unresolved: int = 0
+
+    def nodes(self) -> Iterable[Node]:
+        for sg in self.scopes.values():
+            yield from sg.nodes.values()
+
+    def edges(self) -> Iterable[Edge]:
+        for sg in self.scopes.values():
+            yield from sg.edges.values()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``skygraph scan --output`` contract; edges whose ends are both in this graph."""
+        nodes: dict[str, Node] = {}
+        for n in self.nodes():
+            nodes.setdefault(n.id, n)
+        edges = sorted({e.key for e in self.edges() if e.src in nodes and e.dst in nodes})
+        return {
+            "nodes": [
+                {"id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account, "region": n.region,
+                 "name": n.name, "attrs": n.attrs, "tags": n.tags}
+                for n in sorted(nodes.values(), key=lambda n: n.id)
+            ],
+            "edges": [{"src": s, "dst": d, "type": t} for s, t, d in edges],
+        }
+
+
+class NativeIndex:
+    """Native id (``i-0abc``, a DNS name, a queue URL, a name) → node id; ambiguous ids resolve to nothing."""
+
+    _AMBIGUOUS = ""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._natives: dict[str, str] = {}
+
+    def add(self, node_id: str, natives: Iterable[str]) -> None:
+        self._ids.add(node_id)
+        for n in natives:
+            if not n or n == node_id:
+                continue
+            prev = self._natives.get(n)
+            if prev is None:
+                self._natives[n] = node_id
+            elif prev != node_id:
+                self._natives[n] = self._AMBIGUOUS
+
+    def resolve(self, ref: str) -> str | None:
+        if ref in self._ids:
+            return ref
+        found = self._natives.get(ref)
+        return found or None
+
+
+def resolve(fragments: Iterable[Fragment], known: Mapping[str, Iterable[Node]] | None = None) -> Graph:
+    """Group fragments by scope and turn edge references into node ids.
+
+    ``known`` holds nodes of scopes not scanned now (the previous scan's), so a Kubernetes node can still
+    point at an EC2 instance when this run skipped AWS.
+    """
+    frags = list(fragments)
+    index = NativeIndex()
+    for frag in frags:
+        for n in frag.nodes:
+            index.add(n.id, n.native_ids)
+    for nodes in (known or {}).values():
+        for n in nodes:
+            index.add(n.id, n.native_ids)
+    graph = Graph()
+    for frag in frags:
+        sg = graph.scopes.setdefault(frag.scope, ScopeGraph())
+        for n in frag.nodes:
+            sg.nodes[n.id] = n
+        for e in frag.edges:
+            src, dst = index.resolve(e.src), index.resolve(e.dst)
+            if src is None or dst is None or src == dst:
+                graph.unresolved += 1
+                continue
+            edge = e if (src, dst) == (e.src, e.dst) else Edge(src, dst, e.type, e.attrs)
+            sg.edges[edge.key] = edge
+    return graph
