@@ -330,6 +330,11 @@ class SqlStore:
                                    last_seen=r[5], deleted_at=r[6]))
         return out
 
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table, for `airdig db status`, metrics and tests."""
+        return {t.name: int(self._read(f"SELECT COUNT(*) FROM {t.name}")[0][0])
+                for _, _, tables in MIGRATIONS for t in tables}
+
     def changes(self, node_id: str | None, since: float | None, until: float | None,
                 limit: int = 500) -> list[ChangeRow]:
         where: list[str] = []

@@ -1,0 +1,1 @@
+"""Trace stores: the embedded SQLite store and the Tempo backend."""
