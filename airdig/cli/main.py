@@ -13,6 +13,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("airdig.cli.up", "up"),
     ("airdig.cli.engine", "engine"),
     ("airdig.cli.db", "db"),
+    ("airdig.cli.pulsesight", "pulsesight"),
 ]
 
 

@@ -1,0 +1,137 @@
+"""The PulseSight core, without HTTP: health state, mapping, outbox, security events, metrics.
+
+Webhook handlers and the evaluator loop both feed one :class:`PulseSight`; tests drive it directly.
+
+    ps = PulseSight(rules, sources, StaticResolver({...}), bus)
+    ps.receive_falco(body); ps.receive_alerts(body); ps.evaluator.evaluate_once()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from airdig.backends.interfaces import Bus
+from airdig.logs import get_logger
+from airdig.pulsesight.alertmanager import parse_alertmanager
+from airdig.pulsesight.evaluator import Evaluator, RuleResult
+from airdig.pulsesight.falco import HEALTH_LEVEL, parse_falco
+from airdig.pulsesight.mapping import Mapper, NodeResolver
+from airdig.pulsesight.publish import Outbox
+from airdig.pulsesight.rules import Rule
+from airdig.pulsesight.sources.base import MetricSource
+from airdig.pulsesight.state import HealthState, Observation
+
+log = get_logger("pulsesight")
+
+
+class Metrics:
+    """PulseSight's own metrics, on a registry of its own (no global state shared between instances)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.evaluations = Counter("pulsesight_rule_evaluations_total", "Rule evaluations by outcome.",
+                                   ["rule", "outcome"], registry=r)
+        self.webhooks = Counter("pulsesight_webhook_requests_total", "Webhook requests by endpoint and outcome.",
+                                ["endpoint", "outcome"], registry=r)
+        self.security_events = Counter("pulsesight_security_events_total", "Falco events received.",
+                                       ["priority"], registry=r)
+        self.nodes = Gauge("pulsesight_nodes", "Nodes by health status.", ["status"], registry=r)
+        self.unmapped = Gauge("pulsesight_unmapped_signals", "Signals no node matched (kept, listed).",
+                              registry=r)
+        self.outbox = Gauge("pulsesight_outbox_pending", "Events waiting to be published.", registry=r)
+        self.transitions = Gauge("pulsesight_health_transitions", "Health transitions since start.",
+                                 registry=r)
+
+
+class PulseSight:
+    """Everything one PulseSight process holds."""
+
+    def __init__(self, rules: Sequence[Rule], sources: Mapping[str, MetricSource], resolver: NodeResolver,
+                 bus: Bus | None, falco_hold: float = 300.0, clock: Callable[[], float] = time.time,
+                 keep_security_events: int = 50) -> None:
+        self.metrics = Metrics()
+        self.outbox = Outbox(bus)
+        self.state = HealthState(publish=self.outbox.publish)
+        self.mapper = Mapper(resolver)
+        self.clock = clock
+        self.falco_hold = falco_hold
+        self.evaluator = Evaluator(rules, sources, self.mapper, self.state, clock=clock,
+                                   on_result=self._counted)
+        self._security: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=keep_security_events))
+        self._lock = threading.Lock()
+
+    def _counted(self, res: RuleResult) -> None:
+        self.metrics.evaluations.labels(res.rule, res.outcome).inc()
+
+    # ------------------------------------------------------------ receivers
+
+    def receive_falco(self, body: Any) -> dict[str, Any]:
+        """One Falco event (or a list of them): publish, attach to the node, score fresh ones."""
+        items = body if isinstance(body, list) else [body]
+        events = [parse_falco(item) for item in items]  # validate all before acting on any
+        now = self.clock()
+        mapped = 0
+        for ev in events:
+            self.metrics.security_events.labels(ev.priority).inc()
+            node = self.mapper.map("falco", ev.rule, ev.labels(), value=ev.priority)
+            subject = node or f"unmapped:{ev.hostname or 'unknown'}"
+            self.outbox.publish(ev.to_event(subject))
+            with self._lock:
+                self._security[subject].appendleft(ev.to_event(subject).data | {"node_id": node})
+            level = HEALTH_LEVEL.get(ev.priority)
+            if node is not None:
+                mapped += 1
+                if level is not None and self.falco_hold > 0 and now - ev.time < self.falco_hold:
+                    self.state.observe([Observation(
+                        node, f"falco:{ev.rule}", f"falco:{ev.rule}", level=level, expires=ev.time + self.falco_hold,
+                        message=f"Falco {ev.priority}: {ev.output[:300]}")], now)
+            log.info("falco event", rule=ev.rule, priority=ev.priority, node=subject)
+        return {"accepted": len(events), "mapped": mapped, "unmapped": len(events) - mapped}
+
+    def receive_alerts(self, body: Any) -> dict[str, Any]:
+        alerts = parse_alertmanager(body)
+        now = self.clock()
+        mapped = firing = resolved = 0
+        for a in alerts:
+            node = self.mapper.map("alertmanager", a.name, a.labels, value=a.status)
+            if node is None:
+                continue
+            mapped += 1
+            if a.status == "resolved" or (a.ends_at is not None and a.ends_at <= now):
+                resolved += 1
+                self.state.clear(node, a.signal, now)
+            else:
+                firing += 1
+                self.state.observe([Observation(node, a.signal, f"alertmanager:{a.name}", level=a.level,
+                                                expires=a.ends_at, message=a.message)], now)
+        log.info("alertmanager webhook", alerts=len(alerts), mapped=mapped, firing=firing, resolved=resolved)
+        return {"accepted": len(alerts), "mapped": mapped, "unmapped": len(alerts) - mapped,
+                "firing": firing, "resolved": resolved}
+
+    # ------------------------------------------------------------ reads
+
+    def security_events(self, node_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if node_id is not None:
+                return list(self._security.get(node_id, ()))
+            return sorted((e for q in self._security.values() for e in q), key=lambda e: str(e["time"]),
+                          reverse=True)
+
+    def refresh_metrics(self) -> None:
+        for status, n in self.state.counts().items():
+            self.metrics.nodes.labels(status).set(n)
+        self.metrics.unmapped.set(len(self.mapper.unmapped()))
+        self.metrics.outbox.set(self.outbox.pending)
+        self.metrics.transitions.set(self.state.transitions)
+
+    def tick(self) -> None:
+        """Between evaluations: retry unpublished events, expire stale signals."""
+        self.outbox.retry()
+        self.state.expire(self.clock())

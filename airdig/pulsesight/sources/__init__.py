@@ -1,0 +1,1 @@
+"""Where signals come from: PromQL (Prometheus/Mimir), LogQL (Loki), direct scrapes, TraceCore stats."""

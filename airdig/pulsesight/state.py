@@ -1,0 +1,241 @@
+"""Per-node health: signals folded into one status, with ``for`` and hysteresis, transitions published.
+
+Each node holds *signals* (one per rule, ratio code class, alert or security event). A signal's level
+comes from its value and thresholds; hysteresis lowers the bar for *staying* at a level (so a value
+hovering at the threshold does not flap) and ``for`` delays *escalation* until the level has held that
+long. De-escalation is immediate once the value is out of the band.
+
+A node's status is its worst signal, ranked critical > warning > unknown > healthy: a signal that could
+not be measured must never read as healthy, so "unknown" outranks "healthy" (but not a real problem).
+Every change of a node's status is published once as ``airdig.health.changed``.
+
+    state = HealthState(publish=outbox.publish)
+    state.observe([Observation(node_id, "cpu", "cpu", value=91, warning=80, critical=95)], now)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airdig.model.events import CloudEvent, to_rfc3339
+
+LEVEL_RANK = {"healthy": 0, "unknown": 1, "warning": 2, "critical": 3}
+SOURCE = "pulsesight"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measurement of one signal on one node.
+
+    ``value is None`` means it could not be measured (level unknown). ``level`` set means the level is
+    given by the signal itself (a firing alert, a Falco priority) rather than by thresholds.
+    """
+
+    node_id: str
+    signal: str
+    rule: str
+    value: float | None = None
+    warning: float | None = None
+    critical: float | None = None
+    direction: str = "above"
+    band_warning: float = 0.0
+    band_critical: float = 0.0
+    for_seconds: float = 0.0
+    message: str = ""
+    level: str | None = None
+    expires: float | None = None
+
+
+@dataclass
+class SignalState:
+    rule: str
+    level: str = "healthy"
+    since: float = 0.0
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+    expires: float | None = None
+    above_since: dict[str, float] = field(default_factory=dict)  # raw level -> held continuously since
+
+    def reason(self) -> dict[str, Any]:
+        return {"rule": self.rule, "value": self.value, "threshold": self.threshold,
+                "since": to_rfc3339(self.since), "message": self.message, "level": self.level}
+
+
+@dataclass
+class NodeHealth:
+    node_id: str
+    status: str = "healthy"
+    since: float = 0.0
+    signals: dict[str, SignalState] = field(default_factory=dict)
+
+    def reasons(self) -> list[dict[str, Any]]:
+        bad = [s for s in self.signals.values() if s.level != "healthy"]
+        bad.sort(key=lambda s: (-LEVEL_RANK[s.level], s.rule))
+        return [s.reason() for s in bad]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "status": self.status, "since": to_rfc3339(self.since),
+                "reasons": self.reasons()}
+
+
+def raw_level(obs: Observation, committed: str) -> str:
+    """The level a value stands at, given the level already held (hysteresis keeps it there)."""
+    if obs.level is not None:
+        return obs.level
+    if obs.value is None:
+        return "unknown"
+    sign = -1.0 if obs.direction == "below" else 1.0
+    v = sign * obs.value
+    held = LEVEL_RANK.get(committed, 0)
+    if obs.critical is not None:
+        bar = sign * obs.critical - (obs.band_critical if held >= LEVEL_RANK["critical"] else 0.0)
+        if v >= bar:
+            return "critical"
+    if obs.warning is not None:
+        bar = sign * obs.warning - (obs.band_warning if held >= LEVEL_RANK["warning"] else 0.0)
+        if v >= bar:
+            return "warning"
+    return "healthy"
+
+
+def step_signal(sig: SignalState, obs: Observation, now: float) -> None:
+    """Advance one signal's state machine with a new observation."""
+    raw = raw_level(obs, sig.level)
+    sig.value = obs.value
+    sig.message = obs.message
+    sig.expires = obs.expires
+    if raw == "unknown":
+        sig.above_since.clear()
+        new = "unknown"
+    else:
+        for lvl in ("warning", "critical"):
+            if LEVEL_RANK[raw] >= LEVEL_RANK[lvl]:
+                sig.above_since.setdefault(lvl, now)
+            else:
+                sig.above_since.pop(lvl, None)
+        new = "healthy"
+        for lvl in ("critical", "warning"):
+            started = sig.above_since.get(lvl)
+            held_already = LEVEL_RANK[sig.level] >= LEVEL_RANK[lvl] and sig.level != "unknown"
+            if started is not None and (held_already or now - started >= obs.for_seconds):
+                new = lvl
+                break
+    if new == "critical":
+        sig.threshold = obs.critical
+    elif new == "warning":
+        sig.threshold = obs.warning
+    else:
+        sig.threshold = obs.warning if obs.warning is not None else obs.critical
+    if new != sig.level:
+        sig.level = new
+        sig.since = now
+
+
+class HealthState:
+    """All nodes' health; thread-safe (the evaluator loop and the webhook handlers both feed it)."""
+
+    def __init__(self, publish: Callable[[CloudEvent], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._nodes: dict[str, NodeHealth] = {}
+        self._publish = publish
+        self.transitions = 0
+
+    # ------------------------------------------------------------ updates
+
+    def observe(self, observations: Iterable[Observation], now: float) -> list[CloudEvent]:
+        """Apply observations; returns (and publishes) the transition events they caused."""
+        touched: dict[str, str] = {}
+        with self._lock:
+            for obs in observations:
+                node = self._node(obs.node_id, now, touched)
+                sig = node.signals.get(obs.signal)
+                if sig is None:
+                    sig = node.signals[obs.signal] = SignalState(rule=obs.rule, since=now)
+                step_signal(sig, obs, now)
+            events = self._fold(touched, now)
+        return self._emit(events)
+
+    def clear(self, node_id: str, signal: str, now: float) -> list[CloudEvent]:
+        """Forget one signal (a resolved alert, a series gone from a rule that treats no data as fine)."""
+        touched: dict[str, str] = {}
+        with self._lock:
+            node = self._nodes.get(node_id)
+            if node is not None and signal in node.signals:
+                touched[node_id] = node.status
+                del node.signals[signal]
+            events = self._fold(touched, now)
+        return self._emit(events)
+
+    def signals_of_rule(self, rule: str) -> list[tuple[str, str]]:
+        """(node id, signal key) of every signal a rule currently holds."""
+        with self._lock:
+            return [(n.node_id, key) for n in self._nodes.values() for key, s in n.signals.items()
+                    if s.rule == rule]
+
+    def expire(self, now: float) -> list[CloudEvent]:
+        """Drop signals whose ``expires`` time has passed (alerts past endsAt, old security events)."""
+        touched: dict[str, str] = {}
+        with self._lock:
+            for node in self._nodes.values():
+                gone = [k for k, s in node.signals.items() if s.expires is not None and s.expires <= now]
+                if gone:
+                    touched[node.node_id] = node.status
+                    for k in gone:
+                        del node.signals[k]
+            events = self._fold(touched, now)
+        return self._emit(events)
+
+    # ------------------------------------------------------------ reads
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [n.to_dict() for n in sorted(self._nodes.values(), key=lambda n: n.node_id)]
+
+    def get(self, node_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            node = self._nodes.get(node_id)
+            return None if node is None else node.to_dict()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            out = dict.fromkeys(LEVEL_RANK, 0)
+            for n in self._nodes.values():
+                out[n.status] += 1
+            return out
+
+    # ------------------------------------------------------------ internals
+
+    def _node(self, node_id: str, now: float, touched: dict[str, str]) -> NodeHealth:
+        node = self._nodes.get(node_id)
+        if node is None:
+            # a node first seen starts from "unknown": its first verdict is a transition worth publishing
+            node = self._nodes[node_id] = NodeHealth(node_id=node_id, status="unknown", since=now)
+        touched.setdefault(node_id, node.status)
+        return node
+
+    def _fold(self, touched: dict[str, str], now: float) -> list[CloudEvent]:
+        events: list[CloudEvent] = []
+        for node_id, previous in touched.items():
+            node = self._nodes[node_id]
+            status = max((s.level for s in node.signals.values()), key=LEVEL_RANK.__getitem__,
+                         default="healthy")
+            if status == node.status:
+                continue
+            node.status = status
+            node.since = now
+            self.transitions += 1
+            events.append(CloudEvent(
+                type="airdig.health.changed", source=SOURCE, subject=node_id, time=now,
+                data={"node_id": node_id, "status": status, "previous": previous,
+                      "reasons": node.reasons(), "since": to_rfc3339(now)}))
+        return events
+
+    def _emit(self, events: list[CloudEvent]) -> list[CloudEvent]:
+        if self._publish is not None:
+            for ev in events:
+                self._publish(ev)
+        return events
