@@ -10,10 +10,12 @@ from airdig import __version__
 
 # (module, attribute) of each command or group; one module per command group
 COMMANDS: list[tuple[str, str]] = [
+    ("airdig.cli.tracecore", "tracecore"),
     ("airdig.cli.up", "up"),
     ("airdig.cli.engine", "engine"),
     ("airdig.cli.db", "db"),
     ("airdig.cli.pulsesight", "pulsesight"),
+    ("airdig.cli.skygraph", "skygraph"),
 ]
 
 

@@ -1,0 +1,219 @@
+"""The aggregator: span summaries in, service map and ``airdig.traces`` events out.
+
+With a bus it is a member of the consumer group ``group`` on ``airdig.traces``; span batches are keyed
+by trace id, so every trace is paired by exactly one aggregator however many replicas receive its
+spans. Once per window it publishes what the window saw:
+
+* ``airdig.trace.service`` for every service and virtual node (``{"node": Node.to_dict()}``),
+* ``airdig.trace.edge`` ``calls`` with the window's statistics, keyed by the caller,
+* ``airdig.trace.edge`` ``runs_on`` (service -> infrastructure) and ``depends_on`` (virtual database
+  -> RDS / ElastiCache endpoint), without statistics.
+
+    agg = Aggregator(bus, metrics, wait=10.0, window_seconds=60.0); agg.start() ... agg.stop()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from airdig.backends.interfaces import Bus, Consumer
+from airdig.errors import AirDigError, InvalidInput
+from airdig.logs import get_logger
+from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.graph import Node
+from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
+from airdig.tracecore.metrics import TraceCoreMetrics
+from airdig.tracecore.pairing import Call, Pairer
+from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap
+from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
+
+log = get_logger("tracecore.aggregator")
+SPAN_EVENT = "airdig.trace.span"
+_SPAN_MARK = b'"type":"airdig.trace.span"'
+
+
+class Aggregator:
+    def __init__(self, bus: Bus | None, metrics: TraceCoreMetrics, wait: float = 10.0,
+                 max_pending: int = 100_000, window_seconds: float = 60.0, group: str = "airdig-tracecore",
+                 source: str = "tracecore", consume: bool = True, retention: float = 7200.0) -> None:
+        if window_seconds <= 0:
+            raise ValueError("window_seconds must be > 0")
+        self.bus = bus
+        self.metrics = metrics
+        self.pairer = Pairer(wait=wait, max_pending=max_pending)
+        self.servicemap = ServiceMap(retention=retention)
+        self.window_seconds = window_seconds
+        self.group = group
+        self.source = source
+        self.consume = consume and bus is not None
+        self.member = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Consumer | None = None
+        self._ready = threading.Event()
+        self._reset_window(time.time())
+        self.bad_records = 0
+        metrics.watch(self.pairer, self.servicemap)
+
+    def _reset_window(self, now: float) -> None:
+        self.window_start = now - now % self.window_seconds
+        self._window: dict[EdgeKey, EdgeStats] = {}
+        self._resources: dict[tuple[str, tuple[tuple[str, str], ...]], Resource] = {}
+        self._peers: dict[str, Node] = {}
+
+    # ---------------------------------------------------------------- pairing
+
+    def offer(self, spans: list[SpanSummary], route: str | None = None) -> list[Call]:
+        """Pair a batch (thread-safe); ``route`` is the trace id the batch was keyed by on the bus."""
+        with self._lock:
+            calls = self.pairer.add(spans, route)
+            self._note_resources(spans)
+            self._record(calls)
+        return calls
+
+    def _note_resources(self, spans: list[SpanSummary]) -> None:
+        seen: set[int] = set()
+        for s in spans:
+            r = s.resource
+            if id(r) not in seen:
+                seen.add(id(r))
+                self._resources.setdefault((r.service_id, tuple(sorted(r.attrs.items()))), r)
+
+    def _record(self, calls: list[Call]) -> None:
+        window = self._window
+        for call in calls:
+            self.servicemap.record(call)
+            key = (call.src, call.dst, call.connection_type)
+            st = window.get(key)
+            if st is None:
+                st = window[key] = EdgeStats()
+            st.add(call)
+            if call.peer is not None:
+                self._peers[call.peer.id] = call.peer
+            if call.server is None:
+                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+
+    def expire(self, force: bool = False) -> list[Call]:
+        with self._lock:
+            calls = self.pairer.expire(force)
+            self._record(calls)
+        return calls
+
+    # ---------------------------------------------------------------- publishing
+
+    def window_events(self, now: float | None = None) -> list[CloudEvent]:
+        """Close the current window: its events, and a fresh window."""
+        now = time.time() if now is None else now
+        with self._lock:
+            start, secs = self.window_start, self.window_seconds
+            window, resources, peers = self._window, self._resources, self._peers
+            self._reset_window(now)
+            self.servicemap.prune(now)
+        events: list[CloudEvent] = []
+        nodes: dict[str, Node] = {}
+        edges: set[tuple[str, str, str]] = set()
+        for res in resources.values():
+            nodes.setdefault(res.service_id, service_node(res))
+            for ref in infra_refs(res):
+                edges.add((res.service_id, "runs_on", ref))
+        for peer in peers.values():
+            nodes[peer.id] = peer
+            dep = endpoint_dependency(peer)
+            if dep:
+                edges.add((peer.id, "depends_on", dep))
+        for node in nodes.values():
+            events.append(CloudEvent(type="airdig.trace.service", source=self.source, subject=node.id,
+                                     data={"node": node.to_dict()}, time=now))
+        merged: dict[tuple[str, str], EdgeStats] = {}
+        for (src, dst, _), st in window.items():
+            merged.setdefault((src, dst), EdgeStats()).merge(st)
+        for (src, dst), st in sorted(merged.items()):
+            events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
+                "src": src, "dst": dst, "type": "calls", "window_start": start, "window_seconds": secs,
+                "stats": st.to_dict()}))
+        for src, etype, dst in sorted(edges):
+            events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
+                "src": src, "dst": dst, "type": etype, "window_start": start, "window_seconds": secs}))
+        return events
+
+    def publish_window(self, now: float | None = None) -> list[CloudEvent]:
+        events = self.window_events(now)
+        if self.bus is not None and events:
+            for ev in events:
+                self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
+                self.metrics.published.labels(ev.type).inc()
+            self.bus.flush()
+        return events
+
+    # ---------------------------------------------------------------- the consumer loop
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"tracecore-aggregator-{self.member}",
+                                        daemon=True)
+        self._thread.start()
+
+    def assignment(self) -> list[tuple[str, int]]:
+        """Partitions this member owns now (empty without a bus consumer)."""
+        c = self._consumer
+        get = getattr(c, "assignment", None)
+        return list(get()) if get is not None else []
+
+    def handle(self, value: bytes, key: str) -> int:
+        """Apply one bus record; returns the number of spans it carried (0 for other event types)."""
+        if _SPAN_MARK not in value:
+            return 0
+        try:
+            ev = CloudEvent.decode(value, "airdig.traces record")
+            if ev.type != SPAN_EVENT:
+                return 0
+            spans = decode_batch(ev.data)
+        except InvalidInput as exc:
+            self.bad_records += 1
+            log.warning("bad span record skipped", key=key, error=str(exc))
+            return 0
+        self.offer(spans, route=key)
+        return len(spans)
+
+    def _run(self) -> None:
+        next_tick = 0.0
+        try:
+            if self.consume and self.bus is not None:
+                self._consumer = self.bus.consumer(self.group, [TOPIC_TRACES], member_id=self.member)
+            self._ready.set()
+            while not self._stop.is_set():
+                if self._consumer is not None:
+                    records = self._consumer.poll(max_records=500, timeout=0.2)
+                    for rec in records:
+                        self.handle(rec.value, rec.key)
+                    if records:
+                        self._consumer.commit(records)
+                else:
+                    self._stop.wait(0.2)
+                now = time.time()
+                if now >= next_tick:
+                    next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
+                    self.expire()
+                if now >= self.window_start + self.window_seconds:
+                    self.publish_window(now)
+        except AirDigError as exc:
+            log.error("aggregator stopped on a backend error", error=str(exc))
+        finally:
+            self._ready.set()
+
+    def stop(self, flush: bool = True) -> None:
+        """Stop consuming; with ``flush`` expire every pending half and publish the open window."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        if flush:
+            self.expire(force=True)
+            try:
+                self.publish_window()
+            except AirDigError as exc:
+                log.error("last window not published", error=str(exc))

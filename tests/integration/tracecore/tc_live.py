@@ -1,0 +1,41 @@
+"""Helpers shared by TraceCore integration tests: a running TraceCore and the events it published."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from airdig.backends.interfaces import Bus
+from airdig.model.events import TOPIC_TRACES, CloudEvent
+
+
+def collect_events(bus: Bus, want: set[tuple[str, str, str]], timeout: float = 15.0,
+                   group: str = "test-reader") -> tuple[set[tuple[str, str, str]], list[CloudEvent]]:
+    """Read ``airdig.trace.edge``/``service`` events until every wanted edge was seen (or time is up)."""
+    consumer = bus.consumer(group, [TOPIC_TRACES])
+    edges: set[tuple[str, str, str]] = set()
+    events: list[CloudEvent] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not want <= edges:
+            for rec in consumer.poll(max_records=500, timeout=0.3):
+                ev = CloudEvent.decode(rec.value)
+                if ev.type == "airdig.trace.span":
+                    continue
+                events.append(ev)
+                if ev.type == "airdig.trace.edge":
+                    edges.add((ev.data["src"], ev.data["type"], ev.data["dst"]))
+    finally:
+        consumer.close()
+    return edges, events
+
+
+def edge_stats(events: list[CloudEvent], src: str, dst: str) -> dict[str, Any]:
+    """Sum of request/error counts over every published window of one calls edge."""
+    total = {"request_count": 0, "error_count": 0}
+    for ev in events:
+        if ev.type == "airdig.trace.edge" and ev.data["type"] == "calls" and ev.data["src"] == src \
+                and ev.data["dst"] == dst:
+            total["request_count"] += ev.data["stats"]["request_count"]
+            total["error_count"] += ev.data["stats"]["error_count"]
+    return total
