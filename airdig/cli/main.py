@@ -14,6 +14,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("airdig.cli.up", "up"),
     ("airdig.cli.engine", "engine"),
     ("airdig.cli.db", "db"),
+    ("airdig.cli.deepdrift", "deepdrift"),
     ("airdig.cli.pulsesight", "pulsesight"),
     ("airdig.cli.skygraph", "skygraph"),
 ]
