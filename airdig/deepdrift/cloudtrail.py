@@ -1,0 +1,348 @@
+"""CloudTrail records: reading them (S3-delivered log files, a local folder, LookupEvents) and reading
+*who*, *how* and *what* out of each write event.
+
+Records arrive unordered and repeated (S3 delivery is at-least-once, LookupEvents overlaps pages): the
+:class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the resources
+it touched as ``service|id`` keys: the service comes from ``eventSource``, which is what tells
+``CreateAlias`` in KMS from ``CreateAlias`` in Lambda. Read-only and failed calls explain no drift and
+are dropped while parsing; a record of unknown shape is reported with its file and position.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from airdig.deepdrift.redact import redact
+from airdig.errors import InvalidInput
+from airdig.logs import get_logger
+
+log = get_logger("deepdrift.cloudtrail")
+
+# requestParameters / responseElements keys that carry a resource id, per eventSource service.
+ID_KEYS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+    "ec2": ("instanceId", "groupId", "vpcId", "subnetId", "resourceId", "networkInterfaceId", "volumeId"),
+    "s3": ("bucketName",),
+    "iam": ("roleName", "userName", "instanceProfileName", "policyArn"),
+    "lambda": ("functionName",),
+    "rds": ("dBInstanceIdentifier",),
+    "dynamodb": ("tableName",),
+    "sqs": ("queueUrl", "queueName"),
+    "kms": ("keyId", "targetKeyId"),
+    "elasticloadbalancing": ("loadBalancerArn", "targetGroupArn", "loadBalancerArns", "targetGroupArns"),
+    "autoscaling": ("autoScalingGroupName",),
+}.items()}
+_READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Scan", "Query", "BatchGet",
+                  "Select", "Check", "Validate", "Estimate", "Preview", "Test")
+_CONSOLE_AGENTS = ("console.amazonaws.com", "signin.amazonaws.com", "aws internal")
+_ARN_SPLIT = re.compile(r"[/:]")
+
+
+@dataclass(slots=True)
+class TrailEvent:
+    """One write call: who (principal), how (channel), what (event name, resources), when, from where."""
+
+    event_id: str
+    event_name: str
+    event_source: str
+    event_time: str
+    ts: float
+    principal: str
+    principal_type: str
+    principal_arn: str
+    session: str
+    channel: str
+    user_agent: str
+    source_ip: str
+    keys: tuple[str, ...]
+    request_parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self) -> str:
+        return self.event_source.split(".", 1)[0]
+
+    def cause(self) -> dict[str, Any]:
+        """The ``cause`` object of the drift JSON contract (plus the principal's parts)."""
+        return {"event_id": self.event_id, "event_name": self.event_name, "event_time": self.event_time,
+                "principal": self.principal, "channel": self.channel, "source_ip": self.source_ip,
+                "principal_type": self.principal_type, "principal_arn": self.principal_arn,
+                "session": self.session, "event_source": self.event_source, "user_agent": self.user_agent}
+
+
+def principal_of(ui: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(principal, type, arn, session) for every ``userIdentity.type``; roles as ``assumed-role/Role/session``."""
+    kind = str(ui.get("type") or "Unknown")
+    arn = str(ui.get("arn") or "")
+    if kind == "AssumedRole":
+        issuer = (ui.get("sessionContext") or {}).get("sessionIssuer") or {}
+        parts = arn.split("/")
+        role = str(issuer.get("userName") or (parts[1] if len(parts) > 2 else "") or "unknown-role")
+        session = parts[-1] if len(parts) > 2 else str(ui.get("principalId", "")).partition(":")[2]
+        return f"assumed-role/{role}/{session}", kind, str(issuer.get("arn") or arn), session
+    if kind == "IAMUser":
+        return f"user/{ui.get('userName') or arn.rsplit('/', 1)[-1]}", kind, arn, ""
+    if kind == "Root":
+        return "root", kind, arn, ""
+    if kind == "FederatedUser":
+        issuer = (ui.get("sessionContext") or {}).get("sessionIssuer") or {}
+        name = arn.rsplit("/", 1)[-1] if arn else str(ui.get("principalId", ""))
+        return f"federated-user/{name}", kind, str(issuer.get("arn") or arn), name
+    if kind == "AWSService":
+        return str(ui.get("invokedBy") or "aws-service"), kind, arn, ""
+    if kind == "AWSAccount":
+        return f"account/{ui.get('accountId') or ui.get('principalId') or 'unknown'}", kind, arn, ""
+    if kind == "IdentityCenterUser":
+        user = ui.get("userName") or (ui.get("onBehalfOf") or {}).get("userId") or ui.get("principalId")
+        return f"sso-user/{user}", kind, arn, ""
+    name = ui.get("userName") or ui.get("principalId") or arn or "unknown"
+    return f"{kind.lower()}/{name}", kind, arn, ""
+
+
+def channel_of(user_agent: str, identity_type: str, from_console: bool) -> str:
+    """console | cli-sdk | terraform | aws-service | unknown, read from the user agent."""
+    ua = user_agent.lower()
+    if "terraform/" in ua or "hashicorp" in ua:
+        return "terraform"
+    if from_console or ua in _CONSOLE_AGENTS or "console" in ua.split("/", 1)[0]:
+        return "console"
+    if identity_type == "AWSService" or (ua.endswith(".amazonaws.com") and " " not in ua):
+        return "aws-service"
+    return "cli-sdk" if ua else "unknown"
+
+
+def _add_id(service: str, value: str, out: set[str]) -> None:
+    if value.startswith("arn:"):
+        out.add(f"arn|{value}")
+        out.add(f"{service}|{value}")
+        resource = value.split(":", 5)[-1]
+        out.add(f"{service}|{_ARN_SPLIT.split(resource)[-1]}")
+    elif value.startswith(("https://", "http://")) and service == "sqs":
+        out.add(f"{service}|{value.rstrip('/').rsplit('/', 1)[-1]}")
+    else:
+        out.add(f"{service}|{value}")
+
+
+def _walk(node: Any, service: str, keys: frozenset[str], out: set[str], depth: int = 0) -> None:
+    """Collect ids under ``keys`` anywhere in a request, EC2's ``{"items": [...]}`` wrappers included."""
+    if depth > 6:
+        return
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in keys:
+                if isinstance(v, str):
+                    _add_id(service, v, out)
+                elif isinstance(v, list):
+                    for x in v:
+                        if isinstance(x, str):
+                            _add_id(service, x, out)
+            elif isinstance(v, dict | list):
+                _walk(v, service, keys, out, depth + 1)
+    elif isinstance(node, list):
+        for x in node:
+            _walk(x, service, keys, out, depth + 1)
+
+
+def is_read_only(rec: dict[str, Any], name: str) -> bool:
+    flag = rec.get("readOnly")
+    if isinstance(flag, bool):
+        return flag
+    return name.startswith(_READ_PREFIXES)
+
+
+def parse_record(rec: Any, source: str) -> TrailEvent | None:
+    """A write event, or None for reads and failed calls; :class:`InvalidInput` for an unknown shape."""
+    if not isinstance(rec, dict):
+        raise InvalidInput(source, f"a CloudTrail record must be an object, got {type(rec).__name__}")
+    try:
+        event_id, name, event_source, when = rec["eventID"], rec["eventName"], rec["eventSource"], rec["eventTime"]
+    except KeyError as exc:
+        raise InvalidInput(source, f"not a CloudTrail record: no {exc.args[0]!r}") from None
+    if not (isinstance(event_id, str) and isinstance(name, str) and isinstance(event_source, str)
+            and isinstance(when, str)):
+        raise InvalidInput(source, "eventID, eventName, eventSource and eventTime must be strings")
+    if rec.get("errorCode") or is_read_only(rec, name):
+        return None
+    try:
+        ts = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidInput(source, f"event {event_id}: bad eventTime {when!r}") from None
+    ui = rec.get("userIdentity")
+    if not isinstance(ui, dict):
+        raise InvalidInput(source, f"event {event_id}: 'userIdentity' must be an object")
+    principal, ptype, parn, session = principal_of(ui)
+    from_console = str((ui.get("sessionContext") or {}).get("sessionCredentialFromConsole", "")).lower() == "true"
+    ua = str(rec.get("userAgent") or "")
+    service = event_source.split(".", 1)[0]
+    keys: set[str] = set()
+    id_keys = ID_KEYS.get(service)
+    params = rec.get("requestParameters")
+    if id_keys:
+        _walk(params, service, id_keys, keys)
+        _walk(rec.get("responseElements"), service, id_keys, keys)
+    for res in rec.get("resources") or ():
+        if isinstance(res, dict) and isinstance(res.get("ARN"), str):
+            _add_id(service, res["ARN"], keys)
+    return TrailEvent(
+        event_id=event_id, event_name=name, event_source=event_source, event_time=when, ts=ts,
+        principal=principal, principal_type=ptype, principal_arn=parn, session=session,
+        channel=channel_of(ua, ptype, from_console), user_agent=ua, source_ip=str(rec.get("sourceIPAddress") or ""),
+        keys=tuple(sorted(keys)), request_parameters=redact(params) if isinstance(params, dict) else {})
+
+
+@dataclass
+class Trail:
+    """Write events de-duplicated by ``eventID`` and ordered by ``eventTime``, plus what could not be read."""
+
+    events: list[TrailEvent] = field(default_factory=list)
+    errors: list[InvalidInput] = field(default_factory=list)
+    records: int = 0
+    _seen: set[str] = field(default_factory=set)
+
+    def add_records(self, records: Any, source: str) -> None:
+        if not isinstance(records, list):
+            self.errors.append(InvalidInput(source, "expected {\"Records\": [...]}"))
+            return
+        seen, events = self._seen, self.events
+        for i, rec in enumerate(records):
+            self.records += 1
+            try:
+                ev = parse_record(rec, f"{source}: Records[{i}]")
+            except InvalidInput as exc:
+                self.errors.append(exc)
+                continue
+            if ev is not None and ev.event_id not in seen:
+                seen.add(ev.event_id)
+                events.append(ev)
+
+    def add_log_bytes(self, raw: bytes, source: str) -> None:
+        """One delivered log file (``.json.gz`` or plain JSON) holding ``{"Records": [...]}``."""
+        try:
+            data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+            doc = orjson.loads(data)
+        except (OSError, EOFError, orjson.JSONDecodeError, gzip.BadGzipFile) as exc:
+            self.errors.append(InvalidInput(source, f"unreadable CloudTrail log file: {exc}"))
+            return
+        if not isinstance(doc, dict) or "Records" not in doc:
+            self.errors.append(InvalidInput(source, "not a CloudTrail log file (no \"Records\" list)"))
+            return
+        self.add_records(doc["Records"], source)
+
+    def finish(self) -> Trail:
+        self.events.sort(key=lambda e: (e.ts, e.event_id))
+        return self
+
+
+def _local_files(root: str) -> Iterator[str]:
+    if os.path.isfile(root):
+        yield root
+        return
+    for dirpath, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            if name.endswith((".json.gz", ".json")):
+                yield os.path.join(dirpath, name)
+
+
+def read_folder(trail: Trail, root: str) -> None:
+    if not os.path.exists(root):
+        trail.errors.append(InvalidInput(root, "no such CloudTrail folder or file"))
+        return
+    for path in _local_files(root):
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            trail.errors.append(InvalidInput(path, f"cannot read: {exc.strerror or exc}"))
+            continue
+        trail.add_log_bytes(raw, path)
+
+
+def read_s3(trail: Trail, url: str, client: Any = None) -> None:
+    """Every ``.json.gz`` under ``s3://bucket/prefix`` (e.g. ``.../AWSLogs/<account>/CloudTrail/``)."""
+    import boto3
+
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    s3 = client or boto3.client("s3")
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if not key.endswith((".json.gz", ".json")):
+                    continue
+                source = f"s3://{bucket}/{key}"
+                try:
+                    raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except Exception as exc:  # one unreadable object must not stop the others
+                    trail.errors.append(InvalidInput(source, f"cannot read: {exc}"))
+                    continue
+                trail.add_log_bytes(raw, source)
+    except Exception as exc:
+        trail.errors.append(InvalidInput(url, f"cannot list the CloudTrail bucket: {exc}"))
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second (LookupEvents allows 2 per second per account and region)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate
+        self.clock, self.sleep = clock, sleep
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        now = self.clock()
+        if now < self.next_at:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+
+def read_lookup(trail: Trail, client: Any = None, since_hours: float = 24.0, max_pages: int = 200,
+                limiter: RateLimiter | None = None) -> None:
+    """Write events of the last ``since_hours`` through LookupEvents, paginated, 2 requests/s."""
+    import boto3
+
+    ct = client or boto3.client("cloudtrail")
+    limiter = limiter or RateLimiter(2.0)
+    kwargs: dict[str, Any] = {
+        "LookupAttributes": [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}],
+        "StartTime": datetime.now(UTC) - timedelta(hours=since_hours), "MaxResults": 50}
+    for page in range(max_pages):
+        limiter.wait()
+        try:
+            resp = ct.lookup_events(**kwargs)
+        except Exception as exc:
+            trail.errors.append(InvalidInput("cloudtrail:LookupEvents", f"call failed: {exc}"))
+            return
+        records = []
+        for i, ev in enumerate(resp.get("Events", [])):
+            try:
+                records.append(orjson.loads(ev.get("CloudTrailEvent") or "null"))
+            except orjson.JSONDecodeError:
+                trail.errors.append(InvalidInput(f"LookupEvents page {page} event {i}", "CloudTrailEvent is not JSON"))
+        trail.add_records(records, f"LookupEvents page {page}")
+        token = resp.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
+    log.warning("LookupEvents stopped at the page limit", pages=max_pages)
+
+
+def load_trail(specs: list[str], since_hours: float = 24.0) -> Trail:
+    """``DIR`` / file, ``s3://bucket/prefix`` or ``lookup``, in any combination."""
+    trail = Trail()
+    for spec in specs:
+        if spec == "lookup":
+            read_lookup(trail, since_hours=since_hours)
+        elif spec.startswith("s3://"):
+            read_s3(trail, spec)
+        else:
+            read_folder(trail, spec)
+    return trail.finish()
