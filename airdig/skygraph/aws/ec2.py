@@ -111,7 +111,9 @@ def transform_ec2(raw: dict[str, Any], where: Where, scope: str) -> Fragment:
         f.link((eni.get("Attachment") or {}).get("InstanceId"), "depends_on", eid)
     for res in each(raw.get("Reservations")):
         for inst in each(res.get("Instances")):
-            _instance(f, inst, where)
+            # EC2 lists terminated instances for about an hour; they are gone, not "changed"
+            if (inst.get("State") or {}).get("Name") != "terminated":
+                _instance(f, inst, where)
     for vol in each(raw.get("Volumes")):
         tags = tag_list(vol.get("Tags"))
         vid = where.arn("aws.ec2.volume", vol["VolumeId"])

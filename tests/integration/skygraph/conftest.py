@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -199,3 +201,32 @@ def build(region: str = REGION) -> Topology:
 
 def client(service: str, region: str = REGION) -> Any:
     return boto3.client(service, region_name=region)
+
+
+class _Deny(BaseHTTPRequestHandler):
+    """Answers every AWS call the way AWS does when IAM denies it (REST-JSON services such as Lambda)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _deny(self) -> None:
+        body = b'{"Message": "User: arn:aws:iam::123456789012:user/scanner is not authorized to perform this action"}'
+        self.send_response(403)
+        self.send_header("x-amzn-ErrorType", "AccessDeniedException")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _deny
+
+
+@pytest.fixture
+def deny_endpoint() -> Iterator[str]:
+    """An endpoint that denies everything; point ``AWS_ENDPOINT_URL_<SERVICE>`` at it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
