@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -113,3 +114,22 @@ def cache(cache_url: str) -> Iterator[Cache]:
     c = open_cache(cache_url)
     yield c
     c.close()
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The URLs of one whole stack: embedded (SQLite, local bus, memory) or distributed (MariaDB, Kafka, Redis)."""
+
+    name: str
+    store_url: str
+    bus_url: str
+    cache_url: str
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def backends(request: pytest.FixtureRequest, data_dir: Path) -> Backends:
+    if request.param == "embedded":
+        return Backends("embedded", f"sqlite:///{data_dir / 'airdig.db'}", f"embedded://{data_dir / 'bus.db'}",
+                        "memory://")
+    return Backends("distributed", request.getfixturevalue("mysql_url"), request.getfixturevalue("kafka_url"),
+                    request.getfixturevalue("redis_url"))

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -54,9 +54,10 @@ def build_app(service: EngineService) -> Starlette:
             log.error("request failed", exc_info=True, path=request.url.path)
         return error_response(exc)
 
+    graphql = _GraphQL(service)
     app = Starlette(
         routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(),
-                Mount("/graphql", _GraphQL(service))],
+                Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
         exception_handlers={AirDigError: on_error, Exception: on_error},
     )
     app.state.service = service

@@ -97,10 +97,9 @@ class ErrorCodes(SchemaExtension):
 
 
 def _extensions() -> list[Any]:
-    # strawberry's stubs type the list as extension *classes*; instances are what its docs use
-    limits: list[Any] = [QueryDepthLimiter(max_depth=MAX_DEPTH), MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-                         MaxTokensLimiter(max_token_count=MAX_TOKENS)]
-    return [*limits, ErrorCodes]
+    # factories, so every request gets fresh extension instances
+    return [lambda: QueryDepthLimiter(max_depth=MAX_DEPTH), lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), ErrorCodes]
 
 
 def build_schema() -> strawberry.Schema:

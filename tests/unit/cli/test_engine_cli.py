@@ -1,0 +1,70 @@
+"""The engine and up commands as a user runs them: separate processes, real ports, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+AIRDIG = [sys.executable, "-m", "airdig.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRDIG_") or k.startswith("AIRDIG_TEST")}
+    env.update({"AIRDIG_DATA_DIR": str(data_dir), **extra})
+    return env
+
+
+def test_bad_database_url_exits_with_one_line(data_dir: Path) -> None:
+    for url, needle in (("mysql://u:p@127.0.0.1:1/airdig", "cannot connect to 127.0.0.1:1/airdig"),
+                        ("postgres://x/y", "unknown scheme 'postgres'"),
+                        ("sqlite:///:memory:", "in-memory SQLite")):
+        r = subprocess.run([*AIRDIG, "engine", "--port", str(free_port())], env=env_for(data_dir,
+                           AIRDIG_DATABASE_URL=url), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert lines[0].startswith(("airdig: error: AIRDIG_DATABASE_URL", "airdig: error: mysql unavailable"))
+        assert needle in lines[0]
+        assert "p@" not in lines[0] or url.startswith("postgres")  # no password in the message
+
+
+def test_up_serves_and_stops_cleanly_on_ctrl_c(data_dir: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([*AIRDIG, "up", "--engine-port", str(port), "--data-dir", str(data_dir)],
+                            env=env_for(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"airdig up exited early: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.3)
+        assert ready is not None and ready.status_code == 200, ready.text if ready else "no answer"
+        r = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ resources(first: 5) { totalCount } }"})
+        assert r.json() == {"data": {"resources": {"totalCount": 0}}}
+        assert (data_dir / "airdig.db").exists() and (data_dir / "bus.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "AirDig stopped." in err
