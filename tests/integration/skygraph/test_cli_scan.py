@@ -1,0 +1,57 @@
+"""``airdig skygraph scan`` as a subprocess against the AWS API emulator, publishing to the embedded bus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from airdig.backends.registry import open_bus
+from airdig.model.events import TOPIC_RESOURCES, CloudEvent
+
+CLI = [sys.executable, "-c", "from airdig.cli.main import main; main()", "skygraph", "scan"]
+
+
+def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "AIRDIG_DATA_DIR": str(data_dir), "AIRDIG_LOG_LEVEL": "warning", **env}
+    full.pop("KUBECONFIG", None)
+    full["HOME"] = str(data_dir)  # no ~/.kube/config: AWS only
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full, timeout=120, check=False)
+
+
+def test_cli_scan_writes_the_graph_and_publishes(topology, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "graph.json"
+    proc = _run(["--regions", "us-east-1", "--output", str(out)], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "skygraph scan:" in proc.stderr and "0 failed" in proc.stderr
+    graph = orjson.loads(out.read_bytes())
+    ids = {n["id"] for n in graph["nodes"]}
+    assert f"arn:aws:ec2:us-east-1:123456789012:instance/{topology.ids['web1']}" in ids
+    assert all(set(n) == {"id", "kind", "provider", "account", "region", "name", "attrs", "tags"} for n in graph["nodes"])
+
+    bus = open_bus(f"embedded://{data_dir / 'bus.db'}")
+    try:
+        consumer = bus.consumer("t-cli", [TOPIC_RESOURCES])
+        events = [CloudEvent.decode(r.value) for r in consumer.poll(max_records=10000, timeout=2.0)]
+        consumer.close()
+    finally:
+        bus.close()
+    assert {e.subject for e in events if e.type == "airdig.resource.created"} == ids
+
+
+def test_cli_scan_exits_nonzero_with_a_summary_when_a_scope_fails(topology, data_dir: Path,  # type: ignore[no-untyped-def]
+                                                                  deny_endpoint: str) -> None:
+    proc = _run(["--regions", "us-east-1", "--services", "lambda,sqs", "--no-publish"], data_dir,
+                AWS_ENDPOINT_URL_LAMBDA=deny_endpoint)
+    assert proc.returncode == 1
+    assert "scope failed: lambda/us-east-1: AccessDeniedException" in proc.stderr
+    assert "1 of 2 scopes failed" in proc.stderr
+
+
+def test_cli_rejects_an_unknown_service(data_dir: Path) -> None:
+    proc = _run(["--services", "ec3", "--no-publish"], data_dir)
+    assert proc.returncode == 2
+    assert "unknown service(s) ec3" in proc.stderr
