@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -69,7 +70,8 @@ def build_app(ps: PulseSight, secret: str | None = None,
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
                     raise InvalidInput(f"{endpoint} webhook", f"body is not JSON: {exc}") from None
-                result = handler(body)
+                # mapping may ask the engine over HTTP: keep that off the event loop
+                result = await run_in_threadpool(handler, body)
             except InvalidInput as exc:
                 ps.metrics.webhooks.labels(endpoint, "bad_request").inc()
                 log.warning("webhook body rejected", endpoint=endpoint, reason=str(exc))
@@ -99,7 +101,7 @@ def build_app(ps: PulseSight, secret: str | None = None,
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
-    async def readyz(request: Request) -> Response:
+    def _probe() -> dict[str, str]:
         problems: dict[str, str] = {}
         for name, src in (sources or {}).items():
             try:
@@ -111,6 +113,10 @@ def build_app(ps: PulseSight, secret: str | None = None,
                 ps.outbox.bus.ping()
             except AirDigError as exc:
                 problems["bus"] = str(exc)
+        return problems
+
+    async def readyz(request: Request) -> Response:
+        problems = await run_in_threadpool(_probe)
         if problems:
             return _json({"status": "unavailable", "problems": problems}, 503)
         return _json({"status": "ready"})
