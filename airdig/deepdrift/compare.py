@@ -124,7 +124,8 @@ def _deep(path: str, a: Any, b: Any, out: list[Diff]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
             _deep(f"{path}.{k}", a.get(k), b.get(k), out)
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+    elif (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+          and all(isinstance(x, dict) for x in a + b)):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _deep(f"{path}[{i}]", x, y, out)
     elif not _same(a, b):

@@ -272,4 +272,8 @@ def synth_arn(spec: TypeSpec, attrs: Attrs, ctx: Ctx) -> str:
         return s3_bucket_arn(key)
     if spec.type == "aws_iam_role":
         return f"arn:aws:iam::{ctx.account}:role/{key}"
+    documented = {"aws_lambda_function": "function:", "aws_dynamodb_table": "table/", "aws_sqs_queue": "",
+                  "aws_db_instance": "db:", "aws_kms_key": "key/"}
+    if spec.type in documented:
+        return f"arn:aws:{spec.service}:{ctx.region}:{ctx.account}:{documented[spec.type]}{key}"
     return f"arn:aws:{spec.service}:{ctx.region}:{ctx.account}:{spec.type}/{key}"

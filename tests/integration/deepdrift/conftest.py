@@ -127,7 +127,7 @@ def _change(ids: dict[str, str]) -> None:
 def write_trail(root: Path, ids: dict[str, str]) -> Path:
     """Two delivered log files, records out of order, one record delivered twice."""
     records: dict[str, list[dict[str, Any]]] = json.loads(render((DATA / "cloudtrail_records.json").read_text(), ids))
-    file2 = list(reversed(records["file2"])) + [records["file1"][0]]  # duplicate delivery
+    file2 = [*reversed(records["file2"]), records["file1"][0]]  # duplicate delivery
     base = root / "AWSLogs" / "123456789012" / "CloudTrail" / "us-east-1" / "2025" / "06"
     for day, name, recs in (("01", "123456789012_CloudTrail_us-east-1_20250601T0805Z_a1.json.gz", records["file1"]),
                             ("02", "123456789012_CloudTrail_us-east-1_20250602T1305Z_b2.json.gz", file2)):

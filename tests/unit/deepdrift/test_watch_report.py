@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airdig.deepdrift.cloudtrail import parse_record
+from airdig.deepdrift.detect import DetectResult, compute
+from airdig.deepdrift.mapping import Ctx
+from airdig.deepdrift.report import to_html, to_table
+from airdig.deepdrift.tfstate import parse_state
+from airdig.deepdrift.watch import Watcher
+from airdig.model.events import CloudEvent
+
+CTX = Ctx(region="us-east-1", account="111122223333")
+STATE = b"""{"version": 4, "resources": [
+ {"mode": "managed", "type": "aws_sqs_queue", "name": "jobs", "instances": [{"attributes": {
+   "id": "https://sqs/1/jobs", "name": "jobs", "delay_seconds": 0}}]},
+ {"mode": "managed", "type": "aws_db_instance", "name": "db", "instances": [{"attributes": {
+   "id": "db-1", "identifier": "appdb", "password": "pw-never-shown", "instance_class": "db.t3.micro"},
+   "sensitive_attributes": [[{"type": "get_attr", "value": "password"}]]}]},
+ {"mode": "managed", "type": "aws_lambda_function", "name": "fn", "instances": [{"attributes": {
+   "id": "fn", "function_name": "fn", "environment": [{"variables": {"DB_PASSWORD": "old-secret"}}]}}]}]}
+"""
+
+
+class FakeBus:
+    url = "fake://"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def publish(self, topic: str, key: str, value: bytes) -> None:
+        self.sent.append((topic, key, value))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        return None
+
+
+def run(live_delay: str, live_env: dict[str, str], failed: dict[str, str] | None = None) -> DetectResult:
+    resources = parse_state(STATE, "s").resources
+    live: dict[str, list[dict[str, Any]]] = {
+        "sqs.queues": [{"QueueUrl": "https://sqs/1/jobs", "Attributes": {"DelaySeconds": live_delay}}],
+        "rds.db_instances": [{"DBInstanceIdentifier": "appdb", "DBInstanceClass": "db.t3.micro"}],
+        "lambda.functions": [{"FunctionName": "fn", "Environment": {"Variables": live_env}}]}
+    events = [parse_record({"eventID": "e1", "eventName": "SetQueueAttributes", "eventSource": "sqs.amazonaws.com",
+                            "eventTime": "2025-01-01T00:00:00Z", "userIdentity": {"type": "Root"},
+                            "userAgent": "console.amazonaws.com",
+                            "requestParameters": {"queueUrl": "https://sqs/1/jobs", "attributes": {"DelaySeconds": "5"}}},
+                           "t")]
+    return compute(resources, live, failed or {}, CTX, [e for e in events if e is not None])
+
+
+def test_compute_attributes_and_redacts() -> None:
+    result = run("5", {"DB_PASSWORD": "new-secret"})
+    by_type = {d["resource_type"]: d for d in result.drifts}
+    assert set(by_type) == {"aws_sqs_queue"}  # the env secret is redacted on both sides: not comparable
+    q = by_type["aws_sqs_queue"]
+    assert q["diffs"] == [{"path": "delay_seconds", "expected": 0, "actual": 5}]
+    assert q["cause"]["event_name"] == "SetQueueAttributes" and q["cause"]["principal"] == "root"
+    assert result.exit_code == 1
+    text = to_table(result) + to_html(result) + str(result.to_json())
+    for secret in ("pw-never-shown", "old-secret", "new-secret"):
+        assert secret not in text
+
+
+def test_unknown_type_is_never_missing() -> None:
+    result = run("0", {"DB_PASSWORD": "x"}, failed={"sqs.queues": "AccessDenied"})
+    assert result.drifts == [] or all(d["resource_type"] != "aws_sqs_queue" for d in result.drifts)
+    assert result.coverage["unknown_types"] == ["aws_sqs_queue"]
+    assert result.exit_code == 2
+
+
+def test_watcher_publishes_on_change_only(tmp_path: Path) -> None:
+    bus = FakeBus()
+    w = Watcher(bus, tmp_path / "w.json")  # type: ignore[arg-type]
+    assert w.cycle(run("5", {"DB_PASSWORD": "x"})) == {"detected": 1, "resolved": 0, "changes": 1}
+    assert w.cycle(run("5", {"DB_PASSWORD": "x"})) == {"detected": 0, "resolved": 0, "changes": 0}
+    assert w.cycle(run("7", {"DB_PASSWORD": "x"})) == {"detected": 1, "resolved": 0, "changes": 0}
+    w2 = Watcher(bus, tmp_path / "w.json")  # type: ignore[arg-type]  # a later --once run
+    assert w2.cycle(run("0", {"DB_PASSWORD": "x"}, failed={"sqs.queues": "timeout"})) == {"detected": 0, "resolved": 0, "changes": 0}
+    assert w2.cycle(run("0", {"DB_PASSWORD": "x"})) == {"detected": 0, "resolved": 1, "changes": 0}
+    types = [CloudEvent.decode(v).type for _, _, v in bus.sent]
+    assert types == ["airdig.drift.detected", "airdig.change.recorded", "airdig.drift.detected",
+                     "airdig.drift.resolved"]
+    assert {t for t, _, _ in bus.sent} == {"airdig.drift"}
