@@ -25,10 +25,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airdig.deepdrift.cloudtrail import Trail  # noqa: E402
-from airdig.deepdrift.detect import compute  # noqa: E402
-from airdig.deepdrift.mapping import Ctx  # noqa: E402
-from airdig.deepdrift.tfstate import parse_state  # noqa: E402
+from airdig.deepdrift.cloudtrail import Trail
+from airdig.deepdrift.detect import compute
+from airdig.deepdrift.mapping import Ctx
+from airdig.deepdrift.tfstate import parse_state
 
 TYPES = ("aws_instance", "aws_security_group", "aws_s3_bucket", "aws_sqs_queue", "aws_dynamodb_table")
 RECORDS_PER_FILE = 20_000

@@ -144,3 +144,38 @@ def test_only_bad_state_exits_2_with_one_line(account: Any, tmp_path: Path) -> N
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("airdig: error:") and str(bad) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_state_from_s3_and_http_backends(account: Any) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import boto3
+
+    body = account.state.read_bytes()
+    boto3.client("s3").put_object(Bucket="acme-app-assets", Key="tf/prod.tfstate", Body=body)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for source in ("s3://acme-app-assets/tf/prod.tfstate", f"http://127.0.0.1:{server.server_port}/state"):
+            proc = run(account, "deepdrift", "detect", "--state", source, "--cloudtrail", str(account.trail),
+                       "--format", "json")
+            assert proc.returncode == 1, proc.stderr
+            assert summary(json.loads(proc.stdout)["drifts"]) == EXPECTED
+    finally:
+        server.shutdown()
+        server.server_close()
+    proc = run(account, "deepdrift", "detect", "--state", "s3://acme-app-assets/tf/none.tfstate", "--format", "json")
+    assert proc.returncode == 2 and "s3://acme-app-assets/tf/none.tfstate: could not read" in proc.stderr
