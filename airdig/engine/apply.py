@@ -1,7 +1,8 @@
 """Applying events to the store: idempotent, newer-wins, one transaction per batch.
 
 The contract with the bus is at-least-once delivery; this module turns it into exactly-once effect:
-an event id already in ``applied_events`` is skipped, and a node (or edge, or health) row only takes a
+an event id already recorded (in the change timeline, whose rows carry the event id, or else in
+``applied_events``) is skipped, and a node (or edge, or health) row only takes a
 state whose event time is at least its current version, so a stale event can never overwrite a newer
 one — not even when two replicas apply overlapping batches during a rebalance.
 """
@@ -267,10 +268,21 @@ def _write(tx: SqlTx, plan: Plan) -> None:
 
 
 
+@dataclass
+class Prepared:
+    """A decoded and planned batch: pure work, done outside the transaction (and off the writer thread)."""
+
+    events: dict[str, tuple[CloudEvent, Record]]
+    plan: Plan
+    dead: list[tuple[Record, str]]
+    duplicates: int
+
+
 class Applier:
     """Applies a batch of bus records to the store in one transaction.
 
         result = Applier(store).apply(records)   # result.dead -> dead-letter topic
+        # or, pipelined: prepared = applier.prepare(records); ...; applier.commit(prepared)
     """
 
     def __init__(self, store: Store, clock: Callable[[], float] | None = None) -> None:
@@ -280,44 +292,65 @@ class Applier:
         self.clock = clock or time.time
 
     def apply(self, records: Sequence[Record]) -> ApplyResult:
-        result = ApplyResult()
+        return self.commit(self.prepare(records))
+
+    @staticmethod
+    def _plan(events: dict[str, tuple[CloudEvent, Record]], dead: list[tuple[Record, str]] | None) -> Plan:
+        plan = Plan()
+        for ev_id, (ev, rec) in list(events.items()):
+            try:
+                PLANNERS[ev.type](ev, plan)
+            except InvalidInput as exc:
+                reason = str(exc)
+            except (KeyError, TypeError, ValueError) as exc:
+                reason = f"event {ev_id}: malformed data ({type(exc).__name__}: {exc})"
+            else:
+                continue
+            del events[ev_id]
+            if dead is not None:
+                dead.append((rec, reason))
+        return plan
+
+    def prepare(self, records: Sequence[Record]) -> Prepared:
+        """Decode, validate and plan; bad events are set aside with the reason."""
+        dead: list[tuple[Record, str]] = []
+        duplicates = 0
         # de-duplicate inside the batch too (a producer retry can put one event twice in a batch)
         unique: dict[str, tuple[CloudEvent, Record]] = {}
         for rec in records:
             try:
                 ev = CloudEvent.decode(rec.value, f"{rec.topic}[{rec.partition}]@{rec.offset}")
             except InvalidInput as exc:
-                result.dead.append((rec, str(exc)))
+                dead.append((rec, str(exc)))
                 continue
             if ev.type in IGNORED_TYPES:
                 continue
             if ev.id in unique:
-                result.duplicates += 1
+                duplicates += 1
             else:
                 unique[ev.id] = (ev, rec)
+        plan = self._plan(unique, dead)
+        return Prepared(events=unique, plan=plan, dead=dead, duplicates=duplicates)
+
+    def commit(self, prepared: Prepared) -> ApplyResult:
+        """Write a prepared batch in one transaction, skipping events applied before."""
+        result = ApplyResult(dead=list(prepared.dead), duplicates=prepared.duplicates)
         with self.store.transaction() as tx:
             if not isinstance(tx, SqlTx):
                 raise TypeError("the applier needs a SQL store transaction")
-            seen = tx.seen_events(list(unique)) if unique else set()
-            plan = Plan()
-            fresh: list[str] = []
-            for ev_id, (ev, rec) in unique.items():
-                if ev_id in seen:
-                    result.duplicates += 1
-                    continue
-                try:
-                    PLANNERS[ev.type](ev, plan)
-                except InvalidInput as exc:
-                    result.dead.append((rec, str(exc)))
-                    continue
-                except (KeyError, TypeError, ValueError) as exc:
-                    result.dead.append((rec, f"event {ev_id}: malformed data ({type(exc).__name__}: {exc})"))
-                    continue
-                fresh.append(ev_id)
-                result.touched.add(ev.subject)
+            seen = tx.seen_events(list(prepared.events)) if prepared.events else set()
+            plan = prepared.plan
+            fresh = dict(prepared.events)
+            if seen:  # a redelivery: plan again without what is already applied (rare, so not optimised)
+                for ev_id in seen:
+                    fresh.pop(ev_id, None)
+                plan = self._plan(fresh, None)
+                result.duplicates += len(seen)
             _write(tx, plan)
-            tx.mark_events(fresh, self.clock())
+            # the timeline row of an event already records it (same id); only the others need a mark
+            in_timeline = {c.id for c in plan.changes}
+            tx.mark_events([e for e in fresh if e not in in_timeline], self.clock())
         result.applied = len(fresh)
+        result.touched = {ev.subject for ev, _ in fresh.values()}
         result.notices = plan.notices
         return result
-

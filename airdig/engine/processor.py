@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from airdig.backends.interfaces import Bus, Cache, Consumer, Record, Store
-from airdig.engine.apply import Applier, ApplyResult
+from airdig.engine.apply import Applier, ApplyResult, Prepared
 from airdig.engine.metrics import EngineMetrics
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_DEADLETTER, TOPIC_DRIFT, TOPIC_HEALTH, TOPIC_RESOURCES, TOPIC_TRACES
@@ -34,6 +35,13 @@ def deadletter_value(rec: Record, reason: str) -> bytes:
         original = {"base64": __import__("base64").b64encode(rec.value).decode()}
     return orjson.dumps({"reason": reason, "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
                          "key": rec.key, "value": original, "time": time.time()})
+
+
+@dataclass
+class _InFlight:
+    records: list[Record]
+    future: Future[ApplyResult | None]
+    started: float
 
 
 @dataclass
@@ -84,26 +92,65 @@ class EventProcessor:
         return self._thread is not None and self._thread.is_alive()
 
     def run(self) -> None:
-        self._consumer = self.bus.consumer(self.group, list(self.topics), self.member_id)
+        """Pipelined: batch N+1 is polled and decoded while batch N is written; offsets of N are committed
+        only after N's store transaction committed."""
+        self._consumer = consumer = self.bus.consumer(self.group, list(self.topics), self.member_id)
+        writer = ThreadPoolExecutor(1, thread_name_prefix="apply")
+        inflight: _InFlight | None = None
         self.ready.set()
         log.info("processor started", group=self.group, topics=list(self.topics), member=self.member_id)
         last_lag = 0.0
         try:
             while not self._stop.is_set():
                 try:
-                    records = self._consumer.poll(self.batch_size, timeout=0.5)
+                    records = consumer.poll(self.batch_size, timeout=0.05 if inflight else 0.5)
                 except Exception as exc:  # broker hiccup: keep the process up, retry
                     self._note_error("poll failed", exc)
                     self._stop.wait(1.0)
                     continue
-                if records:
-                    self._handle(self._consumer, records)
+                prepared = self.applier.prepare(records) if records else None
+                if inflight is not None:
+                    self._finish(consumer, inflight)
+                    inflight = None
+                if prepared is not None:
+                    inflight = _InFlight(records, writer.submit(self._commit, prepared), time.perf_counter())
                 if time.monotonic() - last_lag > 5.0:
                     last_lag = time.monotonic()
                     self._update_lag()
+            if inflight is not None:
+                self._finish(consumer, inflight)
         finally:
-            self._consumer.close()
+            writer.shutdown(wait=True)
+            consumer.close()
             log.info("processor stopped", group=self.group, applied=self.stats.applied)
+
+    def _commit(self, prepared: Prepared) -> ApplyResult | None:
+        """Write a batch, retrying with backoff while the store fails; ``None`` if stopped meanwhile."""
+        delay = 0.2
+        while True:
+            try:
+                return self.applier.commit(prepared)
+            except Exception as exc:  # store unavailable or deadlock: retry the whole batch, commit nothing
+                self._note_error("apply failed, will retry", exc)
+                if self.metrics:
+                    self.metrics.apply_errors.inc()
+                if self._stop.wait(delay):
+                    return None  # stopping: the uncommitted batch is re-delivered to whoever takes over
+                delay = min(delay * 2, 10.0)
+
+    def _finish(self, consumer: Consumer, job: _InFlight) -> None:
+        result = job.future.result()
+        if result is None:
+            return
+        if result.dead:
+            for rec, reason in result.dead:
+                self.bus.publish(TOPIC_DEADLETTER, rec.key, deadletter_value(rec, reason))
+                log.warning("event dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                            reason=reason)
+            self.bus.flush()
+        consumer.commit(job.records)
+        self._account(result, len(job.records), time.perf_counter() - job.started)
+        self._fan_out(result)
 
     def _update_lag(self) -> None:
         if self._consumer is None:
@@ -119,30 +166,6 @@ class EventProcessor:
     def _note_error(self, what: str, exc: BaseException) -> None:
         self.stats.last_error = f"{what}: {exc}"
         log.warning(what, error=str(exc), error_type=type(exc).__name__)
-
-    def _handle(self, consumer: Consumer, records: list[Record]) -> None:
-        delay = 0.2
-        while True:
-            started = time.perf_counter()
-            try:
-                result = self.applier.apply(records)
-                break
-            except Exception as exc:  # store unavailable or deadlock: retry the whole batch, commit nothing
-                self._note_error("apply failed, will retry", exc)
-                if self.metrics:
-                    self.metrics.apply_errors.inc()
-                if self._stop.wait(delay):
-                    return  # stopping: the uncommitted batch is re-delivered to whoever takes over
-                delay = min(delay * 2, 10.0)
-        if result.dead:
-            for rec, reason in result.dead:
-                self.bus.publish(TOPIC_DEADLETTER, rec.key, deadletter_value(rec, reason))
-                log.warning("event dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                            reason=reason)
-            self.bus.flush()
-        consumer.commit(records)
-        self._account(result, len(records), time.perf_counter() - started)
-        self._fan_out(result)
 
     def _account(self, result: ApplyResult, n: int, seconds: float) -> None:
         s = self.stats
