@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "deepdrift"
@@ -146,6 +147,8 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its accounts in process-global state: start every module from an empty account
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
     for k in ENV_KEYS:
         os.environ.pop(k, None)
     os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
@@ -153,6 +156,7 @@ def moto_endpoint() -> Iterator[str]:
     try:
         yield endpoint
     finally:
+        httpx.post(f"{endpoint}/moto-api/reset", timeout=30)
         server.stop()
         for k, v in saved.items():
             if v is None:
