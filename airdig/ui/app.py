@@ -1,0 +1,104 @@
+"""The UI role's ASGI app: the SPA's files, the engine proxy and the three probes.
+
+    app = build_ui_app("http://127.0.0.1:8080")   # serve with uvicorn, or mount it in `airdig up`
+
+Routes mirror the Kubernetes Ingress of the deployment: ``/`` is the UI, ``/graphql`` (HTTP and
+WebSocket) and ``/api/*`` go to the engine, so the SPA works the same behind either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from airdig.ui.metrics import UiMetrics
+from airdig.ui.proxy import EngineProxy
+
+STATIC_DIR = Path(__file__).parent / "static"
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# The SPA loads nothing from elsewhere (no CDN): lock it to its own origin.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+class _Headers(BaseHTTPMiddleware):
+    """Security headers on the UI's own responses; ``no-cache`` so a new release is picked up at once."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        path = request.url.path
+        if path == "/" or path.startswith("/static/") or path == "/index.html":
+            response.headers.setdefault("content-security-policy", CSP)
+            response.headers.setdefault("x-content-type-options", "nosniff")
+            response.headers.setdefault("referrer-policy", "no-referrer")
+            response.headers["cache-control"] = "no-cache"
+        return response
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def build_ui_app(engine_url: str, transport: httpx.AsyncBaseTransport | None = None,
+                 metrics: UiMetrics | None = None) -> Starlette:
+    """The UI app proxying to ``engine_url``; ``transport`` lets tests route the proxy in-process."""
+    m = metrics or UiMetrics()
+    proxy = EngineProxy(engine_url, m, transport=transport)
+
+    async def index(_: Request) -> Response:
+        m.static.inc()
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    async def healthz(_: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        engine = await proxy.check()
+        ok = engine == "ok"
+        return _json({"status": "ready" if ok else "not ready", "checks": {"engine": engine},
+                      "engine_url": proxy.engine_url}, 200 if ok else 503)
+
+    async def metrics_route(_: Request) -> Response:
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def config(_: Request) -> Response:
+        # what the SPA shows in its footer / error states; never secrets
+        return _json({"engine_url": proxy.engine_url})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # servers run with lifespan="off" keep the pool for the life of the process; the rest close it here
+        yield
+        await proxy.aclose()
+
+    app = Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/", index, methods=["GET", "HEAD"]),
+            Route("/index.html", index, methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
+            Route("/ui/config.json", config, methods=["GET"]),
+            Route("/graphql", proxy.http, methods=METHODS),
+            WebSocketRoute("/graphql", proxy.websocket),
+            Route("/api/{path:path}", proxy.http, methods=METHODS),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[Middleware(_Headers)],
+    )
+    app.state.proxy = proxy
+    app.state.metrics = m
+    return app

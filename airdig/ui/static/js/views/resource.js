@@ -1,0 +1,195 @@
+// Resource page: who/what/where, health + drift with reasons, attributes, timeline, neighbours,
+// blast radius, and "Dig" (root cause ranked with its evidence chain).
+
+import { gql } from "../api.js";
+import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
+  loading, clear, fmtPct, fmtMs, fmtNum, jsonText } from "../dom.js";
+import { drawGraph } from "../graph.js";
+import { CHANGE_FIELDS, reasonText, timelineList, navRow } from "./common.js";
+
+const RESOURCE = `query($id: ID!) { resource(id: $id) { id kind name provider account region attrs tags managedBy
+  health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt } }`;
+const NEIGHBORS = `query($id: ID!) { neighbors(id: $id, depth: 1, first: 100) {
+  nodes { id kind name health { status } drift { status } } edges { src dst type stale } } }`;
+const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIELDS} } }`;
+const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id distance path
+  resource { kind name health { status } } } } }`;
+const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
+  id kind severity status detectedAt diffs { path expected actual } cause { principal eventName eventTime channel } } } } }`;
+const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
+  symptom at candidates { score distance path evidence
+    change { ${CHANGE_FIELDS} details }
+    beforeAfter { src dst before { rate errorRatio p95 } after { rate errorRatio p95 } } }
+  impact { id distance } } }`;
+
+export async function renderResource({ root, navigate, signal }, id) {
+  root.append(loading());
+  let r;
+  try {
+    r = (await gql(RESOURCE, { id }, { signal })).resource;
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    clear(root).append(errorBox(`Resource ${id}`, e));
+    return;
+  }
+  clear(root);
+  if (!r) {
+    root.append(h("div", { class: "msg msg-error", "data-state": "not-found" },
+      "No resource with id or native id ", h("code", {}, id),
+      " in the graph. It may not be scanned yet (SkyGraph), or the native id matches several resources — try the search box."));
+    return;
+  }
+  const reasons = Array.isArray(r.health.reasons) ? r.health.reasons : [];
+  root.append(h("div", { class: "res-head panel pad", id: "res-head" },
+    h("div", { class: "title" },
+      h("div", { class: "row" }, kindBadge(r.kind), h("h1", {}, r.name || shortId(r.id)),
+        badge(r.health.status, "health"), badge(r.drift.status, "drift"),
+        r.deletedAt ? h("span", { class: "badge b-missing" }, `deleted ${fmtTime(r.deletedAt)}`) : null),
+      h("div", { class: "id" }, r.id),
+      h("div", { class: "meta" },
+        h("span", {}, "provider ", h("b", {}, r.provider || "—")), h("span", {}, "region ", h("b", {}, r.region || "—")),
+        h("span", {}, "account ", h("b", {}, r.account || "—")),
+        r.managedBy ? h("span", {}, "terraform ", h("b", { class: "mono" }, r.managedBy)) : h("span", {}, "unmanaged by IaC"),
+        h("span", {}, "first seen ", h("b", {}, fmtTime(r.firstSeen))), h("span", {}, "last seen ", h("b", {}, fmtTime(r.lastSeen)))),
+      reasons.length ? h("ul", { class: "reasons", id: "health-reasons" }, reasons.map((x) => h("li", {},
+        badge(r.health.status), h("span", {}, reasonText(x)),
+        x.since ? h("span", { class: "muted small" }, "since ", timeEl(x.since)) : null)))
+        : h("div", { class: "muted small", id: "health-reasons" },
+          r.health.status === "unknown" ? "health unknown: no PulseSight signal maps to this resource" : `health ${r.health.status}, no reasons given`),
+      r.drift.status !== "in_sync" && r.drift.status !== "unknown"
+        ? h("div", { class: "small", style: "margin-top:4px" }, badge(r.drift.status), " last drift event ", h("code", {}, r.drift.lastEvent || "—")) : null),
+    h("div", {}, h("button", { class: "btn btn-primary", id: "dig-btn", type: "button", title: "Root cause (d)",
+      onclick: () => dig() }, "⛏ Dig"))));
+
+  const digSlot = h("div", { id: "dig" });
+  root.append(digSlot);
+
+  const neigh = h("div", {}), attrs = h("div", {}), tl = h("div", {}), impact = h("div", {}), drifts = h("div", {});
+  const tags = r.tags && Object.keys(r.tags).length
+    ? h("dl", { class: "kv" }, Object.entries(r.tags).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))
+    : emptyBox("no tags");
+  root.append(h("div", { class: "grid grid-3" },
+    h("div", { class: "grid" },
+      panel("Neighbours", { flush: true, id: "neighbors" }, neigh),
+      panel("Drift on this resource", { flush: true, id: "res-drifts" }, drifts),
+      panel("Attributes", { id: "attrs" }, attrs)),
+    h("div", { class: "grid" },
+      panel("Timeline", { flush: true, id: "timeline" }, h("div", { class: "scroll" }, tl)),
+      panel("Blast radius (3 hops)", { flush: true, id: "impact" }, h("div", { class: "scroll" }, impact)),
+      panel("Tags", { id: "tags" }, tags))));
+
+  attrs.append(r.attrs && Object.keys(r.attrs).length ? jsonTree(r.attrs, 1) : emptyBox("no attributes recorded"));
+
+  fill(neigh, "Neighbours", async () => {
+    const g = (await gql(NEIGHBORS, { id: r.id }, { signal })).neighbors;
+    if (!g.edges.length) return emptyBox("no edges to or from this resource");
+    const nodes = g.nodes.map((n) => ({ id: n.id, label: n.name || shortId(n.id), kind: n.kind, status: n.health.status,
+      drifted: n.drift.status === "drifted" }));
+    if (!nodes.some((n) => n.id === r.id)) nodes.push({ id: r.id, label: r.name, kind: r.kind, status: r.health.status, drifted: r.drift.status === "drifted" });
+    const edges = g.edges.map((e) => ({ src: e.src, dst: e.dst, type: e.type, stale: e.stale, label: e.type }));
+    return h("div", {}, drawGraph({ nodes, edges, rootId: r.id, onClick: (nid) => nid !== r.id && navigate(resHref(nid)) }),
+      legend());
+  });
+
+  fill(tl, "Timeline", async () => timelineList((await gql(TIMELINE, { id: r.id }, { signal })).timeline));
+
+  fill(impact, "Blast radius", async () => {
+    const im = (await gql(IMPACT, { id: r.id }, { signal })).impact;
+    const rows = im.nodes.filter((n) => n.id !== r.id).sort((a, b) => a.distance - b.distance);
+    if (!rows.length) return emptyBox("nothing depends on this resource within 3 hops");
+    return h("table", { class: "t" },
+      h("thead", {}, h("tr", {}, ["hops", "resource", "kind", "health", "path"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows.map((n) => navRow(resHref(n.id), navigate,
+        h("td", { class: "num" }, n.distance),
+        h("td", { class: "ellipsis", title: n.id }, n.resource ? n.resource.name : shortId(n.id)),
+        h("td", {}, n.resource ? kindBadge(n.resource.kind) : "—"),
+        h("td", {}, badge(n.resource ? n.resource.health.status : "unknown")),
+        h("td", { class: "small muted ellipsis", title: n.path.join(" → ") }, n.path.map(shortId).join(" → "))))));
+  });
+
+  fill(drifts, "Drift events", async () => {
+    const d = (await gql(DRIFTS, { id: r.id }, { signal })).driftEvents;
+    if (!d.edges.length) return emptyBox("no drift recorded for this resource");
+    return h("div", {}, d.edges.map(({ node: x }) => h("div", { class: "cand" },
+      h("div", { class: "row" }, badge(x.severity), badge(x.status), kindBadge(x.kind), h("span", { class: "muted" }, timeEl(x.detectedAt)),
+        h("span", { class: "grow" }),
+        x.cause ? h("span", {}, "by ", h("b", {}, x.cause.principal || "?"), ` · ${x.cause.eventName || ""} · ${x.cause.channel || ""}`)
+          : h("span", { class: "muted" }, "cause not attributed (no matching CloudTrail record)")),
+      diffTable(x.diffs))));
+  });
+
+  async function dig() {
+    const unhealthySince = r.health.status !== "healthy" && r.health.since ? r.health.since : null;
+    const atInput = h("input", { type: "datetime-local", step: 1, value: toLocalInput(unhealthySince || new Date().toISOString()) });
+    const win = h("select", {}, [15, 30, 60, 180, 720].map((m) => h("option", { value: m, selected: m === 30 }, `${m} min before`)));
+    const out = h("div", {});
+    const run = () => fill(out, "Root cause", async () => {
+      const at = new Date(atInput.value).toISOString();
+      const rc = (await gql(ROOT_CAUSE, { id: r.id, at, w: Number(win.value) }, { signal })).rootCause;
+      return candidates(rc, r, navigate);
+    });
+    clear(digSlot).append(panel("Dig: what changed before this broke?", {
+      id: "dig-panel", flush: true,
+      actions: h("div", { class: "row" }, h("label", { class: "muted small" }, "symptom at"), atInput, win,
+        h("button", { class: "btn", type: "button", onclick: run }, "Run"),
+        h("button", { class: "btn btn-ghost", type: "button", onclick: () => clear(digSlot) }, "✕")),
+    }, out));
+    run();
+  }
+}
+
+function legend() {
+  return h("div", { class: "legend pad" },
+    h("span", {}, h("span", { class: "dot dot-healthy" }), "healthy"), h("span", {}, h("span", { class: "dot dot-warning" }), "warning"),
+    h("span", {}, h("span", { class: "dot dot-critical" }), "critical"), h("span", {}, h("span", { class: "dot" }), "unknown"),
+    h("span", {}, "dashed purple ring = drifted"), h("span", {}, "click a node to open it"));
+}
+
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function diffTable(diffs) {
+  if (!diffs || !diffs.length) return emptyBox("no attribute diffs (resource missing or unmanaged)");
+  return h("table", { class: "diff" }, h("thead", {}, h("tr", {}, h("th", {}, "attribute"), h("th", {}, "expected (IaC)"), h("th", {}, "actual (live)"))),
+    h("tbody", {}, diffs.map((d) => h("tr", {}, h("td", {}, d.path), h("td", { class: "exp" }, jsonText(d.expected)),
+      h("td", { class: "act" }, jsonText(d.actual))))));
+}
+
+function candidates(rc, r, navigate) {
+  if (!rc.candidates.length) {
+    return emptyBox(`no change recorded within the window on resources near ${r.name} — widen the window, or the cause is outside the graph`);
+  }
+  return h("div", {}, rc.candidates.map((c, i) => {
+    const ch = c.change;
+    const chain = h("div", { class: "chain" },
+      h("span", { class: "step change", title: ch.resourceId }, `${ch.kind}: ${shortId(ch.resourceId)}`),
+      ...c.path.slice(1, -1).flatMap((p) => [h("span", { class: "arrow" }, "→"), h("a", { class: "step", href: resHref(p), title: p }, shortId(p))]),
+      h("span", { class: "arrow" }, "→"), h("span", { class: "step symptom", title: rc.symptom }, `symptom: ${shortId(rc.symptom)}`));
+    return h("div", { class: "cand", "data-candidate": i },
+      h("div", { class: "row" }, h("span", { class: "score", title: "score (distance, time proximity, change kind)" }, fmtNum(c.score, 2)),
+        h("div", { class: "grow" },
+          h("div", {}, h("b", {}, ch.summary || "(no summary)")),
+          h("div", { class: "muted small" }, `${ch.actor ? "by " + ch.actor : "actor unknown"} · ${fmtTime(ch.time)} (`, timeEl(ch.time),
+            `) · ${c.distance} hop${c.distance === 1 ? "" : "s"} away · via ${ch.source || "?"}`)),
+        h("a", { class: "btn btn-small", href: resHref(ch.resourceId) }, "open")),
+      chain,
+      c.evidence && c.evidence.length ? h("ul", { class: "evidence" }, c.evidence.map((e) => h("li", {}, e))) : null,
+      c.beforeAfter && c.beforeAfter.length ? beforeAfter(c.beforeAfter) : null);
+  }));
+}
+
+function beforeAfter(rows) {
+  const cell = (b, a, fmt, higherIsWorse = true) => {
+    const worse = a != null && b != null && (higherIsWorse ? a > b * 1.1 : a < b * 0.9);
+    return h("td", { class: worse ? "worse" : "" }, `${fmt(b)} → ${fmt(a)}`);
+  };
+  return h("table", { class: "ba t" }, h("thead", {}, h("tr", {}, ["edge", "req/s", "errors", "p95"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows.map((x) => h("tr", {},
+      h("td", { class: "small" }, `${shortId(x.src)} → ${shortId(x.dst)}`),
+      cell(x.before.rate, x.after.rate, (v) => fmtNum(v, 2), false),
+      cell(x.before.errorRatio, x.after.errorRatio, fmtPct),
+      cell(x.before.p95, x.after.p95, fmtMs)))));
+}

@@ -1,0 +1,62 @@
+// Service map: services and their call edges (request rate, error rate, p95) over a time range.
+
+import { gql } from "../api.js";
+import { h, panel, fill, emptyBox, badge, kindBadge, resHref, shortId, fmtPct, fmtMs, fmtNum } from "../dom.js";
+import { drawGraph } from "../graph.js";
+import { navRow } from "./common.js";
+
+const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400 };
+const MAP = `query($since: String, $until: String) { serviceMap(since: $since, until: $until) {
+  nodes { id kind name health { status } } edges { src dst requestCount errorCount errorRate p50 p95 p99 } } }`;
+
+export function renderServiceMap({ root, params, navigate, signal }) {
+  const range = RANGES[params.get("range")] ? params.get("range") : "1h";
+  const seg = h("div", { class: "seg", role: "group", "aria-label": "time range" },
+    Object.keys(RANGES).map((k) => h("button", { type: "button", class: k === range ? "on" : "", "data-range": k,
+      onclick: () => navigate(`#/map?range=${k}`) }, k)));
+  const graphSlot = h("div", {}), tableSlot = h("div", {});
+  root.append(h("div", { class: "grid" },
+    panel("Service map", { flush: true, id: "service-map", actions: h("div", { class: "row" }, h("span", { class: "muted small" }, "last"), seg) }, graphSlot),
+    panel("Call edges", { flush: true, id: "call-edges" }, tableSlot)));
+
+  const seconds = RANGES[range];
+  const until = new Date(), since = new Date(until.getTime() - seconds * 1000);
+  let data = null;
+  const load = async () => {
+    if (!data) data = (await gql(MAP, { since: since.toISOString(), until: until.toISOString() }, { signal })).serviceMap;
+    return data;
+  };
+  const name = (m, id) => { const n = m.nodes.find((x) => x.id === id); return n ? n.name : shortId(id); };
+
+  fill(graphSlot, "Service map", async () => {
+    const m = await load();
+    if (!m.nodes.length) return emptyBox(`no services seen in the last ${range}: TraceCore has received no OTLP spans for this window`);
+    const nodes = m.nodes.map((n) => ({ id: n.id, label: n.name || shortId(n.id), kind: n.kind, status: n.health ? n.health.status : "unknown" }));
+    const maxRate = Math.max(1e-9, ...m.edges.map((e) => e.requestCount));
+    const edges = m.edges.map((e) => ({ src: e.src, dst: e.dst, type: "calls", err: e.errorRate >= 0.05,
+      weight: (3 * e.requestCount) / maxRate,
+      label: `${fmtNum(e.requestCount / seconds, 2)}/s · ${fmtPct(e.errorRate)} · p95 ${fmtMs(e.p95)}`,
+      title: `${name(m, e.src)} → ${name(m, e.dst)}\n${e.requestCount} requests, ${e.errorCount} errors\np50 ${fmtMs(e.p50)} p95 ${fmtMs(e.p95)} p99 ${fmtMs(e.p99)}` }));
+    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height: 480, onClick: (id) => navigate(resHref(id)) }),
+      h("div", { class: "legend pad" }, "edge label: request rate · error rate · p95 latency; red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
+  });
+
+  fill(tableSlot, "Call edges", async () => {
+    const m = await load();
+    if (!m.edges.length) return emptyBox(`no calls between services in the last ${range}`);
+    const rows = [...m.edges].sort((a, b) => b.errorRate - a.errorRate || (b.p95 || 0) - (a.p95 || 0));
+    return h("table", { class: "t" },
+      h("thead", {}, h("tr", {}, ["caller", "callee", "kind", "req/s", "requests", "errors", "error rate", "p50", "p95", "p99"]
+        .map((t, i) => h("th", { class: i > 2 ? "num" : "" }, t)))),
+      h("tbody", {}, rows.map((e) => {
+        const dst = m.nodes.find((n) => n.id === e.dst);
+        return navRow(resHref(e.src), navigate,
+          h("td", { title: e.src }, name(m, e.src)), h("td", { title: e.dst }, h("a", { href: resHref(e.dst) }, name(m, e.dst))),
+          h("td", {}, dst ? kindBadge(dst.kind) : "—"),
+          h("td", { class: "num" }, fmtNum(e.requestCount / seconds, 2)), h("td", { class: "num" }, e.requestCount),
+          h("td", { class: "num" }, e.errorCount),
+          h("td", { class: "num" }, e.errorRate >= 0.05 ? h("span", { class: "worse" }, fmtPct(e.errorRate)) : fmtPct(e.errorRate)),
+          h("td", { class: "num" }, fmtMs(e.p50)), h("td", { class: "num" }, fmtMs(e.p95)), h("td", { class: "num" }, fmtMs(e.p99)));
+      })));
+  });
+}
