@@ -17,6 +17,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("airdig.cli.deepdrift", "deepdrift"),
     ("airdig.cli.pulsesight", "pulsesight"),
     ("airdig.cli.skygraph", "skygraph"),
+    ("airdig.cli.token", "token"),
+    ("airdig.cli.ui", "ui"),
 ]
 
 
