@@ -50,6 +50,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("consumer_group", "Consumer group the engine replicas share on the bus.", "airdig-engine"),
     SettingSpec("log_level", "Log level: debug, info, warning, error.", "info"),
     SettingSpec("log_format", "Log line format: `json` (one object per line) or `text`.", "json"),
+    SettingSpec("alert_webhooks", "Comma-separated webhook URLs the engine POSTs alerts to (a new drift of "
+                "severity >= alert_min_severity, a node turning critical); prefix a URL with `slack+` "
+                "(`slack+https://hooks.slack.com/...`) for Slack's message format. Empty = no alerts.", None),
+    SettingSpec("alert_min_severity", "Lowest drift severity that alerts: low, medium, high, critical.", "high"),
+    SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
+                "per this many seconds.", "3600"),
 )
 
 
@@ -68,6 +74,9 @@ class Settings:
     consumer_group: str = "airdig-engine"
     log_level: str = "info"
     log_format: str = "json"
+    alert_webhooks: tuple[str, ...] = ()
+    alert_min_severity: str = "high"
+    alert_dedupe_seconds: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -113,11 +122,29 @@ class Settings:
             consumer_group=raw["consumer_group"] or "airdig-engine",
             log_level=level,
             log_format=fmt,
+            **_alert_settings(raw),
             extra=extra,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _alert_settings(raw: dict[str, str | None]) -> dict[str, Any]:
+    hooks = tuple(u.strip() for u in (raw["alert_webhooks"] or "").split(",") if u.strip())
+    for url in hooks:
+        if not url.removeprefix("slack+").startswith(("http://", "https://")):
+            raise ConfigError("AIRDIG_ALERT_WEBHOOKS", f"{url.split('?')[0]!r} is not an http(s) URL")
+    severity = (raw["alert_min_severity"] or "high").lower()
+    if severity not in {"low", "medium", "high", "critical"}:
+        raise ConfigError("AIRDIG_ALERT_MIN_SEVERITY", f"unknown severity {severity!r} (low, medium, high, critical)")
+    try:
+        dedupe = float(raw["alert_dedupe_seconds"] or 3600)
+    except ValueError:
+        raise ConfigError("AIRDIG_ALERT_DEDUPE_SECONDS", "must be a number of seconds") from None
+    if dedupe < 0:
+        raise ConfigError("AIRDIG_ALERT_DEDUPE_SECONDS", "must not be negative")
+    return {"alert_webhooks": hooks, "alert_min_severity": severity, "alert_dedupe_seconds": dedupe}
 
 
 def _read_config(path: str | Path | None) -> dict[str, Any]:

@@ -76,6 +76,34 @@ class NodeFilter:
     include_deleted: bool = False
 
 
+@dataclass(frozen=True)
+class ApiTokenRow:
+    """An API token as stored: its SHA-256 only (the token itself is shown once, at creation)."""
+
+    id: str
+    name: str
+    role: str  # viewer, editor, admin
+    token_hash: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertDeliveryRow:
+    """One webhook delivery of an alert, updated after every attempt (status pending, sent or failed)."""
+
+    id: str
+    dedupe_key: str
+    target: str  # the webhook URL with its secret parts masked
+    format: str  # json or slack
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: float
+    sent_at: float | None = None
+
+
 class StoreTx(Protocol):
     """One transaction; every write of an applied batch goes through one of these."""
 
@@ -107,6 +135,13 @@ class Store(Protocol):
     def changes(self, node_id: str | None, since: float | None, until: float | None,
                 limit: int = 500) -> list[ChangeRow]: ...
     def table_counts(self) -> dict[str, int]: ...
+    def add_api_token(self, row: ApiTokenRow) -> None: ...
+    def api_token_by_hash(self, token_hash: str) -> ApiTokenRow | None: ...
+    def list_api_tokens(self, include_revoked: bool = False) -> list[ApiTokenRow]: ...
+    def revoke_api_tokens(self, id_or_name: str, at: float) -> int: ...
+    def save_alert_delivery(self, row: AlertDeliveryRow) -> None: ...
+    def alert_deliveries(self, first: int, dedupe_key: str | None = None,
+                         since: float | None = None) -> list[AlertDeliveryRow]: ...
     def close(self) -> None: ...
 
 

@@ -22,8 +22,10 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
     load needs; each serves /healthz, /readyz and /metrics (consumer lag included).
     """
     from airdig.engine.app import build_app
+    from airdig.engine.auth import is_loopback
     from airdig.engine.service import EngineService
 
     svc = EngineService.from_settings(cli_context().settings, migrate=not no_migrate)
     svc.start(process_events=not no_processor)
-    run_servers([Listener("engine", build_app(svc), host, port)], on_stop=svc.stop)
+    app = build_app(svc, require_auth=not is_loopback(host))  # tokens unless only loopback listens
+    run_servers([Listener("engine", app, host, port)], on_stop=svc.stop)

@@ -32,12 +32,13 @@ def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, ot
               pulsesight_port: int) -> tuple[list[Listener], list[Any]]:
     """Start the roles that exist; returns the HTTP listeners to serve and the handles to stop."""
     from airdig.engine.app import build_app
+    from airdig.engine.auth import is_loopback
     from airdig.engine.service import EngineService
 
     settings = cli_context().settings
     svc = EngineService.from_settings(settings)
     svc.start()
-    listeners = [Listener("engine", build_app(svc), host, engine_port)]
+    listeners = [Listener("engine", build_app(svc, require_auth=not is_loopback(host)), host, engine_port)]
     handles: list[Any] = [svc]
     log.info("roles started", roles=[ls.name for ls in listeners], data_dir=str(settings.data_dir))
     return listeners, handles

@@ -6,28 +6,48 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
+from airdig.engine.alerts import alert_routes
 from airdig.engine.api.graphql.schema import build_schema
+from airdig.engine.api.graphql.subscriptions import FanoutHub
 from airdig.engine.api.rest.routes import error_response, routes
+from airdig.engine.auth import Authenticator, AuthMiddleware, principal_of, ws_principal
 from airdig.engine.service import EngineService
-from airdig.errors import AirDigError
+from airdig.errors import AirDigError, Unauthorized
 from airdig.logs import get_logger
 
 log = get_logger("engine.http")
 
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, service: EngineService) -> None:
+    def __init__(self, service: EngineService, hub: FanoutHub | None = None, auth: Authenticator | None = None
+                 ) -> None:
         super().__init__(build_schema(), graphql_ide="graphiql")
         self.service = service
+        self.hub = hub
+        self.auth = auth
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
-        return {"service": self.service, "request": request, "response": response}
+        return {"service": self.service, "request": request, "response": response,
+                "principal": principal_of(request.scope), "hub": self.hub}
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> Any:
+        """graphql-transport-ws ``connection_init``: the token comes in the header or the payload."""
+        if self.auth is not None:
+            import asyncio
+
+            try:
+                await asyncio.to_thread(ws_principal, context, self.auth)
+            except Unauthorized as exc:
+                raise ConnectionRejectionError({"error": str(exc), "code": exc.code}) from exc
+        return await super().on_ws_connect(context)
 
 
 def probe_routes(readiness: Any, registry: Any) -> list[Route]:
@@ -48,17 +68,24 @@ def probe_routes(readiness: Any, registry: Any) -> list[Route]:
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
 
 
-def build_app(service: EngineService) -> Starlette:
+def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
+    """``require_auth``: bearer tokens on /graphql and /api (True unless every listener is on loopback)."""
     async def on_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, AirDigError):
             log.error("request failed", exc_info=True, path=request.url.path)
         return error_response(exc)
 
-    graphql = _GraphQL(service)
+    auth = Authenticator(service.store, required=require_auth)
+    hub = FanoutHub(service.cache)
+    service.closers.append(hub.close)
+    graphql = _GraphQL(service, hub, auth)
+    if require_auth and not service.store.list_api_tokens():
+        log.warning("authentication is on but no API token exists: create one with `airdig token create`")
     app = Starlette(
-        routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(),
+        routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(), *alert_routes(),
                 Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
         exception_handlers={AirDigError: on_error, Exception: on_error},
+        middleware=[Middleware(AuthMiddleware, auth=auth)],
     )
     app.state.service = service
     return app

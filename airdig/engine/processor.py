@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,8 @@ class EventProcessor:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self.ready = threading.Event()
+        # called with each committed batch's notices (e.g. alerts); must not block: they queue work
+        self.on_notices: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = []
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name=f"processor-{self.member_id or 'main'}", daemon=True)
@@ -180,6 +183,11 @@ class EventProcessor:
 
     def _fan_out(self, result: ApplyResult) -> None:
         """Invalidate cached reads and tell every replica's subscribers (Redis pub/sub at scale)."""
+        for hook in self.on_notices if result.notices else ():
+            try:
+                hook(result.notices)
+            except Exception as exc:  # a hook's failure never affects the apply path
+                self._note_error("notice hook failed", exc)
         if self.cache is None or not (result.applied or result.notices):
             return
         try:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class EngineService:
     replica_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     processor: EventProcessor | None = None
     settings: Settings | None = None
+    # stopped after the processor, before the backends close (subscription fan-out, alert worker)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings, migrate: bool = True) -> EngineService:
@@ -48,6 +51,9 @@ class EngineService:
         if process_events:
             self.processor = EventProcessor(self.store, self.bus, self.cache, self.group, self.metrics,
                                             member_id=self.replica_id)
+            from airdig.engine.alerts import attach_alerts
+
+            attach_alerts(self)
             self.processor.start()
         log.info("engine started", replica=self.replica_id, database=_redact(self.store.url),
                  bus=_redact(self.bus.url), cache=_redact(self.cache.url))
@@ -55,6 +61,8 @@ class EngineService:
     def stop(self) -> None:
         if self.processor is not None:
             self.processor.stop()
+        for close in reversed(self.closers):
+            close()
         self.bus.close()
         self.cache.close()
         self.store.close()

@@ -110,7 +110,21 @@ HEALTH = Table("health", (
 APPLIED_EVENTS = Table("applied_events", (C("event_id", "medium"), C("applied_at", "float")), ("event_id",),
                        (("applied_at",),))
 
+# API bearer tokens: only the SHA-256 of a token is kept, never the token itself
+API_TOKENS = Table("api_tokens", (
+    C("id", "short"), C("name", "medium"), C("role", "short"), C("token_hash", "short"),
+    C("created_at", "float"), C("revoked_at", "float", nullable=True),
+), ("id",), (("token_hash",),))
+
+# one row per alert delivery (webhook POST), updated after every attempt
+ALERT_DELIVERIES = Table("alert_deliveries", (
+    C("id", "short"), C("dedupe_key", "medium"), C("target", "medium"), C("format", "short"),
+    C("payload", "text"), C("status", "short"), C("attempts", "int"), C("last_error", "long", nullable=True),
+    C("created_at", "float"), C("sent_at", "float", nullable=True),
+), ("id",), (("dedupe_key",), ("created_at",)))
+
 MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
     (1, "graph, history, drift, service edges, health, applied events",
      (NODES, EDGES, NATIVE_IDS, CHANGES, DRIFT_EVENTS, SERVICE_EDGES, HEALTH, APPLIED_EVENTS)),
+    (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
 ]

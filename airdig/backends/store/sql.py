@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeFilter, NodeRow
+from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store.schema import MIGRATIONS
 
 NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "tags", "managed_by",
@@ -353,3 +353,57 @@ class SqlStore:
         params.append(int(limit))
         return [ChangeRow(id=r[0], node_id=r[1], time=r[2], kind=r[3], source=r[4], actor=r[5], summary=r[6],
                           details=loads(r[7]) or {}) for r in self._read(q, params)]
+
+    # -------------------------------------------------------------- API tokens (hashed) and alert deliveries
+
+    _TOKEN_COLS = ("id", "name", "role", "token_hash", "created_at", "revoked_at")
+
+    def add_api_token(self, row: ApiTokenRow) -> None:
+        with self.transaction() as tx:
+            tx.run(f"INSERT INTO api_tokens ({', '.join(self._TOKEN_COLS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                   (row.id, row.name[:512], row.role, row.token_hash, row.created_at, row.revoked_at))
+
+    def api_token_by_hash(self, token_hash: str) -> ApiTokenRow | None:
+        rows = self._read(f"SELECT {', '.join(self._TOKEN_COLS)} FROM api_tokens WHERE token_hash = ? "
+                          "AND revoked_at IS NULL", (token_hash,))
+        return ApiTokenRow(*rows[0]) if rows else None
+
+    def list_api_tokens(self, include_revoked: bool = False) -> list[ApiTokenRow]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        return [ApiTokenRow(*r) for r in self._read(
+            f"SELECT {', '.join(self._TOKEN_COLS)} FROM api_tokens{where} ORDER BY created_at, id")]
+
+    def revoke_api_tokens(self, id_or_name: str, at: float) -> int:
+        """Revoke the active token with this id, or every active token with this name; returns how many."""
+        with self.transaction() as tx:
+            ids = [r[0] for r in tx.fetch("SELECT id FROM api_tokens WHERE (id = ? OR name = ?) "
+                                          "AND revoked_at IS NULL", (id_or_name, id_or_name))]
+            tx.run_many("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [(at, i) for i in ids])
+        return len(ids)
+
+    _DELIVERY_COLS = ("id", "dedupe_key", "target", "format", "payload", "status", "attempts", "last_error",
+                      "created_at", "sent_at")
+
+    def save_alert_delivery(self, row: AlertDeliveryRow) -> None:
+        q = self.d.upsert("alert_deliveries", self._DELIVERY_COLS, ("id",), None, keep_min=("created_at",))
+        with self.transaction() as tx:
+            tx.run(q, (row.id, row.dedupe_key[:512], row.target[:512], row.format, dumps(row.payload), row.status,
+                       row.attempts, (row.last_error or "")[:2048] or None, row.created_at, row.sent_at))
+
+    def alert_deliveries(self, first: int, dedupe_key: str | None = None,
+                         since: float | None = None) -> list[AlertDeliveryRow]:
+        """Newest first."""
+        where: list[str] = []
+        params: list[Any] = []
+        if dedupe_key is not None:
+            where.append("dedupe_key = ?")
+            params.append(dedupe_key)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        q = (f"SELECT {', '.join(self._DELIVERY_COLS)} FROM alert_deliveries"
+             + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, id LIMIT ?")
+        params.append(int(first))
+        return [AlertDeliveryRow(id=r[0], dedupe_key=r[1], target=r[2], format=r[3], payload=loads(r[4]) or {},
+                                 status=r[5], attempts=int(r[6]), last_error=r[7], created_at=r[8], sent_at=r[9])
+                for r in self._read(q, params)]

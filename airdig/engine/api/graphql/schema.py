@@ -103,7 +103,11 @@ def _extensions() -> list[Any]:
 
 
 def build_schema() -> strawberry.Schema:
+    from airdig.engine.api.graphql.subscriptions import Subscription
+    from airdig.engine.auth import MutationGuard
+
     return strawberry.Schema(
         query=Query,
-        extensions=_extensions(),
+        subscription=Subscription,
+        extensions=[*_extensions(), MutationGuard],  # MutationGuard: mutations need the editor role
     )

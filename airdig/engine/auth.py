@@ -1,0 +1,244 @@
+"""Bearer API tokens with roles (viewer < editor < admin), checked in front of the engine's API.
+
+A token is 32 random bytes shown once at creation; the store keeps only its SHA-256, which is enough
+for a secret of that entropy (no salt or slow hash is needed: nothing can be guessed from the hash).
+Authentication is off only when every listener of the engine is bound to loopback, so a laptop run of
+``airdig up`` needs no token while anything reachable from the network does.
+
+    tokens = TokenService(store); token, row = tokens.create("ci", "viewer")
+    app = AuthMiddleware(app, Authenticator(store, required=True))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from airdig.backends.interfaces import ApiTokenRow, Store
+from airdig.errors import Forbidden, InvalidInput, Unauthorized
+from airdig.logs import get_logger
+
+log = get_logger("engine.auth")
+
+ROLES = ("viewer", "editor", "admin")
+TOKEN_PREFIX = "adg_"
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PROTECTED_PREFIXES = ("/graphql", "/api/")
+CACHE_SECONDS = 5.0  # a revoked token stops working within this time on every replica
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput("role", f"{role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """True when ``role`` is at least ``needed`` in viewer < editor < admin."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts local connections (``0.0.0.0`` and names other than
+    ``localhost`` do not count: they may be reachable from the network)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name and role, or the implicit admin of a loopback-only engine."""
+
+    name: str
+    role: str
+    token_id: str | None = None
+
+    def allows(self, needed: str) -> bool:
+        return role_allows(self.role, needed)
+
+    def __str__(self) -> str:  # how the caller appears as an actor (e.g. of a drift acknowledgement)
+        return self.name
+
+
+LOOPBACK = Principal(name="loopback", role="admin")
+
+
+class TokenService:
+    """Create, list and revoke tokens; the token string exists only in the return value of ``create``."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def create(self, name: str, role: str) -> tuple[str, ApiTokenRow]:
+        if not name.strip():
+            raise InvalidInput("--name", "a token needs a name (who or what uses it)")
+        if len(name) > 200:
+            raise InvalidInput("--name", "name is longer than 200 characters")
+        check_role(role)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = ApiTokenRow(id="tok_" + uuid.uuid4().hex[:12], name=name.strip(), role=role,
+                          token_hash=hash_token(token), created_at=self.clock())
+        self.store.add_api_token(row)
+        log.info("api token created", token_id=row.id, name=row.name, role=role)
+        return token, row
+
+    def list(self, include_revoked: bool = False) -> list[ApiTokenRow]:
+        return self.store.list_api_tokens(include_revoked)
+
+    def revoke(self, id_or_name: str) -> int:
+        n = self.store.revoke_api_tokens(id_or_name, self.clock())
+        log.info("api tokens revoked", ident=id_or_name, count=n)
+        return n
+
+
+class Authenticator:
+    """Maps an ``Authorization`` header value to a :class:`Principal` (lookups cached a few seconds)."""
+
+    def __init__(self, store: Store, required: bool, cache_seconds: float = CACHE_SECONDS) -> None:
+        self.store = store
+        self.required = required
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def principal(self, authorization: str | None) -> Principal:
+        """The caller, or :class:`Unauthorized` when auth is on and the credentials are missing or bad."""
+        if not self.required:
+            return LOOPBACK
+        if not authorization:
+            raise Unauthorized("an API token is required: send 'Authorization: Bearer <token>' "
+                               "(create one with `airdig token create`)")
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        found = self._lookup(hash_token(token))
+        if found is None:
+            raise Unauthorized("the API token is not valid (unknown or revoked)")
+        return found
+
+    def _lookup(self, digest: str) -> Principal | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        row = self.store.api_token_by_hash(digest)
+        found = Principal(name=row.name, role=row.role, token_id=row.id) if row else None
+        with self._lock:
+            if len(self._cache) > 10_000:  # bounded: a flood of bad tokens must not grow memory
+                self._cache.clear()
+            self._cache[digest] = (now + self.cache_seconds, found)
+        return found
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class AuthMiddleware:
+    """ASGI middleware: every ``/graphql`` and ``/api/…`` request carries a valid bearer token (when
+    auth is on); the probes stay open. The caller lands in ``scope["state"]["principal"]``.
+
+    A WebSocket without the header is let through unauthenticated: graphql-transport-ws clients send
+    the token in the ``connection_init`` payload instead, checked by :func:`ws_principal`.
+    """
+
+    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        path = str(scope.get("path", ""))
+        if kind not in ("http", "websocket") or path in OPEN_PATHS or not path.startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        header = _header(scope, b"authorization")
+        state = scope.setdefault("state", {})
+        if kind == "websocket" and header is None:
+            state["principal"] = LOOPBACK if not self.auth.required else None
+            await self.app(scope, receive, send)
+            return
+        try:
+            state["principal"] = self.auth.principal(header)
+        except Unauthorized as exc:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 4401, "reason": "Unauthorized"})
+                return
+            body = orjson.dumps({"error": str(exc), "code": exc.code})
+            await send({"type": "http.response.start", "status": 401, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="airdig"')]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    state = scope.get("state") or {}
+    p = state.get("principal")
+    return p if isinstance(p, Principal) else None
+
+
+def ws_principal(context: dict[str, Any], auth: Authenticator) -> Principal:
+    """For a WebSocket's ``connection_init``: the caller from the header or the payload's
+    ``Authorization`` (``authorization`` also accepted); raises :class:`Unauthorized` otherwise."""
+    known = context.get("principal")
+    if isinstance(known, Principal):
+        return known
+    params = context.get("connection_params") or {}
+    value = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+    principal = auth.principal(value if isinstance(value, str) else None)
+    context["principal"] = principal
+    return principal
+
+
+class MutationGuard(SchemaExtension):
+    """GraphQL mutations need the editor role; a viewer gets an error with code FORBIDDEN.
+
+    Reads the caller from ``context["principal"]`` (set from the middleware or the WebSocket
+    ``connection_init``); a context without one (e.g. a schema executed directly) is not guarded.
+    """
+
+    def on_execute(self) -> Any:
+        ctx = self.execution_context
+        context = ctx.context
+        principal = context.get("principal") if isinstance(context, dict) else None
+        if ctx.operation_type == OperationType.MUTATION and context is not None and "principal" in context \
+                and not (isinstance(principal, Principal) and principal.allows("editor")):
+            who = f"token {principal.name!r} (role {principal.role})" if isinstance(principal, Principal) else "anonymous"
+            exc = Forbidden(f"mutations need the editor role; {who} may only read")
+            ctx.result = GraphQLExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
+        yield
