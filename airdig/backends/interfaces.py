@@ -64,6 +64,50 @@ class ChangeRow:
 
 
 @dataclass(frozen=True)
+class HopRow:
+    """One BFS step: from ``from_id`` to ``to_id`` along the edge ``src -[type]-> dst``."""
+
+    from_id: str
+    to_id: str
+    type: str
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class ServiceEdgeRow:
+    """Call statistics of one service edge in one time window."""
+
+    src: str
+    dst: str
+    window_start: float
+    window_seconds: int
+    request_count: int
+    error_count: int
+    errors: dict[str, Any]
+    latency: dict[str, Any]
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    id: str
+    resource_id: str
+    resource_type: str
+    terraform_address: str | None
+    kind: str
+    severity: str
+    status: str
+    diffs: list[dict[str, Any]]
+    cause: dict[str, Any] | None
+    remediation: Any
+    detected_at: float
+    resolved_at: float | None
+
+
+@dataclass(frozen=True)
 class NodeFilter:
     kind: str | None = None
     provider: str | None = None
@@ -142,6 +186,20 @@ class Store(Protocol):
     def save_alert_delivery(self, row: AlertDeliveryRow) -> None: ...
     def alert_deliveries(self, first: int, dedupe_key: str | None = None,
                          since: float | None = None) -> list[AlertDeliveryRow]: ...
+    def hop(self, frontier: Sequence[str], forward_types: Sequence[str],
+            backward_types: Sequence[str]) -> list[HopRow]: ...
+    def changes_of(self, node_ids: Sequence[str], since: float | None, until: float | None,
+                   kinds: Sequence[str] | None = None, limit: int = 1000) -> list[ChangeRow]: ...
+    def service_edge_stats(self, since: float | None, until: float | None,
+                           node_ids: Sequence[str] | None = None) -> list[ServiceEdgeRow]: ...
+    def drift_events(self, resource_id: str | None = None, status: str | None = None, severity: str | None = None,
+                     kind: str | None = None, first: int = 50,
+                     after: tuple[float, str] | None = None) -> list[DriftRow]: ...
+    def count_drift_events(self, resource_id: str | None = None, status: str | None = None,
+                           severity: str | None = None, kind: str | None = None) -> int: ...
+    def get_drift(self, drift_id: str) -> DriftRow | None: ...
+    def update_drift_status(self, drift_id: str, status: str, at: float, actor: str | None) -> DriftRow | None: ...
+    def coverage(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 

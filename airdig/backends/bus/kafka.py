@@ -202,8 +202,12 @@ class KafkaConsumer:
         try:
             committed = self._c.committed(assigned, timeout=5)
             for tp in committed:
-                _low, high = self._c.get_watermark_offsets(tp, timeout=5, cached=False)
-                pos = tp.offset if tp.offset >= 0 else _low
+                # the watermarks the fetcher already holds: a fresh query costs a broker round trip
+                # (about half a second) per partition, which would stall the apply loop
+                low, high = self._c.get_watermark_offsets(tp, cached=True)
+                if high < 0:  # not fetched yet
+                    continue
+                pos = tp.offset if tp.offset >= 0 else low
                 out[(tp.topic[len(self._prefix):], tp.partition)] = max(0, high - pos)
         except KafkaException as exc:
             log.warning("lag lookup failed", error=str(exc))

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
+from airdig.backends.store.queries import GraphQueries
 from airdig.backends.store.schema import MIGRATIONS
 
 NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "tags", "managed_by",
@@ -80,8 +81,10 @@ class SqlTx:
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            seen.update(r[0] for r in self.fetch(f"SELECT event_id FROM applied_events WHERE event_id IN ({marks})",
-                                                 chunk))
+            # an event whose change-timeline row carries its id is recorded there, not in applied_events
+            seen.update(r[0] for r in self.fetch(
+                f"SELECT event_id FROM applied_events WHERE event_id IN ({marks}) "
+                f"UNION SELECT id FROM changes WHERE id IN ({marks})", chunk + chunk))
         return seen
 
     def mark_events(self, event_ids: Sequence[str], at: float) -> None:
@@ -118,7 +121,7 @@ class SqlTx:
         ])
 
 
-class SqlStore:
+class SqlStore(GraphQueries):
     """A :class:`airdig.backends.interfaces.Store` over a DB-API driver chosen by the dialect."""
 
     def __init__(self, url: str, dialect: Dialect) -> None:

@@ -57,9 +57,7 @@ class SqliteDialect:
                 continue
             if c in keep_min:
                 sets.append(f"{c} = MIN({table}.{c}, excluded.{c})")
-            elif c in keep_max:
-                sets.append(f"{c} = MAX({table}.{c}, excluded.{c})")
-            elif c == newer_col:
+            elif c in keep_max or c == newer_col:
                 sets.append(f"{c} = MAX({table}.{c}, excluded.{c})")
             elif newer_col:
                 # SQL evaluates every SET expression against the old row, so the order does not matter here

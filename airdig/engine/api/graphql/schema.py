@@ -6,6 +6,7 @@ list requires ``first`` ≤ 100. Errors carry ``extensions.code`` from :mod:`air
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import strawberry
@@ -13,15 +14,36 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import Info
 
+from airdig.engine.api.graphql.intel_types import (
+    Candidate,
+    Change,
+    Coverage,
+    DriftEvent,
+    DriftEventConnection,
+    DriftEventEdge,
+    DriftFilter,
+    EdgeComparison,
+    EdgeNumbers,
+    GraphEdge,
+    Impact,
+    ImpactNode,
+    RootCause,
+    ServiceEdge,
+    ServiceMap,
+    ServiceNode,
+    Subgraph,
+)
 from airdig.engine.api.graphql.types import (
     PageInfo,
     Resource,
     ResourceConnection,
     ResourceEdge,
     ResourceFilter,
+    as_json,
     field,
 )
-from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter
+from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter, ts
+from airdig.engine.intel import reads, rootcause, servicemap
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, InvalidInput
 from airdig.model.events import parse_time
@@ -72,6 +94,125 @@ class Query:
         return [Resource.of(r) for r in _svc(info).store.search_nodes(query, n)]
 
 
+    @field("Nodes within `depth` hops (either direction) and the edges among them.")
+    def neighbors(self, info: Info[Any, Any], id: strawberry.ID, depth: int = 1, edge_types: list[str] | None = None,
+                  first: int | None = 100) -> Subgraph:
+        n = check_first(first)
+        hood = reads.neighbors(_svc(info).store, str(id), depth, edge_types, n)
+        stale_before = time.time() - reads.STALE_AFTER
+        return Subgraph(nodes=[Resource.of(x) for x in hood.nodes],
+                        edges=[GraphEdge.of(e, stale_before) for e in hood.edges], truncated=hood.truncated)
+
+    @field("Drift events, newest first, paged with `first` (≤ 100) and `after`.")
+    def drift_events(self, info: Info[Any, Any], first: int | None = None, after: str | None = None,
+                     filter: DriftFilter | None = None) -> DriftEventConnection:
+        n = check_first(first)
+        f = filter or DriftFilter()
+        store = _svc(info).store
+        args = {"resource_id": str(f.resource_id) if f.resource_id else None, "status": f.status,
+                "severity": f.severity, "kind": f.kind}
+        rows = store.drift_events(**args, first=n + 1, after=reads.decode_drift_cursor(after))
+        page = rows[:n]
+        nodes = store.get_nodes([d.resource_id for d in page])  # one query for the page, not one per row
+        edges = [DriftEventEdge(cursor=reads.encode_drift_cursor(d), node=DriftEvent.of(d, nodes.get(d.resource_id)))
+                 for d in page]
+        return DriftEventConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(rows) > n, end_cursor=edges[-1].cursor if edges else None),
+            total_count=store.count_drift_events(**args))
+
+    @field("Services and their call edges with counts, error rate and latency over [since, until].")
+    def service_map(self, info: Info[Any, Any], since: str | None = None, until: str | None = None) -> ServiceMap:
+        lo, hi = _window(since, until, 900)
+        store = _svc(info).store
+        edges, ids = servicemap.service_map(store, lo, hi)
+        found = store.get_nodes(ids)
+        nodes = []
+        for i in ids:
+            nd = found.get(i)
+            nodes.append(ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service",
+                                     name=nd.name if nd else i,
+                                     health=Resource.of(nd).health if nd else None))
+        return ServiceMap(nodes=nodes, edges=[ServiceEdge(
+            src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
+            error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95, p99=e.p99)
+            for e in edges])
+
+    @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3).")
+    def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3) -> Impact:
+        res = reads.impact(_svc(info).store, str(id), hops)
+        return Impact(root=strawberry.ID(res.root), truncated=res.truncated, nodes=[
+            ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
+                       resource=Resource.of(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
+
+    @field("What changed: a node's change timeline (with `hops`, also its neighbours'), or everything.")
+    def timeline(self, info: Info[Any, Any], id: strawberry.ID | None = None, since: str | None = None,
+                 until: str | None = None, first: int | None = 50, hops: int = 0) -> list[Change]:
+        n = check_first(first)
+        lo = parse_time(since, "since") if since else None
+        hi = parse_time(until, "until") if until else None
+        return [Change.of(c) for c in reads.timeline(_svc(info).store, str(id) if id else None, lo, hi, n, hops)]
+
+    @field("Dig: rank the state changes that could explain a symptom at a node around time `at`.")
+    def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
+                   window_minutes: int = 30) -> RootCause:
+        if not 1 <= window_minutes <= 24 * 60:
+            raise InvalidInput("windowMinutes", f"must be between 1 and 1440, got {window_minutes}")
+        store = _svc(info).store
+        symptom = reads.resolve_id(store, str(id))
+        when = parse_time(at, "at") if at else time.time()
+        dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
+        found = store.get_nodes([i for i, _, _ in dg.impact])
+        return RootCause(
+            symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
+            candidates=[Candidate(
+                score=c.score, change=Change.of(c.change), path=[strawberry.ID(p) for p in c.path],
+                distance=c.distance, evidence=c.evidence,
+                before_after=[EdgeComparison(src=strawberry.ID(b["src"]), dst=strawberry.ID(b["dst"]),
+                                             before=_numbers(b["before"]), after=_numbers(b["after"]))
+                              for b in c.before_after]) for c in dg.candidates],
+            impact=[ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
+                               resource=Resource.of(found[i]) if i in found else None) for i, d, path in dg.impact])
+
+    @field("Terraform coverage of the live AWS graph (managed / total, per kind).")
+    def coverage(self, info: Info[Any, Any]) -> Coverage:
+        cov = _svc(info).store.coverage()
+        return Coverage(managed=cov["managed"], total=cov["total"], by_type=as_json(cov["by_type"]))
+
+
+def _numbers(d: dict[str, Any] | None) -> EdgeNumbers | None:
+    if d is None:
+        return None
+    return EdgeNumbers(rate=d["rate"], error_ratio=d["errorRatio"], p95=d["p95"], requests=d["requests"])
+
+
+def _window(since: str | None, until: str | None, default_seconds: float) -> tuple[float, float]:
+    hi = parse_time(until, "until") if until else time.time()
+    lo = parse_time(since, "since") if since else hi - default_seconds
+    if lo >= hi:
+        raise InvalidInput("since", "must be before until")
+    return lo, hi
+
+
+def _actor(info: Info[Any, Any]) -> str | None:
+    principal = info.context.get("principal")
+    return str(principal) if principal else None
+
+
+@strawberry.type
+class Mutation:
+    @field("Acknowledge a drift event (someone is on it). Needs the editor role.")
+    def acknowledge_drift(self, info: Info[Any, Any], id: strawberry.ID) -> DriftEvent:
+        store = _svc(info).store
+        row = reads.set_drift_status(store, str(id), "acknowledged", _actor(info))
+        return DriftEvent.of(row, store.get_node(row.resource_id))
+
+    @field("Mark a drift event resolved (reverted or adopted). Needs the editor role.")
+    def resolve_drift(self, info: Info[Any, Any], id: strawberry.ID) -> DriftEvent:
+        store = _svc(info).store
+        row = reads.set_drift_status(store, str(id), "resolved", _actor(info))
+        return DriftEvent.of(row, store.get_node(row.resource_id))
+
+
 class ErrorCodes(SchemaExtension):
     """Give every error an ``extensions.code`` (AirDig's own, else GRAPHQL_VALIDATION / INTERNAL)."""
 
@@ -108,6 +249,7 @@ def build_schema() -> strawberry.Schema:
 
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=[*_extensions(), MutationGuard],  # MutationGuard: mutations need the editor role
     )

@@ -1,0 +1,200 @@
+"""GraphQL types of the engine's intelligence: subgraphs, drift events, service map, impact, root cause."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow
+from airdig.engine.api.graphql.types import Health, PageInfo, Resource, as_json
+from airdig.engine.api.views import ts
+
+
+@strawberry.type(description="An edge of the graph; `stale` when no scan or trace has observed it lately.")
+class GraphEdge:
+    src: strawberry.ID
+    dst: strawberry.ID
+    type: str
+    last_seen: str | None
+    stale: bool
+
+    @classmethod
+    def of(cls, e: EdgeRow, stale_before: float) -> GraphEdge:
+        return cls(src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), type=e.type, last_seen=ts(e.last_seen),
+                   stale=e.last_seen < stale_before)
+
+
+@strawberry.type(description="Nodes and edges around a node.")
+class Subgraph:
+    nodes: list[Resource]
+    edges: list[GraphEdge]
+    truncated: bool
+
+
+@strawberry.type
+class Diff:
+    path: str
+    expected: JSON | None
+    actual: JSON | None
+
+
+@strawberry.type(description="The CloudTrail event that explains a drift.")
+class Cause:
+    event_id: str | None
+    event_name: str | None
+    event_time: str | None
+    principal: str | None
+    channel: str | None
+    source_ip: str | None
+
+
+@strawberry.type(description="A difference between Terraform and the cloud, attributed where possible.")
+class DriftEvent:
+    id: strawberry.ID
+    resource_id: strawberry.ID
+    resource_type: str
+    terraform_address: str | None
+    kind: str
+    severity: str
+    status: str
+    diffs: list[Diff]
+    cause: Cause | None
+    remediation: JSON | None
+    detected_at: str
+    resolved_at: str | None
+    resource: Resource | None
+
+    @classmethod
+    def of(cls, d: DriftRow, node: NodeRow | None) -> DriftEvent:
+        c = d.cause
+        cause = None
+        if isinstance(c, dict):
+            cause = Cause(event_id=c.get("event_id"), event_name=c.get("event_name"), event_time=c.get("event_time"),
+                          principal=c.get("principal"), channel=c.get("channel"), source_ip=c.get("source_ip"))
+        return cls(id=strawberry.ID(d.id), resource_id=strawberry.ID(d.resource_id), resource_type=d.resource_type,
+                   terraform_address=d.terraform_address, kind=d.kind, severity=d.severity, status=d.status,
+                   diffs=[Diff(path=str(x.get("path")), expected=as_json(x.get("expected")),
+                               actual=as_json(x.get("actual"))) for x in d.diffs],
+                   cause=cause, remediation=as_json(d.remediation), detected_at=ts(d.detected_at) or "",
+                   resolved_at=ts(d.resolved_at), resource=Resource.of(node) if node else None)
+
+
+@strawberry.type
+class DriftEventEdge:
+    cursor: str
+    node: DriftEvent
+
+
+@strawberry.type
+class DriftEventConnection:
+    edges: list[DriftEventEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class DriftFilter:
+    resource_id: strawberry.ID | None = None
+    status: str | None = None
+    severity: str | None = None
+    kind: str | None = None
+
+
+@strawberry.type
+class ServiceNode:
+    id: strawberry.ID
+    kind: str
+    name: str
+    health: Health | None
+
+
+@strawberry.type(description="Calls from src to dst over the window: counts, error rate, latency (ms).")
+class ServiceEdge:
+    src: strawberry.ID
+    dst: strawberry.ID
+    request_count: int
+    error_count: int
+    error_rate: float
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+@strawberry.type
+class ServiceMap:
+    nodes: list[ServiceNode]
+    edges: list[ServiceEdge]
+
+
+@strawberry.type(description="A node reached by the walk, with its distance and path from the start.")
+class ImpactNode:
+    id: strawberry.ID
+    distance: int
+    path: list[strawberry.ID]
+    resource: Resource | None
+
+
+@strawberry.type
+class Impact:
+    root: strawberry.ID
+    nodes: list[ImpactNode]
+    truncated: bool
+
+
+@strawberry.type(description="One line of a node's change timeline.")
+class Change:
+    id: strawberry.ID
+    resource_id: strawberry.ID
+    time: str
+    kind: str
+    source: str
+    actor: str | None
+    summary: str
+    details: JSON
+
+    @classmethod
+    def of(cls, c: ChangeRow) -> Change:
+        return cls(id=strawberry.ID(c.id), resource_id=strawberry.ID(c.node_id), time=ts(c.time) or "", kind=c.kind,
+                   source=c.source, actor=c.actor, summary=c.summary, details=as_json(c.details))
+
+
+@strawberry.type
+class EdgeNumbers:
+    rate: float
+    error_ratio: float
+    p95: float | None
+    requests: int
+
+
+@strawberry.type(description="A call edge's numbers in equal windows before and after a change.")
+class EdgeComparison:
+    src: strawberry.ID
+    dst: strawberry.ID
+    before: EdgeNumbers | None
+    after: EdgeNumbers | None
+
+
+@strawberry.type(description="A state change ranked as a possible cause, with its evidence chain.")
+class Candidate:
+    score: float
+    change: Change
+    path: list[strawberry.ID]
+    distance: int
+    evidence: list[str]
+    before_after: list[EdgeComparison]
+
+
+@strawberry.type
+class RootCause:
+    symptom: strawberry.ID
+    at: str
+    summary: str
+    candidates: list[Candidate]
+    impact: list[ImpactNode]
+
+
+@strawberry.type(description="Terraform coverage of the live AWS graph.")
+class Coverage:
+    managed: int
+    total: int
+    by_type: JSON
