@@ -73,6 +73,14 @@ export function fmtNum(v, digits = 1) {
 export function fmtPct(v) { return v === null || v === undefined ? "—" : `${(v * 100).toFixed(v < 0.01 && v > 0 ? 2 : 1)}%`; }
 export function fmtMs(v) { return v === null || v === undefined ? "—" : `${fmtNum(v, v < 10 ? 1 : 0)} ms`; }
 
+/** "arn:aws:iam::123:user/alice" → "user/alice" (the full ARN stays in the title attribute). */
+export function shortPrincipal(p) {
+  if (!p) return "";
+  const m = /^arn:[^:]*:(?:iam|sts)::\d*:(.+)$/.exec(p);
+  return m ? m[1] : p;
+}
+export function principalEl(p) { return h("span", { title: p || "" }, shortPrincipal(p) || "unknown principal"); }
+
 export function shortId(id) {
   if (!id) return "";
   const m = /([^/:]+)$/.exec(id);

@@ -12,7 +12,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, height = 42
     role: "img", "aria-label": `graph of ${nodes.length} nodes and ${edges.length} edges`, style: `height:${H}px` });
   const defs = s("defs", {});
   for (const [id, color] of [["arr", "var(--muted)"], ["arr-calls", "var(--info)"], ["arr-err", "var(--crit)"]]) {
-    defs.append(s("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+    defs.append(s("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
       s("path", { d: "M0,1 L10,5 L0,9 z", fill: color })));
   }
   svg.append(defs);
@@ -49,6 +49,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, height = 42
       onclick: () => onClick && onClick(n.id),
       onkeydown: (ev) => { if (ev.key === "Enter" && onClick) onClick(n.id); } },
     s("title", {}, `${n.label}\n${n.kind}\n${n.id}\nhealth: ${n.status || "unknown"}${n.drifted ? "\ndrifted" : ""}`),
+    s("rect", { class: "hit", x: -62, y: -radius(n) - 2, width: 124, height: radius(n) * 2 + 30, fill: "transparent" }),
     s("circle", { r: radius(n), class: `h-${n.status || "unknown"}` }),
     s("text", { y: radius(n) + 12, "text-anchor": "middle" }, trunc(n.label, 24)),
     s("text", { class: "kind", y: radius(n) + 23, "text-anchor": "middle" }, trunc(n.kind, 26)));
@@ -101,7 +102,7 @@ function force(nodes, edges, H, rootId) {
 
 function fit(P, H) {
   if (!P.length) return;
-  const pad = 50;
+  const pad = 80;
   const xs = P.map((p) => p.x), ys = P.map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const sx = x1 - x0 < 1 ? 0 : (W - 2 * pad) / (x1 - x0), sy = y1 - y0 < 1 ? 0 : (H - 2 * pad - 20) / (y1 - y0);

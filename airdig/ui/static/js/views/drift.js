@@ -2,7 +2,7 @@
 // and acknowledge / resolve.
 
 import { gql } from "../api.js";
-import { h, panel, fill, emptyBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, clear, toast, jsonText, errorBox } from "../dom.js";
+import { h, panel, fill, emptyBox, badge, kindBadge, resHref, shortId, timeEl, principalEl, fmtTime, clear, toast, jsonText, errorBox } from "../dom.js";
 import { diffTable } from "./resource.js";
 
 const FIELDS = `id resourceId resourceType terraformAddress kind severity status detectedAt resolvedAt
@@ -70,7 +70,7 @@ export function renderDrift({ root, params, navigate, signal }) {
         h("div", { class: "muted small" }, x.resourceType)),
       h("td", { class: "small" }, x.diffs.length ? x.diffs.slice(0, 3).map((d) => d.path).join(", ") + (x.diffs.length > 3 ? ` +${x.diffs.length - 3}` : "") : "—"),
       h("td", { class: "ellipsis" }, x.cause
-        ? [h("b", {}, x.cause.principal || "unknown principal"), h("div", { class: "muted small" }, `${x.cause.eventName || "?"} · ${x.cause.channel || "?"}`)]
+        ? [h("b", {}, principalEl(x.cause.principal)), h("div", { class: "muted small" }, `${x.cause.eventName || "?"} · ${x.cause.channel || "?"}`)]
         : h("span", { class: "muted" }, "not attributed")),
       h("td", { class: "nowrap" }, timeEl(x.detectedAt)), act);
     tbody.append(row, detail);

@@ -1,7 +1,7 @@
 // Incident view: what is broken right now, what changed recently, what drifted.
 
 import { gql } from "../api.js";
-import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl } from "../dom.js";
+import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, principalEl } from "../dom.js";
 import { RES_FIELDS, CHANGE_FIELDS, resourceTable, timelineList, navRow } from "./common.js";
 
 const COUNTS = `{
@@ -63,7 +63,7 @@ export function renderHome({ root, navigate, signal }) {
         h("td", {}, badge(r.severity)),
         h("td", { class: "ellipsis", title: r.resourceId }, r.terraformAddress || shortId(r.resourceId)),
         h("td", {}, kindBadge(r.kind)),
-        h("td", { class: "ellipsis" }, r.cause ? `${r.cause.principal || "?"} · ${r.cause.eventName || ""}` : h("span", { class: "muted" }, "no CloudTrail cause")),
+        h("td", { class: "ellipsis" }, r.cause ? [principalEl(r.cause.principal), ` · ${r.cause.eventName || ""}`] : h("span", { class: "muted" }, "no CloudTrail cause")),
         h("td", { class: "nowrap" }, timeEl(r.detectedAt))))));
   });
 }

@@ -17,7 +17,7 @@ const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id dis
 const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
   id kind severity status detectedAt diffs { path expected actual } cause { principal eventName eventTime channel } } } } }`;
 const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
-  symptom at candidates { score distance path evidence
+  symptom at summary candidates { score distance path evidence
     change { ${CHANGE_FIELDS} details }
     beforeAfter { src dst before { rate errorRatio p95 } after { rate errorRatio p95 } } }
   impact { id distance } } }`;
@@ -43,7 +43,8 @@ export async function renderResource({ root, navigate, signal }, id) {
   root.append(h("div", { class: "res-head panel pad", id: "res-head" },
     h("div", { class: "title" },
       h("div", { class: "row" }, kindBadge(r.kind), h("h1", {}, r.name || shortId(r.id)),
-        badge(r.health.status, "health"), badge(r.drift.status, "drift"),
+        h("span", { class: "muted small" }, "health"), badge(r.health.status, "health"),
+        h("span", { class: "muted small" }, "drift"), badge(r.drift.status, "drift (IaC vs live)"),
         r.deletedAt ? h("span", { class: "badge b-missing" }, `deleted ${fmtTime(r.deletedAt)}`) : null),
       h("div", { class: "id" }, r.id),
       h("div", { class: "meta" },
@@ -58,8 +59,8 @@ export async function renderResource({ root, navigate, signal }, id) {
           r.health.status === "unknown" ? "health unknown: no PulseSight signal maps to this resource" : `health ${r.health.status}, no reasons given`),
       r.drift.status !== "in_sync" && r.drift.status !== "unknown"
         ? h("div", { class: "small", style: "margin-top:4px" }, badge(r.drift.status), " last drift event ", h("code", {}, r.drift.lastEvent || "—")) : null),
-    h("div", {}, h("button", { class: "btn btn-primary", id: "dig-btn", type: "button", title: "Root cause (d)",
-      onclick: () => dig() }, "⛏ Dig"))));
+    h("div", {}, h("button", { class: "btn btn-primary", id: "dig-btn", type: "button", title: "Rank the changes that may have caused this (d)",
+      onclick: () => dig() }, "Dig ", h("kbd", {}, "d")))));
 
   const digSlot = h("div", { id: "dig" });
   root.append(digSlot);
@@ -154,15 +155,19 @@ function toLocalInput(iso) {
 export function diffTable(diffs) {
   if (!diffs || !diffs.length) return emptyBox("no attribute diffs (resource missing or unmanaged)");
   return h("table", { class: "diff" }, h("thead", {}, h("tr", {}, h("th", {}, "attribute"), h("th", {}, "expected (IaC)"), h("th", {}, "actual (live)"))),
-    h("tbody", {}, diffs.map((d) => h("tr", {}, h("td", {}, d.path), h("td", { class: "exp" }, jsonText(d.expected)),
-      h("td", { class: "act" }, jsonText(d.actual))))));
+    h("tbody", {}, diffs.map((d) => h("tr", {}, h("td", {}, d.path), h("td", { class: "exp" }, diffValue(d.expected)),
+      h("td", { class: "act" }, diffValue(d.actual))))));
+}
+
+function diffValue(v) {
+  return v === null || v === undefined ? h("span", { class: "absent" }, "(absent)") : jsonText(v);
 }
 
 function candidates(rc, r, navigate) {
   if (!rc.candidates.length) {
     return emptyBox(`no change recorded within the window on resources near ${r.name} — widen the window, or the cause is outside the graph`);
   }
-  return h("div", {}, rc.candidates.map((c, i) => {
+  return h("div", {}, rc.summary ? h("div", { class: "pad small", id: "dig-summary" }, rc.summary) : null, rc.candidates.map((c, i) => {
     const ch = c.change;
     const chain = h("div", { class: "chain" },
       h("span", { class: "step change", title: ch.resourceId }, `${ch.kind}: ${shortId(ch.resourceId)}`),
@@ -182,14 +187,16 @@ function candidates(rc, r, navigate) {
 }
 
 function beforeAfter(rows) {
-  const cell = (b, a, fmt, higherIsWorse = true) => {
-    const worse = a != null && b != null && (higherIsWorse ? a > b * 1.1 : a < b * 0.9);
-    return h("td", { class: worse ? "worse" : "" }, `${fmt(b)} → ${fmt(a)}`);
+  const get = (side, k) => (side ? side[k] : null);
+  const cell = (b, a, key, fmt, higherIsWorse = true) => {
+    const vb = get(b, key), va = get(a, key);
+    const worse = va != null && vb != null && (higherIsWorse ? va > vb * 1.1 : va < vb * 0.9);
+    return h("td", { class: worse ? "worse" : "" }, `${vb == null ? "no traffic" : fmt(vb)} → ${va == null ? "no traffic" : fmt(va)}`);
   };
-  return h("table", { class: "ba t" }, h("thead", {}, h("tr", {}, ["edge", "req/s", "errors", "p95"].map((t) => h("th", {}, t)))),
+  return h("table", { class: "ba t" }, h("thead", {}, h("tr", {}, ["edge (before → after the change)", "req/s", "errors", "p95"].map((t) => h("th", {}, t)))),
     h("tbody", {}, rows.map((x) => h("tr", {},
-      h("td", { class: "small" }, `${shortId(x.src)} → ${shortId(x.dst)}`),
-      cell(x.before.rate, x.after.rate, (v) => fmtNum(v, 2), false),
-      cell(x.before.errorRatio, x.after.errorRatio, fmtPct),
-      cell(x.before.p95, x.after.p95, fmtMs)))));
+      h("td", { class: "small", title: `${x.src} → ${x.dst}` }, `${shortId(x.src)} → ${shortId(x.dst)}`),
+      cell(x.before, x.after, "rate", (v) => fmtNum(v, 2), false),
+      cell(x.before, x.after, "errorRatio", fmtPct),
+      cell(x.before, x.after, "p95", fmtMs)))));
 }

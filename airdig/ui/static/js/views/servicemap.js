@@ -37,7 +37,8 @@ export function renderServiceMap({ root, params, navigate, signal }) {
       weight: (3 * e.requestCount) / maxRate,
       label: `${fmtNum(e.requestCount / seconds, 2)}/s · ${fmtPct(e.errorRate)} · p95 ${fmtMs(e.p95)}`,
       title: `${name(m, e.src)} → ${name(m, e.dst)}\n${e.requestCount} requests, ${e.errorCount} errors\np50 ${fmtMs(e.p50)} p95 ${fmtMs(e.p95)} p99 ${fmtMs(e.p99)}` }));
-    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height: 480, onClick: (id) => navigate(resHref(id)) }),
+    const height = Math.min(560, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
+    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, onClick: (id) => navigate(resHref(id)) }),
       h("div", { class: "legend pad" }, "edge label: request rate · error rate · p95 latency; red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
   });
 
