@@ -54,6 +54,7 @@ class Aggregator:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._ready = threading.Event()
+        self._assigned: list[tuple[str, int]] = []
         self._reset_window(time.time())
         self.bad_records = 0
         metrics.watch(self.pairer, self.servicemap)
@@ -156,10 +157,16 @@ class Aggregator:
         self._thread.start()
 
     def assignment(self) -> list[tuple[str, int]]:
-        """Partitions this member owns now (empty without a bus consumer)."""
-        c = self._consumer
-        get = getattr(c, "assignment", None)
-        return list(get()) if get is not None else []
+        """Partitions this member owned at its last poll (empty without a bus consumer).
+
+        Read from the consumer by the aggregator's own thread: a Kafka consumer serialises calls, so
+        asking it from another thread would wait behind ``poll``."""
+        return list(self._assigned)
+
+    def _refresh_assignment(self) -> None:
+        get = getattr(self._consumer, "assignment", None)
+        if get is not None:
+            self._assigned = list(get())
 
     def handle(self, value: bytes, key: str) -> int:
         """Apply one bus record; returns the number of spans it carried (0 for other event types)."""
@@ -196,6 +203,7 @@ class Aggregator:
                 if now >= next_tick:
                     next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
                     self.expire()
+                    self._refresh_assignment()
                 if now >= self.window_start + self.window_seconds:
                     self.publish_window(now)
         except AirDigError as exc:

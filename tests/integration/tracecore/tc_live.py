@@ -18,7 +18,9 @@ def collect_events(bus: Bus, want: set[tuple[str, str, str]], timeout: float = 1
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not want <= edges:
-            for rec in consumer.poll(max_records=500, timeout=0.3):
+            records = consumer.poll(max_records=500, timeout=0.3)
+            consumer.commit(records)  # a later call with the same group continues from here
+            for rec in records:
                 ev = CloudEvent.decode(rec.value)
                 if ev.type == "airdig.trace.span":
                     continue
