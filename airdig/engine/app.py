@@ -88,4 +88,5 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
         middleware=[Middleware(AuthMiddleware, auth=auth)],
     )
     app.state.service = service
+    app.state.hub = hub
     return app
