@@ -213,3 +213,34 @@ def test_live_updates_toast_on_alert(page: Any, estate: Estate) -> None:
     estate.svc.bus.flush()
     toast = page.wait_for_selector(".toast.crit", timeout=15_000)
     assert "orders-db" in toast.inner_text() and "connections 980 > 900" in toast.inner_text()
+
+
+def test_token_is_asked_for_and_sent_when_the_engine_requires_one(browser: Any, tmp_path: Any) -> None:
+    from airdig.backends.registry import open_bus, open_cache, open_store
+    from airdig.engine.app import build_app
+    from airdig.engine.auth import TokenService
+    from airdig.engine.service import EngineService
+
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    store.migrate()
+    svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"),
+                        group="ui-auth")
+    svc.start(process_events=False)
+    token, _ = TokenService(store).create("ui-e2e", "viewer")
+    try:
+        with serve(build_app(svc, require_auth=True)) as engine_url, serve(build_ui_app(engine_url)) as ui_url:
+            ctx = browser.new_context(base_url=ui_url)
+            page = ctx.new_page()
+            page.goto("/")
+            msg = settled(page, "#unhealthy")
+            assert "not authorised" in msg and "token" in msg
+            page.keyboard.press("t")
+            page.fill("#token-input", token)
+            page.keyboard.press("Enter")
+            page.wait_for_selector('[data-tile="critical"] .num')
+            assert "no resource is critical or warning" in settled(page, "#unhealthy")
+            assert page.evaluate("localStorage.getItem('airdig.token')") == token
+            page.wait_for_selector("#live[data-state=on]")  # the token also rides in connection_init
+            ctx.close()
+    finally:
+        svc.stop()

@@ -23,22 +23,22 @@ function parseHash() {
 
 export function navigate(hash) { if (location.hash === hash) route(); else location.hash = hash; }
 
-function route() {
+function route(keepScroll = false) {
   if (abort) abort.abort();
   abort = new AbortController();
   const { name, arg, params } = parseHash();
-  document.querySelectorAll("[data-nav]").forEach((a) =>
-    a.classList.toggle("active", a.dataset.nav === name || (name === "home" && a.dataset.nav === "home")));
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === name));
+  const y = window.scrollY;
   clear(view);
   const ctx = { root: view, params, signal: abort.signal, navigate };
-  let render;
-  if (name === "r") render = () => renderResource(ctx, decodeURIComponent(arg));
-  else if (name === "map") render = () => renderServiceMap(ctx);
-  else if (name === "drift") render = () => renderDrift(ctx);
-  else if (name === "search") render = () => renderSearch(ctx);
-  else render = () => renderHome(ctx);
-  current = { name, refresh: render };
-  render();
+  if (name === "r") renderResource(ctx, decodeURIComponent(arg));
+  else if (name === "map") renderServiceMap(ctx);
+  else if (name === "drift") renderDrift(ctx);
+  else if (name === "search") renderSearch(ctx);
+  else renderHome(ctx);
+  // a refresh (r, live update, token change) re-renders in place; navigation starts at the top
+  current = { name, refresh: () => route(true) };
+  if (keepScroll) { window.scrollTo(0, y); return; }
   view.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
@@ -192,6 +192,6 @@ const live = new Live((field, v) => {
 });
 
 updateTokenBtn();
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 route();
 live.start();
