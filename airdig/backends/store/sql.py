@@ -9,6 +9,7 @@ newer state even when two engine replicas race.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow,
 from airdig.backends.store.queries import GraphQueries
 from airdig.backends.store.schema import MIGRATIONS
 
+_SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
 NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "tags", "managed_by",
              "version", "first_seen", "last_seen", "deleted_at")
 _NODE_SELECT = (
@@ -305,8 +307,15 @@ class SqlStore(GraphQueries):
         return ordered[:limit]
 
     def resolve_native_id(self, native_id: str) -> list[str]:
-        return [r[0] for r in self._read("SELECT node_id FROM native_ids WHERE native_id = ? ORDER BY node_id",
-                                         (native_id[:255],))]
+        """Exact match; a bare hex id of 12+ characters also matches as a prefix (Falco and Docker print
+        the first 12 characters of a 64-character container id)."""
+        found = [r[0] for r in self._read("SELECT node_id FROM native_ids WHERE native_id = ? ORDER BY node_id",
+                                          (native_id[:255],))]
+        if not found and _SHORT_HEX.fullmatch(native_id):
+            found = [r[0] for r in self._read(
+                "SELECT DISTINCT node_id FROM native_ids WHERE native_id LIKE ? ORDER BY node_id LIMIT 10",
+                (native_id.lower() + "%",))]
+        return found
 
     def edges(self, node_ids: Sequence[str], direction: str = "both",
               types: Sequence[str] | None = None) -> list[EdgeRow]:

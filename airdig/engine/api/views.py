@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from airdig.backends.interfaces import NodeFilter, NodeRow
+from airdig.backends.interfaces import ChangeRow, DriftRow, NodeFilter, NodeRow
 from airdig.errors import InvalidInput, LimitExceeded
 from airdig.model.events import to_rfc3339
 from airdig.model.kinds import DRIFT_STATUSES, HEALTH_STATUSES
@@ -63,3 +63,15 @@ def node_filter(kind: str | None = None, provider: str | None = None, account: s
         tag_pair = (key, value if sep else None)
     return NodeFilter(kind=kind, provider=provider, account=account, region=region, tag=tag_pair, health=health,
                       drift=drift, changed_since=changed_since, include_deleted=include_deleted)
+
+
+def change_view(c: ChangeRow) -> dict[str, Any]:
+    return {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind, "source": c.source,
+            "actor": c.actor, "summary": c.summary, "details": c.details}
+
+
+def drift_view(d: DriftRow) -> dict[str, Any]:
+    return {"id": d.id, "resourceId": d.resource_id, "resourceType": d.resource_type,
+            "terraformAddress": d.terraform_address, "kind": d.kind, "severity": d.severity, "status": d.status,
+            "diffs": d.diffs, "cause": d.cause, "remediation": d.remediation, "detectedAt": ts(d.detected_at),
+            "resolvedAt": ts(d.resolved_at)}

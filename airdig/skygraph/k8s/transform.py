@@ -90,7 +90,16 @@ def _node(kind: K8sKind, cluster: str, item: dict[str, Any]) -> Node:
         attrs["namespace"] = ns
     natives = [meta.get("uid")]
     if kind.api_kind == "Pod":
-        natives.append((item.get("status") or {}).get("podIP"))
+        status = item.get("status") or {}
+        natives.append(status.get("podIP"))
+        if ns:
+            natives.append(f"{ns}/{meta['name']}")  # how metrics and logs name a pod (namespace + pod label)
+        for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+            cid = str(cs.get("containerID") or "")
+            if "://" in cid:  # containerd://<64 hex>; Falco reports the first 12
+                natives.append(cid.split("://", 1)[1])
+    elif kind.api_kind == "Node":
+        natives.append(meta["name"])
     return Node(id=k8s_id(cluster, ns, kind.api_kind, meta["name"]), kind=kind.node_kind, provider="k8s",
                 account=cluster, region=cluster, name=meta["name"], attrs=attrs,
                 tags={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},

@@ -80,6 +80,18 @@ def test_native_ids_and_search(store: Store) -> None:
     assert store.search_nodes("ORDERS%", 5) == []
 
 
+def test_short_container_ids_resolve_by_prefix(store: Store) -> None:
+    pod = "k8s://prod/shop/pod/checkout-7d9f"
+    full = "3f5e2a9c1b7d" + "0" * 52
+    write(store, row(pod, 1.0, kind="k8s.pod"))
+    with store.transaction() as tx:
+        tx.add_native_ids([(full, pod), ("shop/checkout-7d9f", pod)])
+    assert store.resolve_native_id(full[:12]) == [pod]  # Falco's 12-character container id
+    assert store.resolve_native_id("shop/checkout-7d9f") == [pod]
+    assert store.resolve_native_id("3f5e2a9c1b7e") == []
+    assert store.resolve_native_id("3f5e") == []  # too short to be a container id prefix
+
+
 def test_edges_and_changes(store: Store) -> None:
     with store.transaction() as tx:
         tx.upsert_edges([EdgeRow("sg-1", "i-1", "network", {}, 1.0, 1.0), EdgeRow("i-1", "db-1", "depends_on", {}, 1.0, 1.0)],

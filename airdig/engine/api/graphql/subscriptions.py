@@ -27,6 +27,7 @@ from airdig.backends.interfaces import Cache
 from airdig.backends.interfaces import Subscription as CacheSubscription
 from airdig.engine.api.views import ts
 from airdig.engine.processor import FANOUT_CHANNEL
+from airdig.errors import Unauthorized
 from airdig.logs import get_logger
 
 log = get_logger("engine.subscriptions")
@@ -186,6 +187,10 @@ def _time(value: Any) -> str:
 
 
 def _hub(info: Info[Any, Any]) -> FanoutHub:
+    # defence in depth: the WebSocket protocols refuse operations before an accepted connection_init,
+    # which is where the caller is set; never stream to a connection that has none
+    if "principal" in info.context and info.context["principal"] is None:
+        raise Unauthorized("subscriptions need an API token in the connection_init payload")
     hub = info.context.get("hub")
     if not isinstance(hub, FanoutHub):
         raise RuntimeError("subscriptions need the engine app's fan-out hub in the GraphQL context")

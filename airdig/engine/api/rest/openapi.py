@@ -49,6 +49,49 @@ _RESOURCE = {
 }
 
 
+_ID = _param("id", "Node id (ARN, k8s://…, service://…) or a native id.", where="path", required=True)
+_OBJ = {"type": "object"}
+
+
+def _get(summary: str, op: str, params: list[dict[str, Any]], errors: tuple[str, ...] = ("400", "404")
+         ) -> dict[str, Any]:
+    return {"get": {"summary": summary, "operationId": op, "parameters": params, "responses": {
+        "200": {"description": summary, "content": {"application/json": {"schema": _OBJ}}},
+        **{code: _ERROR for code in errors}}}}
+
+
+def _int_param(name: str, description: str, lo: int, hi: int) -> dict[str, Any]:
+    return _param(name, description, {"type": "integer", "minimum": lo, "maximum": hi})
+
+
+_TIME = {"type": "string", "format": "date-time"}
+
+INTEL_PATHS: dict[str, Any] = {
+    "/api/v1/impact/{id}": _get("Blast radius of a node", "impact", [
+        _ID, _int_param("hops", "Hops (default 3).", 1, 6)]),
+    "/api/v1/neighbors/{id}": _get("Nodes and edges around a node", "neighbors", [
+        _ID, _int_param("depth", "Depth (default 1).", 1, 3),
+        _param("edge_types", "Comma-separated edge types."), _int_param("first", "At most this many nodes.", 1, 100)]),
+    "/api/v1/root-cause/{id}": _get("Ranked causes of a symptom", "rootCause", [
+        _ID, _param("at", "Time of the symptom (default now).", _TIME),
+        _int_param("window_minutes", "How far back to look (default 30).", 1, 1440)]),
+    "/api/v1/timeline": _get("Change timeline", "timeline", [
+        _param("id", "Node id; all nodes when absent."), _param("since", "From.", _TIME),
+        _param("until", "Until.", _TIME), _int_param("first", "At most this many.", 1, 100),
+        _int_param("hops", "Also changes of nodes this many hops away.", 0, 3)]),
+    "/api/v1/drift-events": _get("Drift events, newest first", "driftEvents", [
+        _param("resource_id", "Only this resource."),
+        _param("status", "Status.", {"type": "string", "enum": ["open", "acknowledged", "resolved"]}),
+        _param("severity", "Severity.", {"type": "string", "enum": ["low", "medium", "high", "critical"]}),
+        _param("kind", "Kind.", {"type": "string", "enum": ["changed", "missing", "unmanaged"]}),
+        _int_param("first", "Page size.", 1, 100), _param("after", "Cursor.")], ("400",)),
+    "/api/v1/service-map": _get("Service map over a window", "serviceMap", [
+        _param("since", "From (default: 15 minutes before until).", _TIME),
+        _param("until", "Until (default now).", _TIME)], ("400",)),
+    "/api/v1/coverage": _get("Terraform coverage of the live AWS graph", "coverage", [], ()),
+}
+
+
 def openapi_document() -> dict[str, Any]:
     ok = "200"
     return {
@@ -82,6 +125,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object", "properties": {"native_id": {"type": "string"},
                                                      "node_ids": {"type": "array", "items": {"type": "string"}}}}}}},
                     "400": _ERROR}}},
+            **INTEL_PATHS,
         },
         "components": {
             "schemas": {

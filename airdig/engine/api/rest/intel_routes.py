@@ -1,0 +1,97 @@
+"""REST mirror of the intelligence reads (impact, neighbors, timeline, root cause, drift, service map)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from airdig.engine.api.rest.routes import _int, _svc, json
+from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
+from airdig.engine.intel import reads, rootcause, servicemap
+from airdig.errors import InvalidInput
+from airdig.model.events import parse_time
+
+
+def _time(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    return parse_time(raw, name) if raw else None
+
+
+async def impact(request: Request) -> Response:
+    res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3)
+    return json({"root": res.root, "truncated": res.truncated, "nodes": [
+        {"id": i, "distance": d, "path": p, "resource": node_view(res.nodes[i]) if i in res.nodes else None}
+        for i, d, p in res.reached]})
+
+
+async def neighbors(request: Request) -> Response:
+    types = [t for t in request.query_params.get("edge_types", "").split(",") if t] or None
+    hood = reads.neighbors(_svc(request).store, request.path_params["id"], _int(request, "depth", 1) or 1, types,
+                           check_first(_int(request, "first", 100)))
+    stale_before = time.time() - reads.STALE_AFTER
+    return json({"nodes": [node_view(n) for n in hood.nodes], "truncated": hood.truncated, "edges": [
+        {"src": e.src, "dst": e.dst, "type": e.type, "lastSeen": ts(e.last_seen), "stale": e.last_seen < stale_before}
+        for e in hood.edges]})
+
+
+async def timeline(request: Request) -> Response:
+    rows = reads.timeline(_svc(request).store, request.query_params.get("id") or None, _time(request, "since"),
+                          _time(request, "until"), check_first(_int(request, "first", 50)), _int(request, "hops", 0) or 0)
+    return json({"items": [change_view(c) for c in rows]})
+
+
+async def root_cause(request: Request) -> Response:
+    store = _svc(request).store
+    minutes = _int(request, "window_minutes", 30) or 30
+    if not 1 <= minutes <= 1440:
+        raise InvalidInput("window_minutes", f"must be between 1 and 1440, got {minutes}")
+    symptom = reads.resolve_id(store, request.path_params["id"])
+    at = _time(request, "at") or time.time()
+    dg = rootcause.dig(store, symptom, at, minutes * 60.0)
+    return json({"symptom": symptom, "at": ts(at), "summary": dg.symptom_summary, "candidates": [
+        {"score": c.score, "distance": c.distance, "path": c.path, "evidence": c.evidence,
+         "change": change_view(c.change), "beforeAfter": c.before_after} for c in dg.candidates],
+        "impact": [{"id": i, "distance": d, "path": p} for i, d, p in dg.impact]})
+
+
+async def drift_events(request: Request) -> Response:
+    q = request.query_params
+    first = check_first(_int(request, "first", 50))
+    args = {"resource_id": q.get("resource_id"), "status": q.get("status"), "severity": q.get("severity"),
+            "kind": q.get("kind")}
+    store = _svc(request).store
+    rows = store.drift_events(**args, first=first + 1, after=reads.decode_drift_cursor(q.get("after")))
+    page = rows[:first]
+    return json({"items": [drift_view(d) for d in page], "totalCount": store.count_drift_events(**args),
+                 "pageInfo": {"hasNextPage": len(rows) > first,
+                              "endCursor": reads.encode_drift_cursor(page[-1]) if page else None}})
+
+
+async def service_map(request: Request) -> Response:
+    until = _time(request, "until") or time.time()
+    since = _time(request, "since") or until - 900
+    if since >= until:
+        raise InvalidInput("since", "must be before until")
+    edges, nodes = servicemap.service_map(_svc(request).store, since, until)
+    return json({"since": ts(since), "until": ts(until), "nodes": nodes, "edges": [
+        {"src": e.src, "dst": e.dst, "requestCount": e.request_count, "errorCount": e.error_count,
+         "errorRate": round(e.error_rate, 4), "p50": e.p50, "p95": e.p95, "p99": e.p99} for e in edges]})
+
+
+async def coverage(request: Request) -> Response:
+    return json(_svc(request).store.coverage())
+
+
+def intel_routes() -> list[Route]:
+    return [
+        Route("/api/v1/impact/{id:path}", impact, methods=["GET"]),
+        Route("/api/v1/neighbors/{id:path}", neighbors, methods=["GET"]),
+        Route("/api/v1/root-cause/{id:path}", root_cause, methods=["GET"]),
+        Route("/api/v1/timeline", timeline, methods=["GET"]),
+        Route("/api/v1/drift-events", drift_events, methods=["GET"]),
+        Route("/api/v1/service-map", service_map, methods=["GET"]),
+        Route("/api/v1/coverage", coverage, methods=["GET"]),
+    ]
