@@ -1,0 +1,126 @@
+"""TraceCore throughput: OTLP/HTTP protobuf bytes -> updated service-map state, in spans/s on one core.
+
+Two span shapes: 20 attributes per span, and ~500 serialized bytes per span. The baseline, measured on
+the same bytes in the same run, is bare ``ExportTraceServiceRequest.ParseFromString``. The measured
+path is what a single-replica TraceCore does per request after reading the body: decode to summaries
+(``decode_request``), pair (``Pairer``), record per-edge statistics (``ServiceMap`` and the window
+accumulator) through ``Aggregator.offer``. Not included: HTTP parsing, the bus, the trace store.
+
+    .venv/bin/python bench/tracecore.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from airdig.tracecore.aggregator import Aggregator
+from airdig.tracecore.decode import decode_request
+from airdig.tracecore.metrics import TraceCoreMetrics
+
+SPANS_PER_REQUEST = 512
+
+
+def _kv(span: Any, key: str, value: Any) -> None:
+    kv = span.attributes.add()
+    kv.key = key
+    if isinstance(value, int):
+        kv.value.int_value = value
+    else:
+        kv.value.string_value = value
+
+
+def build(requests: int, shape: str) -> list[bytes]:
+    """Requests of client/server pairs across 8 services; every pair completes inside its request."""
+    bodies = []
+    sid = 1
+    now = time.time_ns()
+    for r in range(requests):
+        req = ExportTraceServiceRequest()
+        groups = []
+        for svc in range(8):
+            rs = req.resource_spans.add()
+            for key, val in (("service.name", f"svc-{svc}"), ("host.id", f"i-{svc:017x}"),
+                             ("cloud.account.id", "123456789012"), ("cloud.region", "us-east-1")):
+                kv = rs.resource.attributes.add()
+                kv.key, kv.value.string_value = key, val
+            groups.append(rs.scope_spans.add())
+        for i in range(SPANS_PER_REQUEST // 2):
+            trace = (r * SPANS_PER_REQUEST + i + 1).to_bytes(16, "big")
+            caller, callee = i % 8, (i + 1) % 8
+            client_id, server_id = sid.to_bytes(8, "big"), (sid + 1).to_bytes(8, "big")
+            sid += 2
+            for kind, group, span_id, parent in ((3, groups[caller], client_id, b""),
+                                                 (2, groups[callee], server_id, client_id)):
+                sp = group.spans.add()
+                sp.trace_id, sp.span_id, sp.parent_span_id = trace, span_id, parent
+                sp.name, sp.kind = "GET /api/v1/orders/{id}", kind
+                sp.start_time_unix_nano = now + i * 1000
+                sp.end_time_unix_nano = sp.start_time_unix_nano + 1_000_000 * (1 + i % 50)
+                if shape == "attrs20":
+                    for a in range(17):
+                        _kv(sp, f"app.attribute.{a}", f"value-{a}-{i % 7}")
+                    _kv(sp, "http.request.method", "GET")
+                    _kv(sp, "http.response.status_code", 200 if i % 20 else 503)
+                    _kv(sp, "server.address", f"svc-{callee}.shop.svc")
+                else:  # ~500 bytes per span
+                    _kv(sp, "http.request.method", "GET")
+                    _kv(sp, "url.full", "https://svc.shop.svc/api/v1/orders/" + "x" * 100)
+                    _kv(sp, "user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) " + "y" * 90)
+                    _kv(sp, "http.response.status_code", 200)
+                    _kv(sp, "server.address", f"svc-{callee}.shop.svc")
+                    _kv(sp, "server.port", 8080)
+        bodies.append(req.SerializeToString())
+    return bodies
+
+
+def measure(bodies: list[bytes], repeat: int) -> dict[str, Any]:
+    spans = SPANS_PER_REQUEST * len(bodies)
+    best_parse = best_path = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for b in bodies:
+            ExportTraceServiceRequest().ParseFromString(b)
+        best_parse = min(best_parse, time.process_time() - t0)
+        agg = Aggregator(None, TraceCoreMetrics(), wait=10.0, consume=False)
+        t0 = time.process_time()
+        for b in bodies:
+            agg.offer(decode_request(b).spans)
+        best_path = min(best_path, time.process_time() - t0)
+        paired = agg.pairer.counters.spans["paired"]
+        if paired != spans:
+            raise SystemExit(f"benchmark self-check failed: {paired} of {spans} spans paired")
+        recorded = sum(st.requests for st in agg.servicemap.totals.values())
+        if recorded != spans // 2:
+            raise SystemExit(f"benchmark self-check failed: {recorded} calls recorded, want {spans // 2}")
+    return {
+        "spans": spans, "bytes_per_span": round(sum(map(len, bodies)) / spans, 1),
+        "baseline_parse_spans_per_s": round(spans / best_parse),
+        "tracecore_spans_per_s_per_core": round(spans / best_path),
+        "ratio_to_parse": round(best_parse / best_path, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small run (a few seconds)")
+    args = ap.parse_args()
+    requests, repeat = (8, 2) if args.quick else (80, 3)
+    result: dict[str, Any] = {
+        "benchmark": "tracecore", "quick": args.quick, "python": platform.python_version(),
+        "cpu_count": os.cpu_count(), "clock": "process CPU time, single thread (spans/s = per core)",
+        "spans_per_request": SPANS_PER_REQUEST, "target_spans_per_s_per_core": 50_000,
+    }
+    for shape in ("attrs20", "bytes500"):
+        result[shape] = measure(build(requests, shape), repeat)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
