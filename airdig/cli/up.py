@@ -30,17 +30,39 @@ def up_options(func: Any) -> Any:
 
 def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_http_port: int,
               pulsesight_port: int) -> tuple[list[Listener], list[Any]]:
-    """Start the roles that exist; returns the HTTP listeners to serve and the handles to stop."""
+    """Start every role on the shared embedded backends; returns the listeners to serve and the handles
+    to stop (in reverse order). A role that fails to start stops the ones started before it."""
+    import dataclasses
+
     from airdig.engine.app import build_app
     from airdig.engine.auth import is_loopback
     from airdig.engine.service import EngineService
+    from airdig.pulsesight.config import PulseSightConfig
+    from airdig.pulsesight.serve import start_pulsesight
+    from airdig.tracecore.serve import start_tracecore
+    from airdig.ui.app import build_ui_app
 
     settings = cli_context().settings
-    svc = EngineService.from_settings(settings)
-    svc.start()
-    listeners = [Listener("engine", build_app(svc, require_auth=not is_loopback(host)), host, engine_port)]
-    handles: list[Any] = [svc]
-    log.info("roles started", roles=[ls.name for ls in listeners], data_dir=str(settings.data_dir))
+    handles: list[Any] = []
+    try:
+        svc = EngineService.from_settings(settings)
+        svc.start()
+        handles.append(svc)
+        engine_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{engine_port}"
+        # the pillars share the engine's bus connection: one embedded log file, one writer per process
+        handles.append(start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, bus=svc.bus))
+        ps_cfg = PulseSightConfig.load(settings)
+        if ps_cfg.resolver_url == "http://127.0.0.1:8080":  # the default: point it at this engine
+            ps_cfg = dataclasses.replace(ps_cfg, resolver_url=engine_url)
+        handles.append(start_pulsesight(settings, host, pulsesight_port, config=ps_cfg, bus=svc.bus))
+    except BaseException:
+        for h in reversed(handles):
+            h.stop()
+        raise
+    listeners = [Listener("engine", build_app(svc, require_auth=not is_loopback(host)), host, engine_port),
+                 Listener("ui", build_ui_app(engine_url), host, ui_port)]
+    log.info("roles started", roles=["engine", "ui", "tracecore", "pulsesight"], data_dir=str(settings.data_dir),
+             engine=engine_url, otlp_grpc=otlp_grpc_port, otlp_http=otlp_http_port, pulsesight=pulsesight_port)
     return listeners, handles
 
 
@@ -56,7 +78,12 @@ def up(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_http
     same data dir feeds this process through the embedded bus.
     """
     listeners, handles = start_all(host, engine_port, ui_port, otlp_grpc_port, otlp_http_port, pulsesight_port)
-    click.echo(f"AirDig is up: engine http://{host}:{engine_port}/graphql  (Ctrl-C to stop)", err=True)
+    click.echo(f"AirDig is up:\n  UI           http://{host}:{ui_port}/\n"
+               f"  GraphQL      http://{host}:{engine_port}/graphql   REST http://{host}:{engine_port}/api/v1/\n"
+               f"  OTLP         grpc {host}:{otlp_grpc_port}  http http://{host}:{otlp_http_port}/v1/traces\n"
+               f"  Webhooks     http://{host}:{pulsesight_port}/webhooks/falco | /webhooks/alertmanager\n"
+               f"  Feed it:     airdig skygraph scan --data-dir {cli_context().settings.data_dir}   (Ctrl-C to stop)",
+               err=True)
 
     def stop_all() -> None:
         for h in reversed(handles):

@@ -42,16 +42,18 @@ def test_bad_database_url_exits_with_one_line(data_dir: Path) -> None:
         assert "p@" not in lines[0] or url.startswith("postgres")  # no password in the message
 
 
-def test_up_serves_and_stops_cleanly_on_ctrl_c(data_dir: Path) -> None:
-    port = free_port()
-    proc = subprocess.Popen([*AIRDIG, "up", "--engine-port", str(port), "--data-dir", str(data_dir)],
+def test_up_serves_every_role_and_stops_cleanly_on_ctrl_c(data_dir: Path) -> None:
+    ports = {name: free_port() for name in ("engine", "ui", "grpc", "http", "pulse")}
+    proc = subprocess.Popen([*AIRDIG, "up", "--engine-port", str(ports["engine"]), "--ui-port", str(ports["ui"]),
+                             "--otlp-grpc-port", str(ports["grpc"]), "--otlp-http-port", str(ports["http"]),
+                             "--pulsesight-port", str(ports["pulse"]), "--data-dir", str(data_dir)],
                             env=env_for(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         ready = None
         while time.monotonic() < deadline:
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                ready = httpx.get(f"http://127.0.0.1:{ports['engine']}/readyz", timeout=2)
                 if ready.status_code == 200:
                     break
             except httpx.TransportError:
@@ -60,8 +62,14 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(data_dir: Path) -> None:
                 raise AssertionError(f"airdig up exited early: {proc.stderr.read() if proc.stderr else ''}")
             time.sleep(0.3)
         assert ready is not None and ready.status_code == 200, ready.text if ready else "no answer"
-        r = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ resources(first: 5) { totalCount } }"})
+        r = httpx.post(f"http://127.0.0.1:{ports['engine']}/graphql",
+                       json={"query": "{ resources(first: 5) { totalCount } }"})
         assert r.json() == {"data": {"resources": {"totalCount": 0}}}
+        # every role of the seed answers on its own port
+        for role in ("ui", "http", "pulse"):
+            assert httpx.get(f"http://127.0.0.1:{ports[role]}/healthz", timeout=5).status_code == 200, role
+        via_ui = httpx.post(f"http://127.0.0.1:{ports['ui']}/graphql", json={"query": "{ coverage { total } }"})
+        assert via_ui.json() == {"data": {"coverage": {"total": 0}}}  # the UI proxies to the engine
         assert (data_dir / "airdig.db").exists() and (data_dir / "bus.db").exists()
     finally:
         proc.send_signal(signal.SIGINT)
