@@ -58,7 +58,7 @@ export async function renderResource({ root, navigate, signal }, id) {
         : h("div", { class: "muted small", id: "health-reasons" },
           r.health.status === "unknown" ? "health unknown: no PulseSight signal maps to this resource" : `health ${r.health.status}, no reasons given`),
       r.drift.status !== "in_sync" && r.drift.status !== "unknown"
-        ? h("div", { class: "small", style: "margin-top:4px" }, badge(r.drift.status), " last drift event ", h("code", {}, r.drift.lastEvent || "—")) : null),
+        ? h("div", { class: "small", style: "margin-top:4px" }, badge(r.drift.status), " last drift event ", lastEvent(r.drift.lastEvent)) : null),
     h("div", {}, h("button", { class: "btn btn-primary", id: "dig-btn", type: "button", title: "Rank the changes that may have caused this (d)",
       onclick: () => dig() }, "Dig ", h("kbd", {}, "d")))));
 
@@ -157,6 +157,14 @@ export function diffTable(diffs) {
   return h("table", { class: "diff" }, h("thead", {}, h("tr", {}, h("th", {}, "attribute"), h("th", {}, "expected (IaC)"), h("th", {}, "actual (live)"))),
     h("tbody", {}, diffs.map((d) => h("tr", {}, h("td", {}, d.path), h("td", { class: "exp" }, diffValue(d.expected)),
       h("td", { class: "act" }, diffValue(d.actual))))));
+}
+
+// the engine may report the last drift event as an epoch-seconds string, an RFC 3339 time or an event id
+function lastEvent(v) {
+  if (!v) return "—";
+  if (/^\d+(\.\d+)?$/.test(v)) return timeEl(new Date(Number(v) * 1000).toISOString());
+  if (!isNaN(Date.parse(v))) return timeEl(v);
+  return h("code", {}, v);
 }
 
 function diffValue(v) {
