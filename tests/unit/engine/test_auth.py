@@ -157,6 +157,9 @@ def test_websocket_authenticates_in_connection_init(svc: EngineService) -> None:
         with pytest.raises(WebSocketDisconnect) as err:
             _ws_init(client, {"Authorization": "Bearer wrong"})
         assert err.value.code == 4403
+        with pytest.raises(WebSocketDisconnect) as err:  # a bad header is refused at the handshake
+            _ws_init(client, None, {"Authorization": "Bearer wrong"})
+        assert err.value.code == 4401
     with TestClient(build_app(svc, require_auth=False)) as client:
         assert _ws_init(client, None) == {"type": "connection_ack"}
 
