@@ -301,3 +301,36 @@ def test_engine_sends_alerts_for_applied_events(receiver: Receiver, data_dir: Pa
         assert {b["dedupe_key"] for b in receiver.to("/h")} == {"drift:drift-1", f"health:{DB}:critical"}
     finally:
         svc.stop()
+
+
+def test_delivery_and_token_rows_on_both_stores(store_url: str) -> None:
+    """The rows behind alerts and tokens, on SQLite and on the MySQL protocol (MariaDB for TiDB)."""
+    from airdig.engine.auth import TokenService, hash_token
+
+    s = open_store(store_url)
+    s.migrate()
+    try:
+        row = AlertDeliveryRow(id="x1", dedupe_key="drift:d1", target="https://h.example/…#00", format="slack",
+                               payload={"text": "é ✓", "blocks": []}, status="pending", attempts=1,
+                               last_error="HTTP 500", created_at=100.0)
+        s.save_alert_delivery(row)
+        s.save_alert_delivery(AlertDeliveryRow(**{**vars(row), "status": "sent", "attempts": 2, "last_error": None,
+                                                  "sent_at": 105.0, "created_at": 104.0}))
+        s.save_alert_delivery(AlertDeliveryRow(**{**vars(row), "id": "x2", "dedupe_key": "drift:d2",
+                                                  "created_at": 200.0}))
+        assert [(r.id, r.status, r.attempts, r.last_error, r.created_at, r.sent_at) for r in s.alert_deliveries(5)] == [
+            ("x2", "pending", 1, "HTTP 500", 200.0, None), ("x1", "sent", 2, None, 100.0, 105.0)]
+        assert [r.id for r in s.alert_deliveries(5, dedupe_key="drift:d1")] == ["x1"]
+        assert [r.id for r in s.alert_deliveries(5, since=150.0)] == ["x2"]
+        assert s.alert_deliveries(5)[1].payload == {"text": "é ✓", "blocks": []}
+
+        tokens = TokenService(s)
+        secret, tok = tokens.create("ci", "editor")
+        found = s.api_token_by_hash(hash_token(secret))
+        assert found is not None and (found.id, found.role) == (tok.id, "editor")
+        assert s.api_token_by_hash(hash_token(secret + "x")) is None
+        assert tokens.revoke(tok.id) == 1 and tokens.revoke(tok.id) == 0
+        assert s.api_token_by_hash(hash_token(secret)) is None
+        assert [r.id for r in s.list_api_tokens()] == [] and [r.id for r in s.list_api_tokens(True)] == [tok.id]
+    finally:
+        s.close()
