@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +15,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from airdig.backends.registry import open_bus
 from airdig.settings import Settings
 from airdig.tracecore.serve import TraceCoreHandle, TraceCoreOptions, start_tracecore
-
-from .tc_live import collect_events, edge_stats
 
 TRACES = 20
 
@@ -47,7 +46,7 @@ def _wait_for_two_members(handles: list[TraceCoreHandle], timeout: float = 30.0)
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["kafka", "embedded"])
 def test_trace_split_across_receivers_is_paired_once(which: str, request: pytest.FixtureRequest,
-                                                      data_dir: Path) -> None:
+                                                      data_dir: Path, read_events: Any, sum_edge: Any) -> None:
     bus_url = request.getfixturevalue("kafka_url") if which == "kafka" else f"embedded://{data_dir / 'bus.db'}"
     settings = Settings.load(overrides={"data_dir": str(data_dir), "bus_url": bus_url}, environ={})
     opts = TraceCoreOptions(pair_wait=2.0, window_seconds=1.0, store_traces=False, group="tc-test")
@@ -65,16 +64,16 @@ def test_trace_split_across_receivers_is_paired_once(which: str, request: pytest
                               headers=hdr).status_code == 200
         bus = open_bus(bus_url)
         try:
-            edges, events = collect_events(bus, {("service://_/web", "calls", "service://_/api")}, timeout=30)
+            edges, events = read_events(bus, {("service://_/web", "calls", "service://_/api")}, timeout=30)
             deadline = time.monotonic() + 10
-            while edge_stats(events, "service://_/web", "service://_/api")["request_count"] < TRACES \
+            while sum_edge(events, "service://_/web", "service://_/api")["request_count"] < TRACES \
                     and time.monotonic() < deadline:
-                more = collect_events(bus, {("never", "seen", "edge")}, timeout=1.0)[1]
+                more = read_events(bus, {("never", "seen", "edge")}, timeout=1.0)[1]
                 events.extend(more)
         finally:
             bus.close()
         assert ("service://_/web", "calls", "service://_/api") in edges
-        assert edge_stats(events, "service://_/web", "service://_/api")["request_count"] == TRACES
+        assert sum_edge(events, "service://_/web", "service://_/api")["request_count"] == TRACES
         counts = [h.aggregator.pairer.counters.spans for h in handles if h.aggregator]
         assert sum(c["paired"] for c in counts) == 2 * TRACES
         assert sum(c["expired_unpaired"] + c["dropped"] for c in counts) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -19,8 +20,6 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from airdig.backends.registry import open_bus
 from airdig.settings import Settings
 from airdig.tracecore.serve import TraceCoreHandle, TraceCoreOptions, start_tracecore
-
-from .tc_live import collect_events, edge_stats
 
 RDS = "orders.c9akciq32.us-east-1.rds.amazonaws.com"
 CONTAINER = "3f4e8a9b2c1d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f"
@@ -41,7 +40,8 @@ def _provider(exporter: SpanExporter, **attrs: str) -> TracerProvider:
     return tp
 
 
-def test_sdk_spans_over_http_and_grpc_become_edges(tracecore: TraceCoreHandle, data_dir: Path) -> None:
+def test_sdk_spans_over_http_and_grpc_become_edges(tracecore: TraceCoreHandle, data_dir: Path,
+                                                   read_events: Any, sum_edge: Any) -> None:
     http = HttpExporter(endpoint=f"http://127.0.0.1:{tracecore.http_port}/v1/traces")
     grpc_exp = GrpcExporter(endpoint=f"127.0.0.1:{tracecore.grpc_port}", insecure=True)
     grpc_exp2 = GrpcExporter(endpoint=f"127.0.0.1:{tracecore.grpc_port}", insecure=True)
@@ -89,12 +89,12 @@ def test_sdk_spans_over_http_and_grpc_become_edges(tracecore: TraceCoreHandle, d
     }
     bus = open_bus(f"embedded://{data_dir / 'bus.db'}")
     try:
-        edges, events = collect_events(bus, want)
+        edges, events = read_events(bus, want)
     finally:
         bus.close()
     assert edges == want
-    assert edge_stats(events, fe, co) == {"request_count": 3, "error_count": 1}
-    assert edge_stats(events, co, db)["request_count"] == 3
+    assert sum_edge(events, fe, co) == {"request_count": 3, "error_count": 1}
+    assert sum_edge(events, co, db)["request_count"] == 3
     nodes = {ev.data["node"]["id"]: ev.data["node"] for ev in events if ev.type == "airdig.trace.service"}
     assert nodes[db]["kind"] == "service.database"
     assert nodes[db]["attrs"]["db.system.name"] == "postgresql"

@@ -1,9 +1,12 @@
-"""Helpers shared by TraceCore integration tests: a running TraceCore and the events it published."""
+"""Helpers shared by TraceCore integration tests, as fixtures: reading the events TraceCore published."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from airdig.backends.interfaces import Bus
 from airdig.model.events import TOPIC_TRACES, CloudEvent
@@ -41,3 +44,13 @@ def edge_stats(events: list[CloudEvent], src: str, dst: str) -> dict[str, Any]:
             total["request_count"] += ev.data["stats"]["request_count"]
             total["error_count"] += ev.data["stats"]["error_count"]
     return total
+
+
+@pytest.fixture
+def read_events() -> Callable[..., tuple[set[tuple[str, str, str]], list[CloudEvent]]]:
+    return collect_events
+
+
+@pytest.fixture
+def sum_edge() -> Callable[[list[CloudEvent], str, str], dict[str, Any]]:
+    return edge_stats
