@@ -78,6 +78,11 @@ class Logger:
     def error(self, msg: str, exc_info: bool = False, **fields: Any) -> None:
         self._emit(logging.ERROR, msg, exc_info, fields)
 
+    def exception_of(self, exc: BaseException, msg: str, **fields: Any) -> None:
+        """An error line carrying the trace of ``exc`` (caught elsewhere, e.g. by a framework)."""
+        if self._log.isEnabledFor(logging.ERROR):
+            self._log.error(msg, extra={"fields": fields}, exc_info=(type(exc), exc, exc.__traceback__))
+
 
 def get_logger(name: str) -> Logger:
     return Logger(name)

@@ -38,7 +38,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("database_url", "Graph and event store: `sqlite:///PATH` (embedded) or "
                 "`mysql://user:pass@host:4000/db` (TiDB, MySQL, MariaDB).", "sqlite:///<data_dir>/airdig.db"),
     SettingSpec("bus_url", "Event bus: `embedded:///PATH` (a durable log in a local SQLite file) or "
-                "`kafka://host:9092[,host:9092]`.", "embedded:///<data_dir>/bus.db"),
+                "`kafka://host:9092[,host:9092]`.", "embedded://<data_dir>/bus.db"),
     SettingSpec("cache_url", "Cache and fan-out to every engine replica: `memory://` or "
                 "`redis://host:6379/0`.", "memory://"),
     SettingSpec("traces_url", "Trace storage: `embedded://` or `tempo://host:3200` (OTLP export + query API).",

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -17,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from airdig.engine.alerts import alert_routes
 from airdig.engine.api.graphql.schema import build_schema
 from airdig.engine.api.graphql.subscriptions import FanoutHub
+from airdig.engine.api.rest.intel_routes import intel_routes
 from airdig.engine.api.rest.routes import error_response, routes
 from airdig.engine.auth import Authenticator, AuthMiddleware, principal_of, ws_principal
 from airdig.engine.service import EngineService
@@ -68,6 +70,36 @@ def probe_routes(readiness: Any, registry: Any) -> list[Route]:
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
 
 
+class RequestMetrics:
+    """Counts HTTP requests by route family and status (ids are cut off to keep the label set small)."""
+
+    def __init__(self, app: ASGIApp, counter: Any) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        parts = path.split("/")
+        route = "/".join(parts[:4]) if path.startswith("/api/") else (path if path in _KNOWN else "other")
+        status = {"code": 500}
+
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            self.counter.labels(route, str(status["code"])).inc()
+
+
+_KNOWN = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
 def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
     """``require_auth``: bearer tokens on /graphql and /api (True unless every listener is on loopback)."""
     async def on_error(request: Request, exc: Exception) -> Response:
@@ -82,10 +114,12 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
     app = Starlette(
-        routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(), *alert_routes(),
+        routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(), *intel_routes(),
+                *alert_routes(),
                 Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
         exception_handlers={AirDigError: on_error, Exception: on_error},
-        middleware=[Middleware(AuthMiddleware, auth=auth)],
+        middleware=[Middleware(RequestMetrics, counter=service.metrics.http_requests),
+                    Middleware(AuthMiddleware, auth=auth)],
     )
     app.state.service = service
     app.state.hub = hub

@@ -10,7 +10,7 @@ one — not even when two replicas apply overlapping batches during a rebalance.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
@@ -32,7 +32,7 @@ class Plan:
     natives: list[tuple[str, str]] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
     drifts: list[tuple[Any, ...]] = field(default_factory=list)
-    node_drift: list[tuple[str, str, float]] = field(default_factory=list)
+    node_drift: list[tuple[str, str, float, str]] = field(default_factory=list)  # node, status, time, drift id
     health: list[tuple[Any, ...]] = field(default_factory=list)
     service_edges: list[tuple[Any, ...]] = field(default_factory=list)
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, payload) fan-out
@@ -137,7 +137,7 @@ def _plan_drift(ev: CloudEvent, plan: Plan) -> None:
     node_status = "in_sync" if resolved else {"changed": "drifted", "missing": "missing",
                                               "unmanaged": "unmanaged"}[str(kind)]
     check_drift_status(node_status, src)
-    plan.node_drift.append((str(resource_id), node_status, ev.time))
+    plan.node_drift.append((str(resource_id), node_status, ev.time, str(drift_id)))
     actor = cause.get("principal") if isinstance(cause, dict) else None
     paths = ", ".join(str(x["path"]) for x in diffs[:5])
     plan.changes.append(ChangeRow(
@@ -234,6 +234,65 @@ PLANNERS: dict[str, Callable[[CloudEvent, Plan], None]] = {
 IGNORED_TYPES = frozenset({"airdig.trace.span"})
 
 
+NATIVE = "native://"
+
+
+def _lookup(tx: SqlTx, natives: set[str]) -> dict[str, str]:
+    """native id → node id, where exactly one node claims it (12-hex container ids match by prefix)."""
+    found: dict[str, set[str]] = {}
+    ids = sorted(natives)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for nid, node in tx.fetch(f"SELECT native_id, node_id FROM native_ids WHERE native_id IN "
+                                  f"({','.join('?' * len(chunk))})", chunk):
+            found.setdefault(nid, set()).add(node)
+    for short in (n for n in ids if n not in found and len(n) == 12 and _is_hex(n)):
+        for _nid, node in tx.fetch("SELECT native_id, node_id FROM native_ids WHERE native_id LIKE ?",
+                                  (short.lower() + "%",)):
+            found.setdefault(short, set()).add(node)
+    return {n: next(iter(nodes)) for n, nodes in found.items() if len(nodes) == 1}
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _resolve_native_refs(tx: SqlTx, edges: list[tuple[EdgeRow, float]]) -> list[tuple[EdgeRow, float]]:
+    """TraceCore names infrastructure it cannot turn into an ARN ``native://<id>`` (a host id, a container
+    id, an RDS endpoint); the native-id index turns it into the node, when the node is known."""
+    refs = {x[len(NATIVE):] for e, _ in edges for x in (e.src, e.dst) if x.startswith(NATIVE)}
+    if not refs:
+        return edges
+    known = _lookup(tx, refs)
+
+    def fix(x: str) -> str:
+        return known.get(x[len(NATIVE):], x) if x.startswith(NATIVE) else x
+
+    return [(replace(e, src=fix(e.src), dst=fix(e.dst)), v) for e, v in edges]
+
+
+def _rebind_native_edges(tx: SqlTx, pairs: list[tuple[str, str]]) -> None:
+    """A node that arrives after the traces that named it takes over their ``native://`` edges."""
+    refs = {NATIVE + n: node for n, node in pairs}
+    if len(refs) > 2000:  # a large scan batch: bind in chunks, one query each
+        items = list(refs.items())
+        for i in range(0, len(items), 2000):
+            _rebind_native_edges(tx, [(k[len(NATIVE):], v) for k, v in items[i:i + 2000]])
+        return
+    keys = sorted(refs)
+    marks = ",".join("?" * len(keys))
+    rows = tx.fetch(f"SELECT src, dst, type, attrs, version, first_seen, last_seen, deleted_at FROM edges "
+                    f"WHERE dst IN ({marks}) OR src IN ({marks})", keys + keys)
+    if not rows:
+        return
+    from airdig.backends.store.sql import edge_id, loads
+
+    moved = [(EdgeRow(src=refs.get(r[0], r[0]), dst=refs.get(r[1], r[1]), type=r[2], attrs=loads(r[3]) or {},
+                      first_seen=r[5], last_seen=r[6], deleted_at=r[7]), float(r[4])) for r in rows]
+    tx.upsert_edges([e for e, _ in moved], [v for _, v in moved])
+    tx.run_many("DELETE FROM edges WHERE id = ?", [(edge_id(r[0], r[2], r[1]),) for r in rows])
+
+
 def _write(tx: SqlTx, plan: Plan) -> None:
     from airdig.backends.store.sql import dumps
 
@@ -242,7 +301,10 @@ def _write(tx: SqlTx, plan: Plan) -> None:
     if plan.natives:
         tx.add_native_ids(plan.natives)
     if plan.edges:
-        tx.upsert_edges([e for e, _ in plan.edges], [v for _, v in plan.edges])
+        edges = _resolve_native_refs(tx, plan.edges)
+        tx.upsert_edges([e for e, _ in edges], [v for _, v in edges])
+    if plan.natives:
+        _rebind_native_edges(tx, plan.natives)
     if plan.changes:
         tx.add_changes(plan.changes)
     d = tx._s.d
@@ -256,7 +318,7 @@ def _write(tx: SqlTx, plan: Plan) -> None:
         # the newest drift verdict per node wins; a node not yet in the graph gets no status (its drift
         # events are still stored and listed)
         tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?",
-                    [(status, str(at), nid) for nid, status, at in sorted(plan.node_drift, key=lambda x: x[2])])
+                    [(status, drift_id, nid) for nid, status, _, drift_id in sorted(plan.node_drift, key=lambda x: x[2])])
     if plan.health:
         tx.run_many(d.upsert("health", ("node_id", "status", "reasons", "since", "version"), ("node_id",), "version"),
                     [(n, s, dumps(r), since, v) for n, s, r, since, v in plan.health])

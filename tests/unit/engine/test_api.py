@@ -76,6 +76,7 @@ def test_probes_and_metrics(client: TestClient, svc: EngineService) -> None:
     assert "airdig_engine_events_applied_total 1.0" in text
     assert 'airdig_engine_consumer_lag{partition="' in text
     assert "airdig_engine_consumer_lag_total 0.0" in text
+    assert 'airdig_http_requests_total{route="/readyz",status="200"} 1.0' in text
 
 
 def test_graphql_resource_resources_search(client: TestClient, svc: EngineService) -> None:

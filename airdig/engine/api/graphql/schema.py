@@ -46,7 +46,10 @@ from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, n
 from airdig.engine.intel import reads, rootcause, servicemap
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, InvalidInput
+from airdig.logs import get_logger
 from airdig.model.events import parse_time
+
+log = get_logger("engine.graphql")
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -243,11 +246,25 @@ def _extensions() -> list[Any]:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), ErrorCodes]
 
 
+class _Schema(strawberry.Schema):
+    """Logs one structured line per failed operation instead of Strawberry's tracebacks on stderr:
+    a caller's mistake (bad input, limits, auth) at debug, an internal failure at error with its trace."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for err in errors:
+            orig = err.original_error
+            if orig is None or isinstance(orig, AirDigError):
+                log.debug("graphql request rejected", error=err.message,
+                          code=orig.code if isinstance(orig, AirDigError) else "GRAPHQL_VALIDATION")
+            else:
+                log.exception_of(orig, "graphql resolver failed", path=".".join(str(p) for p in err.path or []))
+
+
 def build_schema() -> strawberry.Schema:
     from airdig.engine.api.graphql.subscriptions import Subscription
     from airdig.engine.auth import MutationGuard
 
-    return strawberry.Schema(
+    return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

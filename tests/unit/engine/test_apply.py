@@ -1,0 +1,79 @@
+"""The apply path on its own: native references from traces, drift status, idempotence per event type."""
+
+from __future__ import annotations
+
+from airdig.backends.interfaces import Record, Store
+from airdig.engine.apply import Applier
+from airdig.model.events import CloudEvent, resource_event
+from airdig.model.graph import Node
+
+I1 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc"
+SVC = "service://shop/checkout"
+
+
+def rec(ev: CloudEvent, offset: int = 0) -> Record:
+    return Record(ev.topic, 0, offset, ev.subject, ev.encode(), ev.time)
+
+
+def runs_on(dst: str, t: float) -> CloudEvent:
+    return CloudEvent(type="airdig.trace.edge", source="tracecore", subject=SVC, time=t,
+                      data={"src": SVC, "dst": dst, "type": "runs_on"})
+
+
+def edges(store: Store) -> set[tuple[str, str, str]]:
+    return {(e.src, e.type, e.dst) for e in store.edges([SVC], "out")}
+
+
+def test_native_refs_resolve_now_or_when_the_node_arrives(store: Store) -> None:
+    a = Applier(store)
+    # the trace names a host before any scan saw it: the edge waits on the native id ...
+    a.apply([rec(runs_on("native://i-0abc", 10.0))])
+    assert edges(store) == {(SVC, "runs_on", "native://i-0abc")}
+    # ... and moves to the instance once SkyGraph reports it
+    inst = Node(id=I1, kind="aws.ec2.instance", name="web", native_ids=("i-0abc",))
+    a.apply([rec(resource_event("created", inst, "skygraph", time=20.0))])
+    assert edges(store) == {(SVC, "runs_on", I1)}
+    # later trace edges resolve at once, including a 12-character container id
+    pod = Node(id="k8s://prod/shop/pod/checkout-1", kind="k8s.pod", name="checkout-1",
+               native_ids=("3f5e2a9c1b7d" + "a" * 52,))
+    a.apply([rec(resource_event("created", pod, "skygraph", time=30.0)),
+             rec(runs_on("native://3f5e2a9c1b7d", 31.0), 1)])
+    assert edges(store) == {(SVC, "runs_on", I1), (SVC, "runs_on", pod.id)}
+
+
+def test_drift_sets_and_resolution_clears_node_status(store: Store) -> None:
+    a = Applier(store)
+    a.apply([rec(resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0))])
+    drift = {"id": "d1", "resource_id": I1, "resource_type": "aws_instance", "kind": "changed",
+             "severity": "medium", "diffs": [{"path": "instance_type", "expected": "t3.micro", "actual": "t3.large"}],
+             "cause": None, "remediation": None}
+    a.apply([rec(CloudEvent(type="airdig.drift.detected", source="deepdrift", subject=I1, data=drift, time=5.0))])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "drifted" and node.drift_last_event == "d1"
+    a.apply([rec(CloudEvent(type="airdig.drift.resolved", source="deepdrift", subject=I1, data=drift, time=9.0))])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "in_sync"
+    assert [d.status for d in store.drift_events(resource_id=I1)] == ["resolved"]
+
+
+def test_every_event_type_is_idempotent(store: Store) -> None:
+    a = Applier(store)
+    evs = [
+        resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0),
+        CloudEvent(type="airdig.health.changed", source="pulsesight", subject=I1, time=2.0,
+                   data={"node_id": I1, "status": "critical", "previous": "healthy", "reasons": []}),
+        CloudEvent(type="airdig.security.event", source="pulsesight", subject=I1, time=3.0,
+                   data={"id": "f1", "source": "falco", "rule": "Terminal shell in container", "priority": "notice"}),
+        CloudEvent(type="airdig.change.recorded", source="deepdrift", subject=I1, time=4.0,
+                   data={"id": "ct-1", "kind": "cloudtrail", "summary": "StopInstances", "actor": "bob"}),
+        runs_on(I1, 5.0),
+    ]
+    first = a.apply([rec(e, i) for i, e in enumerate(evs)])
+    again = a.apply([rec(e, i) for i, e in enumerate(evs)])
+    assert first.applied == 5 and not first.dead
+    assert again.applied == 0 and again.duplicates == 5
+    counts = store.table_counts()
+    assert counts["changes"] == 4  # created, health, security, cloudtrail; the edge has no timeline row
+    assert counts["edges"] == 1
+    node = store.get_node(I1)
+    assert node is not None and node.health_status == "critical"
