@@ -1,0 +1,240 @@
+"""Benchmark: engine reads on a large graph in MariaDB (TiDB's protocol), each next to the bare SQL.
+
+Builds a graph of N nodes and 10·N edges (default 100,000 and 1,000,000) with realistic kinds and
+edge types, then measures p50/p99 latency of
+  * impact (3 hops)                 vs the same per-hop SQL run directly (pymysql, no engine code)
+  * resource + neighbors (depth 1)  vs SELECT node + SELECT its edges
+  * rootCause (30-minute window)    vs the causes walk's per-hop SQL + one changes query
+and GraphQL ``resource(id)`` requests/s against one engine process (uvicorn) next to the same
+``SELECT`` by primary key per second over one connection.
+
+    AIRDIG_TEST_MYSQL_URL=mysql://airdig:airdig@127.0.0.1:13306/x .venv/bin/python bench/engine_queries.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import orjson
+import pymysql
+
+from airdig.backends.registry import open_store
+from airdig.engine.intel import reads, rootcause
+from airdig.engine.intel.graphwalk import _split
+
+KINDS = ["aws.ec2.instance", "aws.ec2.security-group", "aws.ec2.subnet", "aws.rds.instance", "service", "k8s.pod"]
+TYPES = ["network", "depends_on", "runs_on", "calls", "contains"]
+
+
+def connect(url: str) -> pymysql.connections.Connection:
+    p = urlsplit(url)
+    return pymysql.connect(host=p.hostname, port=p.port or 3306, user=p.username, password=p.password or "",
+                           database=p.path.lstrip("/") or None, autocommit=True)
+
+
+def build(url: str, n: int, rng: random.Random) -> None:
+    store = open_store(url)
+    store.migrate()
+    store.close()
+    conn = connect(url)
+    now = time.time()
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE edges DISABLE KEYS")
+        batch = []
+        for i in range(n):
+            batch.append((f"node-{i}", KINDS[i % len(KINDS)], "aws", "1", "us-east-1", f"name-{i}",
+                          '{"InstanceType":"m5.large"}', '{"env":"prod"}', None, now, now, now, None))
+            if len(batch) == 5000:
+                cur.executemany("INSERT INTO nodes (id, kind, provider, account, region, name, attrs, tags, managed_by,"
+                                " version, first_seen, last_seen, deleted_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                                "%s,%s)", batch)
+                batch = []
+        edges = []
+        import hashlib
+        for i in range(n * 10):
+            src, dst = f"node-{rng.randrange(n)}", f"node-{rng.randrange(n)}"
+            typ = TYPES[i % len(TYPES)]
+            eid = hashlib.sha1(f"{src}\x00{typ}\x00{dst}\x00{i}".encode()).hexdigest()
+            edges.append((eid, src, dst, typ, "{}", now, now, now, None))
+            if len(edges) == 10000:
+                cur.executemany("INSERT INTO edges (id, src, dst, type, attrs, version, first_seen, last_seen, "
+                                "deleted_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", edges)
+                edges = []
+        changes = [(f"c-{i}", f"node-{rng.randrange(n)}", now - rng.uniform(0, 3600), "cloudtrail", "bench",
+                    "alice", "AuthorizeSecurityGroupIngress", "{}") for i in range(n // 10)]
+        cur.executemany("INSERT INTO changes (id, node_id, time, kind, source, actor, summary, details) VALUES "
+                        "(%s,%s,%s,%s,%s,%s,%s,%s)", changes)
+        cur.execute("ALTER TABLE edges ENABLE KEYS")
+        cur.execute("ANALYZE TABLE nodes, edges, changes")
+        cur.fetchall()
+    conn.close()
+
+
+def timed(fn: Callable[[], object], runs: int) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return {"p50_ms": round(statistics.median(samples), 2),
+            "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2)}
+
+
+def bare_walk(cur: pymysql.cursors.Cursor, root: str, hops: int, out_types: list[str], in_types: list[str]) -> set[str]:
+    seen, frontier = {root}, [root]
+    for _ in range(hops):
+        if not frontier:
+            break
+        m = ",".join(["%s"] * len(frontier))
+        q = (f"SELECT dst FROM edges WHERE src IN ({m}) AND type IN ({','.join(['%s'] * len(out_types))}) "
+             f"AND deleted_at IS NULL UNION ALL SELECT src FROM edges WHERE dst IN ({m}) AND type IN "
+             f"({','.join(['%s'] * len(in_types))}) AND deleted_at IS NULL")
+        cur.execute(q, [*frontier, *out_types, *frontier, *in_types])
+        nxt = {r[0] for r in cur.fetchall()} - seen
+        seen |= nxt
+        frontier = sorted(nxt)
+    return seen
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def graphql_rps(url: str, n: int, seconds: float, threads: int) -> float:
+    port = free_port()
+    env = {**os.environ, "AIRDIG_DATABASE_URL": url, "AIRDIG_LOG_LEVEL": "warning",
+           "AIRDIG_DATA_DIR": f"/tmp/airdig-bench-{port}"}
+    proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "engine", "--port", str(port), "--no-processor"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("engine did not start") from None
+                time.sleep(0.2)
+        count = [0]
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            done = 0
+            while time.monotonic() < stop:
+                body = orjson.dumps({"query": "query($id: ID!) { resource(id: $id) { id kind name health { status } } }",
+                                     "variables": {"id": f"node-{rng.randrange(n)}"}})
+                conn.request("POST", "/graphql", body, {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+                if r.status != 200 or b'"errors"' in data:
+                    raise RuntimeError(data[:200])
+                done += 1
+            with lock:
+                count[0] += done
+
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return count[0] / seconds
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--mysql-url", default=os.environ.get("AIRDIG_TEST_MYSQL_URL"))
+    args = ap.parse_args()
+    if not args.mysql_url:
+        sys.exit("bench/engine_queries.py: set AIRDIG_TEST_MYSQL_URL or pass --mysql-url (scripts/services/start)")
+    n = args.nodes or (5000 if args.quick else 100_000)
+    runs = 30 if args.quick else 200
+    rng = random.Random(42)
+    p = urlsplit(args.mysql_url)
+    db = f"airdig_bench_q_{n}"
+    admin = connect(urlsplit(args.mysql_url)._replace(path="/").geturl())
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
+        cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
+    url = p._replace(path=f"/{db}").geturl()
+    t0 = time.perf_counter()
+    try:
+        build(url, n, rng)
+        load_s = time.perf_counter() - t0
+        store = open_store(url)
+        conn = connect(url)
+        cur = conn.cursor()
+        fwd, bwd = _split(None)
+        ids = [f"node-{rng.randrange(n)}" for _ in range(runs)]
+        it = iter(ids * 4)
+        out: dict[str, object] = {"benchmark": "engine_queries", "server": "MariaDB (for TiDB)", "nodes": n,
+                                  "edges": n * 10, "load_seconds": round(load_s, 1)}
+        out["impact_3_hops"] = timed(lambda: reads.impact(store, next(it), 3), runs)
+        out["impact_3_hops_bare_sql"] = timed(lambda: bare_walk(cur, next(it), 3, fwd, bwd), runs)
+        out["resource_neighbors"] = timed(lambda: (store.get_node(i := next(it)),
+                                                   reads.neighbors(store, i, 1, None, 100)), runs)
+
+        def bare_neighbors() -> None:
+            i = next(it)
+            cur.execute("SELECT * FROM nodes n LEFT JOIN health h ON h.node_id = n.id WHERE n.id = %s", (i,))
+            cur.fetchall()
+            cur.execute("SELECT src, dst, type FROM edges WHERE src = %s UNION SELECT src, dst, type FROM edges "
+                        "WHERE dst = %s", (i, i))
+            cur.fetchall()
+        out["resource_neighbors_bare_sql"] = timed(bare_neighbors, runs)
+        now = time.time()
+        it2 = iter(ids * 2)
+        out["root_cause"] = timed(lambda: rootcause.dig(store, next(it2), now, 1800.0), max(10, runs // 4))
+
+        def bare_causes() -> None:
+            seen = bare_walk(cur, next(it2), 4, bwd, fwd)
+            m = ",".join(["%s"] * len(seen))
+            cur.execute(f"SELECT id FROM changes WHERE node_id IN ({m}) AND time >= %s", [*seen, now - 1800])
+            cur.fetchall()
+        out["root_cause_bare_sql"] = timed(bare_causes, max(10, runs // 4))
+        secs = 3.0 if args.quick else 10.0
+        out["graphql_resource_req_per_s"] = round(graphql_rps(url, n, secs, 8))
+        count, stop = 0, time.monotonic() + secs
+        while time.monotonic() < stop:
+            cur.execute("SELECT n.id, n.kind, n.name, h.status FROM nodes n LEFT JOIN health h ON h.node_id = n.id "
+                        "WHERE n.id = %s", (f"node-{rng.randrange(n)}",))
+            cur.fetchall()
+            count += 1
+        out["bare_sql_select_per_s"] = round(count / secs)
+        out["aims"] = {"impact_p99_ms": "< 100", "graphql_resource_req_per_s": ">= 1000"}
+        store.close()
+        conn.close()
+        print(json.dumps(out))
+    finally:
+        with admin.cursor() as c2:
+            c2.execute(f"DROP DATABASE IF EXISTS {db}")
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()
