@@ -19,6 +19,7 @@ import orjson
 from airdig.backends.interfaces import Bus, Cache, Consumer, Record, Store
 from airdig.engine.apply import Applier, ApplyResult, Prepared
 from airdig.engine.metrics import EngineMetrics
+from airdig.engine.readcache import GRAPH_GENERATION
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_DEADLETTER, TOPIC_DRIFT, TOPIC_HEALTH, TOPIC_RESOURCES, TOPIC_TRACES
 
@@ -191,7 +192,7 @@ class EventProcessor:
         if self.cache is None or not (result.applied or result.notices):
             return
         try:
-            self.cache.bump("graph")
+            self.cache.bump(GRAPH_GENERATION)
             for channel, payload in result.notices:
                 self.cache.publish(FANOUT_CHANNEL, orjson.dumps({"channel": channel, "payload": payload}))
         except Exception as exc:  # fan-out is best effort; the store is the truth

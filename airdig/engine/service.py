@@ -14,6 +14,7 @@ from airdig.backends.interfaces import Bus, Cache, Store
 from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.metrics import EngineMetrics
 from airdig.engine.processor import EventProcessor
+from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
 from airdig.logs import get_logger
 from airdig.settings import Settings
 
@@ -32,6 +33,18 @@ class EngineService:
     settings: Settings | None = None
     # stopped after the processor, before the backends close (subscription fan-out, alert worker)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    _read_cache: ReadCache | None = None
+
+    @property
+    def read_cache(self) -> ReadCache:
+        """Hot reads (``resource(id)``) through the cache, invalidated by every applied batch."""
+        if self._read_cache is None:
+            self._read_cache = ReadCache(self.cache, self.store)
+        return self._read_cache
+
+    def invalidate(self) -> None:
+        """After a write outside the event path (a user's mutation): drop every cached read."""
+        self.cache.bump(GRAPH_GENERATION)
 
     @classmethod
     def from_settings(cls, settings: Settings, migrate: bool = True) -> EngineService:

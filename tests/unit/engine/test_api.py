@@ -115,7 +115,9 @@ def test_graphql_limits_and_error_codes(client: TestClient) -> None:
     assert "between 1 and 100" in body["errors"][0]["message"]
     nested = "{ resources(first: 1) { edges { node { health { status } } } } }"
     assert "errors" not in gql(client, nested)
-    # (depth is limited to 10; the schema has no recursive field yet that a valid query could nest deeper)
+    deep = '{ impact(id: "x") { nodes { resource { health { ' + "a { " * 16 + "b" + " }" * 16 + " } } } } }"
+    body = gql(client, deep)  # 20 levels
+    assert "exceeds maximum operation depth of 10" in body["errors"][0]["message"]
     aliases = "{ " + " ".join(f"a{i}: resource(id: \"x\") {{ id }}" for i in range(40)) + " }"
     body = gql(client, aliases)
     assert "aliases" in body["errors"][0]["message"].lower()
@@ -140,3 +142,21 @@ def test_rest_mirror_and_openapi(client: TestClient, svc: EngineService) -> None
     assert client.get("/api/v1/search", params={"q": "checkout"}).json()["items"][0]["id"] == ARN
     doc = client.get("/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/api/v1/resources/{id}" in doc["paths"]
+
+
+def test_hot_reads_are_cached_and_invalidated_by_the_apply_path(client: TestClient, svc: EngineService) -> None:
+    seed(svc, 1)
+    query = "query($id: ID!) { resource(id: $id) { attrs } }"
+    assert gql(client, query, id=ARN)["data"]["resource"]["attrs"] == {"InstanceType": "m5.large"}
+    hits = svc.read_cache.hits
+    assert gql(client, query, id=ARN)["data"]["resource"]["attrs"] == {"InstanceType": "m5.large"}
+    assert svc.read_cache.hits == hits + 1  # the second read came from the cache
+    changed = Node(id=ARN, kind="aws.ec2.instance", provider="aws", account="123456789012", region="us-east-1",
+                   name="checkout-web", attrs={"InstanceType": "c5.xlarge"})
+    ev = resource_event("updated", changed, "test")
+    svc.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())
+    svc.bus.flush()
+    deadline = time.monotonic() + 30
+    while gql(client, query, id=ARN)["data"]["resource"]["attrs"] != {"InstanceType": "c5.xlarge"}:
+        assert time.monotonic() < deadline, "the cached read never saw the applied update"
+        time.sleep(0.1)

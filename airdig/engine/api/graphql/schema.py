@@ -65,11 +65,11 @@ def _svc(info: Info[Any, Any]) -> EngineService:
 class Query:
     @field("One resource by its id (ARN, k8s://…, service://…) or native id.")
     def resource(self, info: Info[Any, Any], id: strawberry.ID) -> Resource | None:
-        store = _svc(info).store
-        node = store.get_node(str(id))
+        svc = _svc(info)
+        node = svc.read_cache.node(str(id))
         if node is None:
-            ids = store.resolve_native_id(str(id))
-            node = store.get_node(ids[0]) if len(ids) == 1 else None
+            ids = svc.store.resolve_native_id(str(id))
+            node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
         return Resource.of(node) if node else None
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
@@ -207,12 +207,14 @@ class Mutation:
     def acknowledge_drift(self, info: Info[Any, Any], id: strawberry.ID) -> DriftEvent:
         store = _svc(info).store
         row = reads.set_drift_status(store, str(id), "acknowledged", _actor(info))
+        _svc(info).invalidate()
         return DriftEvent.of(row, store.get_node(row.resource_id))
 
     @field("Mark a drift event resolved (reverted or adopted). Needs the editor role.")
     def resolve_drift(self, info: Info[Any, Any], id: strawberry.ID) -> DriftEvent:
         store = _svc(info).store
         row = reads.set_drift_status(store, str(id), "resolved", _actor(info))
+        _svc(info).invalidate()
         return DriftEvent.of(row, store.get_node(row.resource_id))
 
 

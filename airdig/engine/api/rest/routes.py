@@ -57,7 +57,7 @@ async def list_resources(request: Request) -> Response:
 
 async def get_resource(request: Request) -> Response:
     node_id = request.path_params["id"]
-    node = _svc(request).store.get_node(node_id)
+    node = _svc(request).read_cache.node(node_id)
     if node is None:
         raise NotFound("resource", node_id)
     return json(node_view(node))
