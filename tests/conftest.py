@@ -8,6 +8,7 @@ which exports their URLs. Outside it those cases skip, unless ``AIRDIG_TEST_REQU
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pymysql
 import pytest
 
-from airdig.backends.interfaces import Bus, Cache, Store
+from airdig.backends.interfaces import Bus, Cache, Record, Store
 from airdig.backends.registry import open_bus, open_cache, open_store
 
 REQUIRE = os.environ.get("AIRDIG_TEST_REQUIRE_SERVERS") == "1"
@@ -57,11 +58,33 @@ def mysql_url() -> Iterator[str]:
         conn.close()
 
 
-@pytest.fixture
-def kafka_url() -> str:
-    """The broker, with a topic prefix unique to this test so tests never see each other's records."""
+@pytest.fixture(scope="session")
+def kafka_base() -> str:
+    """The broker, warmed up: on a fresh broker the first consumer group waits while Kafka creates
+    ``__consumer_offsets`` and elects its coordinator; do that once, before any test measures anything."""
     base = server_url("AIRDIG_TEST_KAFKA_URL")
-    return f"{base}?partitions=4&prefix=t{uuid.uuid4().hex[:10]}."
+    bus = open_bus(f"{base}?partitions=1&prefix=warmup{uuid.uuid4().hex[:6]}.")
+    try:
+        bus.publish("airdig.resources", "k", b"warm")
+        bus.flush(30)
+        consumer = bus.consumer("warmup", ["airdig.resources"])
+        deadline = time.monotonic() + 120
+        got: list[Record] = []
+        while not got:
+            if time.monotonic() > deadline:
+                pytest.fail("the Kafka broker did not serve a consumer group within 120 s")
+            got = list(consumer.poll(10, timeout=1.0))
+        consumer.commit(got)
+        consumer.close()
+    finally:
+        bus.close()
+    return base
+
+
+@pytest.fixture
+def kafka_url(kafka_base: str) -> str:
+    """The broker, with a topic prefix unique to this test so tests never see each other's records."""
+    return f"{kafka_base}?partitions=4&prefix=t{uuid.uuid4().hex[:10]}."
 
 
 @pytest.fixture

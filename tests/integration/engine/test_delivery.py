@@ -95,7 +95,7 @@ def test_ten_thousand_events_two_consumers_one_dies(stack: Stack) -> None:
     a.start()
     b.start()
     try:
-        wait_for(lambda: a.crashed, 60, "consumer A to die mid-stream")
+        wait_for(lambda: a.crashed, 120, "consumer A to die mid-stream")
         wait_for(lambda: stack.store.table_counts()["changes"] >= 10_000, 120, "all events applied")
         # give B the time to receive (and drop) what A applied but never committed
         wait_for(lambda: b.stats.lag == {} or sum(b.stats.lag.values()) == 0, 60, "B to catch up")
