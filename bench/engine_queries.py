@@ -194,7 +194,8 @@ def main() -> None:
         it = iter(ids * 4)
         out: dict[str, object] = {"benchmark": "engine_queries", "server": "MariaDB (for TiDB)", "nodes": n,
                                   "edges": n * 10, "load_seconds": round(load_s, 1)}
-        out["impact_3_hops"] = timed(lambda: reads.impact(store, next(it), 3), runs)
+        out["impact_3_hops"] = timed(lambda: reads.impact(store, next(it), 3, with_resources=False), runs)
+        out["impact_3_hops_with_resources"] = timed(lambda: reads.impact(store, next(it), 3), runs)
         out["impact_3_hops_bare_sql"] = timed(lambda: bare_walk(cur, next(it), 3, fwd, bwd), runs)
         out["resource_neighbors"] = timed(lambda: (store.get_node(i := next(it)),
                                                    reads.neighbors(store, i, 1, None, 100)), runs)

@@ -16,6 +16,16 @@ from airdig.logs import get_logger
 log = get_logger("serve")
 
 
+def _run(coro: Any) -> None:
+    """uvloop where it is installed (it is a dependency on Linux), else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
 class _Server(uvicorn.Server):
     """Leaves signals to :func:`run_servers`, which stops every server of the process together."""
 
@@ -62,7 +72,7 @@ def run_servers(listeners: Sequence[Listener], on_stop: Callable[[], None] | Non
         await asyncio.gather(*tasks, return_exceptions=True)
 
     try:
-        asyncio.run(main())
+        _run(main())
     finally:
         if on_stop is not None:
             on_stop()

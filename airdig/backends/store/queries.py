@@ -82,6 +82,16 @@ class GraphQueries:
     def service_edge_stats(self, since: float | None, until: float | None,
                            node_ids: Sequence[str] | None = None) -> list[ServiceEdgeRow]:
         """Per-window call statistics, optionally only for edges touching ``node_ids``."""
+        if node_ids:
+            ids = list(dict.fromkeys(node_ids))
+            seen: dict[tuple[str, str, float, int], ServiceEdgeRow] = {}
+            for i in range(0, len(ids), 400):
+                for r in self._edge_stats(since, until, ids[i:i + 400]):
+                    seen[(r.src, r.dst, r.window_start, r.window_seconds)] = r
+            return sorted(seen.values(), key=lambda r: r.window_start)
+        return self._edge_stats(since, until, None)
+
+    def _edge_stats(self, since: float | None, until: float | None, ids: list[str] | None) -> list[ServiceEdgeRow]:
         from airdig.backends.store.sql import loads
 
         where: list[str] = []
@@ -92,8 +102,7 @@ class GraphQueries:
         if until is not None:
             where.append("window_start < ?")
             params.append(until)
-        if node_ids:
-            ids = list(dict.fromkeys(node_ids))[:500]
+        if ids:
             where.append(f"(src IN ({_marks(len(ids))}) OR dst IN ({_marks(len(ids))}))")
             params += ids + ids
         q = ("SELECT src, dst, window_start, window_seconds, request_count, error_count, errors, latency, p50, p95, "

@@ -87,13 +87,15 @@ class ImpactResult:
     truncated: bool
 
 
-def impact(store: Store, node_id: str, hops: int = 3) -> ImpactResult:
+def impact(store: Store, node_id: str, hops: int = 3, with_resources: bool = True) -> ImpactResult:
+    """The blast radius; ``with_resources`` also loads every reached node (one query per 500)."""
     if not 1 <= hops <= MAX_HOPS:
         raise InvalidInput("hops", f"must be between 1 and {MAX_HOPS}, got {hops}")
     root = resolve_id(store, node_id)
     w = walk(store, root, hops, mode="effects")
     reached = [(r.id, r.distance, list(r.path)) for r in w.reached]
-    return ImpactResult(root, reached, store.get_nodes([r[0] for r in reached]), w.truncated)
+    nodes = store.get_nodes([r[0] for r in reached]) if with_resources else {}
+    return ImpactResult(root, reached, nodes, w.truncated)
 
 
 def timeline(store: Store, node_id: str | None, since: float | None, until: float | None, first: int,

@@ -22,7 +22,7 @@ from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, Store
 from airdig.engine.intel.graphwalk import walk
-from airdig.engine.intel.servicemap import before_after
+from airdig.engine.intel.servicemap import compare
 from airdig.model.events import to_rfc3339
 
 MAX_HOPS = 4
@@ -87,12 +87,6 @@ def _degraded(cmp: dict[str, Any]) -> str | None:
     return None
 
 
-def _around(store: Store, path: list[str]) -> list[str]:
-    """The path's nodes plus what runs on them (services on an instance, pods on a node)."""
-    hosted = [e.src for e in store.edges(path, "in", ["runs_on"]) if e.deleted_at is None]
-    return list(dict.fromkeys([*path, *hosted]))
-
-
 def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: int = 10) -> Diagnosis:
     """Rank the changes in ``[at - window, at]`` on nodes that can affect ``symptom`` (≤ 4 hops)."""
     causes = walk(store, symptom, MAX_HOPS, mode="causes")
@@ -128,8 +122,20 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         ranked.append(Candidate(round(score, 4), ch, path, distance, evidence))
     ranked.sort(key=lambda c: (-c.score, -c.change.time, c.change.id))
     shortlist = ranked[:max(limit * 2, 20)]
+    span = min(window, 900.0)
+    if shortlist:
+        # two queries for the whole shortlist: what runs on the paths' nodes, and their call statistics
+        path_nodes = list(dict.fromkeys(n for c in shortlist for n in c.path))
+        hosted: dict[str, list[str]] = {}
+        for e in store.edges(path_nodes, "in", ["runs_on"]):
+            if e.deleted_at is None:
+                hosted.setdefault(e.dst, []).append(e.src)
+        around = {id(c): {*c.path, *(h for n in c.path for h in hosted.get(n, []))} for c in shortlist}
+        times = [c.change.time for c in shortlist]
+        rows = store.service_edge_stats(min(times) - span, max(times) + span,
+                                        list({n for ids in around.values() for n in ids}))
     for cand in shortlist:
-        cand.before_after = before_after(store, _around(store, cand.path), cand.change.time, min(window, 900.0))
+        cand.before_after = compare(rows, around[id(cand)], cand.change.time, span)
         worse = [(c, why) for c in cand.before_after if (why := _degraded(c))]
         if worse:
             cand.score = round(min(1.0, cand.score * 1.5), 4)

@@ -68,9 +68,14 @@ def service_map(store: Store, since: float, until: float) -> tuple[list[EdgeSumm
 
 def before_after(store: Store, node_ids: list[str], at: float, window: float) -> list[dict[str, Any]]:
     """For every call edge touching ``node_ids``: rate, error ratio and p95 in equal windows around ``at``."""
-    rows = store.service_edge_stats(at - window, at + window, node_ids)
-    before = {(e.src, e.dst): e for e in summarise(r for r in rows if r.window_start < at)}
-    after = {(e.src, e.dst): e for e in summarise(r for r in rows if r.window_start >= at)}
+    return compare(store.service_edge_stats(at - window, at + window, node_ids), set(node_ids), at, window)
+
+
+def compare(rows: Iterable[ServiceEdgeRow], node_ids: set[str], at: float, window: float) -> list[dict[str, Any]]:
+    """:func:`before_after` over rows already fetched (one query can serve many comparisons)."""
+    mine = [r for r in rows if (r.src in node_ids or r.dst in node_ids) and at - window <= r.window_start < at + window]
+    before = {(e.src, e.dst): e for e in summarise(r for r in mine if r.window_start < at)}
+    after = {(e.src, e.dst): e for e in summarise(r for r in mine if r.window_start >= at)}
     out = []
     for key in sorted(set(before) | set(after)):
         b, a = before.get(key), after.get(key)

@@ -146,6 +146,10 @@ def test_rest_mirror_and_openapi(client: TestClient, svc: EngineService) -> None
 
 def test_hot_reads_are_cached_and_invalidated_by_the_apply_path(client: TestClient, svc: EngineService) -> None:
     seed(svc, 1)
+    deadline = time.monotonic() + 10
+    while svc.cache.generation("graph") < 1:  # the seed's batch has been fanned out (cache invalidated)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     query = "query($id: ID!) { resource(id: $id) { attrs } }"
     assert gql(client, query, id=ARN)["data"]["resource"]["attrs"] == {"InstanceType": "m5.large"}
     hits = svc.read_cache.hits

@@ -11,7 +11,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import Info
 
 from airdig.engine.api.graphql.intel_types import (
@@ -142,7 +150,7 @@ class Query:
 
     @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3).")
     def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3) -> Impact:
-        res = reads.impact(_svc(info).store, str(id), hops)
+        res = reads.impact(_svc(info).store, str(id), hops, with_resources=_selects(info, "nodes", "resource"))
         return Impact(root=strawberry.ID(res.root), truncated=res.truncated, nodes=[
             ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
                        resource=Resource.of(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
@@ -180,6 +188,17 @@ class Query:
     def coverage(self, info: Info[Any, Any]) -> Coverage:
         cov = _svc(info).store.coverage()
         return Coverage(managed=cov["managed"], total=cov["total"], by_type=as_json(cov["by_type"]))
+
+
+def _selects(info: Info[Any, Any], *path: str) -> bool:
+    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped)."""
+    fields = info.selected_fields
+    for name in path:
+        nxt = [s for f in fields for s in getattr(f, "selections", []) if getattr(s, "name", None) == name]
+        if not nxt:
+            return False
+        fields = nxt
+    return True
 
 
 def _numbers(d: dict[str, Any] | None) -> EdgeNumbers | None:
@@ -242,10 +261,17 @@ class ErrorCodes(SchemaExtension):
         result.errors = fixed
 
 
+# The limits run as validation rules. Their rule classes are built once here, so that every request
+# names the very same rules and the validation cache (keyed by document *and* rules) can hit.
+_LIMIT_RULES = [*QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+                *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules]
+
+
 def _extensions() -> list[Any]:
-    # factories, so every request gets fresh extension instances
-    return [lambda: QueryDepthLimiter(max_depth=MAX_DEPTH), lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), ErrorCodes]
+    # factories, so every request gets fresh extension instances; the caches keep parsed and validated
+    # documents across requests (a cached document was already checked against the limits)
+    return [lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), ErrorCodes]
 
 
 class _Schema(strawberry.Schema):

@@ -21,7 +21,8 @@ def _time(request: Request, name: str) -> float | None:
 
 
 async def impact(request: Request) -> Response:
-    res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3)
+    with_resources = request.query_params.get("resources", "true") not in ("0", "false")
+    res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3, with_resources)
     return json({"root": res.root, "truncated": res.truncated, "nodes": [
         {"id": i, "distance": d, "path": p, "resource": node_view(res.nodes[i]) if i in res.nodes else None}
         for i, d, p in res.reached]})
