@@ -107,6 +107,13 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
             log.error("request failed", exc_info=True, path=request.url.path)
         return error_response(exc)
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"no such route: {request.url.path}", "code": "NOT_FOUND"}, status_code=404)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"{request.method} is not allowed on {request.url.path}", "code": "BAD_INPUT"},
+                            status_code=405)
+
     auth = Authenticator(service.store, required=require_auth)
     hub = FanoutHub(service.cache)
     service.closers.append(hub.close)
@@ -117,7 +124,7 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
         routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(), *intel_routes(),
                 *alert_routes(),
                 Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
-        exception_handlers={AirDigError: on_error, Exception: on_error},
+        exception_handlers={AirDigError: on_error, Exception: on_error, 404: not_found, 405: not_allowed},
         middleware=[Middleware(RequestMetrics, counter=service.metrics.http_requests),
                     Middleware(AuthMiddleware, auth=auth)],
     )
