@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from airdig.cli.common import cli_context, echo_json, fail, handle_errors, settings_options
+from airdig.cli.common import Progress, cli_context, echo_json, fail, handle_errors, settings_options
 
 if TYPE_CHECKING:
     from airdig.deepdrift.detect import DetectOptions
@@ -72,7 +72,11 @@ def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file
     from airdig.deepdrift import report
     from airdig.deepdrift.detect import detect
 
-    result = detect(_options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph))
+    progress = Progress("deepdrift detect", total=4)
+    result = detect(_options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph),
+                    progress=lambda note: progress.advance(note=note))
+    progress.finish(f"{len(result.drifts)} drift(s), coverage {result.coverage.get('managed')}/"
+                    f"{result.coverage.get('total')}")
     if fmt == "json":
         text = report.to_json(result).decode()
     elif fmt == "html":

@@ -227,8 +227,12 @@ def redact_drift(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def detect(opts: DetectOptions, clients: Clients | None = None) -> DetectResult:
-    """The whole run with I/O; input problems land in ``errors`` and the rest is still processed."""
+def detect(opts: DetectOptions, clients: Clients | None = None,
+           progress: Callable[[str], None] | None = None) -> DetectResult:
+    """The whole run with I/O; input problems land in ``errors`` and the rest is still processed.
+    ``progress`` is told each step as it starts (state, live AWS, CloudTrail, comparison)."""
+    step = progress or (lambda _note: None)
+    step("reading Terraform state")
     states, state_errors = load_states(opts.states)
     errors = [str(e) for e in state_errors]
     if not states:
@@ -241,7 +245,9 @@ def detect(opts: DetectOptions, clients: Clients | None = None) -> DetectResult:
     clients = clients or Clients(opts.region)
     ctx = Ctx(region=clients.region_name, account=clients.account_id())
     fetchers = sorted({s.fetcher for s in SPECS.values() if s.listable})
+    step(f"reading live AWS ({len(fetchers)} resource types)")
     live_items, failed = fetch_all(clients, fetchers)
+    step("reading CloudTrail" if opts.cloudtrail else "no CloudTrail given: drift will not be attributed")
     trail = load_trail(opts.cloudtrail, opts.since_hours) if opts.cloudtrail else Trail()
     errors += [str(e) for e in trail.errors]
     blast = None
@@ -251,6 +257,7 @@ def detect(opts: DetectOptions, clients: Clients | None = None) -> DetectResult:
         graph = Graph.load(opts.graph)
         blast = graph.radius
     resources = [r for s in states for r in s.resources]
+    step(f"comparing {len(resources)} resources")
     result = compute(resources, live_items, failed, ctx, trail.events, ignore, blast)
     result.errors = errors + result.errors
     for t, reason in failed.items():
