@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airdig.errors import InvalidInput
+from airdig.model import stats
 from airdig.model.graph import Node
 from airdig.tracecore import semconv as sc
 from airdig.tracecore.pairing import Call
@@ -106,20 +107,7 @@ class EdgeStats:
 
 def percentile(counts: list[int], q: float) -> float | None:
     """Quantile ``q`` from histogram ``counts`` over :data:`LATENCY_BOUNDS_MS`, linear in the bucket."""
-    total = sum(counts)
-    if total == 0:
-        return None
-    rank = q * total
-    seen = 0
-    for i, n in enumerate(counts):
-        if n and seen + n >= rank:
-            lo = LATENCY_BOUNDS_MS[i - 1] if i > 0 else 0.0
-            if i >= len(LATENCY_BOUNDS_MS):
-                return float(LATENCY_BOUNDS_MS[-1])  # beyond the last bound: report the bound
-            hi = LATENCY_BOUNDS_MS[i]
-            return round(lo + (hi - lo) * ((rank - seen) / n), 3)
-        seen += n
-    return float(LATENCY_BOUNDS_MS[-1])
+    return stats.quantile(LATENCY_BOUNDS_MS, counts, q)
 
 
 def window_seconds(window: str | int | float) -> int:

@@ -17,6 +17,17 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _drift_where(resource_id: str | None, status: str | None, severity: str | None,
+                 kind: str | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for col, val in (("resource_id", resource_id), ("status", status), ("severity", severity), ("kind", kind)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    return where, params
+
+
 class GraphQueries:
     """Mixin: needs ``_read(query, params)`` and ``transaction()`` from the store it is mixed into."""
 
@@ -130,12 +141,7 @@ class GraphQueries:
                      kind: str | None = None, first: int = 50,
                      after: tuple[float, str] | None = None) -> list[DriftRow]:
         """Newest first, keyset-paged by ``(detected_at, id)``."""
-        where: list[str] = []
-        params: list[Any] = []
-        for col, val in (("resource_id", resource_id), ("status", status), ("severity", severity), ("kind", kind)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
+        where, params = _drift_where(resource_id, status, severity, kind)
         if after is not None:
             where.append("(detected_at < ? OR (detected_at = ? AND id < ?))")
             params += [after[0], after[0], after[1]]
@@ -146,12 +152,7 @@ class GraphQueries:
 
     def count_drift_events(self, resource_id: str | None = None, status: str | None = None,
                            severity: str | None = None, kind: str | None = None) -> int:
-        where: list[str] = []
-        params: list[Any] = []
-        for col, val in (("resource_id", resource_id), ("status", status), ("severity", severity), ("kind", kind)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
+        where, params = _drift_where(resource_id, status, severity, kind)
         q = "SELECT COUNT(*) FROM drift_events" + (" WHERE " + " AND ".join(where) if where else "")
         return int(self._read(q, params)[0][0])
 

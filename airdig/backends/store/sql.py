@@ -349,11 +349,10 @@ class SqlStore(GraphQueries):
 
     def changes(self, node_id: str | None, since: float | None, until: float | None,
                 limit: int = 500) -> list[ChangeRow]:
+        if node_id is not None:
+            return self.changes_of([node_id], since, until, None, limit)
         where: list[str] = []
         params: list[Any] = []
-        if node_id is not None:
-            where.append("node_id = ?")
-            params.append(node_id)
         if since is not None:
             where.append("time >= ?")
             params.append(since)
