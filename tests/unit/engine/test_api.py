@@ -118,6 +118,9 @@ def test_graphql_limits_and_error_codes(client: TestClient) -> None:
     deep = '{ impact(id: "x") { nodes { resource { health { ' + "a { " * 16 + "b" + " }" * 16 + " } } } } }"
     body = gql(client, deep)  # 20 levels
     assert "exceeds maximum operation depth of 10" in body["errors"][0]["message"]
+    costly = "{ " + " ".join(f"r{i}: rootCause(id: \"x\") {{ symptom }}" for i in range(25)) + " }"
+    body = gql(client, costly)
+    assert "query cost" in body["errors"][0]["message"] and "exceeds the limit" in body["errors"][0]["message"]
     aliases = "{ " + " ".join(f"a{i}: resource(id: \"x\") {{ id }}" for i in range(40)) + " }"
     body = gql(client, aliases)
     assert "aliases" in body["errors"][0]["message"].lower()

@@ -22,6 +22,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from airdig.engine.api.graphql.cost import QueryCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
@@ -264,7 +265,7 @@ class ErrorCodes(SchemaExtension):
 # The limits run as validation rules. Their rule classes are built once here, so that every request
 # names the very same rules and the validation cache (keyed by document *and* rules) can hit.
 _LIMIT_RULES = [*QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-                *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules]
+                *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules, QueryCost]
 
 
 def _extensions() -> list[Any]:
