@@ -12,6 +12,7 @@ from airdig import __version__
 COMMANDS: list[tuple[str, str]] = [
     ("airdig.cli.tracecore", "tracecore"),
     ("airdig.cli.up", "up"),
+    ("airdig.cli.demo", "demo"),
     ("airdig.cli.engine", "engine"),
     ("airdig.cli.db", "db"),
     ("airdig.cli.deepdrift", "deepdrift"),
