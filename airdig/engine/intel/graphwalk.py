@@ -9,9 +9,10 @@ trouble at X? — the candidates of root cause). Each hop is one query on indexe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from airdig.backends.interfaces import Store
+from airdig.backends.interfaces import HopRow, Store
 from airdig.model.kinds import EDGE_TYPES, Propagation
 
 MAX_FRONTIER = 5000  # nodes expanded per hop; beyond it the walk says it was truncated
@@ -40,6 +41,21 @@ def _split(types: Sequence[str] | None) -> tuple[list[str], list[str]]:
     return fwd, bwd
 
 
+_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="walk")
+PARALLEL_FROM = 300  # a frontier this large is expanded in parallel chunks, each on its own connection
+
+
+def _hop(store: Store, frontier: list[str], out_types: list[str], in_types: list[str]) -> list[HopRow]:
+    if len(frontier) < PARALLEL_FROM:
+        return store.hop(frontier, out_types, in_types)
+    size = -(-len(frontier) // 3)
+    chunks = [frontier[i:i + size] for i in range(0, len(frontier), size)]
+    rows: list[HopRow] = []
+    for part in _POOL.map(lambda c: store.hop(c, out_types, in_types), chunks):
+        rows += part
+    return rows
+
+
 def walk(store: Store, root: str, hops: int, mode: str = "effects", types: Sequence[str] | None = None) -> Walk:
     """Nodes within ``hops`` of ``root``, each with its shortest path (the heaviest among equals)."""
     if mode not in ("effects", "causes"):
@@ -56,7 +72,7 @@ def walk(store: Store, root: str, hops: int, mode: str = "effects", types: Seque
         if len(frontier) > MAX_FRONTIER:
             frontier, truncated = frontier[:MAX_FRONTIER], True
         nxt: dict[str, Reached] = {}
-        for h in store.hop(frontier, out_types, in_types):
+        for h in _hop(store, frontier, out_types, in_types):
             if h.to_id in best:
                 continue
             prev = best[h.from_id]
