@@ -10,6 +10,7 @@ Nothing is written into the store or onto the bus by the demo itself.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -28,7 +29,7 @@ from airdig.demo.k8s import FakeKubernetes
 from airdig.demo.traffic import Hosts, MetricsEndpoint, Simulation, TrafficGenerator
 from airdig.errors import AirDigError
 from airdig.logs import get_logger
-from airdig.model.events import CloudEvent
+from airdig.model.events import CloudEvent, parse_time, to_rfc3339
 
 log = get_logger("demo")
 INCIDENT_AFTER = 20.0  # seconds of normal traffic before the incident (divided by --speed)
@@ -231,6 +232,7 @@ class Script:
         self._wait("the engine answering", lambda: self.http.get(f"{self.engine_url}/readyz").status_code == 200,
                    60)
         report = self.scan()
+        scanned_at = time.time()
         nodes = list(report.graph.nodes())
         by = {p: sum(1 for n in nodes if n.provider == p) for p in ("aws", "k8s", "terraform")}
         self._wait("the scan applied by the engine", lambda: self.health_of(e.checkout_arn) is not None
@@ -242,15 +244,22 @@ class Script:
                  f"({baseline.coverage.get('managed')}/{baseline.coverage.get('total')} managed)")
         hosts = Hosts(checkout=e.ids["checkout_instance"], cart=e.ids["cart_instance"],
                       db_endpoint=e.ids["db_endpoint"], account=ACCOUNT, region=REGION)
-        self.traffic = TrafficGenerator(self.p.sim, hosts, self.otlp_url, interval=self.timing.scaled(1.0, 0.25))
+        # the app "starts" after the next TraceCore window boundary, so no statistics window holds both the
+        # time before the estate existed and traffic (the root cause compares windows around changes);
+        # each tick reports the requests of the interval just past, hence the extra interval
+        window, tick = self.timing.trace_window, self.timing.scaled(1.0, 0.25)
+        self._sleep(max(0.0, (scanned_at // window + 1) * window - time.time()) + tick + 0.05)
+        self.traffic = TrafficGenerator(self.p.sim, hosts, self.otlp_url, interval=tick)
         self.p.sim.serving = True
         self.traffic.start()
+        traffic_from = time.time()
         self.say("traffic: frontend → checkout → orders-db (PostgreSQL on RDS) and cart, OTLP to TraceCore; "
                  "p95 ~15 ms")
         if not self.with_incident:
             self.say(f"no incident (--no-incident). Open the UI: {self.ui_url}")
             return
-        self._sleep(self.timing.scaled(INCIDENT_AFTER))
+        # at least one full statistics window of normal traffic before the incident
+        self._sleep(max(scanned_at + self.timing.scaled(INCIDENT_AFTER), traffic_from + window + 0.5) - time.time())
         when = time.time()
         resp = incident.open_database_to_the_world(e)
         incident.deliver(self.p.trail, [incident.cloudtrail_record(e, when, resp)], when)
@@ -272,14 +281,21 @@ class Script:
                    CRITICAL_TIMEOUT)
         self.say(f"checkout-web critical ({e.ids['checkout_instance']}: PulseSight, shop-checkout-latency)")
         self._sleep(self.timing.trace_window + 1.0)  # let one statistics window after the change land
-        self.report_root_cause()
+        self.report_root_cause(changed_at=when)
         self.say(f"Open the UI: {self.ui_url}  (GraphQL {self.engine_url}/graphql; Ctrl-C to stop)")
 
-    def report_root_cause(self) -> None:
+    def report_root_cause(self, changed_at: float) -> None:
+        """Ask the engine, as a user would, what caused the checkout host's symptom. The window reaches
+        back just past the change (whole minutes, at least one): the question is "what changed lately"."""
         e = self.p.estate
-        data = self.graphql("""query($id: ID!, $w: Int!) { rootCause(id: $id, windowMinutes: $w) {
-            summary candidates { score evidence change { kind summary actor time resourceId } } } }""",
-                            {"id": e.checkout_arn, "w": 1})
+        data = self.graphql("query($id: ID!) { resource(id: $id) { health { status since } } }",
+                            {"id": e.checkout_arn})
+        since = ((data.get("resource") or {}).get("health") or {}).get("since")
+        at = parse_time(since, "health.since") if since else time.time()  # when the symptom appeared
+        minutes = max(1, math.ceil((at - changed_at + 30) / 60))
+        data = self.graphql("""query($id: ID!, $at: String, $w: Int!) {
+            rootCause(id: $id, at: $at, windowMinutes: $w) { summary candidates { score evidence change { kind summary actor time resourceId } } } }""",
+                            {"id": e.checkout_arn, "at": to_rfc3339(at), "w": minutes})
         cands = data["rootCause"]["candidates"]
         if not cands:
             raise DemoFailed("engine", "rootCause found no candidate")
@@ -288,6 +304,9 @@ class Script:
         self.say(f"root cause: {ch['summary']} on {ch['resourceId']} (score {top['score']:.2f})")
         for line in top["evidence"]:
             self.say(f"    {line}")
+        for rank, c in enumerate(cands[1:3], start=2):
+            self.say(f"    runner-up #{rank}: {c['change']['kind']} {c['change']['summary'][:80]} on "
+                     f"{c['change']['resourceId']} (score {c['score']:.2f})")
 
 
 class _Stopped(Exception):

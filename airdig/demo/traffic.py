@@ -136,7 +136,7 @@ class TrafficGenerator:
         degraded = self.sim.degraded
         for i in range(self.per_tick):
             trace_id, fe_server = _ids()
-            start = now - 1.0 + i * (0.9 / self.per_tick)
+            start = now - self.interval + i * (0.9 * self.interval / self.per_tick)  # the tick just past
             db_ms = self.rng.uniform(330, 470) if degraded else self.rng.uniform(3, 9)
             db_err = degraded and self.rng.random() < 0.15
             cart_ms = self.rng.uniform(2, 6)

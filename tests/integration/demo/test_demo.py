@@ -86,7 +86,7 @@ def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(
                                                  "AIRDIG_BUS", "AIRDIG_CACHE", "AIRDIG_TRACES", "AIRDIG_CONFIG",
                                                  "KUBECONFIG"))]:
         del env[key]
-    run = Run(["--speed", "5", "--exit-after", "120", "--data-dir", str(tmp_path / "airdig"),
+    run = Run(["--speed", "2", "--exit-after", "120", "--data-dir", str(tmp_path / "airdig"),
                "--engine-port", str(engine), "--ui-port", str(ui), "--otlp-grpc-port", str(grpc),
                "--otlp-http-port", str(http), "--pulsesight-port", str(ps)], env)
     try:
@@ -128,15 +128,17 @@ def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(
         assert "alice" in d["cause"]["principal"]
 
         # PulseSight: the checkout host is critical
-        res = _gql(url, "query($id: ID!) { resource(id: $id) { health { status reasons } } }",
+        res = _gql(url, "query($id: ID!) { resource(id: $id) { health { status reasons since } } }",
                    id=checkout)["resource"]
         assert res["health"]["status"] == "critical"
         assert "shop-checkout-latency" in {r.get("rule") for r in res["health"]["reasons"]}
 
         # the engine's root cause: the security-group change, by alice, ranked first
-        rc = _gql(url, "query($id: ID!) { rootCause(id: $id, windowMinutes: 1) { candidates { score "
-                       "change { kind actor resourceId } } } }", id=checkout)["rootCause"]["candidates"]
-        assert rc[0]["change"]["resourceId"] == sg
+        # asked about the moment the host turned critical, looking back one minute
+        rc = _gql(url, "query($id: ID!, $at: String) { rootCause(id: $id, at: $at, windowMinutes: 1) { candidates {"
+                       " score evidence change { kind actor resourceId time } } } }",
+                  id=checkout, at=res["health"]["since"])["rootCause"]["candidates"]
+        assert rc[0]["change"]["resourceId"] == sg, [(c["score"], c["change"], c["evidence"]) for c in rc[:3]]
         assert rc[0]["change"]["kind"] == "cloudtrail"
         assert "alice" in (rc[0]["change"]["actor"] or "")
         assert "AuthorizeSecurityGroupIngress" in top_line
