@@ -60,7 +60,9 @@ def demo(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_ht
     settings.extra.setdefault("tracecore_window_seconds", timing.trace_window)
     settings.extra.setdefault("tracecore_pair_wait", min(10.0, timing.trace_window))
     _say(f"data in {settings.data_dir}")
-    prepared = prepare(settings.data_dir, timing, _say)
+    from airdig.engine.auth import is_loopback
+
+    prepared = prepare(settings.data_dir, timing, _say, None if is_loopback(host) else settings.database_url)
     try:
         listeners, handles = start_all(host, engine_port, ui_port, otlp_grpc_port, otlp_http_port, pulsesight_port)
     except BaseException:

@@ -77,9 +77,34 @@ class Prepared:
     state_file: Path
     trail: Path
     env_saved: dict[str, str | None] = field(default_factory=dict)
+    token: str | None = None  # the engine's API token when it requires one (bound beyond loopback)
 
 
-def prepare(data_dir: Path, timing: Timing, progress: Callable[[str], None]) -> Prepared:
+def _network_access(database_url: str, progress: Callable[[str], None]) -> dict[str, str]:
+    """Bound beyond loopback the engine requires tokens and PulseSight a webhook secret: create a viewer
+    token (as `airdig token create` does) for the demo's own queries and PulseSight's resolver, and a
+    random webhook secret unless one is configured."""
+    import secrets
+
+    from airdig.backends.registry import open_store
+    from airdig.engine.auth import TokenService
+
+    store = open_store(database_url)
+    try:
+        store.migrate()
+        token, _row = TokenService(store).create("airdig-demo", "viewer")
+    finally:
+        store.close()
+    env = {"AIRDIG_PULSESIGHT_RESOLVER_TOKEN": token}
+    if not os.environ.get("AIRDIG_PULSESIGHT_SECRET"):
+        env["AIRDIG_PULSESIGHT_SECRET"] = secrets.token_urlsafe(24)
+        progress(f"PulseSight webhook secret (bound beyond loopback): {env['AIRDIG_PULSESIGHT_SECRET']}")
+    progress(f"viewer API token for this demo: {token}")
+    return env
+
+
+def prepare(data_dir: Path, timing: Timing, progress: Callable[[str], None], database_url: str | None = None,
+            ) -> Prepared:
     """Before the roles start: the AWS emulator and its estate, the Terraform state, the Kubernetes API,
     the shop's metrics endpoint, and PulseSight's settings pointing at it (read when PulseSight starts)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
@@ -109,12 +134,20 @@ def prepare(data_dir: Path, timing: Timing, progress: Callable[[str], None]) -> 
                      encoding="utf-8")
     env = {"AIRDIG_PULSESIGHT_SCRAPE_TARGETS": metrics.url, "AIRDIG_PULSESIGHT_RULES": str(rules),
            "AIRDIG_PULSESIGHT_INTERVAL": f"{timing.health_interval:g}s"}
+    try:
+        if database_url is not None:
+            env.update(_network_access(database_url, progress))
+    except BaseException:
+        for s in reversed(started):
+            s.stop()
+        raise
     saved = {k: os.environ.get(k) for k in env}
     for k, v in env.items():
-        if os.environ.get(k) and k != "AIRDIG_PULSESIGHT_INTERVAL":
+        if os.environ.get(k) and k in ("AIRDIG_PULSESIGHT_SCRAPE_TARGETS", "AIRDIG_PULSESIGHT_RULES"):
             v = f"{os.environ[k]},{v}"  # keep what the user configured, add the demo's
         os.environ[k] = v
-    return Prepared(emulator, estate, k8s, sim, metrics, folder, state_file, folder / "cloudtrail", saved)
+    return Prepared(emulator, estate, k8s, sim, metrics, folder, state_file, folder / "cloudtrail", saved,
+                    token=env.get("AIRDIG_PULSESIGHT_RESOLVER_TOKEN"))
 
 
 def release(p: Prepared) -> None:
@@ -143,7 +176,7 @@ class Script:
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-script", daemon=True)
-        self.http = httpx.Client(timeout=30)
+        self.http = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {p.token}"} if p.token else {})
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

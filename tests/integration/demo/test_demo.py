@@ -91,6 +91,8 @@ def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(
                "--otlp-http-port", str(http), "--pulsesight-port", str(ps)], env)
     try:
         url = f"http://127.0.0.1:{engine}"
+        ready = run.wait_for("estate ready:", 60)
+        assert "DeepDrift: 0 drift(s)" in ready  # the Terraform state matches the account as built
         incident = run.wait_for("incident:", 60)
         m = re.search(r"opened (sg-[0-9a-f]+) to 0\.0\.0\.0/0 on 5432", incident)
         assert m, incident
@@ -146,5 +148,24 @@ def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(
         run.proc.send_signal(signal.SIGINT)  # Ctrl-C; --exit-after is only the safety net here
         assert run.proc.wait(timeout=60) == 0, "\n".join(run.lines)
         assert run.lines[-1] == "[demo] stopped."
+    finally:
+        run.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_demo_without_incident_stops_by_itself_after_exit_after(tmp_path: Path) -> None:
+    ports = _free_ports(5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRDIG_"))}
+    names = ["--engine-port", "--ui-port", "--otlp-grpc-port", "--otlp-http-port", "--pulsesight-port"]
+    run = Run(["--speed", "10", "--no-incident", "--exit-after", "12", "--data-dir", str(tmp_path / "airdig"),
+               *(x for pair in zip(names, map(str, ports), strict=True) for x in pair)], env)
+    try:
+        run.wait_for("no incident", 60)
+        drifts = _gql(f"http://127.0.0.1:{ports[0]}", "{ driftEvents(first: 5) { edges { node { id } } } }")
+        assert drifts["driftEvents"]["edges"] == []
+        assert run.proc.wait(timeout=60) == 0, "\n".join(run.lines)
+        assert run.lines[-1] == "[demo] stopped."
+        assert not any("incident:" in ln for ln in run.lines)
     finally:
         run.close()
