@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import tempfile
 from typing import Any
 
 import click
 
-from airdig.cli.common import cli_context, handle_errors, settings_options
+from airdig.cli.common import cli_context, fail, handle_errors, settings_options
 from airdig.cli.up import start_all, up_options
 from airdig.logs import get_logger
 
 log = get_logger("demo")
+
+
+def _free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _say(message: str) -> None:
@@ -49,6 +61,10 @@ def demo(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_ht
         raise click.BadParameter(str(exc), param_hint="--speed") from None
     if exit_after is not None and exit_after <= 0:
         raise click.BadParameter("must be positive", param_hint="--exit-after")
+    for option, port in (("--engine-port", engine_port), ("--ui-port", ui_port), ("--otlp-grpc-port", otlp_grpc_port),
+                         ("--otlp-http-port", otlp_http_port), ("--pulsesight-port", pulsesight_port)):
+        if not _free(host, port):  # before minutes of setup, not after
+            fail(f"{host}:{port} is already in use (is `airdig up` running?); choose another with {option}")
     ctx = cli_context()
     if not os.environ.get("AIRDIG_LOG_LEVEL") and not ctx.config_file and not os.environ.get("AIRDIG_CONFIG"):
         ctx.overrides["log_level"] = "warning"  # the [demo] lines tell the story; info logs would drown them
