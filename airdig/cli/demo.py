@@ -96,6 +96,7 @@ def demo(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_ht
         for h in reversed(handles):
             h.stop()
         release(prepared)
+        _say(f"data kept in {settings.data_dir} (`airdig up --data-dir {settings.data_dir}` shows it again)")
         _say("stopped.")
 
     background: list[Any] = []
