@@ -6,8 +6,9 @@ transitions, security alerts). A candidate's score multiplies three factors, eac
 
 * graph distance: ``0.6 ** hops`` times the product of the edge weights on the path (≤ 4 hops),
 * time proximity: 1 just before the symptom, falling linearly to 0.2 at the window's start,
-* change kind: attributed changes (a principal is known) outrank anonymous scan diffs, and a change
-  that touched only tags barely counts.
+* change kind: attributed changes (a principal is known) outrank anonymous scan diffs; a change that
+  touched only tags barely counts, and "created" counts little (a first scan reports every resource as
+  created: discovery, not change).
 
 The best candidates are then checked against the traffic: when a call edge on or around the path
 (including services running on the path's nodes) got markedly worse after the change — p95 doubled or
@@ -28,7 +29,7 @@ from airdig.model.events import to_rfc3339
 MAX_HOPS = 4
 KIND_WEIGHT: dict[str, float] = {
     "cloudtrail": 1.0, "drift": 1.0, "deploy": 0.95, "config": 0.9, "deleted": 0.9, "updated": 0.8,
-    "scaling": 0.7, "created": 0.5, "drift_resolved": 0.3,
+    "scaling": 0.7, "created": 0.3, "drift_resolved": 0.3,
 }
 STATE_CHANGE_KINDS = tuple(KIND_WEIGHT)
 
@@ -112,7 +113,8 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         score *= 1.0 if ch.actor else 0.85  # unattributed (a scan diff, a drift with no CloudTrail cause)
         hops = " → ".join(path)
         evidence = [
-            f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor else "") + f" at {to_rfc3339(ch.time)}"
+            f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor and ch.actor not in ch.summary else "")
+            + f" at {to_rfc3339(ch.time)}"
             + f" ({ch.source})",
             f"path: {hops}" if distance else f"on the symptom itself: {symptom}",
             f"symptom: {summary}",
