@@ -17,6 +17,20 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def time_range(col: str, since: float | None, until: float | None,
+               until_inclusive: bool = True) -> tuple[list[str], list[Any]]:
+    """``col >= since AND col <= until`` (or ``< until``), for the bounds that are given."""
+    where: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        where.append(f"{col} >= ?")
+        params.append(since)
+    if until is not None:
+        where.append(f"{col} {'<=' if until_inclusive else '<'} ?")
+        params.append(until)
+    return where, params
+
+
 def _drift_where(resource_id: str | None, status: str | None, severity: str | None,
                  kind: str | None) -> tuple[list[str], list[Any]]:
     where: list[str] = []
@@ -71,14 +85,9 @@ class GraphQueries:
         ids = list(dict.fromkeys(node_ids))
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            where = [f"node_id IN ({_marks(len(chunk))})"]
-            params: list[Any] = list(chunk)
-            if since is not None:
-                where.append("time >= ?")
-                params.append(since)
-            if until is not None:
-                where.append("time <= ?")
-                params.append(until)
+            where, params = time_range("time", since, until)
+            where.append(f"node_id IN ({_marks(len(chunk))})")
+            params += list(chunk)
             if kinds:
                 where.append(f"kind IN ({_marks(len(kinds))})")
                 params += list(kinds)
@@ -105,14 +114,7 @@ class GraphQueries:
     def _edge_stats(self, since: float | None, until: float | None, ids: list[str] | None) -> list[ServiceEdgeRow]:
         from airdig.backends.store.sql import loads
 
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("window_start >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("window_start < ?")
-            params.append(until)
+        where, params = time_range("window_start", since, until, until_inclusive=False)
         if ids:
             where.append(f"(src IN ({_marks(len(ids))}) OR dst IN ({_marks(len(ids))}))")
             params += ids + ids

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
-from airdig.backends.store.queries import GraphQueries
+from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS
 
 _SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
@@ -343,7 +343,7 @@ class SqlStore(GraphQueries):
         return out
 
     def table_counts(self) -> dict[str, int]:
-        """Rows per table, for `airdig db status`, metrics and tests."""
+        """Rows per table (for operators and tests)."""
         return {t.name: int(self._read(f"SELECT COUNT(*) FROM {t.name}")[0][0])
                 for _, _, tables in MIGRATIONS for t in tables}
 
@@ -351,14 +351,7 @@ class SqlStore(GraphQueries):
                 limit: int = 500) -> list[ChangeRow]:
         if node_id is not None:
             return self.changes_of([node_id], since, until, None, limit)
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("time >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("time <= ?")
-            params.append(until)
+        where, params = time_range("time", since, until)
         q = ("SELECT id, node_id, time, kind, source, actor, summary, details FROM changes"
              + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY time DESC, id LIMIT ?")
         params.append(int(limit))
