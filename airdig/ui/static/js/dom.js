@@ -83,8 +83,9 @@ export function principalEl(p) { return h("span", { title: p || "" }, shortPrinc
 
 export function shortId(id) {
   if (!id) return "";
-  const m = /([^/:]+)$/.exec(id);
-  return m ? m[1] : id;
+  // the last path segment (keeps "host:5432" of a database node); ARNs without a path: the last field
+  const seg = id.includes("/") ? id.slice(id.lastIndexOf("/") + 1) : id.slice(id.lastIndexOf(":") + 1);
+  return seg || id;
 }
 
 /** Honest states: what is missing and why, in words an on-call engineer can act on. */
