@@ -6,7 +6,9 @@ transitions, security alerts). A candidate's score multiplies three factors, eac
 
 * graph distance: ``0.6 ** hops`` times the product of the edge weights on the path (≤ 4 hops),
 * time proximity: 1 just before the symptom, falling linearly to 0.2 at the window's start,
-* change kind: attributed changes (a principal is known) outrank anonymous scan diffs; a change that
+* change kind: attributed changes (a principal is known) outrank anonymous scan diffs (a scan diff of a
+  node within 15 minutes after a CloudTrail write on it is folded into that write, as is a drift the
+  write explains); a change that
   touched only tags barely counts, and "created" counts little (a first scan reports every resource as
   created: discovery, not change).
 
@@ -32,6 +34,7 @@ KIND_WEIGHT: dict[str, float] = {
     "scaling": 0.7, "created": 0.3, "drift_resolved": 0.3,
 }
 STATE_CHANGE_KINDS = tuple(KIND_WEIGHT)
+SCAN_LAG = 900.0  # a scan diff this soon after a CloudTrail write on the same node is that write, seen again
 
 
 @dataclass
@@ -103,6 +106,12 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         cause = ch.details.get("cause") if ch.kind == "drift" and isinstance(ch.details, dict) else None
         if isinstance(cause, dict) and cause.get("event_id") in writes:
             explained.setdefault(str(cause["event_id"]), []).append(ch)
+    # likewise an unattributed scan diff of a node shortly after a CloudTrail write on it: the scan saw that write
+    for ch in changes:
+        if ch.kind == "updated" and not ch.actor:
+            seen_by = [w for w in writes.values() if w.node_id == ch.node_id and 0 <= ch.time - w.time <= SCAN_LAG]
+            if seen_by:
+                explained.setdefault(max(seen_by, key=lambda w: w.time).id, []).append(ch)
     folded = {d.id for ds in explained.values() for d in ds}
     ranked: list[Candidate] = []
     for ch in changes:
@@ -120,7 +129,8 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
             f"symptom: {summary}",
         ]
         for d in explained.get(ch.id, []):
-            evidence.insert(1, f"drift from Terraform: {d.summary} (detected {to_rfc3339(d.time)})")
+            what = "drift from Terraform" if d.kind == "drift" else f"seen by {d.source}"
+            evidence.insert(1, f"{what}: {d.summary} ({to_rfc3339(d.time)})")
         ranked.append(Candidate(round(score, 4), ch, path, distance, evidence))
     ranked.sort(key=lambda c: (-c.score, -c.change.time, c.change.id))
     shortlist = ranked[:max(limit * 2, 20)]

@@ -87,6 +87,9 @@ def scenario() -> list[CloudEvent]:
         "cause": {"event_id": "ct-0001", "event_name": "RevokeSecurityGroupEgress", "event_time": to_rfc3339(T0),
                   "principal": "assumed-role/AWSReservedSSO_Admin/alice@example.com", "channel": "console",
                   "source_ip": "203.0.113.9"}, "remediation": {"action": "revert"}, "detected_at": to_rfc3339(T0 + 30)}))
+    # the next scan sees the same change, without knowing who made it
+    evs.append(resource_event("updated", node(SG, "aws.ec2.security-group", "web", IpPermissions=[]), "skygraph",
+                              changed=["attrs.IpPermissions"], time=T0 + 120))
     # traffic: checkout → orders DB, fine before, slow from T0+4 min
     for minute in range(-10, 10):
         start = T0 + minute * 60
@@ -144,6 +147,9 @@ def test_root_cause_names_the_security_group_change_first(client: TestClient) ->
     assert any("degraded after the change" in e and "checkout" in e for e in first["evidence"])
     ba = next(b for b in first["beforeAfter"] if b["src"] == CHECKOUT and b["dst"] == RDS)
     assert ba["before"]["p95"] < 10 and ba["after"]["p95"] > 100
+    # the scan's view of the same change is folded into it, not ranked on its own
+    assert any(e.startswith("seen by skygraph") for e in first["evidence"])
+    assert not [c for c in rc["candidates"] if c["change"]["kind"] == "updated" and c["change"]["resourceId"] == SG]
     # symptoms are never causes; the noise ranks lower
     kinds = [c["change"]["kind"] for c in rc["candidates"]]
     assert "health" not in kinds
