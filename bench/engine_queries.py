@@ -32,6 +32,7 @@ import orjson
 import pymysql
 
 from airdig.backends.registry import open_store
+from airdig.backends.store.sql import node_key
 from airdig.engine.intel import reads, rootcause
 from airdig.engine.intel.graphwalk import _split
 
@@ -63,16 +64,24 @@ def build(url: str, n: int, rng: random.Random) -> None:
                                 "%s,%s)", batch)
                 batch = []
         edges = []
+        adjacency: set[tuple[int, str, int]] = set()
         import hashlib
         for i in range(n * 10):
             src, dst = f"node-{rng.randrange(n)}", f"node-{rng.randrange(n)}"
             typ = TYPES[i % len(TYPES)]
             eid = hashlib.sha1(f"{src}\x00{typ}\x00{dst}\x00{i}".encode()).hexdigest()
             edges.append((eid, src, dst, typ, "{}", now, now, now, None))
+            adjacency.add((node_key(src), typ, node_key(dst)))
             if len(edges) == 10000:
                 cur.executemany("INSERT INTO edges (id, src, dst, type, attrs, version, first_seen, last_seen, "
                                 "deleted_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)", edges)
-                edges = []
+                cur.executemany("INSERT IGNORE INTO adjacency (src_key, type, dst_key) VALUES (%s,%s,%s)",
+                                list(adjacency))
+                edges, adjacency = [], set()
+        # the walk index the engine maintains on every edge write
+        keys = [(node_key(f"node-{i}"), f"node-{i}") for i in range(n)]
+        for i in range(0, n, 10000):
+            cur.executemany("INSERT INTO node_keys (node_key, node_id) VALUES (%s,%s)", keys[i:i + 10000])
         changes = [(f"c-{i}", f"node-{rng.randrange(n)}", now - rng.uniform(0, 3600), "cloudtrail", "bench",
                     "alice", "AuthorizeSecurityGroupIngress", "{}") for i in range(n // 10)]
         cur.executemany("INSERT INTO changes (id, node_id, time, kind, source, actor, summary, details) VALUES "
@@ -94,19 +103,29 @@ def timed(fn: Callable[[], object], runs: int) -> dict[str, float]:
             "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2)}
 
 
-def bare_walk(cur: pymysql.cursors.Cursor, root: str, hops: int, out_types: list[str], in_types: list[str]) -> set[str]:
-    seen, frontier = {root}, [root]
+def bare_walk(cur: pymysql.cursors.Cursor, root: str, hops: int, out_types: list[str], in_types: list[str],
+              table: str = "adjacency") -> set[object]:
+    """The same answer in bare SQL: per-hop queries on the walk index (or on the edges table by id)."""
+    src, dst = ("src_key", "dst_key") if table == "adjacency" else ("src", "dst")
+    start: object = node_key(root) if table == "adjacency" else root
+    seen, frontier = {start}, [start]
     for _ in range(hops):
         if not frontier:
             break
         m = ",".join(["%s"] * len(frontier))
-        q = (f"SELECT dst FROM edges WHERE src IN ({m}) AND type IN ({','.join(['%s'] * len(out_types))}) "
-             f"AND deleted_at IS NULL UNION ALL SELECT src FROM edges WHERE dst IN ({m}) AND type IN "
-             f"({','.join(['%s'] * len(in_types))}) AND deleted_at IS NULL")
+        q = (f"SELECT {dst} FROM {table} WHERE {src} IN ({m}) AND type IN ({','.join(['%s'] * len(out_types))}) "
+             f"UNION ALL SELECT {src} FROM {table} WHERE {dst} IN ({m}) AND type IN "
+             f"({','.join(['%s'] * len(in_types))})")
         cur.execute(q, [*frontier, *out_types, *frontier, *in_types])
         nxt = {r[0] for r in cur.fetchall()} - seen
         seen |= nxt
-        frontier = sorted(nxt)
+        frontier = list(nxt)
+    if table == "adjacency" and len(seen) > 1:  # ids for the nodes reached, as the engine returns them
+        keys = list(seen)
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i:i + 1000]
+            cur.execute(f"SELECT node_id FROM node_keys WHERE node_key IN ({','.join(['%s'] * len(chunk))})", chunk)
+            cur.fetchall()
     return seen
 
 
@@ -207,6 +226,8 @@ def main() -> None:
         out["impact_3_hops"] = timed(lambda: reads.impact(store, next(it), 3, with_resources=False), runs)
         out["impact_3_hops_with_resources"] = timed(lambda: reads.impact(store, next(it), 3), runs)
         out["impact_3_hops_bare_sql"] = timed(lambda: bare_walk(cur, next(it), 3, fwd, bwd), runs)
+        out["impact_3_hops_bare_sql_on_edge_ids"] = timed(lambda: bare_walk(cur, next(it), 3, fwd, bwd, "edges"),
+                                                          runs)
         out["resource_neighbors"] = timed(lambda: (store.get_node(i := next(it)),
                                                    reads.neighbors(store, i, 1, None, 100)), runs)
 
@@ -223,7 +244,7 @@ def main() -> None:
         out["root_cause"] = timed(lambda: rootcause.dig(store, next(it2), now, 1800.0), max(10, runs // 4))
 
         def bare_causes() -> None:
-            seen = bare_walk(cur, next(it2), 4, bwd, fwd)
+            seen = bare_walk(cur, next(it2), 4, bwd, fwd, "edges")
             m = ",".join(["%s"] * len(seen))
             cur.execute(f"SELECT id FROM changes WHERE node_id IN ({m}) AND time >= %s", [*seen, now - 1800])
             cur.fetchall()

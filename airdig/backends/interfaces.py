@@ -64,17 +64,6 @@ class ChangeRow:
 
 
 @dataclass(frozen=True)
-class HopRow:
-    """One BFS step: from ``from_id`` to ``to_id`` along the edge ``src -[type]-> dst``."""
-
-    from_id: str
-    to_id: str
-    type: str
-    src: str
-    dst: str
-
-
-@dataclass(frozen=True)
 class ServiceEdgeRow:
     """Call statistics of one service edge in one time window."""
 
@@ -186,8 +175,9 @@ class Store(Protocol):
     def save_alert_delivery(self, row: AlertDeliveryRow) -> None: ...
     def alert_deliveries(self, first: int, dedupe_key: str | None = None,
                          since: float | None = None) -> list[AlertDeliveryRow]: ...
-    def hop(self, frontier: Sequence[str], forward_types: Sequence[str],
-            backward_types: Sequence[str]) -> list[HopRow]: ...
+    def hop_keys(self, frontier: Sequence[int], forward_types: Sequence[str],
+                 backward_types: Sequence[str]) -> list[tuple[int, int, str]]: ...
+    def node_ids_for_keys(self, keys: Sequence[int]) -> dict[int, str]: ...
     def changes_of(self, node_ids: Sequence[str], since: float | None, until: float | None,
                    kinds: Sequence[str] | None = None, limit: int = 1000) -> list[ChangeRow]: ...
     def service_edge_stats(self, since: float | None, until: float | None,

@@ -285,12 +285,12 @@ def _rebind_native_edges(tx: SqlTx, pairs: list[tuple[str, str]]) -> None:
                     f"WHERE dst IN ({marks}) OR src IN ({marks})", keys + keys)
     if not rows:
         return
-    from airdig.backends.store.sql import edge_id, loads
+    from airdig.backends.store.sql import loads
 
     moved = [(EdgeRow(src=refs.get(r[0], r[0]), dst=refs.get(r[1], r[1]), type=r[2], attrs=loads(r[3]) or {},
                       first_seen=r[5], last_seen=r[6], deleted_at=r[7]), float(r[4])) for r in rows]
     tx.upsert_edges([e for e, _ in moved], [v for _, v in moved])
-    tx.run_many("DELETE FROM edges WHERE id = ?", [(edge_id(r[0], r[2], r[1]),) for r in rows])
+    tx.delete_edges([(r[0], r[2], r[1]) for r in rows])
 
 
 def _write(tx: SqlTx, plan: Plan) -> None:

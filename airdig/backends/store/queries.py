@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airdig.backends.interfaces import ChangeRow, DriftRow, HopRow, ServiceEdgeRow
+from airdig.backends.interfaces import ChangeRow, DriftRow, ServiceEdgeRow
 
 
 def _marks(n: int) -> str:
@@ -51,31 +51,37 @@ class GraphQueries:
     def transaction(self) -> Any:
         raise NotImplementedError
 
-    def hop(self, frontier: Sequence[str], forward_types: Sequence[str],
-            backward_types: Sequence[str]) -> list[HopRow]:
-        """One BFS step: ``frontier -[forward]-> x`` gives ``x``; ``x -[backward]-> frontier`` gives ``x``.
-
-        Deleted edges are not followed; stale (no longer observed) edges are, since they may still hold.
-        """
-        out: list[HopRow] = []
-        ids = list(dict.fromkeys(frontier))
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+    def hop_keys(self, frontier: Sequence[int], forward_types: Sequence[str],
+                 backward_types: Sequence[str]) -> list[tuple[int, int, str]]:
+        """One BFS step over node keys (index-only): ``(from, to, type)`` for ``frontier -[forward]-> to``
+        and for ``to -[backward]-> frontier``. Deleted edges are not in the walk index."""
+        out: list[tuple[int, int, str]] = []
+        keys = list(dict.fromkeys(frontier))
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i:i + 1000]
             parts: list[str] = []
             params: list[Any] = []
             if forward_types:
-                parts.append(f"SELECT src, dst, type, src, dst FROM edges WHERE src IN ({_marks(len(chunk))}) "
-                             f"AND type IN ({_marks(len(forward_types))}) AND deleted_at IS NULL")
+                parts.append(f"SELECT src_key, dst_key, type FROM adjacency WHERE src_key IN ({_marks(len(chunk))}) "
+                             f"AND type IN ({_marks(len(forward_types))})")
                 params += [*chunk, *forward_types]
             if backward_types:
-                parts.append(f"SELECT dst, src, type, src, dst FROM edges WHERE dst IN ({_marks(len(chunk))}) "
-                             f"AND type IN ({_marks(len(backward_types))}) AND deleted_at IS NULL")
+                parts.append(f"SELECT dst_key, src_key, type FROM adjacency WHERE dst_key IN ({_marks(len(chunk))}) "
+                             f"AND type IN ({_marks(len(backward_types))})")
                 params += [*chunk, *backward_types]
             if not parts:
                 return []
-            for r in self._read(" UNION ALL ".join(parts), params):
-                out.append(HopRow(from_id=r[0], to_id=r[1], type=r[2], src=r[3], dst=r[4]))
+            out += [(int(r[0]), int(r[1]), str(r[2])) for r in self._read(" UNION ALL ".join(parts), params)]
         return out
+
+    def node_ids_for_keys(self, keys: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        ks = list(dict.fromkeys(keys))
+        for i in range(0, len(ks), 1000):
+            chunk = ks[i:i + 1000]
+            found.update((int(k), str(n)) for k, n in self._read(
+                f"SELECT node_key, node_id FROM node_keys WHERE node_key IN ({_marks(len(chunk))})", chunk))
+        return found
 
     def changes_of(self, node_ids: Sequence[str], since: float | None, until: float | None,
                    kinds: Sequence[str] | None = None, limit: int = 1000) -> list[ChangeRow]:

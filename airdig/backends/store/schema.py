@@ -123,8 +123,16 @@ ALERT_DELIVERIES = Table("alert_deliveries", (
     C("created_at", "float"), C("sent_at", "float", nullable=True),
 ), ("id",), (("dedupe_key",), ("created_at",)))
 
+# Graph walks run on 8-byte hashed node keys: (key, type, key) fits a covering index in both directions,
+# which ids of up to 512 characters cannot (InnoDB's 3072-byte key limit), so a hop is an index-only
+# scan; keys map back to ids only for the nodes a walk reaches.
+ADJACENCY = Table("adjacency", (C("src_key", "int"), C("type", "short"), C("dst_key", "int")),
+                  ("src_key", "type", "dst_key"), (("dst_key", "type", "src_key"),))
+NODE_KEYS = Table("node_keys", (C("node_key", "int"), C("node_id", "id")), ("node_key",))
+
 MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
     (1, "graph, history, drift, service edges, health, applied events",
      (NODES, EDGES, NATIVE_IDS, CHANGES, DRIFT_EVENTS, SERVICE_EDGES, HEALTH, APPLIED_EVENTS)),
     (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
+    (3, "hashed node keys and adjacency for graph walks", (ADJACENCY, NODE_KEYS)),
 ]

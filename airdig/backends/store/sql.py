@@ -32,6 +32,11 @@ _NODE_SELECT = (
 )
 
 
+def node_key(node_id: str) -> int:
+    """A node's 8-byte walk key (signed, as BIGINT and SQLite INTEGER store it)."""
+    return int.from_bytes(hashlib.sha1(node_id.encode()).digest()[:8], "big", signed=True)
+
+
 def edge_id(src: str, type_: str, dst: str) -> str:
     return hashlib.sha1(f"{src}\x00{type_}\x00{dst}".encode()).hexdigest()
 
@@ -110,6 +115,38 @@ class SqlTx:
              r.deleted_at)
             for r, v in zip(rows, version, strict=True)
         ])
+        self.sync_adjacency({edge_id(r.src, r.type, r.dst) for r in rows})
+
+    def sync_adjacency(self, edge_ids: set[str]) -> None:
+        """Make the walk index agree with the edges rows as they now stand (newer-wins already applied)."""
+        ids = sorted(edge_ids)
+        live: list[tuple[str, str, str]] = []
+        gone: list[tuple[str, str, str]] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for src, typ, dst, deleted in self.fetch(
+                    f"SELECT src, type, dst, deleted_at FROM edges WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                (gone if deleted is not None else live).append((src, typ, dst))
+        self.link(live)
+        self.unlink(gone)
+
+    def link(self, edges: Sequence[tuple[str, str, str]]) -> None:
+        if not edges:
+            return
+        d = self._s.d
+        self.run_many(d.insert_ignore("adjacency", ("src_key", "type", "dst_key")),
+                      [(node_key(s), t, node_key(x)) for s, t, x in edges])
+        ids = {n for s, _, x in edges for n in (s, x)}
+        self.run_many(d.insert_ignore("node_keys", ("node_key", "node_id")), [(node_key(n), n) for n in ids])
+
+    def unlink(self, edges: Sequence[tuple[str, str, str]]) -> None:
+        self.run_many("DELETE FROM adjacency WHERE src_key = ? AND type = ? AND dst_key = ?",
+                      [(node_key(s), t, node_key(x)) for s, t, x in edges])
+
+    def delete_edges(self, edges: Sequence[tuple[str, str, str]]) -> None:
+        """Remove edges outright (a ``native://`` edge re-pointed at its node), walk index included."""
+        self.run_many("DELETE FROM edges WHERE id = ?", [(edge_id(s, t, x),) for s, t, x in edges])
+        self.unlink(edges)
 
     def add_native_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.run_many(self._s.d.insert_ignore("native_ids", ("native_id", "node_id")),
@@ -201,11 +238,25 @@ class SqlStore(GraphQueries):
                 for stmt in table.ddl(self.d.name):
                     with self.transaction() as tx:
                         tx.run(stmt)
+            if version == 3:
+                self._backfill_adjacency()
             with self.transaction() as tx:
                 tx.run(self.d.insert_ignore("schema_migrations", ("version", "name", "applied_at")),
                        (version, name, time.time()))
             applied.append(f"{version}: {name}")
         return applied
+
+    def _backfill_adjacency(self) -> None:
+        """Index the edges a store already holds when it is upgraded to migration 3."""
+        last = ""
+        while True:
+            rows = self._read("SELECT id, src, type, dst FROM edges WHERE deleted_at IS NULL AND id > ? "
+                              "ORDER BY id LIMIT 5000", (last,))
+            if not rows:
+                return
+            with self.transaction() as tx:
+                tx.link([(r[1], r[2], r[3]) for r in rows])
+            last = rows[-1][0]
 
     def ping(self) -> None:
         self._read("SELECT 1")

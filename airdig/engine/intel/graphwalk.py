@@ -9,10 +9,10 @@ trouble at X? — the candidates of root cause). Each hop is one query on indexe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from airdig.backends.interfaces import HopRow, Store
+from airdig.backends.interfaces import Store
+from airdig.backends.store.sql import node_key
 from airdig.model.kinds import EDGE_TYPES, Propagation
 
 MAX_FRONTIER = 5000  # nodes expanded per hop; beyond it the walk says it was truncated
@@ -41,47 +41,56 @@ def _split(types: Sequence[str] | None) -> tuple[list[str], list[str]]:
     return fwd, bwd
 
 
-_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="walk")
-PARALLEL_FROM = 300  # a frontier this large is expanded in parallel chunks, each on its own connection
-
-
-def _hop(store: Store, frontier: list[str], out_types: list[str], in_types: list[str]) -> list[HopRow]:
-    if len(frontier) < PARALLEL_FROM:
-        return store.hop(frontier, out_types, in_types)
-    size = -(-len(frontier) // 3)
-    chunks = [frontier[i:i + size] for i in range(0, len(frontier), size)]
-    rows: list[HopRow] = []
-    for part in _POOL.map(lambda c: store.hop(c, out_types, in_types), chunks):
-        rows += part
-    return rows
-
-
 def walk(store: Store, root: str, hops: int, mode: str = "effects", types: Sequence[str] | None = None) -> Walk:
-    """Nodes within ``hops`` of ``root``, each with its shortest path (the heaviest among equals)."""
+    """Nodes within ``hops`` of ``root``, each with its shortest path (the heaviest among equals).
+
+    The walk runs on 8-byte node keys (one index-only query per hop); ids are looked up once, at the end,
+    for the nodes reached."""
     if mode not in ("effects", "causes"):
         raise ValueError(f"unknown walk mode {mode!r}")
     fwd, bwd = _split(types)
     # effects follow src->dst on forward edges and dst->src on backward edges; causes the reverse
     out_types, in_types = (fwd, bwd) if mode == "effects" else (bwd, fwd)
-    best: dict[str, Reached] = {root: Reached(root, 0, (root,), 1.0, ())}
-    frontier = [root]
+    root_key = node_key(root)
+    # key -> (distance, parent key, weight, edge type)
+    best: dict[int, tuple[int, int | None, float, str]] = {root_key: (0, None, 1.0, "")}
+    frontier = [root_key]
     truncated = False
     for distance in range(1, hops + 1):
         if not frontier:
             break
         if len(frontier) > MAX_FRONTIER:
             frontier, truncated = frontier[:MAX_FRONTIER], True
-        nxt: dict[str, Reached] = {}
-        for h in _hop(store, frontier, out_types, in_types):
-            if h.to_id in best:
+        nxt: dict[int, tuple[int, int | None, float, str]] = {}
+        for frm, to, typ in store.hop_keys(frontier, out_types, in_types):
+            if to in best:
                 continue
-            prev = best[h.from_id]
-            cand = Reached(h.to_id, distance, (*prev.path, h.to_id), prev.weight * EDGE_TYPES[h.type].weight,
-                           (*prev.edge_types, h.type))
-            old = nxt.get(h.to_id)
-            if old is None or cand.weight > old.weight:
-                nxt[h.to_id] = cand
+            weight = best[frm][2] * EDGE_TYPES[typ].weight
+            old = nxt.get(to)
+            if old is None or weight > old[2]:
+                nxt[to] = (distance, frm, weight, typ)
         best.update(nxt)
         frontier = sorted(nxt)
-    reached = sorted((r for r in best.values() if r.id != root), key=lambda r: (r.distance, -r.weight, r.id))
+    ids = store.node_ids_for_keys([k for k in best if k != root_key])
+    ids[root_key] = root
+
+    def path(k: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        nodes: list[str] = []
+        types_: list[str] = []
+        cur: int | None = k
+        while cur is not None:
+            _, parent, _, typ = best[cur]
+            nodes.append(ids.get(cur, f"key:{cur}"))
+            if parent is not None:
+                types_.append(typ)
+            cur = parent
+        return tuple(reversed(nodes)), tuple(reversed(types_))
+
+    reached = []
+    for k, (d, _parent, weight, _typ) in best.items():
+        if k == root_key or k not in ids:  # a key with no id is an edge written before its node key: skip
+            continue
+        nodes, types_ = path(k)
+        reached.append(Reached(ids[k], d, nodes, weight, types_))
+    reached.sort(key=lambda r: (r.distance, -r.weight, r.id))
     return Walk(root=root, reached=reached, truncated=truncated)

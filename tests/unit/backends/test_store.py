@@ -124,3 +124,32 @@ def test_failed_transaction_rolls_back(store: Store) -> None:
     except RuntimeError:
         pass
     assert store.get_node("i-9") is None
+
+
+def test_walk_index_follows_edge_writes_and_is_backfilled(store: Store) -> None:
+    from airdig.backends.store.sql import node_key
+
+    def walk_edges() -> set[tuple[str, str, str]]:
+        keys = {node_key(n): n for n in ("sg-1", "i-1", "i-2", "db-1")}
+        hops = store.hop_keys(list(keys), ["network"], ["depends_on"])
+        return {(keys[f], t, keys[x]) for f, x, t in hops}
+
+    with store.transaction() as tx:
+        tx.upsert_edges([EdgeRow("sg-1", "i-1", "network", {}, 1.0, 1.0), EdgeRow("sg-1", "i-2", "network", {}, 1.0, 1.0),
+                         EdgeRow("i-1", "db-1", "depends_on", {}, 1.0, 1.0)], [1.0, 1.0, 1.0])
+    # forward edges from the frontier, backward edges into it (db-1's trouble reaches i-1)
+    assert walk_edges() == {("sg-1", "network", "i-1"), ("sg-1", "network", "i-2"), ("db-1", "depends_on", "i-1")}
+    with store.transaction() as tx:  # deleted, and a stale re-observation must not bring it back
+        tx.upsert_edges([EdgeRow("sg-1", "i-2", "network", {}, 5.0, 5.0, deleted_at=5.0)], [5.0])
+        tx.upsert_edges([EdgeRow("sg-1", "i-2", "network", {}, 3.0, 3.0)], [3.0])
+    assert ("sg-1", "network", "i-2") not in walk_edges()
+    assert store.node_ids_for_keys([node_key("i-1")]) == {node_key("i-1"): "i-1"}
+    # an older store upgraded to migration 3 gets its walk index built from the edges it holds
+    with store.transaction() as tx:
+        assert isinstance(tx, SqlTx)
+        tx.run("DELETE FROM adjacency")
+        tx.run("DELETE FROM node_keys")
+        tx.run("DELETE FROM schema_migrations WHERE version = 3")
+    assert walk_edges() == set()
+    assert store.migrate() == ["3: hashed node keys and adjacency for graph walks"]
+    assert walk_edges() == {("sg-1", "network", "i-1"), ("db-1", "depends_on", "i-1")}
