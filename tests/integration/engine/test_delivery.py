@@ -90,11 +90,14 @@ def test_ten_thousand_events_two_consumers_one_dies(stack: Stack) -> None:
         stack.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())
     stack.bus.flush()
 
-    a = CrashingProcessor(stack.store, stack.bus, None, "engine", member_id="a", batch_size=250, crash_after=4)
+    a = CrashingProcessor(stack.store, stack.bus, None, "engine", member_id="a", batch_size=250, crash_after=8)
     b = EventProcessor(stack.store, open_bus(stack.bus_url), None, "engine", member_id="b", batch_size=250)
     a.start()
-    b.start()
     try:
+        # B joins once A is under way, so A surely owns partitions with work left when it dies (had B started
+        # first, it could drain A's partitions before the group rebalanced, and A would never reach its crash)
+        wait_for(lambda: a.stats.batches >= 1, 60, "consumer A's first batch")
+        b.start()
         wait_for(lambda: a.crashed, 120, "consumer A to die mid-stream")
         wait_for(lambda: stack.store.table_counts()["changes"] >= 10_000, 120, "all events applied")
         # give B the time to receive (and drop) what A applied but never committed
