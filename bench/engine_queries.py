@@ -32,9 +32,9 @@ import orjson
 import pymysql
 
 from airdig.backends.registry import open_store
-from airdig.backends.store.sql import node_key
 from airdig.engine.intel import reads, rootcause
 from airdig.engine.intel.graphwalk import _split
+from airdig.model.ids import node_key
 
 KINDS = ["aws.ec2.instance", "aws.ec2.security-group", "aws.ec2.subnet", "aws.rds.instance", "service", "k8s.pod"]
 TYPES = ["network", "depends_on", "runs_on", "calls", "contains"]

@@ -6,6 +6,8 @@ AWS nodes are ARNs (synthesised in the documented format where an API gives none
 
 from __future__ import annotations
 
+import hashlib
+
 _ARN_SERVICE_PATHS: dict[str, tuple[str, str]] = {
     # kind -> (arn service, resource prefix) for resources whose API returns no ARN
     "aws.ec2.vpc": ("ec2", "vpc/"),
@@ -46,3 +48,8 @@ def service_id(name: str, namespace: str | None = None) -> str:
 
 def terraform_id(address: str, workspace: str = "default") -> str:
     return f"terraform://{workspace}/{address}"
+
+
+def node_key(node_id: str) -> int:
+    """A node's 8-byte walk key (signed, as BIGINT and SQLite INTEGER store it); graph walks run on these."""
+    return int.from_bytes(hashlib.sha1(node_id.encode()).digest()[:8], "big", signed=True)

@@ -21,6 +21,7 @@ import orjson
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS
+from airdig.model.ids import node_key
 
 _SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
 NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "tags", "managed_by",
@@ -30,11 +31,6 @@ _NODE_SELECT = (
     "n.first_seen, n.last_seen, n.deleted_at, n.drift_status, n.drift_last_event, "
     "h.status, h.reasons, h.since FROM nodes n LEFT JOIN health h ON h.node_id = n.id"
 )
-
-
-def node_key(node_id: str) -> int:
-    """A node's 8-byte walk key (signed, as BIGINT and SQLite INTEGER store it)."""
-    return int.from_bytes(hashlib.sha1(node_id.encode()).digest()[:8], "big", signed=True)
 
 
 def edge_id(src: str, type_: str, dst: str) -> str:

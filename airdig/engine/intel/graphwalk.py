@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from airdig.backends.interfaces import Store
-from airdig.backends.store.sql import node_key
+from airdig.model.ids import node_key
 from airdig.model.kinds import EDGE_TYPES, Propagation
 
 MAX_FRONTIER = 5000  # nodes expanded per hop; beyond it the walk says it was truncated

@@ -127,7 +127,7 @@ def test_failed_transaction_rolls_back(store: Store) -> None:
 
 
 def test_walk_index_follows_edge_writes_and_is_backfilled(store: Store) -> None:
-    from airdig.backends.store.sql import node_key
+    from airdig.model.ids import node_key
 
     def walk_edges() -> set[tuple[str, str, str]]:
         keys = {node_key(n): n for n in ("sg-1", "i-1", "i-2", "db-1")}
