@@ -55,7 +55,9 @@ def test_compute_attributes_and_redacts() -> None:
     by_type = {d["resource_type"]: d for d in result.drifts}
     assert set(by_type) == {"aws_sqs_queue"}  # the env secret is redacted on both sides: not comparable
     q = by_type["aws_sqs_queue"]
-    assert q["diffs"] == [{"path": "delay_seconds", "expected": 0, "actual": 5}]
+    assert q["diffs"] == [{"path": "delay_seconds", "expected": 0, "actual": 5, "cause": {
+        "event_id": "e1", "event_name": "SetQueueAttributes", "event_time": "2025-01-01T00:00:00Z",
+        "principal": "root", "channel": "console", "source_ip": ""}}]
     assert q["cause"]["event_name"] == "SetQueueAttributes" and q["cause"]["principal"] == "root"
     assert result.exit_code == 1
     text = to_table(result) + to_html(result) + str(result.to_json())
