@@ -94,32 +94,75 @@ def _strings(doc: Any, path: str) -> list[str]:
     return out
 
 
-def _tag_keys(*paths: str, prefix: str = "tags") -> Detail:
+@dataclass(frozen=True)
+class TagKeys:
     """``tags.<key>`` for every tag key the call names (adds, updates and removals alike)."""
-    def detail(params: dict[str, Any]) -> list[str]:
-        keys = {k for p in paths for k in _strings(params, p)}
-        return [f"{prefix}.{k}" for k in sorted(keys)] or [prefix]
-    return detail
+
+    paths: tuple[str, ...]
+    prefix: str = "tags"
+
+    def __call__(self, params: dict[str, Any]) -> list[str]:
+        keys = {k for p in self.paths for k in _strings(params, p)}
+        return [f"{self.prefix}.{k}" for k in sorted(keys)] or [self.prefix]
+
+    def __str__(self) -> str:
+        return f"`{self.prefix}.<key>` per tag key"
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """``prefix[<value>]`` for each value at ``path`` (a policy ARN, a policy name, a target id)."""
+
+    prefix: str
+    path: str
+
+    def __call__(self, params: dict[str, Any]) -> list[str]:
+        return [f"{self.prefix}[{v}]" for v in _strings(params, self.path)] or [self.prefix]
+
+    def __str__(self) -> str:
+        return f"`{self.prefix}[<{self.path}>]`"
+
+
+@dataclass(frozen=True)
+class Routes:
+    """``route[<destination>]`` for the route a route call names."""
+
+    def __call__(self, params: dict[str, Any]) -> list[str]:
+        dests = [v for p in ("destinationCidrBlock", "destinationIpv6CidrBlock", "destinationPrefixListId")
+                 for v in _strings(params, p)]
+        return [f"route[{d}]" for d in dests] or ["route"]
+
+    def __str__(self) -> str:
+        return "`route[<destination>]`"
+
+
+@dataclass(frozen=True)
+class BySelector:
+    """EC2's ``ModifyInstanceAttribute`` form ``{"attribute": "instanceType", "value": …}``."""
+
+    selector: str
+    table: Mapping[str, str]
+
+    def __call__(self, params: dict[str, Any]) -> list[str]:
+        return [self.table[v] for v in _strings(params, self.selector) if v in self.table]
+
+    def __str__(self) -> str:
+        return f"or `{self.selector}` naming one of those parameters"
+
+
+def _tag_keys(*paths: str, prefix: str = "tags") -> Detail:
+    return TagKeys(paths, prefix)
 
 
 def _keyed(prefix: str, path: str) -> Detail:
-    """``prefix[<value>]`` for each value at ``path`` (a policy ARN, a policy name, a target id)."""
-    def detail(params: dict[str, Any]) -> list[str]:
-        return [f"{prefix}[{v}]" for v in _strings(params, path)] or [prefix]
-    return detail
+    return Keyed(prefix, path)
 
 
-def _route(params: dict[str, Any]) -> list[str]:
-    dests = [v for p in ("destinationCidrBlock", "destinationIpv6CidrBlock", "destinationPrefixListId")
-             for v in _strings(params, p)]
-    return [f"route[{d}]" for d in dests] or ["route"]
+_route = Routes()
 
 
 def _by_selector(selector: str, table: Mapping[str, str]) -> Detail:
-    """EC2's ``ModifyInstanceAttribute`` form ``{"attribute": "instanceType", "value": …}``."""
-    def detail(params: dict[str, Any]) -> list[str]:
-        return [table[v] for v in _strings(params, selector) if v in table]
-    return detail
+    return BySelector(selector, table)
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -501,3 +544,18 @@ def node_id(target: Target, region: str, account: str) -> str | None:
             return None
     fmt = _ARN_FORMATS.get(target.kind)
     return fmt.format(r=region, a=account, id=native) if fmt else None
+
+
+def describe() -> list[str]:
+    """The table as Markdown rows (docs/deepdrift.md carries them; a test keeps the two equal)."""
+    rows = []
+    for w in TABLE:
+        where = [f"`{x}`" for x in w.id] + [f"response `{x}`" for x in w.response_id]
+        kind = "from the id (`i-`, `sg-`, `subnet-`, `vpc-`, `rtb-`, … or the ARN)" if w.kind_by_id else f"`{w.kind}`"
+        attrs = [{CREATED: "(created)", DELETED: "(deleted)"}.get(a, f"`{a}`") for a in w.always]
+        attrs += [f"`{k}`→`{v}`" for k, v in w.params.items()]
+        if w.detail is not None:
+            attrs.append(str(w.detail))
+        rows.append(f"| {w.source} | {', '.join(w.names)} | {kind} | {', '.join(where)} | "
+                    f"{'; '.join(dict.fromkeys(attrs))} |")
+    return rows
