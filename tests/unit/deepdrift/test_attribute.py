@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from airdig.deepdrift.cloudtrail import Trail
 from airdig.deepdrift.detect import DetectResult, compute
 from airdig.deepdrift.mapping import Ctx
+from airdig.deepdrift.report import to_html, to_table
 from airdig.deepdrift.tfstate import parse_state
 
 CTX = Ctx(region="us-east-1", account="111122223333")
@@ -147,6 +148,18 @@ def test_every_mapped_write_is_offered_for_publication_and_unknown_names_are_cou
         ("e-1", "arn:aws:lambda:us-east-1:111122223333:function:worker", ("reserved_concurrent_executions",))]
     assert result.attribution["unknown_events"] == {"lambda:FrobnicateFunction": 2}
     assert result.to_json()["attribution"]["mapped"] == 1
+    assert "not in the writes table (not attributed): 2 write(s) of 1 event name(s): lambda:FrobnicateFunction (2)" \
+        in to_table(result)
+
+
+def test_the_table_output_names_each_attributes_writer() -> None:
+    result = run(FUNCTION_STATE, function_live(Timeout=10, Description="edited"), [
+        record("e-alice", NOW - 600, "alice", "lambda", "UpdateFunctionConfiguration20150331v2",
+               {"functionName": "worker", "timeout": 10})])
+    text = to_table(result) + to_html(result)
+    assert "aws_lambda_function.worker timeout: set by user/alice (UpdateFunctionConfiguration20150331v2 at" in text
+    assert "aws_lambda_function.worker description" not in text.split("Who set each attribute:")[1]
+    assert "no write on record" in to_html(result)  # the description's row in the HTML report
 
 
 # ---- property: for any interleaving of writes, each path names its last writer before detection ----
