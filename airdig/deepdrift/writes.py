@@ -479,11 +479,27 @@ def id_forms(ident: str) -> tuple[str, ...]:
     return (ident,)
 
 
+def _present(params: dict[str, Any], path: str) -> bool:
+    """Whether the request carries ``path`` (plain dotted paths walked directly: this runs per write)."""
+    if "[" in path:
+        return bool(values(params, path))
+    node: Any = params
+    for part in path.split("."):
+        if isinstance(node, dict) and set(node) == {"items"}:
+            return bool(values(node, part))
+        if not isinstance(node, dict):
+            return False
+        node = node.get(part)
+        if node is None:
+            return False
+    return True
+
+
 def attributes_of(row: Write, params: dict[str, Any]) -> tuple[str, ...]:
     """The Terraform attribute paths the write sets, in table order, without repeats."""
     out: dict[str, None] = dict.fromkeys(row.always)
     for param, attr in row.params.items():
-        if values(params, param):
+        if _present(params, param):
             out[attr] = None
     if row.detail is not None:
         out.update(dict.fromkeys(row.detail(params)))
