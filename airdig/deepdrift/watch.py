@@ -37,8 +37,9 @@ def fingerprint(d: dict[str, Any]) -> str:
 
 
 def change_id(ev: TrailEvent, subject: str) -> str:
-    """The eventID; a write that changed several nodes (``CreateTags`` on three resources) gets one
-    change per node, ``<eventID>@<node id>`` beyond the first (see :meth:`Watcher.cycle`)."""
+    """The change id of a write's second and later nodes: a write that changed several nodes
+    (``CreateTags`` on three resources) is one change per node; the first node's change keeps the bare
+    eventID (see :meth:`Watcher.cycle`)."""
     return f"{ev.event_id}@{subject}"
 
 
