@@ -216,3 +216,23 @@ def test_each_path_names_its_last_writer_before_detection(writes: list[tuple[str
     assert (drift["cause"] is None) == (not causes)
     if drift["cause"]:
         assert drift["cause"]["event_id"] in causes  # the drift-level cause is one of the paths' writers
+
+
+def test_a_revoked_standalone_rule_is_a_change_of_its_group() -> None:
+    tf = state(
+        {"type": "aws_security_group", "name": "web", "attrs": {"id": "sg-1", "name": "web", "vpc_id": "vpc-1"}},
+        {"type": "aws_security_group_rule", "name": "https", "attrs": {
+            "id": "sgrule-1", "security_group_id": "sg-1", "type": "ingress", "protocol": "tcp", "from_port": 443,
+            "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}})
+    live = {"ec2.security_groups": [{"GroupId": "sg-1", "GroupName": "web", "VpcId": "vpc-1", "OwnerId": "111122223333",
+                                     "IpPermissions": [], "IpPermissionsEgress": []}]}
+    result = run(tf, live, [
+        record("e-tag", NOW - 900, "jane", "ec2", "CreateTags", {"resourcesSet": {"items": [{"resourceId": "sg-1"}]},
+                                                                 "tagSet": {"items": [{"key": "x", "value": "y"}]}}),
+        record("e-revoke", NOW - 600, "kim", "ec2", "RevokeSecurityGroupIngress",
+               {"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 443}]}})])
+    drifts = [d for d in result.drifts if d["resource_type"] == "aws_security_group_rule"]
+    (d,) = drifts
+    assert d["resource_id"] == "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1"
+    assert d["kind"] == "changed" and d["terraform_address"] == "aws_security_group_rule.https"
+    assert [(x["path"], x["cause"]["principal"]) for x in d["diffs"]] == [("ingress[tcp 443-443 0.0.0.0/0]", "user/kim")]
