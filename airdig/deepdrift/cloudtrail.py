@@ -5,7 +5,7 @@ Records arrive unordered and repeated (S3 delivery is at-least-once, LookupEvent
 :class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the nodes it
 changed and the attributes it set, read through the table in :mod:`airdig.deepdrift.writes` (keyed by
 ``eventSource`` and ``eventName``, which is what tells ``CreateAlias`` in KMS from ``CreateAlias`` in
-Lambda); a write the table does not know is kept but counted in ``Trail.unknown``, never guessed.
+Lambda); a write the table does not know is kept with ``known=False`` (counted, never guessed).
 Read-only and failed calls explain no drift and are dropped while parsing; a record of unknown shape
 is reported with its file and position.
 """
@@ -179,7 +179,6 @@ class Trail:
     events: list[TrailEvent] = field(default_factory=list)
     errors: list[InvalidInput] = field(default_factory=list)
     records: int = 0
-    unknown: dict[str, int] = field(default_factory=dict)  # "service:EventName" -> writes not in the table
     _seen: set[str] = field(default_factory=set)
 
     def add_records(self, records: Any, source: str) -> None:
@@ -197,9 +196,6 @@ class Trail:
                 if ev is not None and ev.event_id not in seen:
                     seen.add(ev.event_id)
                     events.append(ev)
-                    if not ev.known:
-                        label = f"{ev.service}:{ev.event_name}"
-                        self.unknown[label] = self.unknown.get(label, 0) + 1
         self.records += len(records)
 
     def add_log_bytes(self, raw: bytes, source: str) -> None:
