@@ -308,6 +308,24 @@ TABLE: tuple[Write, ...] = (
     Write("ec2", ("AssociateRouteTable",), "aws.ec2.route-table", id=("routeTableId",), always=("association",)),
     Write("ec2", ("ReplaceRouteTableAssociation",), "aws.ec2.route-table", id=("routeTableId",),
           always=("association",)),
+    # volumes, network interfaces, gateways
+    Write("ec2", ("ModifyVolume",), "aws.ec2.volume", id=("ModifyVolumeRequest.VolumeId", "volumeId"),
+          params={"ModifyVolumeRequest.Size": "size", "ModifyVolumeRequest.VolumeType": "type",
+                  "ModifyVolumeRequest.Iops": "iops", "ModifyVolumeRequest.Throughput": "throughput"}),
+    Write("ec2", ("AttachVolume", "DetachVolume"), "aws.ec2.volume", id=("volumeId",), always=("attachment",)),
+    Write("ec2", ("DeleteVolume",), "aws.ec2.volume", id=("volumeId",), always=(DELETED,)),
+    Write("ec2", ("ModifyNetworkInterfaceAttribute",), "aws.ec2.network-interface", id=("networkInterfaceId",),
+          params={"groupSet": "security_groups", "sourceDestCheck": "source_dest_check",
+                  "description": "description", "attachment": "attachment"}),
+    Write("ec2", ("CreateNatGateway",), "aws.ec2.nat-gateway", response_id=("CreateNatGatewayResponse.natGateway.natGatewayId",
+                                                                           "natGateway.natGatewayId"),
+          always=(CREATED,)),
+    Write("ec2", ("DeleteNatGateway",), "aws.ec2.nat-gateway", id=("DeleteNatGatewayRequest.NatGatewayId",
+                                                                   "natGatewayId"), always=(DELETED,)),
+    Write("ec2", ("AttachInternetGateway", "DetachInternetGateway"), "aws.ec2.internet-gateway",
+          id=("internetGatewayId",), always=("vpc_id",)),
+    Write("ec2", ("DeleteInternetGateway",), "aws.ec2.internet-gateway", id=("internetGatewayId",),
+          always=(DELETED,)),
     # RDS
     Write("rds", ("CreateDBInstance",), "aws.rds.instance", id=("dBInstanceIdentifier",), always=(CREATED,)),
     Write("rds", ("DeleteDBInstance",), "aws.rds.instance", id=("dBInstanceIdentifier",), always=(DELETED,)),
@@ -319,6 +337,8 @@ TABLE: tuple[Write, ...] = (
     Write("rds", ("ModifyDBCluster",), "aws.rds.cluster", id=("dBClusterIdentifier",), params=_RDS_CLUSTER_ATTRS),
     Write("rds", ("AddTagsToResource", "RemoveTagsFromResource"), "aws.rds.*", id=("resourceName",),
           detail=_tag_keys("tags[].key", "tagKeys[]"), kind_by_id=True),
+    Write("rds", ("ModifyDBSubnetGroup",), "aws.rds.subnet-group", id=("dBSubnetGroupName",),
+          params={"subnetIds": "subnet_ids", "dBSubnetGroupDescription": "description"}),
     # Lambda (CloudTrail appends an API version to some names: UpdateFunctionConfiguration20150331v2)
     Write("lambda", ("CreateFunction",), "aws.lambda.function", id=("functionName",), always=(CREATED,)),
     Write("lambda", ("DeleteFunction",), "aws.lambda.function", id=("functionName",), always=(DELETED,)),
@@ -417,6 +437,30 @@ TABLE: tuple[Write, ...] = (
     Write("sqs", ("SetQueueAttributes",), "aws.sqs.queue", id=("queueUrl",), params=_SQS_ATTRS),
     Write("sqs", ("TagQueue", "UntagQueue"), "aws.sqs.queue", id=("queueUrl",),
           detail=_tag_keys("tags", "tagKeys[]")),
+    # SNS
+    Write("sns", ("CreateTopic",), "aws.sns.topic", response_id=("topicArn",), always=(CREATED,)),
+    Write("sns", ("DeleteTopic",), "aws.sns.topic", id=("topicArn",), always=(DELETED,)),
+    Write("sns", ("SetTopicAttributes",), "aws.sns.topic", id=("topicArn",), detail=_keyed("attributes", "attributeName")),
+    Write("sns", ("Subscribe",), "aws.sns.topic", id=("topicArn",), detail=_keyed("subscription", "endpoint")),
+    Write("sns", ("TagResource", "UntagResource"), "aws.sns.topic", id=("resourceArn",),
+          detail=_tag_keys("tags[].key", "tags[].Key", "tagKeys[]")),
+    # EKS and ElastiCache
+    Write("eks", ("UpdateClusterConfig",), "aws.eks.cluster", id=("name",),
+          params={"resourcesVpcConfig": "vpc_config", "logging": "enabled_cluster_log_types",
+                  "accessConfig": "access_config"}),
+    Write("eks", ("UpdateClusterVersion",), "aws.eks.cluster", id=("name",), always=("version",)),
+    Write("eks", ("DeleteCluster",), "aws.eks.cluster", id=("name",), always=(DELETED,)),
+    Write("eks", ("UpdateNodegroupConfig", "UpdateNodegroupVersion"), "aws.eks.nodegroup", id=("nodegroupName",),
+          params={"scalingConfig": "scaling_config", "labels": "labels", "taints": "taint",
+                  "updateConfig": "update_config", "version": "version", "releaseVersion": "release_version",
+                  "launchTemplate": "launch_template"}),
+    Write("elasticache", ("ModifyCacheCluster",), "aws.elasticache.cluster", id=("cacheClusterId",),
+          params={"cacheNodeType": "node_type", "numCacheNodes": "num_cache_nodes",
+                  "engineVersion": "engine_version", "securityGroupIds": "security_group_ids",
+                  "cacheParameterGroupName": "parameter_group_name", "snapshotRetentionLimit":
+                  "snapshot_retention_limit", "preferredMaintenanceWindow": "maintenance_window"}),
+    Write("elasticache", ("DeleteCacheCluster",), "aws.elasticache.cluster", id=("cacheClusterId",),
+          always=(DELETED,)),
     # KMS
     Write("kms", ("CreateKey",), "aws.kms.key", response_id=("keyMetadata.keyId",), always=(CREATED,)),
     Write("kms", ("ScheduleKeyDeletion",), "aws.kms.key", id=("keyId",), always=(DELETED, "is_enabled")),
@@ -540,7 +584,8 @@ _ARN_FORMATS = {"aws.iam.role": "arn:aws:iam::{a}:role/{id}",
                 "aws.s3.bucket": "arn:aws:s3:::{id}", "aws.lambda.function": "arn:aws:lambda:{r}:{a}:function:{id}",
                 "aws.rds.instance": "arn:aws:rds:{r}:{a}:db:{id}", "aws.rds.cluster": "arn:aws:rds:{r}:{a}:cluster:{id}",
                 "aws.dynamodb.table": "arn:aws:dynamodb:{r}:{a}:table/{id}", "aws.sqs.queue": "arn:aws:sqs:{r}:{a}:{id}",
-                "aws.kms.key": "arn:aws:kms:{r}:{a}:key/{id}"}
+                "aws.kms.key": "arn:aws:kms:{r}:{a}:key/{id}", "aws.eks.cluster": "arn:aws:eks:{r}:{a}:cluster/{id}",
+                "aws.rds.subnet-group": "arn:aws:rds:{r}:{a}:subgrp:{id}"}
 
 
 def node_id(target: Target, region: str, account: str) -> str | None:
