@@ -249,7 +249,9 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
         if blast:
             d["blast_radius"] = radius
         name = str(attrs.get("name") or attrs.get("bucket") or attrs.get("function_name") or d["native_id"])
-        d["remediation"] = remediation(d["kind"], d["resource_type"], d["terraform_address"] or "", d["severity"],
+        # a sub-resource added outside Terraform is a change of its parent but, for the fix, unmanaged
+        fix_kind = "unmanaged" if d["kind"] == "changed" and not d["terraform_address"] else d["kind"]
+        d["remediation"] = remediation(fix_kind, d["resource_type"], d["terraform_address"] or "", d["severity"],
                                        d["diffs"], attrs, name)
         d["detected_at"] = to_rfc3339(now)
         drifts.append(redact_drift(d))

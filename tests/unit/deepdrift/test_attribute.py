@@ -136,6 +136,9 @@ def test_an_inline_policy_edit_and_an_outside_attachment_land_on_the_role() -> N
     assert paths == {"inline_policy[read-orders].policy.Statement[0].Action": "user/gina",
                      f"managed_policy_arns[{admin}]": "user/hank"}
     assert {d["kind"] for d in result.drifts} == {"changed"}
+    added = next(d for d in result.drifts if d["terraform_address"] is None)
+    assert added["severity"] == "high" and added["remediation"]["action"] == "import"
+    assert added["remediation"]["command"].endswith(f" app-role/{admin}")
 
 
 def test_every_mapped_write_is_offered_for_publication_and_unknown_names_are_counted() -> None:
