@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from airdig.deepdrift.redact import redact
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
+from airdig.model.redact import redact
 
 log = get_logger("deepdrift.cloudtrail")
 

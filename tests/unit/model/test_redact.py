@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airdig.deepdrift.redact import REDACTED, is_secret_key, redact, redact_path_value
+from airdig.model.redact import REDACTED, is_secret_key, redact, redact_path_value
 
 
 @pytest.mark.parametrize("key", ["password", "master_password", "DB_PASSWORD", "secretAccessKey", "token",

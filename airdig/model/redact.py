@@ -1,0 +1,182 @@
+"""One redaction rule for everything AirDig reads, stores, publishes, logs and renders.
+
+Every pillar passes what it reads from the outside world (SkyGraph's API items, DeepDrift's Terraform
+state values and CloudTrail request parameters, backend URLs in logs) through :func:`redact` *before*
+anything leaves the process, so a secret cannot leak through one path that forgot a check.
+
+Two kinds of evidence make a value secret:
+
+* its **key**: ``password``, ``DB_PASSWORD``, ``client_secret``, ``Authorization``, ``pwd``... in a
+  mapping, and in the name/value pairs of Kubernetes ``env`` lists and AWS ``Key``/``Value`` lists; or
+  its path in a Terraform state's ``sensitive_attributes``. The whole value becomes :data:`REDACTED`.
+* its **shape**, wherever it appears in a string: URL credentials (``postgres://app:***@db:5432/x``,
+  the user and host stay readable), AWS access key ids (``AKIA…``/``ASIA…``), AWS secret access keys,
+  JWTs, PEM private keys, ``Bearer``/``Basic`` credentials and ``password=…``-style assignments inside
+  text (user data scripts, command lines, connection strings). Only the secret part becomes ``***``.
+
+EC2/launch-template user data is base64 in the APIs and in Terraform state: it is decoded, redacted as
+text and kept as that text, so a reader sees the script without its secrets (and both sides of a drift
+comparison are treated alike).
+
+    redact({"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]})
+    # {"env": [{"name": "DB_PASSWORD", "value": "(sensitive)"}]}
+    redact_text("DATABASE_URL=postgres://app:hunter2@db:5432/x")
+    # "DATABASE_URL=postgres://app:***@db:5432/x"
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "(sensitive)"
+MASK = "***"
+
+# Key names (any casing, with _ - . or camelCase) that hold credentials in Terraform, AWS and Kubernetes.
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|private[_-]?key|privatekey|access[_-]?key|accesskey|"
+    r"api[_-]?key|apikey|credential|auth[_-]?string|authstring|session[_-]?key|client[_-]?secret|"
+    r"master[_-]?user[_-]?password|connection[_-]?string|signature|authorization|cookie)",
+    re.IGNORECASE,
+)
+# Keys that match the pattern above but carry no secret (ids and flags naming a secret, not holding it).
+_NOT_SECRET = re.compile(
+    r"(_arn|arn|_id|id|_ids|ids|_length|length|_enabled|enabled|_rotation|_kms_key_id|kmskeyid|"
+    r"version|_name|name|_type|type|_count|count|_at|_time|_ref|ref|keyref|secretref)$",
+    re.IGNORECASE,
+)
+# Keys whose value is instance user data (base64 in the EC2 API and in Terraform state).
+_USER_DATA_KEY = re.compile(r"^user[_-]?data(_base64)?$", re.IGNORECASE)
+# Name/value pair dicts: Kubernetes env ``{"name", "value"}``, AWS tags ``{"Key", "Value"}``, ...
+_PAIR_NAMES = ("name", "Name", "key", "Key", "ParameterKey", "OptionName")
+_PAIR_VALUES = ("value", "Value", "ParameterValue")
+
+# --- value patterns, applied to every string -------------------------------------------------------------
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?:.*?-----END \1PRIVATE KEY-----|.*)", re.DOTALL)
+_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^:/?#@\s]*):([^@/?#\s]+)@")
+_AWS_KEY_ID = re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Digest)(\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
+# ``password=…``, ``--db-password …``, ``"api_key": "…"``, ``Password=…;`` in text (scripts, args, DSNs)
+_ASSIGNMENT = re.compile(
+    r"""(?P<key>[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|"""
+    r"""private[_-]?key|credential|authorization)[A-Za-z0-9_.-]*)"""
+    # ":" needs a quote before or a space after it, so "secretsmanager:GetSecretValue" is no assignment
+    r"""(?P<sep>["']\s*[:=]\s*|\s*=\s*|\s*:\s+|\s+(?=["']))(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"'&;,]+)""",
+    re.IGNORECASE,
+)
+# A standalone 40-character AWS secret access key: base64 alphabet, mixed case and a digit (not a hex hash),
+# delimited like a token (whitespace, quotes, = or :), so a path inside a longer string is left alone.
+_AWS_SECRET = re.compile(r"""(?:^|(?<=[\s"'=:,]))([A-Za-z0-9/+]{40})(?=$|[\s"',;&])""")
+
+Path = tuple[str | int, ...]
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a key's name says its value is a credential (``password``, ``client_secret``...)."""
+    return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET.search(key)
+
+
+def _looks_like_aws_secret(s: str) -> bool:
+    return (any(c.islower() for c in s) and any(c.isupper() for c in s) and any(c.isdigit() for c in s)
+            and s.count("/") < 3)
+
+
+def _assignment(m: re.Match[str]) -> str:
+    key, value = m.group("key"), m.group("value")
+    if not is_secret_key(key.strip("-.")) or value.strip("\"'") in ("", MASK) or MASK in value:
+        return m.group(0)
+    scheme = re.match(r"(?i)([\"']?)(bearer|basic|digest)$", value)
+    if scheme:  # "Authorization: Bearer x": the scheme stays, _AUTH_SCHEME already hid the credential
+        return m.group(0)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{key}{m.group('sep')}{quote}{MASK}{quote}"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every secret-shaped part replaced by ``***`` (the rest stays readable)."""
+    if len(text) < 8:
+        return text
+    out = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{MASK}-----END {m.group(1)}PRIVATE KEY-----",
+                   text)
+    out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", out)
+    out = _JWT.sub(MASK, out)
+    out = _AWS_KEY_ID.sub(lambda m: f"{m.group(1)[:4]}{MASK}", out)
+    out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
+    out = _ASSIGNMENT.sub(_assignment, out)
+    return _AWS_SECRET.sub(lambda m: MASK if _looks_like_aws_secret(m.group(1)) else m.group(1), out)
+
+
+def redact_url(url: str) -> str:
+    """A URL (a backend setting, an endpoint) without the password of its user-info part."""
+    return redact_text(url)
+
+
+def _user_data(value: Any) -> Any:
+    """Decoded (when base64 of UTF-8 text) and redacted user data; other shapes go through the walk."""
+    if not isinstance(value, str):
+        return value
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return redact_text(value)
+    return redact_text(decoded)
+
+
+def redact(value: Any, sensitive: Iterable[Path] = (), _path: Path = ()) -> Any:
+    """A copy of ``value`` with secret keys, the ``sensitive`` paths and secret-shaped text hidden.
+
+    A sensitive path covers everything below it; list indexes in paths match list positions. The
+    input is never modified.
+    """
+    paths = sensitive if isinstance(sensitive, frozenset) else frozenset(tuple(p) for p in sensitive)
+    return _walk(value, paths, _path)
+
+
+def _pair_is_secret(d: dict[str, Any]) -> bool:
+    for k in _PAIR_NAMES:
+        name = d.get(k)
+        if isinstance(name, str) and is_secret_key(name):
+            return True
+    return False
+
+
+def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
+    if paths and path in paths:
+        return REDACTED if value is not None else None
+    if isinstance(value, dict):
+        pair_secret = _pair_is_secret(value)
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if v in (None, "", [], {}):
+                out[k] = v
+            elif isinstance(k, str) and (is_secret_key(k) or (pair_secret and k in _PAIR_VALUES)):
+                out[k] = REDACTED
+            elif isinstance(k, str) and _USER_DATA_KEY.match(k):
+                out[k] = _user_data(v)
+            else:
+                out[k] = _walk(v, paths, (*path, k))
+        return out
+    if isinstance(value, list):
+        return [_walk(v, paths, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def redact_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Resource tags/labels: a secret-named tag's value is hidden, every value is pattern-checked."""
+    return {k: REDACTED if is_secret_key(k) and v else redact_text(v) for k, v in tags.items()}
+
+
+def redact_path_value(path: str, value: Any) -> Any:
+    """Hide a diff value whose dotted path ends in a secret-like key (``environment.DB_PASSWORD``)."""
+    last = re.split(r"[.\[\]]", path.strip("]"))[-1] if path else ""
+    if value is not None and last and is_secret_key(last):
+        return REDACTED
+    if value is not None and last and _USER_DATA_KEY.match(last):
+        return _user_data(value)
+    return redact(value)
