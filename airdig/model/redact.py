@@ -68,6 +68,8 @@ _ASSIGNMENT = re.compile(
     r"""(?P<sep>["']\s*[:=]\s*|\s*=\s*|\s*:\s+|\s+(?=["']))(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"'&;,]+)""",
     re.IGNORECASE,
 )
+# ``--db-password s3cr3t`` on a command line (the flag's value follows after a space)
+_FLAG = re.compile(r"(?<![\w-])(?P<flag>--?[A-Za-z][A-Za-z0-9_.-]*)(?P<sep>\s+)(?P<value>[^\s\-'\"][^\s'\"]*)")
 # A standalone 40-character AWS secret access key: base64 alphabet, mixed case and a digit (not a hex hash),
 # delimited like a token (whitespace, quotes, = or :), so a path inside a longer string is left alone.
 _AWS_SECRET = re.compile(r"""(?:^|(?<=[\s"'=:,]))([A-Za-z0-9/+]{40})(?=$|[\s"',;&])""")
@@ -96,6 +98,16 @@ def _assignment(m: re.Match[str]) -> str:
     return f"{key}{m.group('sep')}{quote}{MASK}{quote}"
 
 
+def _flag(m: re.Match[str]) -> str:
+    if not _is_secret_flag(m.group("flag")) or m.group("value") == MASK:
+        return m.group(0)
+    return f"{m.group('flag')}{m.group('sep')}{MASK}"
+
+
+def _is_secret_flag(item: str) -> bool:
+    return item.startswith("-") and "=" not in item and is_secret_key(item.lstrip("-"))
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret-shaped part replaced by ``***`` (the rest stays readable)."""
     if len(text) < 8:
@@ -107,6 +119,7 @@ def redact_text(text: str) -> str:
     out = _AWS_KEY_ID.sub(lambda m: f"{m.group(1)[:4]}{MASK}", out)
     out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
     out = _ASSIGNMENT.sub(_assignment, out)
+    out = _FLAG.sub(_flag, out)
     return _AWS_SECRET.sub(lambda m: MASK if _looks_like_aws_secret(m.group(1)) else m.group(1), out)
 
 
@@ -161,7 +174,13 @@ def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
                 out[k] = _walk(v, paths, (*path, k))
         return out
     if isinstance(value, list):
-        return [_walk(v, paths, (*path, i)) for i, v in enumerate(value)]
+        items = [_walk(v, paths, (*path, i)) for i, v in enumerate(value)]
+        # an argv list (container args, a command): the item after "--password" is its value
+        for i in range(1, len(items)):
+            prev = value[i - 1]
+            if isinstance(prev, str) and isinstance(value[i], str) and value[i] and _is_secret_flag(prev):
+                items[i] = REDACTED
+        return items
     if isinstance(value, str):
         return redact_text(value)
     return value
