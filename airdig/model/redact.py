@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -74,9 +75,15 @@ _FLAG = re.compile(r"(?<![\w-])(?P<flag>--?[A-Za-z][A-Za-z0-9_.-]*)(?P<sep>\s+)(
 # delimited like a token (whitespace, quotes, = or :), so a path inside a longer string is left alone.
 _AWS_SECRET = re.compile(r"""(?:^|(?<=[\s"'=:,]))([A-Za-z0-9/+]{40})(?=$|[\s"',;&])""")
 
+# Every value pattern above needs one of these; most strings (ids, names, numbers-as-text) have none, so
+# they pass with one search instead of eight.
+_HINT = re.compile(r"://|AKIA|ASIA|eyJ|-----BEGIN|bearer|basic|digest|pass|pwd|secret|token|key|credential|auth",
+                   re.IGNORECASE)
+
 Path = tuple[str | int, ...]
 
 
+@functools.lru_cache(maxsize=65536)  # key names repeat across every item of a scan: look each up once
 def is_secret_key(key: str) -> bool:
     """True when a key's name says its value is a credential (``password``, ``client_secret``...)."""
     return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET.search(key)
@@ -112,6 +119,10 @@ def redact_text(text: str) -> str:
     """``text`` with every secret-shaped part replaced by ``***`` (the rest stays readable)."""
     if len(text) < 8:
         return text
+    if not _HINT.search(text):
+        if len(text) < 40:
+            return text
+        return _AWS_SECRET.sub(lambda m: MASK if _looks_like_aws_secret(m.group(1)) else m.group(1), text)
     out = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{MASK}-----END {m.group(1)}PRIVATE KEY-----",
                    text)
     out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", out)
@@ -151,38 +162,49 @@ def redact(value: Any, sensitive: Iterable[Path] = (), _path: Path = ()) -> Any:
 
 def _pair_is_secret(d: dict[str, Any]) -> bool:
     for k in _PAIR_NAMES:
-        name = d.get(k)
-        if isinstance(name, str) and is_secret_key(name):
-            return True
+        if k in d:
+            name = d[k]
+            if isinstance(name, str) and is_secret_key(name):
+                return True
     return False
 
 
+@functools.lru_cache(maxsize=65536)
+def _key_action(key: str) -> int:
+    """0: walk the value, 1: hide it (a secret key), 2: user data (decode, redact as text)."""
+    if is_secret_key(key):
+        return 1
+    return 2 if _USER_DATA_KEY.match(key) else 0
+
+
 def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
+    # ``path`` is only built while there are sensitive paths to match: the common case walks without it
     if paths and path in paths:
         return REDACTED if value is not None else None
+    if isinstance(value, str):
+        return redact_text(value)
     if isinstance(value, dict):
         pair_secret = _pair_is_secret(value)
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            if v in (None, "", [], {}):
+            action = _key_action(k) if isinstance(k, str) else 0
+            if v is None or v == "" or (action == 0 and not (pair_secret and k in _PAIR_VALUES)):
+                out[k] = v if v is None or v == "" else _walk(v, paths, (*path, k) if paths else path)
+            elif isinstance(v, list | dict) and not v:
                 out[k] = v
-            elif isinstance(k, str) and (is_secret_key(k) or (pair_secret and k in _PAIR_VALUES)):
-                out[k] = REDACTED
-            elif isinstance(k, str) and _USER_DATA_KEY.match(k):
+            elif action == 2:
                 out[k] = _user_data(v)
             else:
-                out[k] = _walk(v, paths, (*path, k))
+                out[k] = REDACTED
         return out
     if isinstance(value, list):
-        items = [_walk(v, paths, (*path, i)) for i, v in enumerate(value)]
+        items = [_walk(v, paths, (*path, i) if paths else path) for i, v in enumerate(value)]
         # an argv list (container args, a command): the item after "--password" is its value
         for i in range(1, len(items)):
             prev = value[i - 1]
             if isinstance(prev, str) and isinstance(value[i], str) and value[i] and _is_secret_flag(prev):
                 items[i] = REDACTED
         return items
-    if isinstance(value, str):
-        return redact_text(value)
     return value
 
 
