@@ -36,7 +36,9 @@ class Fragment:
         publishes or writes to ``--output`` holds a Lambda environment secret, a container ``env``
         password, credentials in user data, a tag or a description.
         """
-        node = replace(node, name=redact_text(node.name), attrs=redact(node.attrs), tags=redact_tags(node.tags))
+        name, attrs, tags = redact_text(node.name), redact(node.attrs), redact_tags(node.tags)
+        if name is not node.name or attrs is not node.attrs or tags != node.tags:
+            node = replace(node, name=name, attrs=attrs, tags=tags)
         self.nodes.append(node)
         return node
 
