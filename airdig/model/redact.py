@@ -121,7 +121,10 @@ def redact_text(text: str) -> str:
         return text
     if len(text) > 4096:  # scripts, policies, certificates: rarely repeated, not worth keeping in the cache
         return _redact_text.__wrapped__(text)
-    return _redact_text(text)
+    out = _redact_text(text)
+    # the cache may hand back an equal string object from an earlier call: give the caller its own, so
+    # "nothing changed" stays an identity test (copy on write in the walk)
+    return text if out == text else out
 
 
 @functools.lru_cache(maxsize=65536)  # a scan repeats most values (states, zones, types, ids of shared things)
@@ -177,12 +180,16 @@ def _pair_is_secret(d: dict[str, Any]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=65536)
+_ACTIONS: dict[str, int] = {}  # key name -> action; a plain dict read inline is the cheapest cache here
+
+
 def _key_action(key: str) -> int:
     """0: walk the value, 1: hide it (a secret key), 2: user data (decode, redact as text)."""
-    if is_secret_key(key):
-        return 1
-    return 2 if _USER_DATA_KEY.match(key) else 0
+    action = 1 if is_secret_key(key) else 2 if _USER_DATA_KEY.match(key) else 0
+    if len(_ACTIONS) > 65536:  # bounded: keys are names, but a map keyed by ids could be unbounded
+        _ACTIONS.clear()
+    _ACTIONS[key] = action
+    return action
 
 
 def _walk_fast(value: Any) -> Any:
@@ -198,11 +205,17 @@ def _walk_fast(value: Any) -> Any:
         pair_secret = len(value) <= 5 and _pair_is_secret(value)
         out: dict[Any, Any] | None = None
         for k, v in value.items():
-            action = _key_action(k) if type(k) is str else 0
+            action = _ACTIONS.get(k)
+            if action is None:
+                action = _key_action(k) if type(k) is str else 0
             if action == 0 and not (pair_secret and k in _PAIR_VALUES):
                 tv = type(v)
                 if tv is str:
-                    nv = redact_text(v) if len(v) >= 8 else v
+                    if len(v) < 8:
+                        continue
+                    nv = _redact_text(v) if len(v) <= 4096 else _redact_text.__wrapped__(v)
+                    if nv == v:
+                        continue
                 elif tv is dict or tv is list:
                     nv = _walk_fast(v)
                 else:
