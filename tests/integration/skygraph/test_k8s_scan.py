@@ -182,6 +182,22 @@ def test_secrets_are_never_requested_and_come_from_pod_references(k8s_api: Path,
     assert all(n.attrs == {"namespace": "shop"} for n in secrets)
 
 
+def test_secrets_listed_by_an_older_version_go_unless_a_pod_names_them(k8s_api: Path, data_dir: Path) -> None:
+    from airdig.model.graph import Node
+    from airdig.skygraph.graph import ScopeGraph
+
+    state = GraphState(data_dir)
+    old = {K("shop", "Secret", name): Node(id=K("shop", "Secret", name), kind="k8s.secret", provider="k8s",
+                                          account="prod", region="prod", name=name, attrs={"namespace": "shop"})
+           for name in ("db-credentials", "retired-token")}
+    state.save("k8s.secret/prod", ScopeGraph(nodes=old))
+    report = run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), state)
+    assert report.failed == []
+    deleted = {c.node.id for c in report.changes.nodes if c.action == "deleted"}
+    assert deleted == {K("shop", "Secret", "retired-token")}  # db-credentials is named by the web pod
+    assert K("shop", "Secret", "db-credentials") in {n.id for n in report.graph.nodes()}
+
+
 def test_forbidden_kind_fails_only_its_scope_and_deletes_nothing(k8s_api: Path, data_dir: Path) -> None:
     state = GraphState(data_dir)
     first = run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), state)
