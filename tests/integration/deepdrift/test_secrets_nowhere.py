@@ -9,8 +9,9 @@ request parameters and identities. The real pillars run as the CLI runs them (``
 ``deepdrift watch --once``, ``deepdrift detect`` in every format) into an engine on the embedded stack
 (SQLite + embedded bus) and on MariaDB + Kafka + Redis. Then every place is searched for every secret
 (raw, base64 and JSON-escaped): all store tables, every topic of the bus, the data directory, every log
-line, the REST and GraphQL responses (the GraphQL queries are the UI's own, read from its JavaScript)
-and the table/JSON/HTML reports.
+line, the REST and GraphQL responses (the GraphQL queries are the UI's own, read from its JavaScript),
+the UI's pages as headless Chromium renders them (and every response it fetched) and the
+table/JSON/HTML reports.
 
 The Kubernetes API is simulated (no cluster can run here): list endpoints and bearer auth as documented
 in the Kubernetes API reference, reached through a kubeconfig by the official client.
@@ -19,6 +20,7 @@ in the Kubernetes API reference, reached through a kubeconfig by the official cl
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -368,6 +370,50 @@ def _ui_queries() -> dict[str, str]:
     return queries
 
 
+def _browse_ui(svc: EngineService, node_ids: list[str], worker_id: str) -> None:
+    """Headless Chromium on the real UI: the home, drift and resource pages as rendered, and every
+    response the browser received, hold no secret."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from airdig.ui.app import build_ui_app
+    from tests.integration.ui.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.unit.ui.servers import serve
+
+    bodies: list[str] = []
+    with serve(build_app(svc)) as engine_url, serve(build_ui_app(engine_url)) as ui_url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(base_url=ui_url)
+            page.set_default_timeout(15_000)
+            def keep(response: Any) -> None:
+                if response.ok and "json" in (response.headers.get("content-type") or ""):
+                    # a body the browser already discarded (the page navigated away) was not rendered either
+                    with contextlib.suppress(PlaywrightError):
+                        bodies.append(response.text())
+
+            page.on("response", keep)
+            settled = "(sel) => { const el = document.querySelector(sel); return el && !el.querySelector('.spin'); }"
+            for url, panel in [("/", "#recent"), ("/#/drift", "main"),
+                               *((f"/#/r/{quote(n, safe='')}", "#attrs") for n in node_ids)]:
+                page.goto(url)
+                page.wait_for_selector(panel)
+                page.wait_for_function(settled, arg=panel)
+                page.wait_for_load_state("networkidle")
+                assert_no_secret(f"UI page {url}", page.content())
+            page.goto(f"/#/r/{quote(worker_id, safe='')}")
+            page.wait_for_function(settled, arg="#attrs")
+            shown = page.locator("#attrs").inner_text()
+            assert "Runtime" in shown and "python3.11" in shown  # the page rendered the (redacted) attrs
+        finally:
+            browser.close()
+    assert len(bodies) > len(node_ids)
+    for body in bodies:
+        assert_no_secret("a response the UI fetched", body)
+
+
 def _variables(query: str, rid: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for var, _type in re.findall(r"\$(\w+)\s*:\s*([\w!]+)", query.split("{", 1)[0]):
@@ -466,6 +512,9 @@ def test_planted_secrets_appear_nowhere(backends: Backends, planted: dict[str, P
             assert served > len(ids)
             detail = client.post("/graphql", json={"query": queries["RESOURCE"], "variables": {"id": worker_id}}).json()
             assert detail["data"]["resource"]["attrs"]["Environment"]["Variables"]["QUEUE"] == "jobs-v2"
+        pages = [n["id"] for n in graph["nodes"] if n["kind"] in (
+            "aws.lambda.function", "aws.ec2.instance", "aws.ec2.security-group", "k8s.pod", "k8s.deployment")]
+        _browse_ui(svc, pages, worker_id)
     finally:
         svc.stop()
         store.close()
