@@ -46,7 +46,8 @@ _SECRET_KEY = re.compile(
 # Keys that match the pattern above but carry no secret (ids and flags naming a secret, not holding it).
 _NOT_SECRET = re.compile(
     r"(_arn|arn|_id|id|_ids|ids|_length|length|_enabled|enabled|_rotation|_kms_key_id|kmskeyid|"
-    r"version|_name|name|_type|type|_count|count|_at|_time|_ref|ref|keyref|secretref)$",
+    r"version|_name|name|_type|type|_count|count|_at|_time|_ref|ref|keyref|secretref|serviceaccounttoken|"
+    r"expirationseconds)$",
     re.IGNORECASE,
 )
 # Keys whose value is instance user data (base64 in the EC2 API and in Terraform state).
@@ -158,6 +159,8 @@ def _user_data(value: Any) -> Any:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return redact_text(value)
+    if not decoded.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
+        return redact_text(value)  # not text (Terraform keeps a SHA-1 hex of user_data, which decodes too)
     return redact_text(decoded)
 
 
@@ -220,8 +223,8 @@ def _walk_fast(value: Any) -> Any:
                     nv = _walk_fast(v)
                 else:
                     continue  # numbers, booleans, None
-            elif v is None or v == "" or ((type(v) is list or type(v) is dict) and not v):
-                continue
+            elif v is None or v == "" or type(v) is bool or ((type(v) is list or type(v) is dict) and not v):
+                continue  # nothing to hide; a flag (``automountServiceAccountToken: true``) is no secret
             elif action == 2:
                 nv = _user_data(v)
             else:
@@ -258,8 +261,8 @@ def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
         out: dict[Any, Any] = {}
         for k, v in value.items():
             action = _key_action(k) if isinstance(k, str) else 0
-            if v is None or v == "" or (action == 0 and not (pair_secret and k in _PAIR_VALUES)):
-                out[k] = v if v is None or v == "" else _walk(v, paths, (*path, k) if paths else path)
+            if v is None or v == "" or isinstance(v, bool) or (action == 0 and not (pair_secret and k in _PAIR_VALUES)):
+                out[k] = v if v is None or v == "" or isinstance(v, bool) else _walk(v, paths, (*path, k) if paths else path)
             elif isinstance(v, list | dict) and not v:
                 out[k] = v
             elif action == 2:

@@ -112,6 +112,14 @@ def test_user_data_is_decoded_and_redacted() -> None:
     assert redact_path_value("user_data", script) == out["user_data"]
 
 
+def test_flags_and_kubernetes_token_volumes_are_not_secrets() -> None:
+    spec = {"automountServiceAccountToken": True, "volumes": [{"projected": {"sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}]}
+    assert redact(spec) == spec
+    sha1 = "d1ee2a1c8f0e4c52c7ba7d5b2f19f0b9cc1b4f3e"  # what Terraform stores for user_data
+    assert redact({"user_data": sha1}) == {"user_data": sha1}
+
+
 def test_redaction_is_idempotent() -> None:
     value = {"env": {"DB_URL": "postgres://app:hunter2@db/x", "password": "p"}, "cmd": f"run {AKID}"}
     once = redact(value)
