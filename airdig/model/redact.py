@@ -58,7 +58,8 @@ _PAIR_VALUES = ("value", "Value", "ParameterValue")
 
 # --- value patterns, applied to every string -------------------------------------------------------------
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?:.*?-----END \1PRIVATE KEY-----|.*)", re.DOTALL)
-_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^:/?#@\s]*):([^@/?#\s]+)@")
+# the password runs to the last "@" of the token, so an unencoded "/", "#" or "@" in it is hidden too
+_URL_CREDENTIALS = re.compile(r"""\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^:/?#@\s]*):([^\s"']+)@(?=[^\s@"']*(?:[\s"']|$))""")
 _AWS_KEY_ID = re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Digest)(\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)

@@ -52,6 +52,8 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq1\nq8Zx9+Yw==\n-----E
 
 @pytest.mark.parametrize(("text", "expected", "hidden"), [
     ("postgres://app:hunter2@db:5432/x", "postgres://app:***@db:5432/x", "hunter2"),
+    ("amqp://app:p@ss/w#rd@mq/vhost", "amqp://app:***@mq/vhost", "ss/w#rd"),
+    ("see https://example.com/a:b@c", "see https://example.com/a:b@c", None),
     ("DATABASE_URL=mysql://root:pa%24%24@10.0.0.5/orders?ssl=1", "DATABASE_URL=mysql://root:***@10.0.0.5/orders?ssl=1",
      "pa%24%24"),
     (f"key {AKID} in use", "key AKIA*** in use", AKID),
