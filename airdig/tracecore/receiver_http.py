@@ -26,6 +26,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from airdig.edge.auth import Verify
+from airdig.edge.policy import EdgePolicy
+from airdig.edge.stack import edge_middleware
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
 from airdig.tracecore.decode import DecodeResult, decode_request
@@ -70,8 +73,11 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int = 16 << 20,
                   all_attributes: bool = False, retry_after: int = 2,
-                  ready: Callable[[], str | None] | None = None) -> Starlette:
-    """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``)."""
+                  ready: Callable[[], str | None] | None = None, policy: EdgePolicy | None = None,
+                  verify: Verify | None = None) -> Starlette:
+    """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``);
+    ``policy``/``verify``: the shared edge (Host/Origin checks, bearer tokens on ``/v1/traces``).
+    The body limit stays this receiver's own (it also bounds the gunzipped size)."""
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -165,7 +171,9 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[
+    routes = [
         Route("/v1/traces", export, methods=["POST"]),
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", prometheus),
-    ])
+    ]
+    return Starlette(routes=routes, middleware=edge_middleware(
+        policy or EdgePolicy(), routes=routes, counter=metrics.http_requests, verify=verify, body_limit=False))
