@@ -49,13 +49,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        for key, value in scope.get("headers") or ():
-            if key == b"content-length":
-                declared = bytes(value)
-                if declared.isdigit() and int(declared) > limit:
-                    await drain(receive, 0)
-                    await send_json(send, 413, too_large_body(limit))
-                    return
+        headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers") or ()}
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            # a client waiting for "100 Continue" never sends the body: answer at once
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await drain(receive, 0)
+            await send_json(send, 413, too_large_body(limit))
+            return
         state = {"seen": 0, "over": False, "started": False}
 
         async def counted() -> Message:

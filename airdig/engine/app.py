@@ -58,8 +58,9 @@ def engine_probes(service: EngineService) -> Probes:
     """``/healthz`` runs ``service.liveness_checks`` (a supervisor registers its threads there);
     ``/readyz`` pings each backend in a worker thread with a timeout, cached for two seconds."""
     probes = Probes(service.metrics.registry, liveness=service.liveness_checks)
-    for name, ping in (("store", service.store.ping), ("bus", service.bus.ping), ("cache", service.cache.ping)):
-        probes.readiness[name] = ping_check(ping)
+    probes.readiness["store"] = ping_check(lambda: service.store.ping())
+    probes.readiness["bus"] = ping_check(lambda: service.bus.ping())
+    probes.readiness["cache"] = ping_check(lambda: service.cache.ping())
 
     def processor() -> str | None:
         if service.processor is None:
