@@ -38,6 +38,11 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
         self.hub = hub
         self.auth = auth
 
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """The edge's :class:`airdig.edge.origin.HostOriginGuard` ran first and decided (it also knows
+        ``X-Forwarded-Host`` from the UI proxy and the ``allowed_origins`` setting)."""
+        return True
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
         return {"service": self.service, "request": request, "response": response,
                 "principal": principal_of(request.scope), "hub": self.hub}
