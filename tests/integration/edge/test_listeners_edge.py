@@ -130,3 +130,40 @@ def test_engine_serves_the_spa_in_loopback_dev_mode(listeners: dict[str, Listene
     assert r.status_code == 200 and "<html" in r.text.lower()
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert httpx.get(engine + "/static/js/api.js").status_code == 200
+
+
+def test_with_auth_on_every_listener_asks_for_the_engines_token(tmp_path: Path) -> None:
+    """`airdig up` with auth on: the engine, the UI (through to the engine), TraceCore's OTLP/HTTP and
+    PulseSight's webhooks and read API all take the same API tokens and refuse requests without one."""
+    from airdig.engine.auth import Authenticator, TokenService
+
+    settings = Settings.load(overrides={"data_dir": str(tmp_path)}, environ={})
+    store = open_store(f"sqlite:///{tmp_path / 'airdig.db'}")
+    store.migrate()
+    svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"))
+    svc.start(process_events=False)
+    token, _ = TokenService(store).create("ops", "viewer")
+    verify = Authenticator(store, required=True).aprincipal
+    loopback = EdgePolicy.for_bind("127.0.0.1")
+    tc = start_tracecore(settings, "127.0.0.1", 0, 0, options=TraceCoreOptions(route="local", aggregate=False,
+                                                                              store_traces=False), verify=verify)
+    ps = start_pulsesight(settings, "127.0.0.1", 0, config=PulseSightConfig(resolver_url=None), rules=[],
+                          sources={}, evaluate=False, tokens=verify)
+    gql = json.dumps(GQL).encode()
+    try:
+        with serve(build_app(svc, require_auth=True, policy=loopback, spa=True)) as engine_url, \
+                serve(build_ui_app(engine_url, policy=loopback)) as ui_url:
+            for lst in (Listener("engine", engine_url, "POST", "/graphql", gql),
+                        Listener("ui", ui_url, "POST", "/graphql", gql),
+                        Listener("tracecore", f"http://127.0.0.1:{tc.http_port}", "POST", "/v1/traces", b"{}"),
+                        Listener("pulsesight", ps.url, "GET", "/api/v1/security-events"),
+                        Listener("pulsesight", ps.url, "POST", "/webhooks/falco", b"[]")):
+                assert lst.call({}).status_code == 401, lst
+                assert lst.call({"Authorization": "Bearer adg_wrong"}).status_code == 401, lst
+                assert lst.call({"Authorization": f"Bearer {token}"}).status_code == 200, lst
+                assert httpx.get(lst.url + "/healthz").status_code == 200  # probes stay open
+            assert httpx.get(engine_url + "/").status_code == 200  # the SPA's shell: no data in it
+    finally:
+        ps.stop()
+        tc.stop()
+        svc.stop()
