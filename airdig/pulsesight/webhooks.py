@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from airdig.edge.auth import Verify
 from airdig.edge.policy import EdgePolicy
+from airdig.edge.probes import Probes
 from airdig.edge.stack import edge_middleware
 from airdig.errors import AirDigError, InvalidInput, Unauthorized
 from airdig.logs import get_logger
@@ -108,22 +109,25 @@ def build_app(ps: PulseSight, secret: str | None = None, sources: Mapping[str, M
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
-    def _probe() -> dict[str, str]:
-        problems: dict[str, str] = {}
-        for name, src in (sources or {}).items():
+    # each source and the bus pinged in worker threads, with a timeout, the verdict cached two seconds
+    probes = Probes(timeout=5.0)
+
+    def pinger(ping: Callable[[], object]) -> Callable[[], str | None]:
+        def check() -> str | None:
             try:
-                src.ping()
+                ping()
             except AirDigError as exc:
-                problems[name] = str(exc)
-        if ps.outbox.bus is not None:
-            try:
-                ps.outbox.bus.ping()
-            except AirDigError as exc:
-                problems["bus"] = str(exc)
-        return problems
+                return str(exc)
+            return None
+        return check
+
+    for name, src in (sources or {}).items():
+        probes.readiness[name] = pinger(src.ping)
+    if ps.outbox.bus is not None:
+        probes.readiness["bus"] = pinger(ps.outbox.bus.ping)
 
     async def readyz(request: Request) -> Response:
-        problems = await run_in_threadpool(_probe)
+        problems = {k: v for k, v in (await probes.ready()).items() if v != "ok"}
         if problems:
             return _json({"status": "unavailable", "problems": problems}, 503)
         return _json({"status": "ready"})

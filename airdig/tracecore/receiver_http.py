@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from airdig.edge.auth import Verify
 from airdig.edge.policy import EdgePolicy
+from airdig.edge.probes import Probes
 from airdig.edge.stack import edge_middleware
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
@@ -160,8 +161,13 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    probes = Probes()  # the backend pings run in a worker thread, with a timeout, cached two seconds
+    if ready is not None:
+        probes.readiness["backends"] = ready
+
     async def readyz(request: Request) -> Response:
-        reason = ready() if ready is not None else None
+        checks = await probes.ready()
+        reason = next((v for v in checks.values() if v != "ok"), None)
         if reason is None and ingest.degraded:
             reason = f"downstream unavailable: {ingest.last_error}"
         if reason:
