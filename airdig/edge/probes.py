@@ -71,7 +71,10 @@ class Probes:
         now = time.monotonic()
         if self._cached is not None and self._cached[0] > now:
             return self._cached[1]
-        if self._round is None or self._round.done():
+        loop = asyncio.get_running_loop()
+        # one round at a time; a round left pending by another event loop (tests, lifespan-less servers)
+        # cannot be awaited here, so it is replaced
+        if self._round is None or self._round.done() or self._round.get_loop() is not loop:
             self._round = asyncio.ensure_future(self._run_checks())
         return await asyncio.shield(self._round)
 
