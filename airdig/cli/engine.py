@@ -19,7 +19,8 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
     """Serve the unified graph (GraphQL at /graphql, REST at /api/v1) and apply events from the bus.
 
     Replicas share the bus in one consumer group (AIRDIG_CONSUMER_GROUP), so run as many as the
-    load needs; each serves /healthz, /readyz and /metrics (consumer lag included).
+    load needs; each serves /healthz, /readyz and /metrics (consumer lag included). API tokens are
+    required unless AIRDIG_AUTH=off, which is accepted on a loopback --host only.
     """
     from airdig.edge.policy import EdgePolicy, auth_required
     from airdig.engine.app import build_app

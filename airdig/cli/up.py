@@ -92,7 +92,9 @@ def up(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_http
     """Run every AirDig role in one process on embedded backends (SQLite store, local bus, in-process cache).
 
     Stop with Ctrl-C. A separate `airdig skygraph scan --data-dir DIR` (e.g. from cron) pointed at the
-    same data dir feeds this process through the embedded bus.
+    same data dir feeds this process through the embedded bus. On loopback it runs without API tokens
+    (loopback dev mode; Host and Origin checks keep other sites out) unless AIRDIG_AUTH=on; beyond
+    loopback tokens are required (`airdig token create`).
     """
     listeners, handles = start_all(host, engine_port, ui_port, otlp_grpc_port, otlp_http_port, pulsesight_port)
     auth = "on (API tokens: `airdig token create`)" if auth_on(host) else "off (loopback dev mode)"
