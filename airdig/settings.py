@@ -54,6 +54,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "severity >= alert_min_severity, a node turning critical); prefix a URL with `slack+` "
                 "(`slack+https://hooks.slack.com/...`) for Slack's message format. Empty = no alerts.", None),
     SettingSpec("alert_min_severity", "Lowest drift severity that alerts: low, medium, high, critical.", "high"),
+    SettingSpec("auth", "Bearer API tokens (`airdig token create`) on every route of every listener: `on` or "
+                "`off`. `off` is accepted only on loopback listeners, whose Host and Origin checks keep other "
+                "sites out; `airdig up`/`demo` bound to loopback run in that mode unless `auth` is set.", "on"),
+    SettingSpec("allowed_origins", "Comma-separated browser origins (`https://ops.example.com`) allowed to call "
+                "the APIs besides each listener's own origin (HTTP and WebSocket).", None),
+    SettingSpec("allowed_hosts", "Comma-separated `Host` names a non-loopback listener answers (empty = any); "
+                "loopback listeners answer only loopback names with their own port (DNS rebinding).", None),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -77,6 +84,9 @@ class Settings:
     alert_webhooks: tuple[str, ...] = ()
     alert_min_severity: str = "high"
     alert_dedupe_seconds: float = 3600.0
+    auth: bool | None = None  # None: not set (on, except `airdig up`/`demo` on loopback)
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -123,11 +133,29 @@ class Settings:
             log_level=level,
             log_format=fmt,
             **_alert_settings(raw),
+            auth=_auth(raw["auth"]),
+            allowed_origins=_listed(raw["allowed_origins"]),
+            allowed_hosts=_listed(raw["allowed_hosts"]),
             extra=extra,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _auth(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError("AIRDIG_AUTH", f"expected on or off, got {raw!r}")
+
+
+def _listed(raw: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (raw or "").split(",") if x.strip())
 
 
 def _alert_settings(raw: dict[str, str | None]) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class EngineService:
     settings: Settings | None = None
     # stopped after the processor, before the backends close (subscription fan-out, alert worker)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # liveness checks for /healthz: name -> () -> None when fine, else the reason (e.g. a supervisor's
+    # "thread X is dead"); read at every probe, so checks registered after the app was built count
+    liveness_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     _read_cache: ReadCache | None = None
 
     @property
