@@ -219,6 +219,7 @@ class Trail:
     events: list[TrailEvent] = field(default_factory=list)
     errors: list[InvalidInput] = field(default_factory=list)
     records: int = 0
+    s3_stats: list[dict[str, int]] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
 
     def add_records(self, records: Any, source: str) -> None:
@@ -281,27 +282,148 @@ def read_folder(trail: Trail, root: str) -> None:
         trail.add_log_bytes(raw, path)
 
 
-def read_s3(trail: Trail, url: str, client: Any = None) -> None:
-    """Every ``.json.gz`` under ``s3://bucket/prefix`` (e.g. ``.../AWSLogs/<account>/CloudTrail/``)."""
+_REGION_ROOT = re.compile(r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/CloudTrail/[a-z0-9-]+/$")
+_DATED = re.compile(r"/\d{4}/\d{2}/(?:\d{2}/)?$")
+
+
+class TrailSeen:
+    """What incremental S3 reading remembers between cycles (``<data-dir>/deepdrift-cloudtrail.json``):
+    the log objects already read and the write events they held, both only for the current window, so
+    a cycle reads only new objects yet still attributes drift to events read in earlier cycles. Memory
+    and file size are bounded by the window's write events, never by the bucket."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.keys: dict[str, float] = {}  # s3://bucket/key -> start of the day folder it was in
+        self.events: list[TrailEvent] = []
+        if path and os.path.exists(path):
+            try:
+                with open(path, "rb") as fh:
+                    doc = orjson.loads(fh.read())
+                self.keys = {str(k): float(v) for k, v in doc.get("keys", {}).items()}
+                self.events = [TrailEvent(**{**e, "keys": tuple(e["keys"])}) for e in doc.get("events", [])]
+            except (OSError, orjson.JSONDecodeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+                log.warning("ignoring unreadable CloudTrail read state; everything in the window is read again",
+                            path=path, error=str(exc))
+                self.keys, self.events = {}, []
+
+    def prune(self, since: float) -> None:
+        day = _day_start(since)
+        self.keys = {k: v for k, v in self.keys.items() if v >= day}
+        self.events = [e for e in self.events if e.ts >= since]
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps({"keys": self.keys, "events": self.events}))
+        os.replace(tmp, self.path)
+
+
+def _day_start(ts: float) -> float:
+    d = datetime.fromtimestamp(ts, UTC)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+
+
+def _children(s3: Any, bucket: str, prefix: str, stats: dict[str, int]) -> list[str]:
+    out: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        stats["list_calls"] += 1
+        out.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    return out
+
+
+def _region_roots(s3: Any, bucket: str, prefix: str, stats: dict[str, int]) -> list[str] | None:
+    """``…/AWSLogs/[o-org/]<account>/CloudTrail/<region>/`` prefixes under ``prefix`` (found with
+    delimiter listings, never by listing objects), or None when ``prefix`` is not a CloudTrail layout
+    level (then everything under it is listed)."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if _REGION_ROOT.search(prefix):
+        return [prefix]
+    if _DATED.search(prefix):
+        return None
+    level = [prefix + "AWSLogs/"] if "AWSLogs/" not in prefix else [prefix]
+    for _ in range(4):  # AWSLogs/ -> [o-org/] -> account/ -> CloudTrail/ -> region/
+        nxt: list[str] = []
+        for p in level:
+            tail = p.rsplit("AWSLogs/", 1)[-1]
+            if tail.endswith("CloudTrail/"):
+                nxt.extend(_children(s3, bucket, p, stats))
+            elif re.fullmatch(r"(?:o-[a-z0-9]+/)?\d{12}/", tail):
+                nxt.append(p + "CloudTrail/")
+            else:
+                nxt.extend(_children(s3, bucket, p, stats))
+        level = nxt
+        roots = [p for p in level if _REGION_ROOT.search(p)]
+        if roots and len(roots) == len(level):
+            return roots
+    roots = [p for p in level if _REGION_ROOT.search(p)]
+    return roots or None
+
+
+def _day_prefixes(roots: list[str], since: float, now: float) -> list[str]:
+    days = []
+    d = datetime.fromtimestamp(_day_start(since), UTC)
+    end = datetime.fromtimestamp(now, UTC)
+    while d <= end:
+        days.append(d.strftime("%Y/%m/%d/"))
+        d += timedelta(days=1)
+    return [root + day for root in roots for day in days]
+
+
+def read_s3(trail: Trail, url: str, client: Any = None, since_hours: float | None = None,
+            seen: TrailSeen | None = None, now: float | None = None) -> dict[str, int]:
+    """The ``.json.gz`` log files under ``s3://bucket/prefix``. Under a CloudTrail layout
+    (``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/``) only the day folders inside the window of
+    ``since_hours`` are listed; with ``seen``, objects read in an earlier cycle are skipped and the ones
+    read now are remembered. Objects are read one at a time (bounded memory). Returns the counts of
+    list calls, objects listed, objects read and objects skipped as already read."""
     import boto3
 
     bucket, _, prefix = url[len("s3://"):].partition("/")
     s3 = client or boto3.client("s3")
+    now = time.time() if now is None else now
+    since = now - since_hours * 3600.0 if since_hours is not None else None
+    stats = {"list_calls": 0, "listed": 0, "read": 0, "skipped": 0}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                if not key.endswith((".json.gz", ".json")):
-                    continue
-                source = f"s3://{bucket}/{key}"
-                try:
-                    raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                except Exception as exc:  # one unreadable object must not stop the others
-                    trail.errors.append(InvalidInput(source, f"cannot read: {exc}"))
-                    continue
-                trail.add_log_bytes(raw, source)
+        roots = _region_roots(s3, bucket, prefix, stats) if since is not None else None
+        prefixes = _day_prefixes(roots, since, now) if roots and since is not None else [prefix]
+        for pfx in prefixes:
+            day = _prefix_day(pfx)
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=pfx):
+                stats["list_calls"] += 1
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if not key.endswith((".json.gz", ".json")):
+                        continue
+                    stats["listed"] += 1
+                    source = f"s3://{bucket}/{key}"
+                    if seen is not None and source in seen.keys:
+                        stats["skipped"] += 1
+                        continue
+                    try:
+                        raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    except Exception as exc:  # one unreadable object must not stop the others
+                        trail.errors.append(InvalidInput(source, f"cannot read: {exc}"))
+                        continue
+                    stats["read"] += 1
+                    trail.add_log_bytes(raw, source)
+                    del raw
+                    if seen is not None:
+                        seen.keys[source] = day if day is not None else now
     except Exception as exc:
         trail.errors.append(InvalidInput(url, f"cannot list the CloudTrail bucket: {exc}"))
+    log.info("read CloudTrail from S3", url=url, **stats)
+    return stats
+
+
+def _prefix_day(prefix: str) -> float | None:
+    m = re.search(r"(\d{4})/(\d{2})/(\d{2})/$", prefix)
+    if not m:
+        return None
+    return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC).timestamp()
 
 
 class RateLimiter:
@@ -352,14 +474,27 @@ def read_lookup(trail: Trail, client: Any = None, since_hours: float = 24.0, max
     log.warning("LookupEvents stopped at the page limit", pages=max_pages)
 
 
-def load_trail(specs: list[str], since_hours: float = 24.0) -> Trail:
-    """``DIR`` / file, ``s3://bucket/prefix`` or ``lookup``, in any combination."""
+def load_trail(specs: list[str], since_hours: float = 24.0, seen: TrailSeen | None = None,
+               now: float | None = None) -> Trail:
+    """``DIR`` / file, ``s3://bucket/prefix`` or ``lookup``, in any combination. ``since_hours`` bounds
+    LookupEvents and the S3 day folders; ``seen`` makes S3 reading incremental across cycles."""
+    now = time.time() if now is None else now
     trail = Trail()
+    if seen is not None:
+        seen.prune(now - since_hours * 3600.0)
+        for ev in seen.events:
+            trail._seen.add(ev.event_id)
+            trail.events.append(ev)
     for spec in specs:
         if spec == "lookup":
             read_lookup(trail, since_hours=since_hours)
         elif spec.startswith("s3://"):
-            read_s3(trail, spec)
+            trail.s3_stats.append(read_s3(trail, spec, since_hours=since_hours, seen=seen, now=now))
         else:
             read_folder(trail, spec)
-    return trail.finish()
+    trail.finish()
+    if seen is not None:
+        since = now - since_hours * 3600.0
+        seen.events = [e for e in trail.events if e.ts >= since]
+        seen.save()
+    return trail

@@ -3,8 +3,9 @@
 ``airdig.drift.detected`` goes out for a new drift or one whose content changed, ``airdig.drift.resolved``
 for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write that caused a drift. The
 previous cycle's drifts are kept in ``<data_dir>/deepdrift-watch.json`` so ``--once`` runs from cron
-behave like one long-running watch. A type that could not be fetched keeps its previous drifts (unknown
-is not resolved).
+behave like one long-running watch. Unknown is never resolved: a drift stays open while its scope
+(type, region) is unknown, its state file could not be read, or (for unmanaged drifts) any state could
+not be read.
 """
 
 from __future__ import annotations
@@ -45,6 +46,27 @@ def change_event(ev: TrailEvent, subject: str) -> CloudEvent:
     return CloudEvent(type="airdig.change.recorded", source=SOURCE, subject=subject, data=data, time=ev.ts)
 
 
+class _Unknown:
+    """What this cycle could not see, read from the coverage matrix."""
+
+    def __init__(self, coverage: dict[str, Any]) -> None:
+        self.types = set(coverage.get("unknown_types", []))
+        self.scopes = {(s.get("type"), s.get("region")) for s in coverage.get("scopes", [])
+                       if s.get("status") != "checked"}
+        self.states = {s.get("source") for s in coverage.get("states", []) if s.get("status") != "checked"}
+        self.unmanaged = (coverage.get("unmanaged") or {}).get("status", "checked") != "checked"
+
+    def holds(self, drift: dict[str, Any]) -> bool:
+        """True when ``drift`` (from an earlier cycle) lies where this cycle could not look."""
+        if drift.get("state") and drift["state"] in self.states:
+            return True
+        if drift.get("kind") == "unmanaged" and self.unmanaged:
+            return True
+        if "region" in drift:
+            return (drift.get("resource_type"), drift.get("region")) in self.scopes
+        return drift.get("resource_type") in self.types  # a drift saved before scopes had regions
+
+
 class Watcher:
     """Remembers the last cycle and turns a new :class:`DetectResult` into events."""
 
@@ -63,7 +85,7 @@ class Watcher:
 
     def cycle(self, result: DetectResult) -> dict[str, int]:
         current = {d["id"]: d for d in result.drifts}
-        unknown = set(result.coverage.get("unknown_types", []))
+        unknown = _Unknown(result.coverage)
         counts = {"detected": 0, "resolved": 0, "changes": 0}
         for did, d in current.items():
             old = self.previous.get(did)
@@ -71,7 +93,7 @@ class Watcher:
                 self._publish("airdig.drift.detected", d["resource_id"], d)
                 counts["detected"] += 1
         for did, old in list(self.previous.items()):
-            if did in current or old.get("resource_type") in unknown:
+            if did in current or unknown.holds(old):
                 continue
             data = {k: v for k, v in old.items() if k != "_fp"}
             data["resolved_at"] = to_rfc3339(time.time())
@@ -87,7 +109,7 @@ class Watcher:
         self.bus.flush()
         kept = {did: {**d, "_fp": fingerprint(d)} for did, d in current.items()}
         for did, old in self.previous.items():
-            if did not in current and old.get("resource_type") in unknown:
+            if did not in current and unknown.holds(old):
                 kept[did] = old
         self.previous = kept
         self._save()
