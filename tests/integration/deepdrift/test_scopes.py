@@ -125,7 +125,9 @@ def test_watch_keeps_the_drifts_of_a_state_that_became_unreadable(world: dict[st
     s3.put_bucket_tagging(Bucket="team-a-assets", Tagging={"TagSet": [{"Key": "Team", "Value": "a"}]})
     s3.create_bucket(Bucket="stray-bucket")
     try:
-        args = ("watch", "--once", "--state", str(world["state_a"]), "--state", world["state_b"])
+        state_a = world["root"] / "team-a-us.tfstate"  # team A without its eu-west-1 table
+        state_a.write_text(_state([_bucket("team-a-assets", {"Team": "a"}), _bucket("tfstate-store", {})]))
+        args = ("watch", "--once", "--state", str(state_a), "--state", world["state_b"])
         first = cli(world, *args, env=env)
         assert first.returncode == 0, first.stderr
         detected = {(e.data["kind"], e.data["native_id"]) for e in _drain(data_dir)}
@@ -138,7 +140,7 @@ def test_watch_keeps_the_drifts_of_a_state_that_became_unreadable(world: dict[st
             assert [(e.type, e.data["native_id"]) for e in _drain(data_dir)] == []  # nothing "resolved"
         finally:
             s3.put_object(Bucket="tfstate-store", Key="team-b.tfstate", Body=body)
-        third = cli(world, "watch", "--once", "--state", str(world["state_a"]), env=env)
+        third = cli(world, "watch", "--once", "--state", str(state_a), env=env)
         assert third.returncode == 0, third.stderr
         # team B's state is no longer given at all: its changed drift is resolved, its bucket unmanaged
         assert sorted((e.type, e.data["kind"], e.data["native_id"]) for e in _drain(data_dir)) == [
