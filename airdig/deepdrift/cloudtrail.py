@@ -308,9 +308,9 @@ class TrailSeen:
                 self.keys, self.events = {}, []
 
     def prune(self, since: float) -> None:
-        day = _day_start(since)
+        day = _day_start(since)  # day-granular, like the folders read
         self.keys = {k: v for k, v in self.keys.items() if v >= day}
-        self.events = [e for e in self.events if e.ts >= since]
+        self.events = [e for e in self.events if e.ts >= day]
 
     def save(self) -> None:
         if not self.path:
@@ -494,7 +494,7 @@ def load_trail(specs: list[str], since_hours: float = 24.0, seen: TrailSeen | No
             read_folder(trail, spec)
     trail.finish()
     if seen is not None:
-        since = now - since_hours * 3600.0
-        seen.events = [e for e in trail.events if e.ts >= since]
+        day = _day_start(now - since_hours * 3600.0)
+        seen.events = [e for e in trail.events if e.ts >= day]
         seen.save()
     return trail
