@@ -1,7 +1,8 @@
 """The watch loop: detect, then publish only what changed since the previous cycle.
 
 ``airdig.drift.detected`` goes out for a new drift or one whose content changed, ``airdig.drift.resolved``
-for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write that caused a drift. The
+for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write that caused a drift,
+``airdig.drift.coverage`` (the coverage matrix) when it differs from the last one published. The
 previous cycle's drifts are kept in ``<data_dir>/deepdrift-watch.json`` so ``--once`` runs from cron
 behave like one long-running watch. Unknown is never resolved: a drift stays open while its scope
 (type, region) is unknown, its state file could not be read, or (for unmanaged drifts) any state could
@@ -24,7 +25,7 @@ from airdig.deepdrift.cloudtrail import TrailEvent
 from airdig.deepdrift.detect import DetectResult
 from airdig.deepdrift.redact import redact
 from airdig.logs import get_logger
-from airdig.model.events import TOPIC_DRIFT, CloudEvent, to_rfc3339
+from airdig.model.events import DRIFT_COVERAGE_SUBJECT, TOPIC_DRIFT, CloudEvent, to_rfc3339
 
 log = get_logger("deepdrift.watch")
 SOURCE = "airdig/deepdrift"
@@ -75,11 +76,13 @@ class Watcher:
         self.state_file = state_file
         self.previous: dict[str, dict[str, Any]] = {}
         self.published_changes: set[str] = set()
+        self.coverage_fp = ""
         if state_file and state_file.exists():
             try:
                 saved = orjson.loads(state_file.read_bytes())
                 self.previous = saved.get("drifts", {})
                 self.published_changes = set(saved.get("changes", []))
+                self.coverage_fp = str(saved.get("coverage_fp") or "")
             except (orjson.JSONDecodeError, OSError, AttributeError) as exc:
                 log.warning("ignoring unreadable watch state", path=str(state_file), error=str(exc))
 
@@ -106,6 +109,10 @@ class Watcher:
                 self.bus.publish(ce.topic, key=ce.subject, value=ce.encode())
                 self.published_changes.add(ev.event_id)
                 counts["changes"] += 1
+        cov_fp = hashlib.sha1(orjson.dumps(result.coverage, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+        if cov_fp != self.coverage_fp:  # the engine serves the newest as driftCoverage
+            self._publish("airdig.drift.coverage", DRIFT_COVERAGE_SUBJECT, result.coverage)
+            self.coverage_fp = cov_fp
         self.bus.flush()
         kept = {did: {**d, "_fp": fingerprint(d)} for did, d in current.items()}
         for did, old in self.previous.items():
@@ -124,8 +131,8 @@ class Watcher:
         if not self.state_file:
             return
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"drifts": self.previous, "changes": sorted(self.published_changes)[-50000:]},
-                                     default=str))
+        tmp.write_bytes(orjson.dumps({"drifts": self.previous, "changes": sorted(self.published_changes)[-50000:],
+                                      "coverage_fp": self.coverage_fp}, default=str))
         os.replace(tmp, self.state_file)
 
 

@@ -86,6 +86,10 @@ async def coverage(request: Request) -> Response:
     return json(_svc(request).store.coverage())
 
 
+async def drift_coverage(request: Request) -> Response:
+    return json(reads.drift_coverage(_svc(request).store))
+
+
 def intel_routes() -> list[Route]:
     return [
         Route("/api/v1/impact/{id:path}", impact, methods=["GET"]),
@@ -95,4 +99,5 @@ def intel_routes() -> list[Route]:
         Route("/api/v1/drift-events", drift_events, methods=["GET"]),
         Route("/api/v1/service-map", service_map, methods=["GET"]),
         Route("/api/v1/coverage", coverage, methods=["GET"]),
+        Route("/api/v1/drift-coverage", drift_coverage, methods=["GET"]),
     ]
