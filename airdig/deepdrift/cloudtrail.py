@@ -65,7 +65,23 @@ class TrailEvent:
     user_agent: str
     source_ip: str
     keys: tuple[str, ...]
-    request_parameters: dict[str, Any] = field(default_factory=dict)
+    # as recorded, NOT yet redacted: only :attr:`request_parameters` (redacted) may leave this object. Redacting
+    # lazily spares the walk over every write event's parameters when only a few ever become a cause.
+    raw_parameters: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def request_parameters(self) -> dict[str, Any]:
+        """The request parameters with secret-like values redacted (what may be published or stored)."""
+        redacted: dict[str, Any] = redact(self.raw_parameters)
+        return redacted
+
+    def to_saved(self) -> dict[str, Any]:
+        """The event as :class:`TrailSeen` writes it to disk (parameters redacted)."""
+        return {"event_id": self.event_id, "event_name": self.event_name, "event_source": self.event_source,
+                "event_time": self.event_time, "ts": self.ts, "principal": self.principal,
+                "principal_type": self.principal_type, "principal_arn": self.principal_arn,
+                "session": self.session, "channel": self.channel, "user_agent": self.user_agent,
+                "source_ip": self.source_ip, "keys": list(self.keys), "raw_parameters": self.request_parameters}
 
     @property
     def service(self) -> str:
@@ -196,7 +212,7 @@ def parse_record(rec: Any, source: str) -> TrailEvent | None:
         event_id=event_id, event_name=name, event_source=event_source, event_time=when, ts=ts,
         principal=principal, principal_type=ptype, principal_arn=parn, session=session,
         channel=channel_of(ua, ptype, from_console), user_agent=ua, source_ip=str(rec.get("sourceIPAddress") or ""),
-        keys=tuple(sorted(keys)), request_parameters=redact(params) if isinstance(params, dict) else {})
+        keys=tuple(sorted(keys)), raw_parameters=params if isinstance(params, dict) else {})
 
 
 @contextmanager
@@ -317,7 +333,7 @@ class TrailSeen:
             return
         tmp = self.path + ".tmp"
         with open(tmp, "wb") as fh:
-            fh.write(orjson.dumps({"keys": self.keys, "events": self.events}))
+            fh.write(orjson.dumps({"keys": self.keys, "events": [e.to_saved() for e in self.events]}))
         os.replace(tmp, self.path)
 
 
