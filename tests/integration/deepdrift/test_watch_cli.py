@@ -49,7 +49,9 @@ def test_watch_publishes_on_change_only(account: Any) -> None:
     events = drain(data_dir, "g")
     detected = [e for e in events if e.type == "airdig.drift.detected"]
     changes = [e for e in events if e.type == "airdig.change.recorded"]
-    assert len(detected) == 5 and len(changes) == 5 and len(events) == 10
+    coverage = [e for e in events if e.type == "airdig.drift.coverage"]
+    assert len(detected) == 5 and len(changes) == 5 and len(coverage) == 1 and len(events) == 11
+    assert coverage[0].subject == "deepdrift:coverage" and coverage[0].data["unmanaged"] == {"status": "checked"}
     kinds = sorted((e.data["resource_type"], e.data["kind"]) for e in detected)
     assert kinds == [("aws_iam_role", "unmanaged"), ("aws_instance", "changed"), ("aws_s3_bucket", "missing"),
                      ("aws_security_group", "changed"), ("aws_subnet", "changed")]
