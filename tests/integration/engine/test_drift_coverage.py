@@ -53,6 +53,7 @@ def test_the_latest_watch_cycles_coverage_is_served(backends: Backends) -> None:
         with TestClient(build_app(svc)) as client:
             body = client.post("/graphql", json={"query": "{ driftCoverage }"}).json()
             assert body == {"data": {"driftCoverage": None}}
+            assert client.get("/api/v1/drift-coverage").status_code == 404
             watcher.cycle(_result(eu_failed=True))
             _wait(svc, 1)
             watcher.cycle(_result(eu_failed=True))  # unchanged: nothing published

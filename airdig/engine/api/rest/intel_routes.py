@@ -11,7 +11,7 @@ from starlette.routing import Route
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
 from airdig.engine.intel import reads, rootcause, servicemap
-from airdig.errors import InvalidInput
+from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import parse_time
 
 
@@ -87,7 +87,10 @@ async def coverage(request: Request) -> Response:
 
 
 async def drift_coverage(request: Request) -> Response:
-    return json(reads.drift_coverage(_svc(request).store))
+    cov = reads.drift_coverage(_svc(request).store)
+    if cov is None:
+        raise NotFound("drift coverage", "no deepdrift watch cycle has been applied yet")
+    return json(cov)
 
 
 def intel_routes() -> list[Route]:
