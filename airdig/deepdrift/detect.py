@@ -1,8 +1,10 @@
 """One detection run: read states, read the live cloud, compare, attribute, classify, advise.
 
 :func:`detect` does the I/O (states, AWS, CloudTrail) and hands plain data to :func:`compute`, which is
-pure and is what the benchmark and unit tests drive. A type whose live listing failed is reported as
-``unknown`` in the coverage: none of its resources is called missing or unmanaged in that run.
+pure and is what the benchmark and unit tests drive. Every state file and every (type, account, region)
+ends a run ``checked``, ``unknown`` (why) or ``unsupported`` (the coverage matrix): nothing in an unknown
+scope is called missing or unmanaged, and nothing is unmanaged while any state could not be read, because
+"could not see" must never read as "gone" or "not ours".
 """
 
 from __future__ import annotations
