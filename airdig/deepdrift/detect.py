@@ -18,7 +18,7 @@ from typing import Any
 
 from airdig.deepdrift import compare, rules
 from airdig.deepdrift.attribute import TrailIndex, explain, resource_keys
-from airdig.deepdrift.cloudtrail import Trail, TrailEvent, TrailSeen, load_trail
+from airdig.deepdrift.cloudtrail import Trail, TrailEvent, TrailSeen, gc_paused, load_trail
 from airdig.deepdrift.ignore import IgnoreRules
 from airdig.deepdrift.live import GLOBAL, GLOBAL_FETCHERS, ClientPool, Raw, fetch_all
 from airdig.deepdrift.mapping import SPECS, Ctx, TypeSpec, resource_account, resource_region, synth_arn
@@ -200,6 +200,14 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
     A state resource whose scope (type, region) was not read, failed or held an unreadable item is never
     missing; a live item is unmanaged only in a checked scope and only when every state was read
     (``unknown_states``: source → why it could not be read)."""
+    with gc_paused():  # acyclic data only: collections would rescan every live item and event
+        return _compute(resources, live_items, failed, ctx, events, ignore, blast, now, unknown_states, states, plan)
+
+
+def _compute(resources: list[StateResource], live_items: dict[str, list[Raw]], failed: dict[str, str],
+             ctx: Ctx, events: list[TrailEvent], ignore: IgnoreRules | None, blast: Callable[[str], int] | None,
+             now: float | None, unknown_states: dict[str, str] | None, states: list[str] | None,
+             plan: Plan | None) -> DetectResult:
     now = time.time() if now is None else now
     errors: list[str] = []
     ignore = ignore or IgnoreRules()
