@@ -354,38 +354,38 @@ def _apply_plan(plan: Plan, raw: list[tuple[dict[str, Any], TypeSpec, dict[str, 
     kept = []
     for d, spec, attrs, expected in raw:
         change = plan.at(d["terraform_address"])
-        moved: list[dict[str, Any]] = []
+        whole: list[str] | None = None  # the plan's actions when the whole drift is pending
         if d["kind"] == "missing" and change is not None and change.deletes:
-            moved = [{}]
+            whole = list(change.actions)
         elif d["kind"] == "unmanaged":
-            if any(spec.key(c.after) == d["native_id"] for c in plan.created(spec.type) if c.after):
-                moved = [{}]
+            creating = [c for c in plan.created(spec.type) if c.after and spec.key(c.after) == d["native_id"]]
+            if creating:
+                whole = list(creating[0].actions)
+                d = {**d, "terraform_address": creating[0].address}
         elif d["kind"] == "changed" and change is not None and change.writes:
-            after = _sg_expected(change.after, extra_rules) if spec.type == "aws_security_group" else change.after
-            before = change.before
+            sg = spec.type == "aws_security_group"
+            before = _sg_expected(change.before, extra_rules) if sg else change.before
+            after = _sg_expected(change.after, extra_rules) if sg else change.after
+            moved: list[dict[str, Any]] = []
             still: list[dict[str, Any]] = []
             for x in d["diffs"]:
                 attr = root_attribute(x["path"])
                 kind = spec.compared.get(attr)
-                if kind is None:
-                    still.append(x)
-                    continue
                 unknown_after = change.after_unknown.get(attr) is True
-                touched = unknown_after or bool(compare.diff({attr: kind}, before, after))
-                live_differs = {y["path"] for y in compare.diff({attr: kind}, after, attrs)}
-                if touched and (unknown_after or x["path"] not in live_differs):
-                    moved.append(x)  # the live value is the planned one: the apply wrote it
-                else:
-                    still.append(x)
+                if kind is not None and (unknown_after or compare.diff({attr: kind}, before, after)):
+                    live_differs = {y["path"] for y in compare.diff({attr: kind}, after, attrs)}
+                    if unknown_after or x["path"] not in live_differs:
+                        moved.append(x)  # the live value is the planned one: the apply wrote it
+                        continue
+                still.append(x)
             if moved and still:
                 pending.append({**d, "id": drift_id("pending", spec.type, d["terraform_address"] or ""),
-                                "kind": "changed", "diffs": moved, "actions": list(change.actions)})
+                                "diffs": moved, "actions": list(change.actions)})
                 d["diffs"] = still
-                moved = []
             elif moved:
-                moved = [{}]
-        if moved:
-            pending.append({**d, "actions": list(change.actions) if change else ["create"]})
+                whole = list(change.actions)
+        if whole is not None:
+            pending.append({**d, "actions": whole})
         else:
             kept.append((d, spec, attrs, expected))
     return kept

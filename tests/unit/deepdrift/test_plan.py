@@ -82,13 +82,23 @@ def test_what_the_pending_apply_makes_is_pending() -> None:
         ("changed", "aws_instance.web", ("instance_type",)),
         ("changed", "aws_security_group.web", ("ingress",)),
         ("missing", "aws_s3_bucket.old", ()),
-        ("unmanaged", "acme-new-assets", ())}
-    actions = {p["terraform_address"] or p["native_id"]: p["actions"] for p in result.pending}
+        ("unmanaged", "aws_s3_bucket.new", ())}  # named by the address the plan creates it at
+    actions = {p["terraform_address"]: p["actions"] for p in result.pending}
     assert actions == {"aws_instance.web": ["update"], "aws_security_group.web": ["update"],
-                       "aws_s3_bucket.old": ["delete"], "acme-new-assets": ["create"]}
+                       "aws_s3_bucket.old": ["delete"], "aws_s3_bucket.new": ["create"]}
     assert result.coverage["pending"] == 4
     assert "pending (delete): aws_s3_bucket.old missing" in to_table(result)
     assert len({d["id"] for d in result.drifts + result.pending}) == 6  # split drifts keep distinct ids
+
+
+def test_an_update_that_leaves_the_rules_alone_does_not_hide_rule_drift() -> None:
+    doc = orjson.loads(PLAN.read_bytes())
+    sg = next(rc for rc in doc["resource_changes"] if rc["address"] == "aws_security_group.web")["change"]
+    sg["after"] = {**sg["before"], "tags": {"Owner": "net"}}  # only a tag is planned
+    sg["after_unknown"] = {}
+    result = compute(parse_state(STATE, "prod.tfstate").resources, LIVE, {}, CTX, [],
+                     plan=parse_plan(orjson.dumps(doc), "plan.json"))
+    assert ("changed", "aws_security_group.web", ("ingress",)) in _summary(result.drifts)
 
 
 def test_only_pending_changes_mean_in_sync() -> None:
