@@ -25,7 +25,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airdig.deepdrift.cloudtrail import Trail
+from airdig.deepdrift.cloudtrail import load_trail
 from airdig.deepdrift.detect import compute
 from airdig.deepdrift.mapping import Ctx
 from airdig.deepdrift.tfstate import parse_state
@@ -135,11 +135,12 @@ def main() -> None:
         (root / "live.json").write_bytes(orjson.dumps(live))
         del state, live
         files = []
+        (root / "trail").mkdir()
         for f in range(0, m, RECORDS_PER_FILE):
-            path = root / f"trail-{f // RECORDS_PER_FILE:04d}.json"
+            path = root / "trail" / f"trail-{f // RECORDS_PER_FILE:04d}.json"
             path.write_bytes(orjson.dumps({"Records": _records(min(RECORDS_PER_FILE, m - f), ids, rnd)}))
             files.append(path)
-        size = sum(os.path.getsize(p) for p in root.iterdir())
+        size = sum(os.path.getsize(p) for p in root.rglob("*") if p.is_file())
         gc.collect()
 
         bare = bare_paused = full = t_parse = float("inf")
@@ -165,10 +166,9 @@ def main() -> None:
             t0 = time.perf_counter()
             resources = parse_state((root / "state.tfstate").read_bytes(), "state.tfstate").resources
             live_items = orjson.loads((root / "live.json").read_bytes())
-            trail = Trail()
-            for p in files:
-                trail.add_log_bytes(p.read_bytes(), str(p))
-            trail.finish()
+            trail = load_trail([str(root / "trail")])  # the folder path `detect --cloudtrail DIR` takes
+            if trail.errors:
+                raise SystemExit(f"bench input unreadable: {trail.errors[0]}")
             parsed = time.perf_counter() - t0
             result = compute(resources, live_items, {}, Ctx("us-east-1", "111122223333"), trail.events)
             elapsed = time.perf_counter() - t0

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -276,7 +277,7 @@ class Trail:
             del doc
 
     def finish(self) -> Trail:
-        self.events.sort(key=lambda e: (e.ts, e.event_id))
+        self.events.sort(key=attrgetter("ts", "event_id"))
         return self
 
 
@@ -502,18 +503,19 @@ def load_trail(specs: list[str], since_hours: float = 24.0, seen: TrailSeen | No
     LookupEvents and the S3 day folders; ``seen`` makes S3 reading incremental across cycles."""
     now = time.time() if now is None else now
     trail = Trail()
-    if seen is not None:
-        seen.prune(now - since_hours * 3600.0)
-        for ev in seen.events:
-            trail._seen.add(ev.event_id)
-            trail.events.append(ev)
-    for spec in specs:
-        if spec == "lookup":
-            read_lookup(trail, since_hours=since_hours)
-        elif spec.startswith("s3://"):
-            trail.s3_stats.append(read_s3(trail, spec, since_hours=since_hours, seen=seen, now=now))
-        else:
-            read_folder(trail, spec)
+    with gc_paused():  # the whole trail is acyclic: no collection need rescan the events read so far
+        if seen is not None:
+            seen.prune(now - since_hours * 3600.0)
+            for ev in seen.events:
+                trail._seen.add(ev.event_id)
+                trail.events.append(ev)
+        for spec in specs:
+            if spec == "lookup":
+                read_lookup(trail, since_hours=since_hours)
+            elif spec.startswith("s3://"):
+                trail.s3_stats.append(read_s3(trail, spec, since_hours=since_hours, seen=seen, now=now))
+            else:
+                read_folder(trail, spec)
     trail.finish()
     if seen is not None:
         day = _day_start(now - since_hours * 3600.0)
