@@ -102,6 +102,10 @@ def test_an_unreadable_state_makes_nothing_unmanaged(world: dict[str, Any]) -> N
     assert "unmanaged detection: unknown" in table.stdout
 
 
+def _drifts(events: list[CloudEvent]) -> list[CloudEvent]:
+    return [e for e in events if e.type in ("airdig.drift.detected", "airdig.drift.resolved")]
+
+
 def _drain(data_dir: Path) -> list[CloudEvent]:
     bus = open_bus(f"embedded://{data_dir / 'bus.db'}")
     try:
@@ -130,20 +134,24 @@ def test_watch_keeps_the_drifts_of_a_state_that_became_unreadable(world: dict[st
         args = ("watch", "--once", "--state", str(state_a), "--state", world["state_b"])
         first = cli(world, *args, env=env)
         assert first.returncode == 0, first.stderr
-        detected = {(e.data["kind"], e.data["native_id"]) for e in _drain(data_dir)}
+        detected = {(e.data["kind"], e.data["native_id"]) for e in _drifts(_drain(data_dir))}
         assert detected == {("changed", "team-b-assets"), ("unmanaged", "stray-bucket")}
         body = s3.get_object(Bucket="tfstate-store", Key="team-b.tfstate")["Body"].read()
         s3.delete_object(Bucket="tfstate-store", Key="team-b.tfstate")  # team B's state cannot be read now
         try:
             second = cli(world, *args, env=env)
             assert second.returncode == 0, second.stderr
-            assert [(e.type, e.data["native_id"]) for e in _drain(data_dir)] == []  # nothing "resolved"
+            events = _drain(data_dir)
+            assert [(e.type, e.data["native_id"]) for e in _drifts(events)] == []  # nothing "resolved"
+            coverage = [e.data for e in events if e.type == "airdig.drift.coverage"]
+            assert len(coverage) == 1 and coverage[0]["unmanaged"]["status"] == "unknown"
+            assert {s["source"]: s["status"] for s in coverage[0]["states"]}[world["state_b"]] == "unknown"
         finally:
             s3.put_object(Bucket="tfstate-store", Key="team-b.tfstate", Body=body)
         third = cli(world, "watch", "--once", "--state", str(state_a), env=env)
         assert third.returncode == 0, third.stderr
         # team B's state is no longer given at all: its changed drift is resolved, its bucket unmanaged
-        assert sorted((e.type, e.data["kind"], e.data["native_id"]) for e in _drain(data_dir)) == [
+        assert sorted((e.type, e.data["kind"], e.data["native_id"]) for e in _drifts(_drain(data_dir))) == [
             ("airdig.drift.detected", "unmanaged", "team-b-assets"),
             ("airdig.drift.resolved", "changed", "team-b-assets")]
     finally:
