@@ -210,3 +210,22 @@ def test_a_failed_rotation_status_call_is_unknown_not_rotation_disabled(world: d
     assert result.drifts == []
     assert any("enable_key_rotation" in e and "AccessDenied" in e for e in result.errors), result.errors
     assert result.exit_code == 2
+
+
+def test_plan_through_the_cli(world: dict[str, Any]) -> None:
+    """A plan that creates team B's bucket: with --plan it is pending, not unmanaged (exit 0)."""
+    plan = world["root"] / "plan.json"
+    plan.write_text(json.dumps({"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [
+        {"address": "aws_s3_bucket.team_b", "mode": "managed", "type": "aws_s3_bucket", "name": "team_b",
+         "provider_name": "registry.terraform.io/hashicorp/aws",
+         "change": {"actions": ["create"], "before": None, "after": {"bucket": "team-b-assets"},
+                    "after_unknown": {"arn": True, "id": True}}}]}))
+    proc = cli(world, "detect", "--state", str(world["state_a"]), "--plan", str(plan), "--format", "json")
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    doc = json.loads(proc.stdout)
+    assert doc["drifts"] == []
+    assert [(p["kind"], p["terraform_address"], p["actions"]) for p in doc["pending"]] == [
+        ("unmanaged", "aws_s3_bucket.team_b", ["create"])]
+    plan.write_text("{")
+    bad = cli(world, "detect", "--state", str(world["state_a"]), "--plan", str(plan))
+    assert bad.returncode == 2 and f"{plan}: not valid JSON" in bad.stderr and "Traceback" not in bad.stderr
