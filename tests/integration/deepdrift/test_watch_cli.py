@@ -49,10 +49,12 @@ def test_watch_publishes_on_change_only(account: Any) -> None:
     events = drain(data_dir, "g")
     detected = [e for e in events if e.type == "airdig.drift.detected"]
     changes = [e for e in events if e.type == "airdig.change.recorded"]
+    coverage = [e for e in events if e.type == "airdig.drift.coverage"]
     # every write the table maps to a node is a change on record, drift or not (11 in the trail: the
     # Terraform-made CreateSecurityGroup and bob's Stop/StartInstances included; the failed and the
     # read-only calls are not writes)
-    assert len(detected) == 7 and len(changes) == 11 and len(events) == 18
+    assert len(detected) == 7 and len(changes) == 11 and len(coverage) == 1 and len(events) == 19
+    assert coverage[0].subject == "deepdrift:coverage" and coverage[0].data["unmanaged"] == {"status": "checked"}
     kinds = sorted((e.data["resource_type"], e.data["kind"]) for e in detected)
     assert kinds == [("aws_iam_role", "unmanaged"), ("aws_iam_role_policy_attachment", "changed"),
                      ("aws_instance", "changed"), ("aws_lambda_function", "changed"), ("aws_s3_bucket", "missing"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from airdig.deepdrift.cloudtrail import (
     RateLimiter,
     Trail,
+    TrailSeen,
     channel_of,
     parse_record,
     principal_of,
@@ -90,6 +92,23 @@ def test_secret_request_parameters_are_redacted() -> None:
     ev = parse_record(rec("ModifyDBInstance", "rds.amazonaws.com", "1", requestParameters={
         "dBInstanceIdentifier": "db", "masterUserPassword": "hunter2"}), "t")
     assert ev is not None and "hunter2" not in json.dumps(ev.request_parameters)
+    assert "hunter2" not in repr(ev) and "hunter2" not in json.dumps(ev.to_saved())
+
+
+def test_remembered_events_are_saved_redacted_and_read_back(tmp_path: Path) -> None:
+    ev = parse_record(rec("ModifyDBInstance", "rds.amazonaws.com", "1", requestParameters={
+        "dBInstanceIdentifier": "db", "masterUserPassword": "hunter2"}), "t")
+    assert ev is not None
+    seen = TrailSeen(str(tmp_path / "seen.json"))
+    seen.keys["s3://b/k.json.gz"], seen.events = ev.ts, [ev]
+    seen.save()
+    assert b"hunter2" not in (tmp_path / "seen.json").read_bytes()
+    back = TrailSeen(str(tmp_path / "seen.json"))
+    assert back.keys == {"s3://b/k.json.gz": ev.ts}
+    assert back.events[0].event_id == ev.event_id and back.events[0].targets == ev.targets
+    assert back.events[0].targets and back.events[0].known and back.events[0].region == ev.region
+    (tmp_path / "seen.json").write_bytes(b"{broken")
+    assert TrailSeen(str(tmp_path / "seen.json")).keys == {}  # unreadable: read the window again
 
 
 def test_trail_sorts_and_deduplicates_and_reports_bad_files() -> None:

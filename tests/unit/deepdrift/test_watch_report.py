@@ -82,8 +82,10 @@ def test_watcher_publishes_on_change_only(tmp_path: Path) -> None:
     assert w2.cycle(run("0", {"DB_PASSWORD": "x"}, failed={"sqs.queues": "timeout"})) == {"detected": 0, "resolved": 0, "changes": 0}
     assert w2.cycle(run("0", {"DB_PASSWORD": "x"})) == {"detected": 0, "resolved": 1, "changes": 0}
     types = [CloudEvent.decode(v).type for _, _, v in bus.sent]
-    assert types == ["airdig.drift.detected", "airdig.change.recorded", "airdig.drift.detected",
-                     "airdig.drift.resolved"]
+    # the coverage matrix goes out on the first cycle and whenever it changes (sqs unknown, then known again)
+    assert types == ["airdig.drift.detected", "airdig.change.recorded", "airdig.drift.coverage",
+                     "airdig.drift.detected", "airdig.drift.coverage", "airdig.drift.resolved",
+                     "airdig.drift.coverage"]
     assert {t for t, _, _ in bus.sent} == {"airdig.drift"}
 
 

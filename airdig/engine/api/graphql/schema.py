@@ -20,6 +20,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from airdig.engine.api.graphql.cost import QueryCost
@@ -190,6 +191,12 @@ class Query:
     def coverage(self, info: Info[Any, Any]) -> Coverage:
         cov = _svc(info).store.coverage()
         return Coverage(managed=cov["managed"], total=cov["total"], by_type=as_json(cov["by_type"]))
+
+    @field("DeepDrift's coverage matrix from the latest `deepdrift watch` cycle (as in `deepdrift detect "
+           "--format json`: managed, total, byType, scopes, states, unmanaged, compared) plus `asOf`; "
+           "null before any watch cycle was applied.")
+    def drift_coverage(self, info: Info[Any, Any]) -> JSON | None:
+        return as_json(reads.drift_coverage(_svc(info).store))
 
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
 from airdig.engine.intel import reads, rootcause, servicemap
-from airdig.errors import InvalidInput
+from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import parse_time
 
 
@@ -88,6 +88,13 @@ def coverage(request: Request) -> Response:
     return json(_svc(request).store.coverage())
 
 
+async def drift_coverage(request: Request) -> Response:
+    cov = reads.drift_coverage(_svc(request).store)
+    if cov is None:
+        raise NotFound("drift coverage", "no deepdrift watch cycle has been applied yet")
+    return json(cov)
+
+
 def intel_routes() -> list[Route]:
     return [
         Route("/api/v1/impact/{id:path}", impact, methods=["GET"]),
@@ -97,4 +104,5 @@ def intel_routes() -> list[Route]:
         Route("/api/v1/drift-events", drift_events, methods=["GET"]),
         Route("/api/v1/service-map", service_map, methods=["GET"]),
         Route("/api/v1/coverage", coverage, methods=["GET"]),
+        Route("/api/v1/drift-coverage", drift_coverage, methods=["GET"]),
     ]
