@@ -117,7 +117,8 @@ def _decode(raw: bytes, source: str) -> tuple[str, ScopeGraph]:
         raise InvalidInput(source, f"saved graph is not JSON ({exc}); delete the file to rescan from scratch") from None
     if not isinstance(body, dict) or not isinstance(body.get("scope"), str):
         raise InvalidInput(source, "saved graph lacks its scope; delete the file to rescan from scratch")
-    sg = ScopeGraph()
+    saved_at = body.get("saved_at")
+    sg = ScopeGraph(observed_at=float(saved_at) if isinstance(saved_at, int | float) else None)
     for i, d in enumerate(body.get("nodes") or []):
         n = Node.from_dict(d, f"{source}: nodes[{i}]")
         sg.nodes[n.id] = n
