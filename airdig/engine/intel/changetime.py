@@ -58,6 +58,25 @@ def of(ch: ChangeRow) -> ChangeTime:
     return ChangeTime(None, ch.time, "detected")
 
 
+def overlaps(a: ChangeTime, b: ChangeTime) -> bool:
+    lo = max(x for x in (a.earliest, b.earliest, -math.inf) if x is not None)
+    return lo <= min(a.latest, b.latest)
+
+
+def narrow(ct: ChangeTime, others: list[ChangeTime]) -> ChangeTime:
+    """The part of ``ct`` every other observation of the same change agrees with (``ct`` unchanged
+    when one of them disagrees: better a wide interval than an empty one)."""
+    out = ct
+    for o in others:
+        if not overlaps(out, o):
+            continue
+        lo = max((x for x in (out.earliest, o.earliest) if x is not None), default=None)
+        hi = min(out.latest, o.latest)
+        if (lo, hi) != (out.earliest, out.latest):
+            out = ChangeTime(lo, hi, out.basis if out.basis == o.basis else f"{out.basis} + {o.basis}")
+    return out
+
+
 def _integral(a: float, b: float) -> float:
     """∫ TAU / (TAU + x) dx over [a, b], 0 ≤ a ≤ b."""
     return TAU * (math.log(TAU + b) - math.log(TAU + a))

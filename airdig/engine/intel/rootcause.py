@@ -299,6 +299,14 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
             aside.append((ch, f"posture: {_drift_kind(ch)} says what is, not that anything changed "
                               "(no CloudTrail write or scan diff records it)"))
             gone.add(ch.id)
+    # an unexplained drift and a scan diff of the same node at overlapping times: one change, two observers
+    drifts = {c.node_id: c for c in changes if c.id not in gone and _drift_kind(c) == "changed"}
+    for ch in changes:
+        d = drifts.get(ch.node_id)
+        if d is not None and ch.kind == "updated" and not ch.actor and ch.id not in gone \
+                and changetime.overlaps(changetime.of(d), changetime.of(ch)):
+            folded.setdefault(d.id, []).append(ch)
+            gone.add(ch.id)
     return [c for c in changes if c.id not in gone], folded, aside
 
 
@@ -329,8 +337,12 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     ranked: list[Candidate] = []
     for ch in kept:
         distance, path, weight = reach[ch.node_id]
-        ct = changetime.of(ch)
+        # every observer of the same change bounds when it happened: keep what they agree on
+        ct = changetime.narrow(changetime.of(ch), [changetime.of(d) for d in folded.get(ch.id, [])])
         after = changetime.share_before(ct, ref, ref - window) == 0.0
+        if not after and changetime.proximity(ct, ref, window) == 0.0:
+            aside.append((ch, f"before the window: changed {_when(ct)}"))
+            continue
         factors = {"kind": round(_kind_factor(ch), 4), "distance": round((0.6 ** distance) * weight, 4),
                    "time": round(changetime.proximity(ct, ref, window), 4), "evidence": 1.0}
         evidence = [

@@ -53,3 +53,16 @@ def test_the_interval_stored_by_the_applier_wins_over_the_row_time() -> None:
     assert of(old) == ChangeTime(None, ONSET, "detected")
     written = ChangeRow(id="z", node_id="n", time=ONSET, kind="cloudtrail", source="deepdrift", summary="s")
     assert of(written) == ChangeTime(ONSET, ONSET, "reported")
+
+
+def test_observers_of_one_change_narrow_its_interval() -> None:
+    from airdig.engine.intel.changetime import narrow, overlaps
+
+    drift = ChangeTime(ONSET - 300, ONSET - 60, "drift watch")
+    scan = ChangeTime(ONSET - 1200, ONSET - 120, "scan")
+    assert overlaps(drift, scan)
+    assert narrow(drift, [scan]) == ChangeTime(ONSET - 300, ONSET - 120, "drift watch + scan")
+    point = ChangeTime(ONSET - 200, ONSET - 200, "cloudtrail")
+    assert narrow(point, [scan]) == point  # a point stays a point
+    assert narrow(drift, [ChangeTime(ONSET - 50, ONSET, "scan")]) == drift  # disagreeing: keep the wider
+    assert narrow(ChangeTime(None, ONSET, "detected"), [scan]).earliest == ONSET - 1200
