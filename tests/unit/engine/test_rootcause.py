@@ -202,3 +202,52 @@ def test_without_traffic_the_health_transition_is_the_onset_and_detection_time_p
     assert dg.candidates[0].change.id == "ct-resize", [(c.change.id, c.factors) for c in dg.candidates]
     assert all(c.change.node_id != SUBNET_A for c in dg.candidates)
     assert all(math.isfinite(c.score) for c in dg.candidates)
+
+
+def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_change_fold(store: Store) -> None:
+    nodes, edges = ec2_scope("db.r6g.2xlarge")
+    evs = change_events(diff_scope(None, scope(nodes, edges)), at=T0 - 3600)  # discovery
+    extra = node(ec2("instance", "i-new"), "aws.ec2.instance")
+    sg_db = node(SG_DB, "aws.ec2.security-group", IpPermissions=[])
+    nodes2 = [n for n in nodes if n.id != SG_DB] + [extra, sg_db]
+    edges2 = [*edges, Edge(extra.id, HOST, "network")]
+    # a rescan sees a new instance appear (and the DB's security group change) since the scan 20 min before
+    evs += change_events(diff_scope(scope(nodes, edges, T0 - 1200), scope(nodes2, edges2)), at=T0 + 60)
+
+    def drift(did: str, rid: str, kind: str, at: float, **more: Any) -> CloudEvent:
+        return CloudEvent(type="airdig.drift.detected", source="airdig/deepdrift", subject=rid, time=at, data={
+            "id": did, "resource_id": rid, "resource_type": "x", "kind": kind, "severity": "medium", "diffs": [],
+            "detected_at": to_rfc3339(at), **more})
+
+    evs += [
+        drift("d-new", extra.id, "unmanaged", T0 + 90),  # recorded by the scan that saw it appear
+        drift("d-created", SG_APP, "unmanaged", T0 + 90, cause={  # recorded by CloudTrail (no change row)
+            "event_id": "ct-x", "event_name": "CreateSecurityGroup", "event_time": to_rfc3339(T0 - 120),
+            "principal": DBA}),
+        drift("d-sg-db", SG_DB, "changed", T0 + 30,  # unexplained: between two watch cycles ...
+              observed_between=[to_rfc3339(T0 - 270), to_rfc3339(T0 + 30)]),
+        change_event(trail("ct-tag2", "CreateTags", "ec2.amazonaws.com", T0, "assumed-role/Ops/olga"), HOST),
+        CloudEvent(type="airdig.trace.edge", source="tracecore", subject=CHECKOUT, time=T0 - 3600,
+                   data={"src": CHECKOUT, "dst": HOST, "type": "runs_on"}),
+        CloudEvent(type="airdig.trace.edge", source="tracecore", subject=CHECKOUT, time=T0 - 3600,
+                   data={"src": CHECKOUT, "dst": DB, "type": "calls"}),
+        CloudEvent(type="airdig.health.changed", source="pulsesight", subject=HOST, time=ALERT, data={
+            "node_id": HOST, "status": "critical", "previous": "healthy", "since": to_rfc3339(ALERT)}),
+    ]
+    apply_all(store, evs)
+    dg = dig(store, HOST, AT, 1800.0)
+    by_node = {c.change.node_id: c for c in dg.candidates}
+    appeared = by_node[extra.id]
+    assert appeared.change.kind == "created" and any(e.startswith("drift from Terraform") for e in appeared.evidence)
+    assert (appeared.change_time.earliest, appeared.change_time.latest) == (T0 - 1200, T0 + 60)
+    created = by_node[SG_APP]
+    assert created.change.kind == "drift" and created.change.actor == DBA
+    assert created.change_time.earliest == created.change_time.latest == T0 - 120
+    # ... and the rescan saw the same change: one candidate, on the interval both agree on
+    sg_db_rows = [c for c in dg.candidates if c.change.node_id == SG_DB]
+    assert len(sg_db_rows) == 1 and sg_db_rows[0].change.kind == "drift"
+    assert (sg_db_rows[0].change_time.earliest, sg_db_rows[0].change_time.latest) == (T0 - 270, T0 + 30)
+    assert any(e.startswith("seen by skygraph") for e in sg_db_rows[0].evidence)
+    # a tagging call without the attributes it touched is still known to be tags only
+    assert by_node[HOST].change.id == "ct-tag2" and by_node[HOST].factors["kind"] == 0.1
+    assert all(why.startswith("discovery") for _, why in dg.set_aside)
