@@ -189,6 +189,7 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
     """
     results: list[ScopeResult] = []
     tasks: dict[str, Task] = {}
+    started = now()  # every scope is read after this: the lower bound of the next scan's changes
     if opts.aws:
         tasks.update(_aws_tasks(opts, results))
     tasks.update(_k8s_tasks(opts, results))
@@ -222,12 +223,12 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
                 results.append(res)
                 if on_scope:
                     on_scope(res)
-        report = finish(fragments, results, state, publish)
+        report = finish(fragments, results, state, publish, observed_at=started)
     return report
 
 
 def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphState,
-           publish: Callable[[CloudEvent], None] | None) -> ScanReport:
+           publish: Callable[[CloudEvent], None] | None, observed_at: float | None = None) -> ScanReport:
     """Resolve, diff, publish and save (the scopes' locks are held by the caller)."""
     ok = {f.scope for f in fragments}
     failed = {r.scope for r in results if not r.ok}
@@ -241,6 +242,7 @@ def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphSt
     if publish is not None:
         published = publish_changes(changes, publish)
     for scope in ok:
+        graph.scopes[scope].observed_at = observed_at
         state.save(scope, graph.scopes[scope])
     log.info("scan finished", scopes=len(results), failed=len(failed), nodes=sum(1 for _ in graph.nodes()),
              created=changes.count("created"), updated=changes.count("updated"),
