@@ -239,7 +239,7 @@ def _tag_only(ch: ChangeRow) -> bool:
     paths: Any = d.get("attributes") if ch.kind == "cloudtrail" else d.get("paths") if ch.kind == "drift" \
         else d.get("changed")
     if isinstance(paths, list) and paths:
-        return all(str(p).split(".")[0].lower() in ("tags", "tagset", "tag") or str(p).lower().startswith("attrs.tags")
+        return all(str(p).split(".")[0].lower() in ("tags", "tags_all", "tagset", "tag") or str(p).lower().startswith("attrs.tags")
                    for p in paths)
     return ch.kind == "cloudtrail" and bool(_TAG_CALL.match(str(d.get("event_name") or "")))
 
