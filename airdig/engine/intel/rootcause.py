@@ -17,11 +17,14 @@ The model, in the order the answer is built:
    CloudTrail cause, or a scan that saw the resource appear or vanish, into which it is folded). Never
    **discovery**: a node reported by the first scan of its scope. The same change seen twice is one
    candidate: a drift explained by a CloudTrail write, and a scan diff whose interval contains a
-   write on the same node, fold into that write.
+   write on the same node, fold into that write; a scan diff overlapping an unexplained drift of the
+   same node folds into the drift.
 
 3. **When each change happened** (:mod:`.changetime`): an interval — the CloudTrail eventTime, a
    rollout time, or for scan diffs and unexplained drift the span between the last observation that
-   showed the old state and the first that showed the new one. Detection time plays no part.
+   showed the old state and the first that showed the new one; observers of one change narrow it to
+   what they agree on. Detection time plays no part. A change that happened wholly before the window
+   is set aside (the question was about the window).
 
 4. **Score** = product of independent factors, each in 0..1 (or a likelihood ratio for evidence), so
    that no factor needs tuning against another:
@@ -359,7 +362,7 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
             evidence.insert(1, f"after the onset ({to_rfc3339(onset.time)}): cannot have caused it")
         ranked.append(Candidate(0.0, ch, path, distance, evidence, change_time=ct, after_onset=after,
                                 factors=factors))
-    _weigh_evidence(store, ranked, reach, onset, at, window, aff_rows, aff_shifts)
+    _weigh_evidence(store, ranked, onset, at, window, aff_shifts)
     for c in ranked:
         c.score = round(math.prod(c.factors.values()), 4)
     ranked.sort(key=_order)
@@ -381,8 +384,7 @@ def _order(c: Candidate) -> tuple[Any, ...]:
     return (c.after_onset, -c.score, -rest, -c.change.time, c.change.id)
 
 
-def _weigh_evidence(store: Store, ranked: list[Candidate], reach: dict[str, tuple[int, list[str], float]],
-                    onset: Onset, at: float, window: float, aff_rows: list[ServiceEdgeRow],
+def _weigh_evidence(store: Store, ranked: list[Candidate], onset: Onset, at: float, window: float,
                     aff_shifts: dict[tuple[str, str], Shift]) -> None:
     """The evidence factor and the before/after table (around the onset) of each candidate.
 
