@@ -32,10 +32,11 @@ The model, in the order the answer is built:
    * *time*: mean over the interval of ``τ/(τ+lag)`` before the onset (τ = 5 min), 0 after it or
      before the window;
    * *distance*: ``0.6^hops`` times the edge weights along the path (how surely trouble travels);
-   * *kind*: a prior on how often such a change breaks things — writes (CloudTrail, drift, deploys)
-     1, configuration 0.9, scanned updates 0.8, scaling 0.7, resources appearing 0.5, a drift
-     resolved 0.3; a change that touched only tags 0.1; an anonymous change times 0.85 (no record of
-     who wrote it means it was inferred from a diff);
+   * *kind*: a prior on how often such a change breaks things — writes to an existing resource
+     (CloudTrail, drift, deploys) 1, configuration 0.9, deletions 0.9, scanned updates 0.8, scaling
+     0.7, resources appearing (a scan's "created", a write that created its resource, an unmanaged
+     drift with a record of the write) 0.5, a drift resolved 0.3; a change that touched only tags 0.1;
+     an anonymous change times 0.85 (no record of who wrote it means it was inferred from a diff);
    * *evidence*: a call edge that stepped up right after the change (change point no earlier than the
      change, within the window) is a likelihood ratio of 3 when the edge lies **on** the change's path
      (both ends on it, or on what runs on it) and 1.5 when it only touches the path; 1 otherwise.
@@ -247,8 +248,20 @@ def _tag_only(ch: ChangeRow) -> bool:
     return ch.kind == "cloudtrail" and bool(_TAG_CALL.match(str(d.get("event_name") or "")))
 
 
-def _kind_factor(ch: ChangeRow) -> float:
-    weight = TAG_ONLY if _tag_only(ch) else KIND_WEIGHT.get(ch.kind, 0.5)
+def _kind_factor(ch: ChangeRow, first_seen: float | None) -> float:
+    """The prior of the change's kind. What a write *did* decides, not who reported it: a write that
+    brought its resource into existence (the node was first seen no earlier than the write) is an
+    appearance, like a scan's "created"; a posture drift with a record of the write is the appearance
+    (``unmanaged``) or disappearance (``missing``) that record shows."""
+    kind = ch.kind
+    drift_kind = _drift_kind(ch)
+    if drift_kind == "unmanaged":
+        kind = "created"
+    elif drift_kind == "missing":
+        kind = "deleted"
+    elif kind == "cloudtrail" and first_seen is not None and first_seen >= changetime.of(ch).latest - 1:
+        kind = "created"
+    weight = TAG_ONLY if _tag_only(ch) else KIND_WEIGHT.get(kind, 0.5)
     return weight * (1.0 if ch.actor else ANONYMOUS)
 
 
@@ -275,7 +288,7 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
         if isinstance(cause, dict) and cause.get("event_id") in by_id:
             folded.setdefault(str(cause["event_id"]), []).append(ch)
             gone.add(ch.id)
-    scans = {}
+    recorded: dict[str, str] = {}  # node -> the candidate that records it appearing or vanishing
     for ch in changes:
         if ch.kind not in ("updated", "created", "deleted") or ch.actor or ch.id in gone:
             continue
@@ -286,17 +299,18 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
         ct = changetime.of(ch)
         lo = ct.earliest if ct.earliest is not None else ct.latest - SCAN_LAG
         seen = [w for w in writes if w.node_id == ch.node_id and lo - 1 <= w.time <= ct.latest + 1]
+        target = max(seen, key=lambda w: w.time).id if seen else ch.id
         if seen:  # the scan saw that write
-            folded.setdefault(max(seen, key=lambda w: w.time).id, []).append(ch)
+            folded.setdefault(target, []).append(ch)
             gone.add(ch.id)
-        elif ch.kind in ("created", "deleted"):
-            scans[ch.node_id] = ch
+        if ch.kind in ("created", "deleted"):
+            recorded[ch.node_id] = target
     for ch in changes:
         if ch.id in gone or _drift_kind(ch) not in POSTURE:
             continue
         cause = ch.details.get("cause")
-        if ch.node_id in scans:  # a scan saw it appear or vanish: that is the record of the change
-            folded.setdefault(scans[ch.node_id].id, []).append(ch)
+        if ch.node_id in recorded:  # a scan saw it appear or vanish (or the write that did it): the record
+            folded.setdefault(recorded[ch.node_id], []).append(ch)
             gone.add(ch.id)
         elif not isinstance(cause, dict) or not cause.get("event_time"):
             aside.append((ch, f"posture: {_drift_kind(ch)} says what is, not that anything changed "
@@ -337,6 +351,8 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
                                limit=2000)
     summary = _symptom_summary(store, symptom, at, window)
     kept, folded, aside = _screen(changes)
+    born = {n.id: n.first_seen for n in store.get_nodes(sorted({c.node_id for c in kept
+                                                               if c.kind == "cloudtrail"})).values()}
     ranked: list[Candidate] = []
     for ch in kept:
         distance, path, weight = reach[ch.node_id]
@@ -346,7 +362,7 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         if not after and changetime.proximity(ct, ref, window) == 0.0:
             aside.append((ch, f"before the window: changed {_when(ct)}"))
             continue
-        factors = {"kind": round(_kind_factor(ch), 4), "distance": round((0.6 ** distance) * weight, 4),
+        factors = {"kind": round(_kind_factor(ch, born.get(ch.node_id)), 4), "distance": round((0.6 ** distance) * weight, 4),
                    "time": round(changetime.proximity(ct, ref, window), 4), "evidence": 1.0}
         evidence = [
             f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor and ch.actor not in ch.summary else "")

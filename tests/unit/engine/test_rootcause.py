@@ -208,9 +208,10 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
     nodes, edges = ec2_scope("db.r6g.2xlarge")
     evs = change_events(diff_scope(None, scope(nodes, edges)), at=T0 - 3600)  # discovery
     extra = node(ec2("instance", "i-new"), "aws.ec2.instance")
+    run = node(ec2("instance", "i-run"), "aws.ec2.instance")
     sg_db = node(SG_DB, "aws.ec2.security-group", IpPermissions=[])
-    nodes2 = [n for n in nodes if n.id != SG_DB] + [extra, sg_db]
-    edges2 = [*edges, Edge(extra.id, HOST, "network")]
+    nodes2 = [n for n in nodes if n.id != SG_DB] + [extra, sg_db, run]
+    edges2 = [*edges, Edge(extra.id, HOST, "network"), Edge(run.id, HOST, "network")]
     # a rescan sees a new instance appear (and the DB's security group change) since the scan 20 min before
     evs += change_events(diff_scope(scope(nodes, edges, T0 - 1200), scope(nodes2, edges2)), at=T0 + 60)
 
@@ -221,6 +222,8 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
 
     evs += [
         drift("d-new", extra.id, "unmanaged", T0 + 90),  # recorded by the scan that saw it appear
+        drift("d-run", ec2("instance", "i-run"), "unmanaged", T0 + 90),  # ... and by the write that made it
+        change_event(trail("ct-run", "RunInstances", "ec2.amazonaws.com", T0 + 10, DBA), ec2("instance", "i-run")),
         drift("d-created", SG_APP, "unmanaged", T0 + 90, cause={  # recorded by CloudTrail (no change row)
             "event_id": "ct-x", "event_name": "CreateSecurityGroup", "event_time": to_rfc3339(T0 - 120),
             "principal": DBA}),
@@ -243,6 +246,11 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
     created = by_node[SG_APP]
     assert created.change.kind == "drift" and created.change.actor == DBA
     assert created.change_time.earliest == created.change_time.latest == T0 - 120
+    # a resource appearing, however it is recorded, weighs as an appearance, not as a change to one in use
+    assert created.factors["kind"] == appeared.factors["kind"] / 0.85 == 0.5
+    ran = by_node[run.id]
+    assert ran.change.id == "ct-run" and ran.factors["kind"] == 0.5
+    assert {e.split(":")[0] for e in ran.evidence} >= {"drift from Terraform", "seen by skygraph"}
     # ... and the rescan saw the same change: one candidate, on the interval both agree on
     sg_db_rows = [c for c in dg.candidates if c.change.node_id == SG_DB]
     assert len(sg_db_rows) == 1 and sg_db_rows[0].change.kind == "drift"
