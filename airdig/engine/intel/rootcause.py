@@ -5,8 +5,9 @@ The model, in the order the answer is built:
 1. **Onset, not query time.** The symptom began at the earliest of: a change point (an upward step,
    :mod:`.changepoint`) in the per-window p95 or error ratio of the *affected* call edges — those of the
    symptom node and of the services running on it — and the start of the symptom's current bad health
-   episode (``since``: for Alertmanager, the alert's ``startsAt``). Without either, the query time is
-   the onset (and the answer says so). A step in a per-minute series is only known to have begun
+   episode (``since``: for Alertmanager, the alert's ``startsAt``; an episode still held counts even
+   when it began before the window — asked late, the onset still anchors the window of changes).
+   Without either, the query time is the onset (and the answer says so). A step in a per-minute series is only known to have begun
    within its first bad window, so changes are compared against the end of that window.
 
 2. **What can be a candidate.** State changes on nodes from which trouble can travel to the symptom
@@ -195,18 +196,28 @@ def _health_onset(store: Store, nodes: list[str], at: float, window: float) -> t
     return best
 
 
-def find_onset(store: Store, affected: list[str], at: float, window: float,
-               rows: list[ServiceEdgeRow]) -> tuple[Onset, dict[tuple[str, str], Shift]]:
-    """When the symptom began, from the affected edges' statistics (``rows``) and health transitions."""
+def _ongoing(store: Store, nodes: list[str], at: float) -> tuple[float, str] | None:
+    """A bad status still held that had begun by ``at``: its episode may have started before the window."""
+    bad = [(n.health_since, f"{n.id}: health {n.health_status} since {to_rfc3339(n.health_since)}")
+           for n in store.get_nodes(nodes).values()
+           if n.health_status in ("warning", "critical") and n.health_since is not None and n.health_since <= at + 60]
+    return min(bad) if bad else None
+
+
+def find_onset(store: Store, affected: list[str], at: float,
+               window: float) -> tuple[Onset, dict[tuple[str, str], Shift]]:
+    """When the symptom began, from the affected edges' statistics and health transitions; the search
+    reaches back a window before the start of a bad status still held (the question may come late)."""
+    health = [h for h in (_health_onset(store, affected, at, window), _ongoing(store, affected, at)) if h]
+    anchor = min([at, *(h[0] for h in health)])
+    rows = store.service_edge_stats(anchor - window - max(BASELINE, window), at + 60, affected)
     aff = set(affected)
     edge_shifts = shifts([r for r in rows if r.src in aff or r.dst in aff])
     options: list[Onset] = []
     for s in edge_shifts.values():
-        if at - window <= s.cp.time <= at + 60:
+        if anchor - window <= s.cp.time <= at + 60:
             options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe()))
-    health = _health_onset(store, affected, at, window)
-    if health is not None:
-        options.append(Onset(health[0], health[0], "health", health[1]))
+    options += [Onset(t, t, "health", text) for t, text in health]
     if not options:
         return Onset(at, at, "query time", "no change point in the affected edges and no health transition: "
                                            "the time asked about is taken as the onset"), edge_shifts
@@ -344,8 +355,7 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     """Rank the changes in the ``window`` before the symptom's onset on nodes that can affect ``symptom``."""
     reach, hosted = _reach(store, symptom)
     affected = [symptom, *hosted]
-    aff_rows = store.service_edge_stats(at - window - max(BASELINE, window), at + 60, affected)
-    onset, aff_shifts = find_onset(store, affected, at, window, aff_rows)
+    onset, aff_shifts = find_onset(store, affected, at, window)
     ref = onset.latest
     changes = store.changes_of(list(reach), min(ref, at) - window, max(at, ref), kinds=STATE_CHANGE_KINDS,
                                limit=2000)
@@ -414,7 +424,7 @@ def _weigh_evidence(store: Store, ranked: list[Candidate], onset: Onset, at: flo
             hosted.setdefault(e.dst, []).append(e.src)
     around = {id(c): {*c.path, *(h for n in c.path for h in hosted.get(n, []))} for c in ranked}
     wanted = sorted({n for ids in around.values() for n in ids})
-    rows = store.service_edge_stats(at - window - max(BASELINE, window), at + 60, wanted)
+    rows = store.service_edge_stats(min(at, onset.time) - window - max(BASELINE, window), at + 60, wanted)
     all_shifts = {**shifts(rows), **aff_shifts}
     span = min(window, 900.0)
     for cand in ranked:

@@ -259,3 +259,12 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
     # a tagging call without the attributes it touched is still known to be tags only
     assert by_node[HOST].change.id == "ct-tag2" and by_node[HOST].factors["kind"] == 0.1
     assert all(why.startswith("discovery") for _, why in dg.set_aside)
+
+
+def test_asked_late_the_onset_still_anchors_the_window(store: Store) -> None:
+    # the host is still critical; the question comes 50 minutes after the alert with a 30-minute window:
+    # the onset (not the question) anchors the window, so the resize is still found first
+    apply_all(store, incident())
+    dg = dig(store, HOST, ALERT + 3000, 1800.0)
+    assert dg.onset is not None and dg.onset.time == ONSET, dg.onset
+    assert dg.candidates[0].change.id == "ct-resize", [(c.change.id, c.factors) for c in dg.candidates]
