@@ -96,15 +96,30 @@ def _records(m: int, ids: list[str], rnd: random.Random) -> list[dict[str, Any]]
     for k in range(m):
         rid = ids[rnd.randrange(len(ids))]
         write = rnd.random() < 0.2
-        if rid.startswith(("i-", "sg-")):
-            src, name = "ec2.amazonaws.com", ("CreateTags" if write else "DescribeInstances")
-            params: dict[str, Any] = {"resourcesSet": {"items": [{"resourceId": rid}]}}
+        # writes carry the parameters CloudTrail records (what they set), reads only the id
+        tag = {"tagSet": {"items": [{"key": "Team", "value": "ops"}]}}
+        if rid.startswith("i-"):
+            src = "ec2.amazonaws.com"
+            if write and k % 2:
+                name, params = "ModifyInstanceAttribute", {"instanceId": rid, "instanceType": {"value": "t3.large"}}
+            else:
+                name = "CreateTags" if write else "DescribeInstances"
+                params = {"resourcesSet": {"items": [{"resourceId": rid}]}, **(tag if write else {})}
+        elif rid.startswith("sg-"):
+            src, name = "ec2.amazonaws.com", ("CreateTags" if write else "DescribeSecurityGroups")
+            params = {"resourcesSet": {"items": [{"resourceId": rid}]}, **(tag if write else {})}
         elif rid.startswith("bucket-"):
             src, name, params = "s3.amazonaws.com", ("PutBucketTagging" if write else "GetBucketAcl"), {"bucketName": rid}
+            if write:
+                params["Tagging"] = {"TagSet": {"Tag": [{"Key": "Team", "Value": "ops"}]}}
         elif rid.startswith("https://"):
             src, name, params = "sqs.amazonaws.com", ("SetQueueAttributes" if write else "GetQueueAttributes"), {"queueUrl": rid}
+            if write:
+                params["attributes"] = {"VisibilityTimeout": "60"}
         else:
             src, name, params = "dynamodb.amazonaws.com", ("UpdateTable" if write else "DescribeTable"), {"tableName": rid}
+            if write:
+                params["billingMode"] = "PAY_PER_REQUEST"
         out.append({"eventVersion": "1.09", "eventID": f"{k:08x}-0000-4000-8000-{rnd.getrandbits(48):012x}",
                     "eventTime": f"2025-06-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:{(k // 60) % 60:02d}Z",
                     "eventSource": src, "eventName": name, "awsRegion": "us-east-1", "readOnly": not write,
@@ -166,6 +181,8 @@ def main() -> None:
         "cloudtrail_records": m, "write_events": len(trail.events), "input_bytes": size,
         "drifts": len(result.drifts), "drifts_by_kind": kinds,
         "attributed": sum(1 for d in result.drifts if d["cause"]),
+        "diff_paths": sum(len(d["diffs"]) for d in result.drifts),
+        "diff_paths_attributed": sum(1 for d in result.drifts for x in d["diffs"] if x.get("cause")),
         "seconds_total": round(full, 3), "seconds_read_and_parse_stage": round(t_parse, 3),
         "seconds_compare_and_attribute_stage": round(full - t_parse, 3),
         "baseline_bare_parse_seconds": round(bare, 3), "ratio_to_bare_parse": round(full / bare, 2),

@@ -2,10 +2,12 @@
 *who*, *how* and *what* out of each write event.
 
 Records arrive unordered and repeated (S3 delivery is at-least-once, LookupEvents overlaps pages): the
-:class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the resources
-it touched as ``service|id`` keys: the service comes from ``eventSource``, which is what tells
-``CreateAlias`` in KMS from ``CreateAlias`` in Lambda. Read-only and failed calls explain no drift and
-are dropped while parsing; a record of unknown shape is reported with its file and position.
+:class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the nodes it
+changed and the attributes it set, read through the table in :mod:`airdig.deepdrift.writes` (keyed by
+``eventSource`` and ``eventName``, which is what tells ``CreateAlias`` in KMS from ``CreateAlias`` in
+Lambda); a write the table does not know is kept with ``known=False`` (counted, never guessed).
+Read-only and failed calls explain no drift and are dropped while parsing; a record of unknown shape
+is reported with its file and position.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import gc
 import gzip
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,29 +24,17 @@ from typing import Any
 
 import orjson
 
+from airdig.deepdrift import writes
 from airdig.deepdrift.redact import redact
+from airdig.deepdrift.writes import Target
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
 
 log = get_logger("deepdrift.cloudtrail")
 
-# requestParameters / responseElements keys that carry a resource id, per eventSource service.
-ID_KEYS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "ec2": ("instanceId", "groupId", "vpcId", "subnetId", "resourceId", "networkInterfaceId", "volumeId"),
-    "s3": ("bucketName",),
-    "iam": ("roleName", "userName", "instanceProfileName", "policyArn"),
-    "lambda": ("functionName",),
-    "rds": ("dBInstanceIdentifier",),
-    "dynamodb": ("tableName",),
-    "sqs": ("queueUrl", "queueName"),
-    "kms": ("keyId", "targetKeyId"),
-    "elasticloadbalancing": ("loadBalancerArn", "targetGroupArn", "loadBalancerArns", "targetGroupArns"),
-    "autoscaling": ("autoScalingGroupName",),
-}.items()}
 _READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Scan", "Query", "BatchGet",
                   "Select", "Check", "Validate", "Estimate", "Preview", "Test")
 _CONSOLE_AGENTS = ("console.amazonaws.com", "signin.amazonaws.com", "aws internal")
-_ARN_SPLIT = re.compile(r"[/:]")
 
 
 @dataclass(slots=True)
@@ -64,12 +53,20 @@ class TrailEvent:
     channel: str
     user_agent: str
     source_ip: str
-    keys: tuple[str, ...]
+    targets: tuple[Target, ...] = ()
+    known: bool = True  # False: the event name is not in the writes table (counted, never guessed)
     request_parameters: dict[str, Any] = field(default_factory=dict)
+    region: str = ""
+    account: str = ""
 
     @property
     def service(self) -> str:
         return self.event_source.split(".", 1)[0]
+
+    def brief(self) -> dict[str, Any]:
+        """The per-diff ``cause``: the contract's six fields."""
+        return {"event_id": self.event_id, "event_name": self.event_name, "event_time": self.event_time,
+                "principal": self.principal, "channel": self.channel, "source_ip": self.source_ip}
 
     def cause(self) -> dict[str, Any]:
         """The ``cause`` object of the drift JSON contract (plus the principal's parts)."""
@@ -120,38 +117,6 @@ def channel_of(user_agent: str, identity_type: str, from_console: bool) -> str:
     return "cli-sdk" if ua else "unknown"
 
 
-def _add_id(service: str, value: str, out: set[str]) -> None:
-    if value.startswith("arn:"):
-        out.add(f"arn|{value}")
-        out.add(f"{service}|{value}")
-        resource = value.split(":", 5)[-1]
-        out.add(f"{service}|{_ARN_SPLIT.split(resource)[-1]}")
-    elif value.startswith(("https://", "http://")) and service == "sqs":
-        out.add(f"{service}|{value.rstrip('/').rsplit('/', 1)[-1]}")
-    else:
-        out.add(f"{service}|{value}")
-
-
-def _walk(node: Any, service: str, keys: frozenset[str], out: set[str], depth: int = 0) -> None:
-    """Collect ids under ``keys`` anywhere in a request, EC2's ``{"items": [...]}`` wrappers included."""
-    if depth > 6:
-        return
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in keys:
-                if isinstance(v, str):
-                    _add_id(service, v, out)
-                elif isinstance(v, list):
-                    for x in v:
-                        if isinstance(x, str):
-                            _add_id(service, x, out)
-            elif isinstance(v, dict | list):
-                _walk(v, service, keys, out, depth + 1)
-    elif isinstance(node, list):
-        for x in node:
-            _walk(x, service, keys, out, depth + 1)
-
-
 def is_read_only(rec: dict[str, Any], name: str) -> bool:
     flag = rec.get("readOnly")
     if isinstance(flag, bool):
@@ -183,20 +148,15 @@ def parse_record(rec: Any, source: str) -> TrailEvent | None:
     from_console = str((ui.get("sessionContext") or {}).get("sessionCredentialFromConsole", "")).lower() == "true"
     ua = str(rec.get("userAgent") or "")
     service = event_source.split(".", 1)[0]
-    keys: set[str] = set()
-    id_keys = ID_KEYS.get(service)
     params = rec.get("requestParameters")
-    if id_keys:
-        _walk(params, service, id_keys, keys)
-        _walk(rec.get("responseElements"), service, id_keys, keys)
-    for res in rec.get("resources") or ():
-        if isinstance(res, dict) and isinstance(res.get("ARN"), str):
-            _add_id(service, res["ARN"], keys)
+    found = writes.targets(service, name, params, rec.get("responseElements"))
     return TrailEvent(
         event_id=event_id, event_name=name, event_source=event_source, event_time=when, ts=ts,
         principal=principal, principal_type=ptype, principal_arn=parn, session=session,
         channel=channel_of(ua, ptype, from_console), user_agent=ua, source_ip=str(rec.get("sourceIPAddress") or ""),
-        keys=tuple(sorted(keys)), request_parameters=redact(params) if isinstance(params, dict) else {})
+        targets=tuple(found or ()), known=found is not None,
+        request_parameters=redact(params) if isinstance(params, dict) else {},
+        region=str(rec.get("awsRegion") or ""), account=str(rec.get("recipientAccountId") or ""))
 
 
 @contextmanager

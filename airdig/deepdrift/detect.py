@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airdig.deepdrift import compare, rules
-from airdig.deepdrift.attribute import TrailIndex, explain, resource_keys
+from airdig.deepdrift.attribute import TrailIndex, attribute
 from airdig.deepdrift.cloudtrail import Trail, TrailEvent, load_trail
 from airdig.deepdrift.ignore import IgnoreRules
 from airdig.deepdrift.live import Clients, Raw, fetch_all
@@ -24,6 +24,7 @@ from airdig.deepdrift.redact import redact, redact_path_value
 from airdig.deepdrift.remediation import remediation
 from airdig.deepdrift.severity import severity
 from airdig.deepdrift.tfstate import StateResource, load_states
+from airdig.deepdrift.writes import node_id as write_node_id
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
 from airdig.model.events import to_rfc3339
@@ -48,9 +49,13 @@ class DetectResult:
     coverage: dict[str, Any]
     errors: list[str] = field(default_factory=list)
     causes: list[TrailEvent] = field(default_factory=list)
+    # every write the table maps to a node: (event, node id, attributes it set there)
+    writes: list[tuple[TrailEvent, str, tuple[str, ...]]] = field(default_factory=list)
+    attribution: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"drifts": self.drifts, "coverage": self.coverage, "errors": self.errors}
+        return {"drifts": self.drifts, "coverage": self.coverage, "errors": self.errors,
+                "attribution": self.attribution}
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +109,20 @@ def _claimed_by_roles(resources: list[StateResource]) -> set[str]:
     return out
 
 
+SUB_RESOURCES = ("aws_iam_role_policy", "aws_iam_role_policy_attachment", *rules.RULE_TYPES)
+
+
+def sub_path(resource_type: str, attrs: dict[str, Any]) -> str:
+    """The path that names a sub-resource on its parent: ``managed_policy_arns[<arn>]``,
+    ``inline_policy[<name>]``."""
+    if resource_type == "aws_iam_role_policy_attachment":
+        return f"managed_policy_arns[{attrs.get('policy_arn', '')}]"
+    if resource_type == "aws_iam_role_policy":
+        name = attrs.get("name") or str(attrs.get("id") or "").partition(":")[2]
+        return f"inline_policy[{name}]"
+    raise KeyError(resource_type)
+
+
 def _ids(spec: TypeSpec, attrs: dict[str, Any]) -> list[str]:
     out = [spec.key(attrs), str(attrs.get("id") or ""), str(attrs.get("arn") or "")]
     if spec.type in rules.RULE_TYPES:
@@ -125,22 +144,29 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
             gid, direction, atoms = rules.from_rule_resource(r.type, r.attributes)
             extra_rules[(gid, direction)].update(atoms)
     managed: dict[str, set[str]] = defaultdict(set)
-    raw_drifts: list[tuple[dict[str, Any], TypeSpec, dict[str, Any]]] = []
+    raw_drifts: list[tuple[dict[str, Any], TypeSpec, dict[str, Any], TypeSpec, dict[str, Any]]] = []
+
+    def parent_of(spec: TypeSpec, attrs: dict[str, Any]) -> tuple[TypeSpec, dict[str, Any]]:
+        """The node users see for a sub-resource (the role, the security group); itself otherwise."""
+        if spec.type in rules.RULE_TYPES:
+            gid = str(attrs.get("security_group_id") or "")
+            return SPECS["aws_security_group"], live["aws_security_group"].get(gid) or {"id": gid}
+        if spec.type in ("aws_iam_role_policy", "aws_iam_role_policy_attachment"):
+            role = str(attrs.get("role") or "")
+            return SPECS["aws_iam_role"], live["aws_iam_role"].get(role) or {"id": role, "name": role}
+        return spec, attrs
 
     def add(kind: str, spec: TypeSpec, attrs: dict[str, Any], address: str, diffs: list[dict[str, Any]],
             live_attrs: dict[str, Any] | None, source: str = "") -> None:
         key = spec.key(attrs)
-        rid = synth_arn(spec, attrs, ctx)
-        if spec.type in rules.RULE_TYPES:
-            gid = str(attrs.get("security_group_id") or "")
-            rid = synth_arn(SPECS["aws_security_group"], {"id": gid}, ctx)
+        parent, parent_attrs = parent_of(spec, live_attrs or attrs)
         d: dict[str, Any] = {
-            "id": drift_id(kind, spec.type, address or key), "resource_id": rid, "resource_type": spec.type,
-            "terraform_address": address or None, "kind": kind, "severity": "low", "diffs": diffs,
-            "cause": None, "remediation": None, "native_id": key, "state": source or None}
+            "id": drift_id(kind, spec.type, address or key), "resource_id": synth_arn(parent, parent_attrs, ctx),
+            "resource_type": spec.type, "terraform_address": address or None, "kind": kind, "severity": "low",
+            "diffs": diffs, "cause": None, "remediation": None, "native_id": key, "state": source or None}
         kept = ignore.filter(d, key) if ignore else d
         if kept is not None:
-            raw_drifts.append((kept, spec, live_attrs or attrs))
+            raw_drifts.append((kept, spec, live_attrs or attrs, parent, parent_attrs))
 
     for r in resources:
         spec = SPECS.get(r.type)
@@ -149,18 +175,33 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
         if r.type in rules.RULE_TYPES:
             gid, direction, atoms = rules.from_rule_resource(r.type, r.attributes)
             group = live["aws_security_group"].get(gid)
-            if group is None or not set(atoms) <= set(group.get(direction) or []):
+            if group is None:
                 add("missing", spec, r.attributes, r.address, [], None, r.source)
+            else:  # the rule is gone from a group that exists: the group changed
+                gone = [a for a in atoms if a not in set(group.get(direction) or [])]
+                if gone:
+                    add("changed", spec, r.attributes, r.address,
+                        [{"path": f"{direction}[{a}]", "expected": a, "actual": None} for a in gone], None, r.source)
             continue
         key = spec.key(r.attributes)
         current = live[r.type].get(key)
         if current is None:
-            add("missing", spec, r.attributes, r.address, [], None, r.source)
+            if r.type in SUB_RESOURCES and str(r.attributes.get("role") or "") in live["aws_iam_role"]:
+                path = sub_path(r.type, r.attributes)
+                expected = r.attributes.get("policy_arn") if r.type == "aws_iam_role_policy_attachment" \
+                    else r.attributes.get("name")
+                add("changed", spec, r.attributes, r.address, [{"path": path, "expected": expected, "actual": None}],
+                    None, r.source)
+            else:
+                add("missing", spec, r.attributes, r.address, [], None, r.source)
             continue
         managed[r.type].add(key)
         expected = _sg_expected(r, extra_rules) if r.type == "aws_security_group" else r.attributes
         actual = redact(current, r.sensitive_paths)  # the state side was redacted the same way
         diffs = compare.diff(spec.compared, expected, actual)
+        if diffs and r.type == "aws_iam_role_policy":
+            head = sub_path(r.type, r.attributes)
+            diffs = [{**x, "path": f"{head}.{x['path']}"} for x in diffs]
         if diffs:
             add("changed", spec, r.attributes, r.address, diffs, current, r.source)
 
@@ -179,6 +220,12 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
             total += 1
             if key in managed[spec.type] or f"{spec.type}|{key}" in claimed:
                 managed_n += 1
+            elif spec.type in SUB_RESOURCES:
+                # added outside Terraform to a role: a change of that role; on an unmanaged role, that
+                # role's own "unmanaged" drift covers it
+                if str(attrs.get("role") or "") in managed["aws_iam_role"]:
+                    add("changed", spec, attrs, "", [{"path": sub_path(spec.type, attrs), "expected": None,
+                                                      "actual": attrs.get("policy_arn") or attrs.get("name")}], attrs)
             else:
                 add("unmanaged", spec, attrs, "", [], attrs)
         by_type[spec.type] = {"managed": managed_n, "total": total, "status": "ok"}
@@ -186,29 +233,66 @@ def compute(resources: list[StateResource], live_items: dict[str, list[Raw]], fa
     index = TrailIndex(events)
     drifts: list[dict[str, Any]] = []
     causes: dict[str, TrailEvent] = {}
-    for d, spec, attrs in raw_drifts:
-        keys = resource_keys(spec.service, _ids(spec, attrs))
-        found = explain(d["kind"], [x["path"] for x in d["diffs"]], index.touching(keys), before=now)
-        if found:
-            d["cause"] = found[0].cause()
-            d["related_events"] = [e.event_id for e in found[1:]]
-            for e in found[:1]:
-                causes[e.event_id] = e
+    for d, spec, attrs, parent, parent_attrs in raw_drifts:
+        writes = index.writes(parent.kind, _ids(parent, parent_attrs) + _ids(spec, attrs))
+        found = attribute(d["kind"], d["resource_type"], d["diffs"], writes, before=now)
+        for x, ev in zip(d["diffs"], found.per_path, strict=True):
+            x["cause"] = ev.brief() if ev else None
+            if ev:
+                causes[ev.event_id] = ev
+        if found.cause:
+            d["cause"] = found.cause.cause()
+            causes[found.cause.event_id] = found.cause
+        d["related_events"] = [e.event_id for e in found.related]
         radius = blast(d["resource_id"]) if blast else 0
         d["severity"] = severity(d["kind"], d["resource_type"], d["diffs"], radius)
         if blast:
             d["blast_radius"] = radius
         name = str(attrs.get("name") or attrs.get("bucket") or attrs.get("function_name") or d["native_id"])
-        d["remediation"] = remediation(d["kind"], d["resource_type"], d["terraform_address"] or "", d["severity"],
+        # a sub-resource added outside Terraform is a change of its parent but, for the fix, unmanaged
+        fix_kind = "unmanaged" if d["kind"] == "changed" and not d["terraform_address"] else d["kind"]
+        d["remediation"] = remediation(fix_kind, d["resource_type"], d["terraform_address"] or "", d["severity"],
                                        d["diffs"], attrs, name)
         d["detected_at"] = to_rfc3339(now)
         drifts.append(redact_drift(d))
+    node_ids = _node_ids(live, ctx)
+    mapped: list[tuple[TrailEvent, str, tuple[str, ...]]] = []
+    unresolved = 0
+    for ev in events:
+        for t in ev.targets:
+            nid = next((node_ids[(t.kind, i)] for i in t.ids if (t.kind, i) in node_ids), None) \
+                or write_node_id(t, ev.region or ctx.region, ev.account or ctx.account)
+            if nid is None:
+                unresolved += 1
+            else:
+                mapped.append((ev, nid, t.attributes))
     drifts.sort(key=lambda x: (-_rank(x["severity"]), x["resource_type"], x["resource_id"]))
     total = sum(t["total"] for t in by_type.values())
     managed_total = sum(t["managed"] for t in by_type.values())
     coverage = {"managed": managed_total, "total": total, "by_type": by_type,
                 "unknown_types": sorted(t for t, v in by_type.items() if v["status"] == "unknown")}
-    return DetectResult(drifts=drifts, coverage=coverage, errors=errors, causes=list(causes.values()))
+    unknown: dict[str, int] = {}
+    for ev in events:
+        if not ev.known:
+            label = f"{ev.service}:{ev.event_name}"
+            unknown[label] = unknown.get(label, 0) + 1
+    attribution = {"writes": len(events), "mapped": len(mapped), "unresolved_targets": unresolved,
+                   "unknown_events": dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return DetectResult(drifts=drifts, coverage=coverage, errors=errors, causes=list(causes.values()),
+                        writes=mapped, attribution=attribution)
+
+
+def _node_ids(live: dict[str, dict[str, dict[str, Any]]], ctx: Ctx) -> dict[tuple[str, str], str]:
+    """(node kind, any id a write may name it by) -> the node id, for the resources listed live."""
+    out: dict[tuple[str, str], str] = {}
+    for spec in SPECS.values():
+        if spec.type in SUB_RESOURCES:
+            continue
+        for attrs in live.get(spec.type, {}).values():
+            nid = synth_arn(spec, attrs, ctx)
+            for ident in _ids(spec, attrs):
+                out[(spec.kind, ident)] = nid
+    return out
 
 
 def _rank(level: str) -> int:
@@ -218,7 +302,8 @@ def _rank(level: str) -> int:
 def redact_drift(d: dict[str, Any]) -> dict[str, Any]:
     """The final pass every output goes through: secret-like paths and keys hidden."""
     d["diffs"] = [{"path": x["path"], "expected": redact_path_value(x["path"], x["expected"]),
-                   "actual": redact_path_value(x["path"], x["actual"])} for x in d["diffs"]]
+                   "actual": redact_path_value(x["path"], x["actual"]),
+                   "cause": redact(x["cause"]) if x.get("cause") else None} for x in d["diffs"]]
     rem = d.get("remediation")
     if isinstance(rem, dict) and isinstance(rem.get("adopt"), dict):
         rem["adopt"] = {k: redact_path_value(k, v) for k, v in rem["adopt"].items()}
@@ -264,4 +349,7 @@ def detect(opts: DetectOptions, clients: Clients | None = None,
         result.errors.append(f"live {t}: could not fetch ({reason}); its resources are unknown this run")
     log.info("drift detection finished", states=len(states), resources=len(resources),
              drifts=len(result.drifts), events=len(trail.events), errors=len(result.errors))
+    if result.attribution.get("unknown_events"):
+        log.warning("CloudTrail writes not in the writes table (not attributed)",
+                    unknown_events=result.attribution["unknown_events"])
     return result

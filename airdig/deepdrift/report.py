@@ -26,6 +26,20 @@ def _cause_text(d: dict[str, Any]) -> str:
     return f"{c['event_name']} by {c['principal']} via {c['channel']} at {c['event_time']}"
 
 
+def _writer_text(x: dict[str, Any]) -> str:
+    c = x.get("cause")
+    return f"set by {c['principal']} ({c['event_name']} at {c['event_time']})" if c else "no write on record"
+
+
+def _unknown_text(result: DetectResult) -> str:
+    unknown = result.attribution.get("unknown_events") or {}
+    if not unknown:
+        return ""
+    names = ", ".join(f"{k} ({v})" for k, v in list(unknown.items())[:10]) + (" …" if len(unknown) > 10 else "")
+    return (f"CloudTrail writes not in the writes table (not attributed): {sum(unknown.values())} write(s) "
+            f"of {len(unknown)} event name(s): {names}")
+
+
 def to_table(result: DetectResult) -> str:
     lines: list[str] = []
     rows = []
@@ -47,10 +61,17 @@ def to_table(result: DetectResult) -> str:
     lines.append(f"Coverage: {cov['managed']}/{cov['total']} live resources managed by Terraform ({pct}).")
     if cov.get("unknown_types"):
         lines.append(f"Unknown (could not fetch): {', '.join(cov['unknown_types'])}")
+    attributed = [(d, x) for d in result.drifts for x in d["diffs"] if x.get("cause")]
+    if attributed:
+        lines.append("Who set each attribute:")
+        for d, x in attributed:
+            lines.append(f"  {d['terraform_address'] or d['native_id']} {x['path']}: {_writer_text(x)}")
     for d in result.drifts:
         rem = d.get("remediation") or {}
         if rem.get("command"):
             lines.append(f"  {d['terraform_address'] or d['native_id']}: {rem['action']}: {rem['command']}")
+    if _unknown_text(result):
+        lines.append(_unknown_text(result))
     for e in result.errors:
         lines.append(f"warning: {e}")
     return "\n".join(lines)
@@ -71,7 +92,8 @@ def to_html(result: DetectResult, title: str = "DeepDrift report") -> str:
     rows = []
     for d in result.drifts:
         diffs = "".join(f"<li><code>{e(x['path'])}</code>: <code>{e(_short(x['expected'], 200))}</code> → "
-                        f"<code>{e(_short(x['actual'], 200))}</code></li>" for x in d["diffs"])
+                        f"<code>{e(_short(x['actual'], 200))}</code> <small>{e(_writer_text(x))}</small></li>"
+                        for x in d["diffs"])
         rem = d.get("remediation") or {}
         rows.append(
             f"<tr><td class=\"{e(d['severity'])}\">{e(d['severity'])}</td><td>{e(d['kind'])}</td>"
@@ -88,4 +110,5 @@ def to_html(result: DetectResult, title: str = "DeepDrift report") -> str:
             "<table><tr><th>Severity</th><th>Kind</th><th>Resource</th><th>Differences</th><th>Cause</th>"
             f"<th>Remediation</th></tr>{''.join(rows)}</table><h2>Coverage</h2><table><tr><th>Type</th>"
             f"<th>Managed</th><th>Total</th><th>Status</th></tr>{cov_rows}</table>"
+            + (f"<p>{e(_unknown_text(result))}</p>" if _unknown_text(result) else "")
             + (f"<h2>Input problems</h2><ul>{errors}</ul>" if errors else "") + "</body></html>")

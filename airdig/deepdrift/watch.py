@@ -1,7 +1,9 @@
 """The watch loop: detect, then publish only what changed since the previous cycle.
 
 ``airdig.drift.detected`` goes out for a new drift or one whose content changed, ``airdig.drift.resolved``
-for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write that caused a drift. The
+for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write (and node it changed) that
+the writes table maps to a node, whether or not it caused a drift: the root-cause model only counts a
+change that is on record. The
 previous cycle's drifts are kept in ``<data_dir>/deepdrift-watch.json`` so ``--once`` runs from cron
 behave like one long-running watch. A type that could not be fetched keeps its previous drifts (unknown
 is not resolved).
@@ -34,11 +36,19 @@ def fingerprint(d: dict[str, Any]) -> str:
     return hashlib.sha1(orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
-def change_event(ev: TrailEvent, subject: str) -> CloudEvent:
-    data = {"id": ev.event_id, "kind": "cloudtrail",
+def change_id(ev: TrailEvent, subject: str) -> str:
+    """The change id of a write's second and later nodes: a write that changed several nodes
+    (``CreateTags`` on three resources) is one change per node; the first node's change keeps the bare
+    eventID (see :meth:`Watcher.cycle`)."""
+    return f"{ev.event_id}@{subject}"
+
+
+def change_event(ev: TrailEvent, subject: str, attributes: tuple[str, ...] = (), change: str = "") -> CloudEvent:
+    data = {"id": change or ev.event_id, "kind": "cloudtrail",
             "summary": f"{ev.event_name} ({ev.event_source}) by {ev.principal} via {ev.channel}",
             "actor": ev.principal, "time": to_rfc3339(ev.ts),
-            "details": redact({"event_name": ev.event_name, "event_source": ev.event_source,
+            "details": redact({"event_id": ev.event_id, "event_name": ev.event_name, "event_source": ev.event_source,
+                               "attributes": list(attributes),
                                "principal_type": ev.principal_type, "principal_arn": ev.principal_arn,
                                "session": ev.session, "channel": ev.channel, "source_ip": ev.source_ip,
                                "user_agent": ev.user_agent, "request_parameters": ev.request_parameters})}
@@ -84,12 +94,14 @@ class Watcher:
             data["resolved_at"] = to_rfc3339(time.time())
             self._publish("airdig.drift.resolved", old["resource_id"], data)
             counts["resolved"] += 1
-        subjects = {d["cause"]["event_id"]: d["resource_id"] for d in result.drifts if d.get("cause")}
-        for ev in result.causes:
-            if ev.event_id not in self.published_changes:
-                ce = change_event(ev, subjects.get(ev.event_id, ev.event_id))
+        first_node: dict[str, str] = {}
+        for ev, node, attributes in result.writes:
+            first = first_node.setdefault(ev.event_id, node)
+            cid = ev.event_id if node == first else change_id(ev, node)
+            if cid not in self.published_changes:
+                ce = change_event(ev, node, attributes, cid)
                 self.bus.publish(ce.topic, key=ce.subject, value=ce.encode())
-                self.published_changes.add(ev.event_id)
+                self.published_changes.add(cid)
                 counts["changes"] += 1
         self.bus.flush()
         kept = {did: {**d, "_fp": fingerprint(d)} for did, d in current.items()}

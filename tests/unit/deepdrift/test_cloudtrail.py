@@ -61,13 +61,19 @@ def test_ec2_items_wrappers_and_collisions_by_event_source() -> None:
     ev = parse_record(rec("CreateTags", "ec2.amazonaws.com", "1", requestParameters={
         "resourcesSet": {"items": [{"resourceId": "subnet-1"}, {"resourceId": "i-2"}]},
         "tagSet": {"items": [{"key": "A", "value": "b"}]}}), "t")
-    assert ev is not None and ev.keys == ("ec2|i-2", "ec2|subnet-1")
+    assert ev is not None and [(t.kind, t.ids, t.attributes) for t in ev.targets] == [
+        ("aws.ec2.subnet", ("subnet-1",), ("tags.A",)), ("aws.ec2.instance", ("i-2",), ("tags.A",))]
     kms = parse_record(rec("CreateAlias", "kms.amazonaws.com", "2", requestParameters={
         "aliasName": "alias/app", "targetKeyId": "arn:aws:kms:us-east-1:1:key/k-1"}), "t")
     lam = parse_record(rec("CreateAlias", "lambda.amazonaws.com", "3", requestParameters={
         "functionName": "app", "name": "live"}), "t")
-    assert kms is not None and "kms|k-1" in kms.keys and not any(k.startswith("lambda|") for k in kms.keys)
-    assert lam is not None and lam.keys == ("lambda|app",)
+    assert kms is not None and [(t.kind, t.ids) for t in kms.targets] == [
+        ("aws.kms.key", ("arn:aws:kms:us-east-1:1:key/k-1", "k-1"))]
+    assert lam is not None and [(t.kind, t.ids, t.attributes) for t in lam.targets] == [
+        ("aws.lambda.function", ("app",), ("alias[live]",))]
+    unknown = parse_record(rec("FrobnicateWidget", "ec2.amazonaws.com", "4", requestParameters={"instanceId": "i-2"}),
+                           "t")
+    assert unknown is not None and not unknown.known and unknown.targets == ()  # never guessed
 
 
 def test_reads_and_failures_are_dropped_unknown_shapes_rejected() -> None:
