@@ -290,14 +290,19 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
                                                 list[tuple[ChangeRow, str]]]:
     """(candidates, folded rows per candidate id, rows set aside with the reason)."""
     writes = [c for c in changes if c.kind == "cloudtrail"]
-    by_id = {c.id: c for c in writes}
+    by_event: dict[str, list[ChangeRow]] = {}  # one CloudTrail event is one row per node it changed
+    for w in writes:
+        eid = w.details.get("event_id") if isinstance(w.details, dict) else None
+        by_event.setdefault(str(eid or w.id), []).append(w)
     folded: dict[str, list[ChangeRow]] = {}
     gone: set[str] = set()
     aside: list[tuple[ChangeRow, str]] = []
     for ch in changes:
         cause = ch.details.get("cause") if ch.kind == "drift" and isinstance(ch.details, dict) else None
-        if isinstance(cause, dict) and cause.get("event_id") in by_id:
-            folded.setdefault(str(cause["event_id"]), []).append(ch)
+        same = by_event.get(str(cause.get("event_id"))) if isinstance(cause, dict) else None
+        if same:
+            target = next((w for w in same if w.node_id == ch.node_id), same[0])
+            folded.setdefault(target.id, []).append(ch)
             gone.add(ch.id)
     recorded: dict[str, str] = {}  # node -> the candidate that records it appearing or vanishing
     for ch in changes:
@@ -310,12 +315,12 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
         ct = changetime.of(ch)
         lo = ct.earliest if ct.earliest is not None else ct.latest - SCAN_LAG
         seen = [w for w in writes if w.node_id == ch.node_id and lo - 1 <= w.time <= ct.latest + 1]
-        target = max(seen, key=lambda w: w.time).id if seen else ch.id
+        seen_id = max(seen, key=lambda w: w.time).id if seen else ch.id
         if seen:  # the scan saw that write
-            folded.setdefault(target, []).append(ch)
+            folded.setdefault(seen_id, []).append(ch)
             gone.add(ch.id)
         if ch.kind in ("created", "deleted"):
-            recorded[ch.node_id] = target
+            recorded[ch.node_id] = seen_id
     for ch in changes:
         if ch.id in gone or _drift_kind(ch) not in POSTURE:
             continue

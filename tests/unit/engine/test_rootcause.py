@@ -74,8 +74,7 @@ def ec2_scope(db_class: str) -> tuple[list[Node], list[Edge]]:
 def trail(eid: str, name: str, source: str, ts: float, who: str) -> TrailEvent:
     return TrailEvent(event_id=eid, event_name=name, event_source=source, event_time=to_rfc3339(ts), ts=ts,
                       principal=who, principal_type="AssumedRole", principal_arn=f"arn:aws:sts::{ACCT}:{who}",
-                      session=who.rsplit("/", 1)[-1], channel="api", user_agent="aws-cli/2", source_ip="198.51.100.7",
-                      keys=())
+                      session=who.rsplit("/", 1)[-1], channel="api", user_agent="aws-cli/2", source_ip="198.51.100.7")
 
 
 def calls(src: str, dst: str, start: float, p95: float, requests: int = 600, errors: int = 0) -> CloudEvent:
@@ -222,8 +221,11 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
 
     evs += [
         drift("d-new", extra.id, "unmanaged", T0 + 90),  # recorded by the scan that saw it appear
-        drift("d-run", ec2("instance", "i-run"), "unmanaged", T0 + 90),  # ... and by the write that made it
-        change_event(trail("ct-run", "RunInstances", "ec2.amazonaws.com", T0 + 10, DBA), ec2("instance", "i-run")),
+        # ... and by the write that made it (one row per node the call changed, as DeepDrift publishes it)
+        drift("d-run", run.id, "unmanaged", T0 + 90, cause={"event_id": "ct-run", "event_name": "RunInstances",
+                                                              "event_time": to_rfc3339(T0 + 10), "principal": DBA}),
+        change_event(trail("ct-run", "RunInstances", "ec2.amazonaws.com", T0 + 10, DBA), run.id,
+                     ("attrs.InstanceType",), f"ct-run@{run.id}"),
         drift("d-created", SG_APP, "unmanaged", T0 + 90, cause={  # recorded by CloudTrail (no change row)
             "event_id": "ct-x", "event_name": "CreateSecurityGroup", "event_time": to_rfc3339(T0 - 120),
             "principal": DBA}),
@@ -249,7 +251,7 @@ def test_posture_counts_only_with_a_record_of_the_write_and_observers_of_one_cha
     # a resource appearing, however it is recorded, weighs as an appearance, not as a change to one in use
     assert created.factors["kind"] == appeared.factors["kind"] / 0.85 == 0.5
     ran = by_node[run.id]
-    assert ran.change.id == "ct-run" and ran.factors["kind"] == 0.5
+    assert ran.change.id == f"ct-run@{run.id}" and ran.factors["kind"] == 0.5
     assert {e.split(":")[0] for e in ran.evidence} >= {"drift from Terraform", "seen by skygraph"}
     # ... and the rescan saw the same change: one candidate, on the interval both agree on
     sg_db_rows = [c for c in dg.candidates if c.change.node_id == SG_DB]
