@@ -25,10 +25,10 @@ from typing import Any
 import orjson
 
 from airdig.deepdrift import writes
-from airdig.deepdrift.redact import redact
 from airdig.deepdrift.writes import Target
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
+from airdig.model.redact import redact
 
 log = get_logger("deepdrift.cloudtrail")
 

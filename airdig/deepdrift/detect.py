@@ -20,7 +20,6 @@ from airdig.deepdrift.cloudtrail import Trail, TrailEvent, load_trail
 from airdig.deepdrift.ignore import IgnoreRules
 from airdig.deepdrift.live import Clients, Raw, fetch_all
 from airdig.deepdrift.mapping import SPECS, Ctx, TypeSpec, synth_arn
-from airdig.deepdrift.redact import redact, redact_path_value
 from airdig.deepdrift.remediation import remediation
 from airdig.deepdrift.severity import severity
 from airdig.deepdrift.tfstate import StateResource, load_states
@@ -28,6 +27,7 @@ from airdig.deepdrift.writes import node_id as write_node_id
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
 from airdig.model.events import to_rfc3339
+from airdig.model.redact import redact, redact_path_value
 
 log = get_logger("deepdrift.detect")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from airdig.deepdrift.redact import Path, redact
 from airdig.errors import InvalidInput
+from airdig.model.redact import Path, redact
 
 SUPPORTED_VERSION = 4
 

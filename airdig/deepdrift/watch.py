@@ -23,9 +23,9 @@ import orjson
 from airdig.backends.interfaces import Bus
 from airdig.deepdrift.cloudtrail import TrailEvent
 from airdig.deepdrift.detect import DetectResult
-from airdig.deepdrift.redact import redact
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_DRIFT, CloudEvent, to_rfc3339
+from airdig.model.redact import redact
 
 log = get_logger("deepdrift.watch")
 SOURCE = "airdig/deepdrift"

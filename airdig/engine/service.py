@@ -16,6 +16,7 @@ from airdig.engine.metrics import EngineMetrics
 from airdig.engine.processor import EventProcessor
 from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
 from airdig.logs import get_logger
+from airdig.model.redact import redact_text, redact_url
 from airdig.settings import Settings
 
 log = get_logger("engine")
@@ -68,8 +69,8 @@ class EngineService:
 
             attach_alerts(self)
             self.processor.start()
-        log.info("engine started", replica=self.replica_id, database=_redact(self.store.url),
-                 bus=_redact(self.bus.url), cache=_redact(self.cache.url))
+        log.info("engine started", replica=self.replica_id, database=redact_url(self.store.url),
+                 bus=redact_url(self.bus.url), cache=redact_url(self.cache.url))
 
     def stop(self) -> None:
         if self.processor is not None:
@@ -89,18 +90,7 @@ class EngineService:
                 probe()
                 checks[name] = "ok"
             except Exception as exc:
-                checks[name] = f"error: {exc}"
+                checks[name] = f"error: {redact_text(str(exc))}"
         if self.processor is not None:
             checks["processor"] = "ok" if self.processor.alive else "stopped"
         return checks
-
-
-def _redact(url: str) -> str:
-    """Backend URLs in logs never carry their password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
