@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow
+from airdig.errors import InvalidInput
+from airdig.model.events import parse_time
 
 TAU = 300.0
 
@@ -53,6 +55,13 @@ def of(ch: ChangeRow) -> ChangeTime:
         lo = ct.get("earliest")
         return ChangeTime(float(lo) if isinstance(lo, int | float) else None, float(ct["latest"]),
                           str(ct.get("basis") or "reported"))
+    cause = ch.details.get("cause") if isinstance(ch.details, dict) else None
+    if isinstance(cause, dict) and cause.get("event_time"):  # a drift attributed before intervals were stored
+        try:
+            t = parse_time(cause["event_time"], "cause.event_time")
+            return ChangeTime(t, t, "cloudtrail")
+        except InvalidInput:
+            pass
     if ch.kind in ("cloudtrail", "deploy", "config", "scaling") or ch.actor:
         return ChangeTime(ch.time, ch.time, "reported")
     return ChangeTime(None, ch.time, "detected")

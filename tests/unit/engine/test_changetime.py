@@ -66,3 +66,9 @@ def test_observers_of_one_change_narrow_its_interval() -> None:
     assert narrow(point, [scan]) == point  # a point stays a point
     assert narrow(drift, [ChangeTime(ONSET - 50, ONSET, "scan")]) == drift  # disagreeing: keep the wider
     assert narrow(ChangeTime(None, ONSET, "detected"), [scan]).earliest == ONSET - 1200
+
+
+def test_a_drift_row_stored_before_intervals_is_timed_by_its_cause() -> None:
+    drift = ChangeRow(id="d", node_id="n", time=ONSET, kind="drift", source="deepdrift", summary="s", actor="alice",
+                      details={"cause": {"event_time": "1970-01-01T02:40:00Z"}})  # a row from before intervals
+    assert of(drift) == ChangeTime(9600.0, 9600.0, "cloudtrail")
