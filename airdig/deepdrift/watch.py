@@ -87,12 +87,14 @@ class Watcher:
         self.previous: dict[str, dict[str, Any]] = {}
         self.published_changes: set[str] = set()
         self.coverage_fp = ""
+        self.last_cycle: float | None = None  # when the previous cycle looked (drifts are placed after it)
         if state_file and state_file.exists():
             try:
                 saved = orjson.loads(state_file.read_bytes())
                 self.previous = saved.get("drifts", {})
                 self.published_changes = set(saved.get("changes", []))
                 self.coverage_fp = str(saved.get("coverage_fp") or "")
+                self.last_cycle = saved.get("last_cycle")
             except (orjson.JSONDecodeError, OSError, AttributeError) as exc:
                 log.warning("ignoring unreadable watch state", path=str(state_file), error=str(exc))
 
@@ -100,10 +102,15 @@ class Watcher:
         current = {d["id"]: d for d in result.drifts}
         unknown = _Unknown(result.coverage)
         counts = {"detected": 0, "resolved": 0, "changes": 0}
+        now = time.time()
         for did, d in current.items():
             old = self.previous.get(did)
             if old is None or old.get("_fp") != fingerprint(d):
-                self._publish("airdig.drift.detected", d["resource_id"], d)
+                # the previous cycle still saw the resource without this drift: it appeared in between
+                # (root cause scores that interval, not the detection time); unknown on the first cycle
+                bound = {"observed_between": [to_rfc3339(self.last_cycle), to_rfc3339(now)]} \
+                    if self.last_cycle is not None else {}
+                self._publish("airdig.drift.detected", d["resource_id"], {**d, **bound})
                 counts["detected"] += 1
         for did, old in list(self.previous.items()):
             if did in current or unknown.holds(old):
@@ -131,6 +138,7 @@ class Watcher:
             if did not in current and unknown.holds(old):
                 kept[did] = old
         self.previous = kept
+        self.last_cycle = now
         self._save()
         log.info("watch cycle published", **counts)
         return counts
@@ -144,7 +152,8 @@ class Watcher:
             return
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"drifts": self.previous, "changes": sorted(self.published_changes)[-50000:],
-                                      "coverage_fp": self.coverage_fp}, default=str))
+                                      "coverage_fp": self.coverage_fp, "last_cycle": self.last_cycle},
+                                     default=str))
         os.replace(tmp, self.state_file)
 
 

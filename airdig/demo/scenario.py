@@ -327,7 +327,8 @@ class Script:
         at = parse_time(since, "health.since") if since else time.time()  # when the symptom appeared
         minutes = max(1, math.ceil((at - changed_at + 30) / 60))
         data = self.graphql("""query($id: ID!, $at: String, $w: Int!) {
-            rootCause(id: $id, at: $at, windowMinutes: $w) { summary candidates { score evidence change { kind summary actor time resourceId } } } }""",
+            rootCause(id: $id, at: $at, windowMinutes: $w) { summary onset { time source } verdict
+              candidates { score evidence change { kind summary actor time resourceId } } } }""",
                             {"id": e.checkout_arn, "at": to_rfc3339(at), "w": minutes})
         cands = data["rootCause"]["candidates"]
         if not cands:
@@ -337,6 +338,8 @@ class Script:
         self.say(f"root cause: {ch['summary']} on {ch['resourceId']} (score {top['score']:.2f})")
         for line in top["evidence"]:
             self.say(f"    {line}")
+        if data["rootCause"].get("verdict"):
+            self.say(f"    why: {data['rootCause']['verdict']}")
         for rank, c in enumerate(cands[1:3], start=2):
             self.say(f"    runner-up #{rank}: {c['change']['kind']} {c['change']['summary'][:80]} on "
                      f"{c['change']['resourceId']} (score {c['score']:.2f})")

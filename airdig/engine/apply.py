@@ -15,6 +15,7 @@ from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
 from airdig.backends.store.sql import SqlTx
+from airdig.engine.intel import changetime
 from airdig.errors import InvalidInput
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge, decode_node, parse_time
 from airdig.model.graph import Edge, check_drift_status, check_health_status
@@ -84,10 +85,45 @@ def _plan_resource(ev: CloudEvent, plan: Plan) -> None:
     if changed:
         summary += ": " + ", ".join(str(c) for c in changed[:8]) + (" …" if len(changed) > 8 else "")
     actor = ev.data.get("actor")
+    details: dict[str, Any] = {"changed": changed} if changed else {}
+    details.update(_scan_time(ev, node.attrs, action))
     plan.changes.append(ChangeRow(id=ev.id, node_id=node.id, time=ev.time, kind=action, source=ev.source,
                                   summary=summary, actor=actor if isinstance(actor, str) else None,
-                                  details={"changed": changed} if changed else {}))
+                                  details=details))
     plan.notices.append(("resourceUpdated", {"id": node.id, "action": action, "time": ev.time}))
+
+
+def _bounds(value: Any, src: str) -> tuple[float | None, float | None]:
+    """``[earliest, latest]`` as a producer sends it (RFC 3339 or epoch seconds; either may be null)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise InvalidInput(src, "must be a list [earliest, latest] of times (either may be null)")
+    lo, hi = (parse_time(v, src) if v is not None else None for v in value)
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidInput(src, "earliest is after latest")
+    return lo, hi
+
+
+def _scan_time(ev: CloudEvent, attrs: dict[str, Any], action: str) -> dict[str, Any]:
+    """When a scanned change happened: between the scope's previous observation and this one
+    (``data.observed_between``), narrowed to the object's own rollout or creation time when it has one
+    (``data.changed_at``). A node created by the first scan of its scope (``data.discovered``, or no
+    bound at all from an older producer) was discovered, not changed."""
+    src = f"event {ev.id}: data"
+    out: dict[str, Any] = {}
+    lo: float | None = None
+    if ev.data.get("observed_between") is not None:
+        lo, _ = _bounds(ev.data["observed_between"], f"{src}.observed_between")
+    if ev.data.get("discovered") or (action == "created" and lo is None):
+        out["discovered"] = True
+        return out
+    at = ev.data.get("changed_at")
+    if at is not None:
+        t = parse_time(at, f"{src}.changed_at")
+        if (lo is None or t >= lo - 1) and t <= ev.time + 1:
+            out["change_time"] = changetime.interval(t, t, "rollout")
+            return out
+    out["change_time"] = changetime.interval(lo, ev.time, "scan")
+    return out
 
 
 def _plan_edge(ev: CloudEvent, plan: Plan) -> None:
@@ -106,6 +142,11 @@ def _plan_change(ev: CloudEvent, plan: Plan) -> None:
     details = d.get("details") or {}
     if not isinstance(details, dict):
         raise InvalidInput(src, "field 'details' must be an object")
+    if "change_time" not in details:  # the time of the write itself (CloudTrail eventTime, a rollout)
+        lo, hi = _bounds(d["observed_between"], f"{src}.observed_between") if d.get("observed_between") \
+            else (when, when)
+        details = {**details, "change_time": changetime.interval(lo, hi if hi is not None else when,
+                                                                 "cloudtrail" if kind == "cloudtrail" else "reported")}
     plan.changes.append(ChangeRow(id=str(d.get("id") or ev.id), node_id=ev.subject, time=when, kind=kind,
                                   source=ev.source, summary=summary, actor=_str(d, "actor", src, required=False),
                                   details=details))
@@ -140,11 +181,20 @@ def _plan_drift(ev: CloudEvent, plan: Plan) -> None:
     plan.node_drift.append((str(resource_id), node_status, ev.time, str(drift_id)))
     actor = cause.get("principal") if isinstance(cause, dict) else None
     paths = ", ".join(str(x["path"]) for x in diffs[:5])
+    # when the drift happened: the CloudTrail write that caused it, else between the last watch cycle
+    # that still found the resource clean and the one that found it drifted
+    if isinstance(cause, dict) and cause.get("event_time"):
+        t = parse_time(cause["event_time"], f"{src}.cause.event_time")
+        when = changetime.interval(t, t, "cloudtrail")
+    else:
+        lo = _bounds(d["observed_between"], f"{src}.observed_between")[0] if d.get("observed_between") else None
+        when = changetime.interval(lo, detected_at, "drift watch")
     plan.changes.append(ChangeRow(
         id=ev.id, node_id=str(resource_id), time=ev.time, kind="drift_resolved" if resolved else "drift",
         source=ev.source, actor=actor if isinstance(actor, str) else None,
         summary=f"drift {'resolved' if resolved else kind} ({severity})" + (f": {paths}" if paths else ""),
-        details={"drift_id": drift_id, "severity": severity, "cause": cause}))
+        details={"drift_id": drift_id, "severity": severity, "cause": cause, "drift_kind": kind,
+                 "paths": [str(x["path"]) for x in diffs[:50]], "change_time": when}))
     if not resolved:
         plan.notices.append(("driftDetected", {"id": drift_id, "resourceId": resource_id, "severity": severity,
                                                "kind": kind, "time": ev.time}))
@@ -217,7 +267,7 @@ def _plan_health(ev: CloudEvent, plan: Plan) -> None:
         summary=f"health {previous or '?'} → {status}" + (
             f": {reasons[0].get('message') or reasons[0].get('rule')}" if reasons and isinstance(reasons[0], dict)
             else ""),
-        details={"status": status, "previous": previous, "reasons": reasons}))
+        details={"status": status, "previous": previous, "reasons": reasons, "since": since}))
     if status == "critical":
         plan.notices.append(("alertFired", {"nodeId": node_id, "status": status, "reasons": reasons,
                                             "time": ev.time}))

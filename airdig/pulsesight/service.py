@@ -112,7 +112,8 @@ class PulseSight:
             else:
                 firing += 1
                 self.state.observe([Observation(node, a.signal, f"alertmanager:{a.name}", level=a.level,
-                                                expires=a.ends_at, message=a.message)], now)
+                                                expires=a.ends_at, message=a.message, started=a.starts_at)],
+                                   now)
         log.info("alertmanager webhook", alerts=len(alerts), mapped=mapped, firing=firing, resolved=resolved)
         return {"accepted": len(alerts), "mapped": mapped, "unmapped": len(alerts) - mapped,
                 "firing": firing, "resolved": resolved}

@@ -47,6 +47,7 @@ class Observation:
     message: str = ""
     level: str | None = None
     expires: float | None = None
+    started: float | None = None  # when the source says the condition began (an alert's startsAt)
 
 
 @dataclass
@@ -132,7 +133,8 @@ def step_signal(sig: SignalState, obs: Observation, now: float) -> None:
         sig.threshold = obs.warning if obs.warning is not None else obs.critical
     if new != sig.level:
         sig.level = new
-        sig.since = now
+        # an alert knows when it started firing (startsAt): the symptom began then, not when it reached us
+        sig.since = min(now, obs.started) if obs.started is not None and new in ("warning", "critical") else now
 
 
 class HealthState:
@@ -226,12 +228,13 @@ class HealthState:
             if status == node.status:
                 continue
             node.status = status
-            node.since = now
+            node.since = min([now, *(s.since for s in node.signals.values() if s.level == status)]) \
+                if status in ("warning", "critical") else now
             self.transitions += 1
             events.append(CloudEvent(
                 type="airdig.health.changed", source=SOURCE, subject=node_id, time=now,
                 data={"node_id": node_id, "status": status, "previous": previous,
-                      "reasons": node.reasons(), "since": to_rfc3339(now)}))
+                      "reasons": node.reasons(), "since": to_rfc3339(node.since)}))
         return events
 
     def _emit(self, events: list[CloudEvent]) -> list[CloudEvent]:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airdig.errors import InvalidInput
+from airdig.model.events import parse_time
 from airdig.model.graph import Edge, Node
 from airdig.skygraph.graph import Graph, ScopeGraph
 
@@ -23,6 +25,10 @@ class NodeChange:
     action: str  # created | updated | deleted
     node: Node
     changed: tuple[str, ...] = ()
+    # when the scope was last observed still without this change (None: first scan of the scope, so a
+    # "created" is discovery, not a change); root cause places the change between then and now
+    observed_since: float | None = None
+    changed_at: float | None = None  # the object's own record of the change (a Kubernetes rollout)
 
 
 @dataclass(frozen=True)
@@ -69,17 +75,19 @@ def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | Non
     """Changes of one scope; ``present`` ids (seen elsewhere this scan) are never reported deleted."""
     ch = Changes()
     before = prev or ScopeGraph()
+    since = prev.observed_at if prev is not None else None
     for nid, node in cur.nodes.items():
         old = before.nodes.get(nid)
         if old is None:
-            ch.nodes.append(NodeChange("created", node))
+            ch.nodes.append(NodeChange("created", node, observed_since=since,
+                                       changed_at=_created_at(node) if prev is not None else None))
         else:
             paths = changed_paths(old, node)
             if paths:
-                ch.nodes.append(NodeChange("updated", node, tuple(paths)))
+                ch.nodes.append(NodeChange("updated", node, tuple(paths), observed_since=since))
     for nid, old in before.nodes.items():
         if nid not in cur.nodes and (present is None or nid not in present):
-            ch.nodes.append(NodeChange("deleted", old))
+            ch.nodes.append(NodeChange("deleted", old, observed_since=since))
     for key, edge in cur.edges.items():
         if key not in before.edges:
             ch.edges.append(EdgeChange("observed", edge))
@@ -87,6 +95,29 @@ def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | Non
         if key not in cur.edges and (present_edges is None or key not in present_edges):
             ch.edges.append(EdgeChange("deleted", edge))
     return ch
+
+
+def _created_at(node: Node) -> float | None:
+    """A Kubernetes object's ``metadata.creationTimestamp`` (kept in attrs), as epoch seconds."""
+    raw = node.attrs.get("creationTimestamp") if node.provider == "k8s" else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_time(raw, "creationTimestamp")
+    except InvalidInput:
+        return None
+
+
+def _rollouts(current: Graph) -> dict[str, float]:
+    """Owner uid → creation time of its newest ReplicaSet: a Deployment's rollout creates one."""
+    out: dict[str, float] = {}
+    for n in current.nodes():
+        if n.kind != "k8s.replicaset" or (t := _created_at(n)) is None:
+            continue
+        for ref in n.attrs.get("ownerReferences") or []:
+            if isinstance(ref, dict) and isinstance(ref.get("uid"), str):
+                out[ref["uid"]] = max(t, out.get(ref["uid"], t))
+    return out
 
 
 def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | frozenset[str] = frozenset()) -> Changes:
@@ -100,4 +131,11 @@ def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | 
         ch = diff_scope(previous.get(scope), sg, present, present_edges)
         out.nodes.extend(ch.nodes)
         out.edges.extend(ch.edges)
+    rollouts = _rollouts(current) if any(c.node.kind == "k8s.deployment" for c in out.nodes) else {}
+    for i, c in enumerate(out.nodes):
+        # a Deployment whose template changed rolled out when its newest ReplicaSet was created
+        uid = c.node.attrs.get("uid")
+        if c.action == "updated" and c.node.kind == "k8s.deployment" and isinstance(uid, str) and uid in rollouts \
+                and (c.observed_since is None or rollouts[uid] >= c.observed_since):
+            out.nodes[i] = NodeChange(c.action, c.node, c.changed, c.observed_since, rollouts[uid])
     return out

@@ -58,6 +58,7 @@ class ScopeGraph:
 
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+    observed_at: float | None = field(default=None, compare=False)  # when it was read (saved graphs only)
 
 
 @dataclass

@@ -103,7 +103,9 @@ class GraphState:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self._path(scope)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        body = {"scope": scope, "saved_at": time.time(),
+        saved_at = time.time()
+        body = {"scope": scope, "saved_at": saved_at,
+                "observed_at": sg.observed_at if sg.observed_at is not None else saved_at,
                 "nodes": [n.to_dict() for n in sg.nodes.values()],
                 "edges": [e.to_dict() for e in sg.edges.values()]}
         tmp.write_bytes(orjson.dumps(body))
@@ -117,7 +119,8 @@ def _decode(raw: bytes, source: str) -> tuple[str, ScopeGraph]:
         raise InvalidInput(source, f"saved graph is not JSON ({exc}); delete the file to rescan from scratch") from None
     if not isinstance(body, dict) or not isinstance(body.get("scope"), str):
         raise InvalidInput(source, "saved graph lacks its scope; delete the file to rescan from scratch")
-    sg = ScopeGraph()
+    seen = body.get("observed_at", body.get("saved_at"))  # files written before observed_at: saved_at
+    sg = ScopeGraph(observed_at=float(seen) if isinstance(seen, int | float) else None)
     for i, d in enumerate(body.get("nodes") or []):
         n = Node.from_dict(d, f"{source}: nodes[{i}]")
         sg.nodes[n.id] = n

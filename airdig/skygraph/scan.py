@@ -22,11 +22,11 @@ from typing import Any
 
 from airdig.errors import AirDigError
 from airdig.logs import get_logger
-from airdig.model.events import CloudEvent, edge_event, now, resource_event
+from airdig.model.events import CloudEvent, edge_event, now, resource_event, to_rfc3339
 from airdig.skygraph import terraform
 from airdig.skygraph.aws import SERVICES
 from airdig.skygraph.aws.common import RETRY_CONFIG, Clients, Where
-from airdig.skygraph.diff import Changes, diff
+from airdig.skygraph.diff import Changes, NodeChange, diff
 from airdig.skygraph.graph import Fragment, Graph, ScopeGraph, resolve
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.k8s import reader as k8s_reader
@@ -194,6 +194,7 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
     """
     results: list[ScopeResult] = []
     tasks: dict[str, Task] = {}
+    started = now()  # every scope is read after this: the lower bound of the next scan's changes
     if opts.aws:
         tasks.update(_aws_tasks(opts, results))
     tasks.update(_k8s_tasks(opts, results))
@@ -227,12 +228,12 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
                 results.append(res)
                 if on_scope:
                     on_scope(res)
-        report = finish(fragments, results, state, publish)
+        report = finish(fragments, results, state, publish, observed_at=started)
     return report
 
 
 def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphState,
-           publish: Callable[[CloudEvent], None] | None) -> ScanReport:
+           publish: Callable[[CloudEvent], None] | None, observed_at: float | None = None) -> ScanReport:
     """Resolve, diff, publish and save (the scopes' locks are held by the caller)."""
     ok = {f.scope for f in fragments}
     failed = {r.scope for r in results if not r.ok}
@@ -246,6 +247,7 @@ def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphSt
     if publish is not None:
         published = publish_changes(changes, publish)
     for scope in ok:
+        graph.scopes[scope].observed_at = observed_at
         state.save(scope, graph.scopes[scope])
     log.info("scan finished", scopes=len(results), failed=len(failed), nodes=sum(1 for _ in graph.nodes()),
              created=changes.count("created"), updated=changes.count("updated"),
@@ -259,11 +261,26 @@ def change_events(changes: Changes, at: float | None = None) -> list[CloudEvent]
     events: list[CloudEvent] = []
     for c in changes.nodes:
         if c.action != "deleted":
-            events.append(resource_event(c.action, c.node, SOURCE, changed=list(c.changed) or None, time=t))
+            events.append(_timed(resource_event(c.action, c.node, SOURCE, changed=list(c.changed) or None, time=t), c))
     events.extend(edge_event(c.action, c.edge, SOURCE, time=t) for c in changes.edges if c.action == "observed")
     events.extend(edge_event(c.action, c.edge, SOURCE, time=t) for c in changes.edges if c.action == "deleted")
-    events.extend(resource_event("deleted", c.node, SOURCE, time=t) for c in changes.nodes if c.action == "deleted")
+    events.extend(_timed(resource_event("deleted", c.node, SOURCE, time=t), c)
+                  for c in changes.nodes if c.action == "deleted")
     return events
+
+
+def _timed(ev: CloudEvent, c: NodeChange) -> CloudEvent:
+    """Say when the change happened, as far as scans can tell: after the scope's previous observation
+    (``observed_between``), at the object's own rollout time when it records one (``changed_at``);
+    a node the first scan of its scope reports is ``discovered``, not created."""
+    if c.observed_since is None:
+        if c.action == "created":
+            ev.data["discovered"] = True
+    else:
+        ev.data["observed_between"] = [to_rfc3339(c.observed_since), to_rfc3339(ev.time)]
+    if c.changed_at is not None:
+        ev.data["changed_at"] = to_rfc3339(c.changed_at)
+    return ev
 
 
 def publish_changes(changes: Changes, publish: Callable[[CloudEvent], None]) -> int:

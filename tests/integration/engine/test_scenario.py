@@ -195,3 +195,24 @@ def test_timeline_drift_events_service_map_and_coverage(client: TestClient) -> N
     assert sg["drift"]["status"] == "in_sync"
     cov = q(client, "{ coverage { managed total byType } }")["coverage"]
     assert cov["total"] == 7 and cov["managed"] == 0  # no Terraform `manages` edges in this estate
+
+
+def test_root_cause_reports_onset_change_time_and_why_over_graphql_and_rest(client: TestClient) -> None:
+    data = q(client, """query($id: ID!, $at: String) { rootCause(id: $id, at: $at) {
+        onset { time source detail } verdict margin setAside { reason change { id } }
+        candidates { score afterOnset deciding changeTime { earliest latest basis }
+          factors { kind distance time evidence } change { id } } } }""", id=I1, at=to_rfc3339(T0 + 300))
+    rc = data["rootCause"]
+    # the symptom began with checkout → orders' first slow minute (T0+4 min), before the alert (T0+5 min)
+    assert rc["onset"]["source"] == "call edge p95" and rc["onset"]["time"] == to_rfc3339(T0 + 240)
+    first = rc["candidates"][0]
+    assert first["change"]["id"] == "ct-0001" and first["afterOnset"] is False
+    assert first["changeTime"] == {"earliest": to_rfc3339(T0), "latest": to_rfc3339(T0), "basis": "cloudtrail"}
+    assert first["factors"]["evidence"] > 1 and "degraded right after it" in first["deciding"]
+    assert rc["verdict"].startswith("#1 RevokeSecurityGroupEgress") and rc["margin"] > 1
+    rest = client.get(f"/api/v1/root-cause/{I1}", params={"at": to_rfc3339(T0 + 300)}).json()
+    assert rest["onset"]["time"] == rc["onset"]["time"] and rest["verdict"] == rc["verdict"]
+    top = rest["candidates"][0]
+    assert top["change"]["id"] == "ct-0001" and top["afterOnset"] is False
+    assert top["changeTime"]["earliest"] == to_rfc3339(T0) and top["deciding"] == first["deciding"]
+    assert top["factors"] == first["factors"] and rest["setAside"] == []

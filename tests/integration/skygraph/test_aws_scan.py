@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import boto3
@@ -9,7 +10,7 @@ import orjson
 import pytest
 
 from airdig.backends.interfaces import Bus
-from airdig.model.events import TOPIC_RESOURCES, CloudEvent
+from airdig.model.events import TOPIC_RESOURCES, CloudEvent, parse_time
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.scan import ScanOptions, run_scan
 
@@ -131,8 +132,11 @@ def test_rescan_publishes_exactly_the_differences(topology, data_dir: Path, bus:
     created = {e.subject for e in events if e.type == "airdig.resource.created"}
     assert created == {n.id for n in first.graph.nodes()}
     assert {e.type for e in events} == {"airdig.resource.created", "airdig.edge.observed"}
+    # the first scan of a scope discovers; it records no change (root cause never ranks it)
+    assert all(e.data.get("discovered") is True for e in events if e.type == "airdig.resource.created")
 
     # an unchanged estate publishes nothing
+    second_started = time.time()
     assert run_scan(OPTS, state, publish).published == 0
 
     # delete an instance and change a security group rule
@@ -158,6 +162,10 @@ def test_rescan_publishes_exactly_the_differences(topology, data_dir: Path, bus:
     assert updated[0].subject == ec2("security-group", ids["sg_db"])
     assert updated[0].data["changed"] == ["attrs.IpPermissions"]
     assert updated[0].data["node"]["attrs"]["IpPermissions"][0]["FromPort"] == 6432
+    # the change happened after the previous scan started and before this one reported it
+    for e in resources:
+        lo, hi = (parse_time(x) for x in e.data["observed_between"])
+        assert second_started <= lo <= hi and abs(hi - e.time) < 1e-3, e.type
     edge_deleted = {(e.data["edge"]["src"], e.data["edge"]["dst"]) for e in events if e.type == "airdig.edge.deleted"}
     assert (ec2("subnet", ids["sub_b"]), instance) in edge_deleted
     for e in events:

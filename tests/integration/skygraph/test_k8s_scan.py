@@ -10,15 +10,19 @@ through a kubeconfig file, as in production.
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 
+from airdig.model.events import CloudEvent, parse_time
 from airdig.model.ids import k8s_id
 from airdig.skygraph.aws.common import Where
 from airdig.skygraph.aws.ec2 import transform_ec2
@@ -36,6 +40,7 @@ ACCOUNT = "123456789012"
 class FakeApi(BaseHTTPRequestHandler):
     requests: list[tuple[str, str]] = []
     forbidden: set[str] = set()
+    overrides: dict[str, dict[str, Any]] = {}  # resource -> list body served instead of the recorded one
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -69,7 +74,8 @@ class FakeApi(BaseHTTPRequestHandler):
             self._send(406, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 406,
                              "reason": "NotAcceptable", "message": "this fake only serves metadata for " + resource})
             return
-        body = json.loads(path.read_text())
+        over = type(self).overrides.get(resource)
+        body = json.loads(json.dumps(over)) if over is not None else json.loads(path.read_text())
         q = parse_qs(url.query)
         start = int(q.get("continue", ["0"])[0])
         size = min(int(q.get("limit", ["500"])[0]), PAGE)
@@ -84,6 +90,7 @@ class FakeApi(BaseHTTPRequestHandler):
 def k8s_api(tmp_path: Path) -> Iterator[Path]:
     FakeApi.requests = []
     FakeApi.forbidden = set()
+    FakeApi.overrides = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -211,3 +218,27 @@ def test_forbidden_kind_fails_only_its_scope_and_deletes_nothing(k8s_api: Path, 
     assert [c for c in second.changes.edges if c.action == "deleted"] == []
     kept = state.load("k8s.pod/prod").nodes.values()  # type: ignore[union-attr]
     assert sum(1 for n in kept if n.kind == "k8s.pod") == 5  # (the scope also holds the secrets pods name)
+
+
+def test_a_rollout_seen_by_a_rescan_is_timed_by_its_new_replica_set(k8s_api: Path, data_dir: Path) -> None:
+    state = GraphState(data_dir)
+    run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), state)
+    # between the scans the Deployment rolls out a new image: a new ReplicaSet, created at the rollout
+    rolled = math.ceil(time.time())
+    deployments = json.loads((DATA / "k8s" / "deployments.json").read_text())
+    deployments["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"] = "shop/web:2"
+    replicasets = json.loads((DATA / "k8s" / "replicasets.json").read_text())
+    new = json.loads(json.dumps(replicasets["items"][0]))
+    new["metadata"].update(name="web-5f6a7b8c9d", uid="00000002-1111-4222-8333-0000000000ff",
+                           creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rolled)))
+    replicasets["items"].append(new)
+    FakeApi.overrides = {"deployments": deployments, "replicasets": replicasets}
+    events: list[CloudEvent] = []
+    run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), state, publish=events.append)
+    by = {(e.type, e.subject): e for e in events}
+    dep = by[("airdig.resource.updated", K("shop", "Deployment", "web"))]
+    assert "attrs.spec.template.spec.containers" in dep.data["changed"]
+    assert parse_time(dep.data["changed_at"]) == rolled  # the rollout, not the scan
+    assert "observed_between" in dep.data
+    rs = by[("airdig.resource.created", K("shop", "ReplicaSet", "web-5f6a7b8c9d"))]
+    assert parse_time(rs.data["changed_at"]) == rolled and "discovered" not in rs.data

@@ -42,6 +42,7 @@ SUBNET = f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0b2"
 SG = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0web"
 INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc123def"
 RDS = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db"
+ENI = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-0new"
 FRONTEND, CHECKOUT, ORDERS = "service://shop/frontend", "service://shop/checkout", "service://shop/orders"
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"
@@ -118,6 +119,16 @@ def seed_events(now: float) -> list[CloudEvent]:
                   "source_ip": "203.0.113.7"},
         "remediation": "terraform apply -target=aws_security_group.web", "detected_at": to_rfc3339(now - 800)},
         time=now - 800))
+    # a rescan saw the subnet change (between two scans), and the first scan of a new scope discovered an ENI:
+    # Dig ranks the first below the attributed write (sharing its before/after table) and hides the second
+    subnet = _aws(SUBNET, "aws.ec2.subnet", "prod-a", ("subnet-0b2",), CidrBlock="10.0.1.0/24", MapPublicIpOnLaunch=True)
+    rescan = resource_event("updated", subnet, "skygraph", changed=["attrs.MapPublicIpOnLaunch"], time=now - 1000)
+    rescan.data["observed_between"] = [to_rfc3339(now - 1500), to_rfc3339(now - 1000)]
+    evs.append(rescan)
+    eni = resource_event("created", _aws(ENI, "aws.ec2.network-interface", "eni-new", ("eni-0new",)), "skygraph",
+                         time=now - 400)
+    eni.data["discovered"] = True
+    evs += [eni, edge_event("observed", Edge(ENI, INSTANCE, "network"), "skygraph", time=now - 400)]
     evs.append(CloudEvent("airdig.health.changed", "pulsesight", INSTANCE, {
         "node_id": INSTANCE, "status": "critical", "previous": "healthy", "since": to_rfc3339(now - 300),
         "reasons": [{"rule": "p95_latency", "value": 2300, "threshold": 500, "since": to_rfc3339(now - 300),

@@ -115,6 +115,15 @@ def test_resource_page_shows_attributes_health_reasons_graph_and_dig(page: Any, 
     if estate.has("rootCause"):
         assert "AuthorizeSecurityGroupIngress" in dig and ALICE in dig, dig
         assert page.locator("#dig-panel .chain .step.symptom").count() >= 1
+        # the onset, the ranked changes with what decided each, one table per set of edges, no discovery
+        assert "health" in text(page, "#dig-onset") and "beat #2" in text(page, "#dig-verdict")
+        assert page.locator("#dig-panel .cand").count() == 2
+        assert "AuthorizeSecurityGroupIngress" in text(page, '#dig-panel .cand[data-candidate="0"]')
+        assert "MapPublicIpOnLaunch" in text(page, '#dig-panel .cand[data-candidate="1"]')
+        assert page.locator("#dig-panel .cand .deciding").count() == 2
+        assert page.locator("#dig-panel table.ba").count() == 1
+        assert page.locator('#dig-panel .ba-group[data-ranks="1,2"]').count() == 1
+        assert "eni-0new" not in dig and "discovered by a first scan" in text(page, "#dig-aside")
     else:
         assert NA in dig
     page.screenshot(path=str(SHOTS / "airdig-ui-resource.png"), full_page=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from airdig.deepdrift.mapping import Ctx
 from airdig.deepdrift.report import to_html, to_table
 from airdig.deepdrift.tfstate import parse_state
 from airdig.deepdrift.watch import Watcher
-from airdig.model.events import CloudEvent
+from airdig.model.events import CloudEvent, parse_time
 
 CTX = Ctx(region="us-east-1", account="111122223333")
 STATE = b"""{"version": 4, "resources": [
@@ -87,6 +88,20 @@ def test_watcher_publishes_on_change_only(tmp_path: Path) -> None:
                      "airdig.drift.detected", "airdig.drift.coverage", "airdig.drift.resolved",
                      "airdig.drift.coverage"]
     assert {t for t, _, _ in bus.sent} == {"airdig.drift"}
+
+
+def test_a_drift_is_placed_after_the_last_cycle_that_did_not_show_it(tmp_path: Path) -> None:
+    bus = FakeBus()
+    w = Watcher(bus, tmp_path / "w.json")  # type: ignore[arg-type]
+    w.cycle(run("5", {"DB_PASSWORD": "x"}))  # the first cycle: nothing bounds the drift from below
+    before = time.time()
+    w.cycle(run("5", {"DB_PASSWORD": "x"}))  # unchanged: nothing published, but the cycle looked
+    w2 = Watcher(bus, tmp_path / "w.json")  # type: ignore[arg-type]  # a later --once run remembers it
+    w2.cycle(run("7", {"DB_PASSWORD": "x"}))
+    detected = [e for e in (CloudEvent.decode(v) for _, _, v in bus.sent) if e.type == "airdig.drift.detected"]
+    assert len(detected) == 2 and "observed_between" not in detected[0].data
+    lo, hi = (parse_time(x) for x in detected[1].data["observed_between"])
+    assert before <= lo <= hi <= time.time()
 
 
 def test_every_mapped_write_is_published_once_per_node_it_changed(tmp_path: Path) -> None:

@@ -77,3 +77,28 @@ def test_every_event_type_is_idempotent(store: Store) -> None:
     assert counts["edges"] == 1
     node = store.get_node(I1)
     assert node is not None and node.health_status == "critical"
+
+
+def test_change_rows_keep_when_the_change_happened_not_when_it_was_seen(store: Store) -> None:
+    from airdig.model.events import to_rfc3339
+
+    sg = Node(id="arn:aws:ec2:us-east-1:123456789012:security-group/sg-1", kind="aws.ec2.security-group", name="sg")
+    found = resource_event("created", sg, "skygraph", time=100.0)
+    found.data["discovered"] = True
+    seen = resource_event("updated", sg, "skygraph", changed=["attrs.IpPermissions"], time=700.0)
+    seen.data["observed_between"] = [to_rfc3339(100.0), to_rfc3339(700.0)]
+    write = CloudEvent(type="airdig.change.recorded", source="deepdrift", subject=sg.id, time=650.0, data={
+        "id": "ct-1", "kind": "cloudtrail", "summary": "RevokeSecurityGroupIngress", "time": to_rfc3339(400.0)})
+    drift = CloudEvent(type="airdig.drift.detected", source="deepdrift", subject=sg.id, time=900.0, data={
+        "id": "d-1", "resource_id": sg.id, "kind": "changed", "severity": "high", "diffs": [{"path": "ingress"}],
+        "observed_between": [to_rfc3339(800.0), to_rfc3339(900.0)]})
+    bad = resource_event("updated", sg, "skygraph", changed=["name"], time=950.0)
+    bad.data["observed_between"] = [to_rfc3339(950.0), to_rfc3339(100.0)]
+    res = Applier(store).apply([rec(e, i) for i, e in enumerate([found, seen, write, drift, bad])])
+    assert len(res.dead) == 1 and "observed_between" in res.dead[0][1] and "earliest is after latest" in res.dead[0][1]
+    rows = {c.id: c for c in store.changes(sg.id, None, None)}
+    assert rows[found.id].details.get("discovered") is True and "change_time" not in rows[found.id].details
+    assert rows[seen.id].details["change_time"] == {"earliest": 100.0, "latest": 700.0, "basis": "scan"}
+    assert rows["ct-1"].details["change_time"] == {"earliest": 400.0, "latest": 400.0, "basis": "cloudtrail"}
+    assert rows[drift.id].details["change_time"] == {"earliest": 800.0, "latest": 900.0, "basis": "drift watch"}
+    assert rows[drift.id].details["drift_kind"] == "changed"

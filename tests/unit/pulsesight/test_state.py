@@ -80,3 +80,19 @@ def test_fixed_levels_expire_and_clear() -> None:
     events = st.clear("n", "alert:y", 102)
     assert [e.data["status"] for e in events] == ["healthy"]
     assert st.counts() == {"healthy": 1, "unknown": 0, "warning": 0, "critical": 0}
+
+
+def test_an_alert_dates_the_health_transition_from_its_start_not_its_arrival() -> None:
+    published: list[CloudEvent] = []
+    st = HealthState(publish=published.append)
+    st.observe([_obs(50)], 0)
+    # Alertmanager delivers at t=100 an alert that started firing at t=40 (its startsAt)
+    st.observe([Observation("n", "alert:HighLatency:f1", "alertmanager:HighLatency", level="critical", started=40.0)],
+               100)
+    assert published[-1].data["status"] == "critical"
+    assert published[-1].data["since"] == "1970-01-01T00:00:40.000000Z"
+    assert st.get("n")["since"] == "1970-01-01T00:00:40.000000Z"  # type: ignore[index]
+    st.observe([_obs(99)], 120)  # a threshold breach adds no transition (already critical)
+    st.clear("n", "alert:HighLatency:f1", 130)
+    st.observe([_obs(10)], 140)  # recovery is dated when it happened
+    assert published[-1].data["status"] == "healthy" and published[-1].data["since"] == "1970-01-01T00:02:20.000000Z"

@@ -41,3 +41,39 @@ def test_a_failed_scope_emits_nothing_and_a_node_moving_scope_is_not_deleted() -
     ch = diff(prev, cur, failed={"lambda/r"})
     assert [(x.action, x.node.id) for x in ch.nodes] == [("created", "a")]
     assert diff(prev, Graph({"lambda/r": ScopeGraph()}), failed={"lambda/r"}).nodes == []
+
+
+def test_changes_carry_when_the_scope_was_last_seen_and_a_first_scan_is_discovery() -> None:
+    from airdig.model.events import parse_time
+    from airdig.skygraph.scan import change_events
+
+    first = change_events(diff({}, Graph({"ec2/r": _sg(A, B)})), at=2000.0)
+    assert all(e.data.get("discovered") is True and "observed_between" not in e.data
+               for e in first if e.type == "airdig.resource.created")
+    prev = _sg(A, B)
+    prev.observed_at = 1000.0  # as GraphState.load returns it
+    a2 = Node(id="a", kind=A.kind, name="db", attrs={**A.attrs, "VpcId": "v2"}, tags=A.tags)
+    c = Node(id="c", kind="aws.ec2.instance")
+    evs = change_events(diff({"ec2/r": prev}, Graph({"ec2/r": _sg(a2, c)})), at=2000.0)
+    by = {(e.type, e.subject): e for e in evs}
+    for key in (("airdig.resource.updated", "a"), ("airdig.resource.created", "c"), ("airdig.resource.deleted", "b")):
+        assert [parse_time(x) for x in by[key].data["observed_between"]] == [1000.0, 2000.0], key
+        assert "discovered" not in by[key].data
+
+
+def test_a_deployment_rollout_is_timed_by_its_newest_replica_set() -> None:
+    from airdig.skygraph.scan import change_events
+
+    dep = Node(id="k8s://c/ns/Deployment/web", kind="k8s.deployment", provider="k8s",
+               attrs={"uid": "u-1", "spec": {"template": {"image": "web:1"}}})
+    dep2 = Node(id=dep.id, kind=dep.kind, provider="k8s", attrs={"uid": "u-1", "spec": {"template": {"image": "web:2"}}})
+    rs = Node(id="k8s://c/ns/ReplicaSet/web-2", kind="k8s.replicaset", provider="k8s",
+              attrs={"uid": "r-2", "creationTimestamp": "2026-01-01T00:10:00Z",
+                     "ownerReferences": [{"kind": "Deployment", "uid": "u-1"}]})
+    prev = {"k8s.deployment/c": _sg(dep), "k8s.replicaset/c": _sg()}
+    for sg in prev.values():
+        sg.observed_at = 1767225600.0  # 2026-01-01T00:00:00Z
+    cur = Graph({"k8s.deployment/c": _sg(dep2), "k8s.replicaset/c": _sg(rs)})
+    evs = {e.subject: e for e in change_events(diff(prev, cur), at=1767226200.0 + 300)}
+    assert evs[dep.id].data["changed_at"] == "2026-01-01T00:10:00.000000Z"
+    assert evs[rs.id].data["changed_at"] == "2026-01-01T00:10:00.000000Z"  # a new object: its creation

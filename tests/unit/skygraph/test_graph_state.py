@@ -37,3 +37,13 @@ def test_a_corrupt_state_file_is_reported(tmp_path: Path) -> None:
     next(st.state_dir.glob("*.json")).write_text("{not json")
     with pytest.raises(InvalidInput, match="delete the file"):
         st.load_all()
+
+
+def test_the_saved_state_remembers_when_the_scope_was_read(tmp_path: Path) -> None:
+    st = GraphState(tmp_path)
+    st.save("s/r", ScopeGraph(observed_at=1234.5))
+    loaded = st.load("s/r")
+    assert loaded is not None and loaded.observed_at == 1234.5
+    st.save("s/q", ScopeGraph())  # not told: the time it was saved
+    later = st.load("s/q")
+    assert later is not None and later.observed_at is not None and later.observed_at > 1234.5

@@ -179,6 +179,23 @@ class EdgeComparison:
     after: EdgeNumbers | None
 
 
+@strawberry.type(description="When a change happened (not when it was detected): a point for a CloudTrail "
+                             "write or a rollout; for a scan diff or an unexplained drift, between the last "
+                             "observation of the old state and the first of the new (`earliest` null: unbounded).")
+class ChangeTime:
+    earliest: str | None
+    latest: str
+    basis: str
+
+
+@strawberry.type(description="The factors a candidate's score multiplies (see docs/engine.md).")
+class ScoreFactors:
+    kind: float
+    distance: float
+    time: float
+    evidence: float
+
+
 @strawberry.type(description="A state change ranked as a possible cause, with its evidence chain.")
 class Candidate:
     score: float
@@ -187,6 +204,24 @@ class Candidate:
     distance: int
     evidence: list[str]
     before_after: list[EdgeComparison]
+    change_time: ChangeTime
+    after_onset: bool = strawberry.field(description="Made after the symptom began: listed last, cannot be its cause.")
+    deciding: str | None = strawberry.field(description="The evidence that carries (or sinks) this candidate.")
+    factors: ScoreFactors
+
+
+@strawberry.type(description="When the symptom began: a step in an affected call edge, a health transition, "
+                             "or (neither found) the time asked about.")
+class Onset:
+    time: str
+    source: str
+    detail: str
+
+
+@strawberry.type(description="A change in the window that is never a candidate (posture, discovery), and why.")
+class SetAside:
+    change: Change
+    reason: str
 
 
 @strawberry.type
@@ -196,6 +231,10 @@ class RootCause:
     summary: str
     candidates: list[Candidate]
     impact: list[ImpactNode]
+    onset: Onset | None
+    verdict: str | None = strawberry.field(description="Why #1 beat #2: the margin and the deciding evidence.")
+    margin: float | None = strawberry.field(description="Score of #1 over score of #2 (null with one candidate).")
+    set_aside: list[SetAside]
 
 
 @strawberry.type(description="Terraform coverage of the live AWS graph.")

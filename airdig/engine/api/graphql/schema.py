@@ -27,6 +27,7 @@ from airdig.engine.api.graphql.cost import QueryCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
+    ChangeTime,
     Coverage,
     DriftEvent,
     DriftEventConnection,
@@ -37,10 +38,13 @@ from airdig.engine.api.graphql.intel_types import (
     GraphEdge,
     Impact,
     ImpactNode,
+    Onset,
     RootCause,
+    ScoreFactors,
     ServiceEdge,
     ServiceMap,
     ServiceNode,
+    SetAside,
     Subgraph,
 )
 from airdig.engine.api.graphql.offloop import OffLoop
@@ -176,6 +180,7 @@ class Query:
         when = parse_time(at, "at") if at else time.time()
         dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
         found = store.get_nodes([i for i, _, _ in dg.impact])
+        onset = dg.onset
         return RootCause(
             symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
             candidates=[Candidate(
@@ -183,9 +188,17 @@ class Query:
                 distance=c.distance, evidence=c.evidence,
                 before_after=[EdgeComparison(src=strawberry.ID(b["src"]), dst=strawberry.ID(b["dst"]),
                                              before=_numbers(b["before"]), after=_numbers(b["after"]))
-                              for b in c.before_after]) for c in dg.candidates],
+                              for b in c.before_after],
+                change_time=ChangeTime(earliest=ts(c.change_time.earliest), latest=ts(c.change_time.latest) or "",
+                                       basis=c.change_time.basis),
+                after_onset=c.after_onset, deciding=c.deciding,
+                factors=ScoreFactors(**{k: c.factors.get(k, 1.0) for k in ("kind", "distance", "time", "evidence")}))
+                for c in dg.candidates],
             impact=[ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
-                               resource=Resource.of(found[i]) if i in found else None) for i, d, path in dg.impact])
+                               resource=Resource.of(found[i]) if i in found else None) for i, d, path in dg.impact],
+            onset=Onset(time=ts(onset.time) or "", source=onset.source, detail=onset.detail) if onset else None,
+            verdict=dg.verdict, margin=dg.margin,
+            set_aside=[SetAside(change=Change.of(ch), reason=why) for ch, why in dg.set_aside[:100]])
 
     @field("Terraform coverage of the live AWS graph (managed / total, per kind).")
     def coverage(self, info: Info[Any, Any]) -> Coverage:

@@ -54,10 +54,17 @@ def root_cause(request: Request) -> Response:
     symptom = reads.resolve_id(store, request.path_params["id"])
     at = _time(request, "at") or time.time()
     dg = rootcause.dig(store, symptom, at, minutes * 60.0)
+    onset = dg.onset
     return json({"symptom": symptom, "at": ts(at), "summary": dg.symptom_summary, "candidates": [
         {"score": c.score, "distance": c.distance, "path": c.path, "evidence": c.evidence,
-         "change": change_view(c.change), "beforeAfter": c.before_after} for c in dg.candidates],
-        "impact": [{"id": i, "distance": d, "path": p} for i, d, p in dg.impact]})
+         "change": change_view(c.change), "beforeAfter": c.before_after,
+         "changeTime": {"earliest": ts(c.change_time.earliest), "latest": ts(c.change_time.latest),
+                        "basis": c.change_time.basis},
+         "afterOnset": c.after_onset, "deciding": c.deciding, "factors": c.factors} for c in dg.candidates],
+        "impact": [{"id": i, "distance": d, "path": p} for i, d, p in dg.impact],
+        "onset": {"time": ts(onset.time), "source": onset.source, "detail": onset.detail} if onset else None,
+        "verdict": dg.verdict, "margin": dg.margin,
+        "setAside": [{"change": change_view(ch), "reason": why} for ch, why in dg.set_aside[:100]]})
 
 
 def drift_events(request: Request) -> Response:

@@ -17,9 +17,11 @@ const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id dis
 const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
   id kind severity status detectedAt diffs { path expected actual cause { principal eventName eventTime channel sourceIp } } cause { principal eventName eventTime channel } } } } }`;
 const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
-  symptom at summary candidates { score distance path evidence
+  symptom at summary onset { time source detail } verdict margin
+  candidates { score distance path evidence deciding afterOnset changeTime { earliest latest basis }
     change { ${CHANGE_FIELDS} details }
     beforeAfter { src dst before { rate errorRatio p95 } after { rate errorRatio p95 } } }
+  setAside { reason change { id kind resourceId summary } }
   impact { id distance } } }`;
 
 export async function renderResource({ root, navigate, signal }, id) {
@@ -179,26 +181,51 @@ function diffValue(v) {
 }
 
 function candidates(rc, r, navigate) {
+  const posture = (rc.setAside || []).filter((x) => !x.reason.startsWith("discovery"));
+  const discovered = (rc.setAside || []).length - posture.length;
+  const head = h("div", { class: "pad small" },
+    rc.summary ? h("div", { id: "dig-summary" }, rc.summary) : null,
+    rc.onset ? h("div", { id: "dig-onset" }, h("b", {}, "onset "), `${fmtTime(rc.onset.time)} (`, timeEl(rc.onset.time),
+      `) · from ${rc.onset.source}: ${rc.onset.detail}`) : null,
+    rc.verdict ? h("div", { id: "dig-verdict" }, h("b", {}, "why #1 "), rc.verdict) : null);
   if (!rc.candidates.length) {
-    return emptyBox(`no change recorded within the window on resources near ${r.name} — widen the window, or the cause is outside the graph`);
+    return h("div", {}, head, emptyBox(`no change recorded within the window on resources near ${r.name} — widen the window, or the cause is outside the graph`));
   }
-  return h("div", {}, rc.summary ? h("div", { class: "pad small", id: "dig-summary" }, rc.summary) : null, rc.candidates.map((c, i) => {
+  // one before/after table per distinct set of edges (candidates on the same part of the graph share it)
+  const groups = new Map();
+  rc.candidates.forEach((c, i) => {
+    if (!c.beforeAfter || !c.beforeAfter.length) return;
+    const key = c.beforeAfter.map((x) => `${x.src}>${x.dst}`).sort().join("|");
+    if (!groups.has(key)) groups.set(key, { rows: c.beforeAfter, ranks: [] });
+    groups.get(key).ranks.push(i + 1);
+  });
+  const list = rc.candidates.map((c, i) => {
     const ch = c.change;
     const chain = h("div", { class: "chain" },
       h("span", { class: "step change", title: ch.resourceId }, `${ch.kind}: ${shortId(ch.resourceId)}`),
       ...c.path.slice(1, -1).flatMap((p) => [h("span", { class: "arrow" }, "→"), h("a", { class: "step", href: resHref(p), title: p }, shortId(p))]),
       h("span", { class: "arrow" }, "→"), h("span", { class: "step symptom", title: rc.symptom }, `symptom: ${shortId(rc.symptom)}`));
-    return h("div", { class: "cand", "data-candidate": i },
-      h("div", { class: "row" }, h("span", { class: "score", title: "score (distance, time proximity, change kind)" }, fmtNum(c.score, 2)),
+    const ct = c.changeTime;
+    const when = !ct ? "" : ct.earliest && ct.earliest === ct.latest ? `changed at ${fmtTime(ct.latest)} (${ct.basis})`
+      : `changed between ${ct.earliest ? fmtTime(ct.earliest) : "an unknown time"} and ${fmtTime(ct.latest)} (${ct.basis})`;
+    return h("div", { class: `cand${c.afterOnset ? " after-onset" : ""}`, "data-candidate": i, "data-after-onset": c.afterOnset ? "1" : "0" },
+      h("div", { class: "row" }, h("span", { class: "score", title: "score: kind × distance × time before the onset × traffic evidence" }, `#${i + 1} `, fmtNum(c.score, 2)),
         h("div", { class: "grow" },
-          h("div", {}, h("b", {}, ch.summary || "(no summary)")),
-          h("div", { class: "muted small" }, `${ch.actor ? "by " + ch.actor : "actor unknown"} · ${fmtTime(ch.time)} (`, timeEl(ch.time),
-            `) · ${c.distance} hop${c.distance === 1 ? "" : "s"} away · via ${ch.source || "?"}`)),
+          h("div", {}, h("b", {}, ch.summary || "(no summary)"), c.afterOnset ? h("span", { class: "badge" }, " after the onset") : null),
+          h("div", { class: "muted small" }, `${ch.actor ? "by " + ch.actor : "actor unknown"} · ${when} · ${c.distance} hop${c.distance === 1 ? "" : "s"} away · via ${ch.source || "?"}`),
+          c.deciding ? h("div", { class: "deciding small" }, c.deciding) : null),
         h("a", { class: "btn btn-small", href: resHref(ch.resourceId) }, "open")),
       chain,
-      c.evidence && c.evidence.length ? h("ul", { class: "evidence" }, c.evidence.map((e) => h("li", {}, e))) : null,
-      c.beforeAfter && c.beforeAfter.length ? beforeAfter(c.beforeAfter) : null);
-  }));
+      c.evidence && c.evidence.length ? h("details", { class: "evidence-box", open: i === 0 }, h("summary", { class: "small muted" }, "evidence chain"),
+        h("ul", { class: "evidence" }, c.evidence.map((e) => h("li", {}, e)))) : null);
+  });
+  const tables = [...groups.values()].map((g) => h("div", { class: "ba-group", "data-ranks": g.ranks.join(",") },
+    h("div", { class: "pad small muted" }, `call edges around candidate${g.ranks.length > 1 ? "s" : ""} ${g.ranks.map((n) => "#" + n).join(", ")}, before → after the onset`),
+    beforeAfter(g.rows)));
+  const aside = posture.length || discovered ? h("div", { class: "pad small muted", id: "dig-aside" },
+    posture.length ? h("div", {}, `not changes (${posture.length}): `, posture.map((x) => `${x.change.summary} on ${shortId(x.change.resourceId)}`).join("; ")) : null,
+    discovered ? h("div", {}, `${discovered} resource${discovered === 1 ? "" : "s"} discovered by a first scan (not changes) hidden`) : null) : null;
+  return h("div", {}, head, list, tables, aside);
 }
 
 function beforeAfter(rows) {
@@ -208,7 +235,7 @@ function beforeAfter(rows) {
     const worse = va != null && vb != null && (higherIsWorse ? va > vb * 1.1 : va < vb * 0.9);
     return h("td", { class: worse ? "worse" : "" }, `${vb == null ? "no traffic" : fmt(vb)} → ${va == null ? "no traffic" : fmt(va)}`);
   };
-  return h("table", { class: "ba t" }, h("thead", {}, h("tr", {}, ["edge (before → after the change)", "req/s", "errors", "p95"].map((t) => h("th", {}, t)))),
+  return h("table", { class: "ba t" }, h("thead", {}, h("tr", {}, ["edge (before → after)", "req/s", "errors", "p95"].map((t) => h("th", {}, t)))),
     h("tbody", {}, rows.map((x) => h("tr", {},
       h("td", { class: "small", title: `${x.src} → ${x.dst}` }, `${shortId(x.src)} → ${shortId(x.dst)}`),
       cell(x.before, x.after, "rate", (v) => fmtNum(v, 2), false),

@@ -1,0 +1,92 @@
+"""Change-point detection on short, gappy, per-window series (a call edge's p95 or error ratio).
+
+Root cause needs the moment a symptom began, not the moment someone asked. The series it looks at are
+the per-minute statistics of a few call edges: tens of points, windows missing where nothing was
+called, noise of a few percent. A single mean shift is what a broken dependency looks like (a database
+resized down, a rule revoked: the edge is fine, then it is not), so this finds the one split that best
+separates the series into "before" and "after" (least squares, as in binary segmentation) and keeps it
+only when the step is both large in absolute terms (``min_step``) and large against the noise inside
+the two segments (``min_z``, a two-sample z statistic with the pooled spread, floored so a perfectly
+flat series does not make every wiggle significant). Only upward steps count: an edge getting faster
+or erring less is recovery, not onset.
+
+Latency is compared in log space (a call 60x slower is a step of log 60, whatever the baseline); error
+ratios as they are. Gaps need no special handling: points carry their time, the split reports the
+first "after" point's time and the end of the last "before" window, so the onset is known to lie in
+``[earliest, time]``.
+
+    cp = step_up([(t0, 5.0), (t0 + 60, 5.2), (t0 + 120, 300.0)], log=True)
+    cp.time == t0 + 120
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    time: float  # start of the first window that shows the new level
+    earliest: float  # end of the last window that still showed the old level (≤ time; < time across a gap)
+    before: float  # level before (median, in the series' own unit)
+    after: float  # level after (median)
+    z: float  # the step against the noise
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def _sse(xs: Sequence[float]) -> float:
+    if not xs:
+        return 0.0
+    m = sum(xs) / len(xs)
+    return sum((x - m) ** 2 for x in xs)
+
+
+def step_up(points: Sequence[tuple[float, float]], *, width: float = 60.0, log: bool = False,
+            min_step: float = 0.0, min_z: float = 4.0, noise_floor: float = 0.05,
+            min_before: int = 2, min_after: int = 1) -> ChangePoint | None:
+    """The most significant upward step in ``points`` ((time, value), any order), or ``None``.
+
+    ``width`` is the length of one window (the onset lies after the last "before" window ends);
+    ``log`` compares values in log space (latency), where ``min_step`` and ``noise_floor`` are then
+    log ratios; values ≤ 0 are skipped in log space (no latency measured)."""
+    pts = sorted((t, v) for t, v in points if v is not None and math.isfinite(v) and (not log or v > 0))
+    if len(pts) < min_before + min_after:
+        return None
+    ys = [math.log(v) if log else v for _, v in pts]
+    best: tuple[float, int] | None = None
+    total = _sse(ys)
+    for k in range(min_before, len(ys) - min_after + 1):
+        gain = total - _sse(ys[:k]) - _sse(ys[k:])
+        if best is None or gain > best[0]:
+            best = (gain, k)
+    if best is None:
+        return None
+    k = best[1]
+    lo, hi = ys[:k], ys[k:]
+    step = _median(hi) - _median(lo)
+    if step <= 0 or step < min_step:
+        return None
+    spread = math.sqrt((_sse(lo) + _sse(hi)) / max(1, len(ys) - 2))
+    sigma = max(spread, noise_floor) * math.sqrt(1 / len(lo) + 1 / len(hi))
+    z = step / sigma
+    if z < min_z:
+        return None
+    before, after = _median([v for _, v in pts[:k]]), _median([v for _, v in pts[k:]])
+    return ChangePoint(time=pts[k][0], earliest=min(pts[k][0], pts[k - 1][0] + width), before=before, after=after, z=round(z, 2))
+
+
+def latency_step(points: Sequence[tuple[float, float]], width: float = 60.0) -> ChangePoint | None:
+    """A p95 that rose by at least half (log step ≥ log 1.5), well beyond the noise."""
+    return step_up(points, width=width, log=True, min_step=math.log(1.5), noise_floor=0.1)
+
+
+def error_step(points: Sequence[tuple[float, float]], width: float = 60.0) -> ChangePoint | None:
+    """An error ratio that rose by at least 2 points, well beyond the noise."""
+    return step_up(points, width=width, min_step=0.02, noise_floor=0.005)

@@ -1,0 +1,62 @@
+"""The change-point detector on its own: steps, noise, no change, gaps, direction."""
+
+from __future__ import annotations
+
+import random
+
+from airdig.engine.intel.changepoint import error_step, latency_step, step_up
+
+T = 1_790_000_000.0
+
+
+def series(values: list[float], start: float = T, width: float = 60.0) -> list[tuple[float, float]]:
+    return [(start + i * width, v) for i, v in enumerate(values)]
+
+
+def test_a_latency_step_is_found_at_the_first_slow_window() -> None:
+    pts = series([5.0] * 20 + [300.0] * 5)
+    cp = latency_step(pts)
+    assert cp is not None and cp.time == T + 20 * 60 and cp.earliest == T + 20 * 60
+    assert cp.before == 5.0 and cp.after == 300.0
+
+
+def test_a_step_in_noise_is_found_and_noise_alone_is_not() -> None:
+    rng = random.Random(7)
+    noisy = [10.0 * rng.uniform(0.85, 1.15) for _ in range(30)]
+    assert latency_step(series(noisy)) is None
+    stepped = noisy[:22] + [v * 4 for v in noisy[22:]]
+    cp = latency_step(series(stepped))
+    assert cp is not None and cp.time == T + 22 * 60
+
+
+def test_a_flat_series_and_a_small_rise_are_no_change() -> None:
+    assert latency_step(series([8.0] * 15)) is None
+    assert latency_step(series([8.0] * 10 + [9.0] * 5)) is None  # +12 %: below the 50 % a step needs
+    assert latency_step(series([8.0, 8.0])) is None  # too short to have a before and an after
+
+
+def test_only_upward_steps_count() -> None:
+    assert latency_step(series([300.0] * 10 + [5.0] * 10)) is None  # recovery is not onset
+
+
+def test_gaps_move_the_earliest_bound_back_to_the_last_window_before() -> None:
+    pts = series([5.0] * 10) + series([200.0] * 3, start=T + 15 * 60)  # minutes 10-14 missing (no calls)
+    cp = latency_step(pts)
+    assert cp is not None and cp.time == T + 15 * 60 and cp.earliest == T + 10 * 60
+
+
+def test_the_last_window_alone_can_show_the_step() -> None:
+    cp = latency_step(series([5.0] * 12 + [400.0]))
+    assert cp is not None and cp.time == T + 12 * 60
+
+
+def test_error_ratio_steps_are_absolute() -> None:
+    cp = error_step(series([0.001] * 10 + [0.15] * 4))
+    assert cp is not None and cp.time == T + 10 * 60
+    assert error_step(series([0.001] * 10 + [0.01] * 4)) is None  # +0.9 points: below the 2-point step
+
+
+def test_unordered_points_and_non_positive_latencies() -> None:
+    pts = list(reversed(series([5.0] * 8 + [0.0] + [90.0] * 3)))
+    cp = step_up(pts, log=True, min_step=0.4)
+    assert cp is not None and cp.time == T + 9 * 60 and cp.earliest == T + 8 * 60  # the 0 ms window is skipped
