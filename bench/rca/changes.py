@@ -111,8 +111,9 @@ class Writer:
         raise ValueError(f"unknown family {f!r}")
 
     # ------------------------------------------------------------------ decoys
-    def decoy(self, d: Decoy, truth: set[str]) -> str:
-        """Make one decoy write (never on a node the cause changed); returns a line saying what it was."""
+    def decoy(self, d: Decoy, truth: set[str]) -> tuple[str, set[str]]:
+        """Make one decoy write (never on a node the cause changed); returns a line saying what it was and
+        the node ids it touched (so the report can say which decoy outranked the cause)."""
         inc, i, b = self.inc, self.inc.ids, self.b
         at = inc.onset + d.at
         other = ACTORS[(ACTORS.index(self.actor) + 1 + d.variant) % len(ACTORS)]
@@ -131,7 +132,7 @@ class Writer:
                 self._record("ec2.amazonaws.com", "CreateTags", at, {
                     "resourcesSet": {"items": [{"resourceId": native}]},
                     "tagSet": {"items": [{"key": "owner", "value": "team-orders"}]}}, actor=other)
-            return f"tag edit on {native}"
+            return f"tag edit on {native}", {i["db_arn"] if kind == "db" else b.arn(kind, native)}
         if d.kind == "unmanaged_created":
             if d.variant == 0:
                 iid = b.ec2.run_instances(ImageId=b.ami, InstanceType="t3.micro", MinCount=1, MaxCount=1,
@@ -140,41 +141,43 @@ class Writer:
                     "instancesSet": {"items": [{"imageId": b.ami, "minCount": 1, "maxCount": 1}]},
                     "instanceType": "t3.micro", "subnetId": i["sub_b"]},
                     {"instancesSet": {"items": [{"instanceId": iid}]}}, actor=other)
-                return f"unmanaged instance {iid} launched"
+                return f"unmanaged instance {iid} launched", {b.arn("instance", iid)}
             name = f"{inc.ns}-scratch-{uuid.uuid4().hex[:6]}"
             if d.variant == 1:
                 gid = b.ec2.create_security_group(GroupName=name, Description="scratch", VpcId=i["vpc"])["GroupId"]
                 self._record("ec2.amazonaws.com", "CreateSecurityGroup", at, {
                     "groupName": name, "groupDescription": "scratch", "vpcId": i["vpc"]},
                     {"_return": True, "groupId": gid}, actor=other)
-                return f"unmanaged security group {gid} created"
+                return f"unmanaged security group {gid} created", {b.arn("security-group", gid)}
             b.s3.create_bucket(Bucket=name)
             self._record("s3.amazonaws.com", "CreateBucket", at, {"bucketName": name, "Host": f"{name}.s3.amazonaws.com"},
                          actor=other)
-            return f"unmanaged bucket {name} created"
+            return f"unmanaged bucket {name} created", {f"arn:aws:s3:::{name}"}
         if d.kind == "other_vpc_change":
             b.ec2.authorize_security_group_ingress(GroupId=i["sg_other"], IpPermissions=[_perm(5432, cidr="0.0.0.0/0")])
             self._record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", at, {
                 "groupId": i["sg_other"], "ipPermissions": {"items": [_trail_perm(5432, cidr="0.0.0.0/0")]}},
                 {"_return": True}, actor=other)
-            return f"security group {i['sg_other']} opened in the other VPC {i['other_vpc']}"
+            return (f"security group {i['sg_other']} opened in the other VPC {i['other_vpc']}",
+                    {b.arn("security-group", i["sg_other"])})
         if d.kind == "after_onset_change":
             port = (22, 8443, 9090)[d.variant]
             b.ec2.authorize_security_group_ingress(GroupId=i["sg_web"], IpPermissions=[_perm(port, cidr="10.0.0.0/8")])
             self._record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", at, {
                 "groupId": i["sg_web"], "ipPermissions": {"items": [_trail_perm(port, cidr="10.0.0.0/8")]}},
                 {"_return": True}, actor=other)
-            return f"web security group {i['sg_web']} opened on {port} after the onset"
+            return f"web security group {i['sg_web']} opened on {port} after the onset", {b.arn("security-group", i["sg_web"])}
         if d.kind == "scale_event":
             b.asg.set_desired_capacity(AutoScalingGroupName=i["batch_asg"], DesiredCapacity=2, HonorCooldown=False)
             self._record("autoscaling.amazonaws.com", "SetDesiredCapacity", at, {
                 "autoScalingGroupName": i["batch_asg"], "desiredCapacity": 2, "honorCooldown": False}, actor=other)
-            return f"batch Auto Scaling group {i['batch_asg']} scaled 1 → 2"
+            return f"batch Auto Scaling group {i['batch_asg']} scaled 1 → 2", {i["batch_asg_arn"]}
         if d.kind == "first_scan":
             # resources that appear without a record in this trail (made in another account's session):
             # the next scan is the first to see them
             name = f"{inc.ns}-new-{uuid.uuid4().hex[:6]}"
             gid = b.ec2.create_security_group(GroupName=name, Description="new", VpcId=i["vpc"])["GroupId"]
             b.s3.create_bucket(Bucket=name)
-            return f"new security group {gid} and bucket {name}, first seen by a scan"
+            return (f"new security group {gid} and bucket {name}, first seen by a scan",
+                    {b.arn("security-group", gid), f"arn:aws:s3:::{name}"})
         raise ValueError(f"unknown decoy {d.kind!r}")
