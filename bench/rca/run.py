@@ -35,6 +35,8 @@ from bench.rca.stack import Stack, StackFailed
 NOT_FOUND_RANK = 11  # rootCause lists 10 candidates: a truth not among them counts as rank 11
 CANDIDATES = """query($id: ID!, $at: String) { rootCause(id: $id, at: $at) { candidates {
   score evidence change { id kind summary actor time resourceId } } } }"""
+NEAR = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
+  first: 100, hops: 3) { kind resourceId } }"""
 TIMELINE = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
   first: 100) { id kind summary time resourceId } }"""
 
@@ -47,6 +49,7 @@ class Case:
     decoys: list[str] = field(default_factory=list)
     decoy_nodes: dict[str, str] = field(default_factory=dict)  # node id -> the decoy kind that touched it
     rank: int | None = None
+    baseline_rank: int | None = None  # the same question answered by recency alone (see score)
     above: list[dict[str, Any]] = field(default_factory=list)
     truth_changes: list[dict[str, Any]] = field(default_factory=list)  # what reached the truth's nodes
 
@@ -153,6 +156,13 @@ def score(stack: Stack, cases: list[Case], baseline_done: float) -> None:
             if ch["resourceId"] in c.truth and (ch["kind"] != "created" or inc.family in K8S_FAMILIES):
                 c.rank = n
                 break
+        # the baseline, measured in the same run through the same API: the timeline of everything within
+        # three hops of the symptom in the same 30 minutes, newest first — what a user would scroll
+        near = stack.graphql(NEAR, id=c.symptom, since=to_rfc3339(inc.alert_at - 1800),
+                             until=to_rfc3339(inc.alert_at))["timeline"]
+        near = [x for x in near if x["kind"] not in ("health", "security")][:10]
+        c.baseline_rank = next((n for n, x in enumerate(near, start=1) if x["resourceId"] in c.truth and (
+            x["kind"] != "created" or inc.family in K8S_FAMILIES)), None)
         limit = (c.rank or NOT_FOUND_RANK) - 1
         c.above = [{"kind": x["change"]["kind"], "resource": x["change"]["resourceId"],
                     "decoy": c.decoy_nodes.get(x["change"]["resourceId"]),
@@ -170,14 +180,14 @@ def score(stack: Stack, cases: list[Case], baseline_done: float) -> None:
                     "discovery": r["kind"] == "created" and t <= baseline_done})
 
 
-def _figures(cases: list[Case]) -> dict[str, Any]:
+def _figures(cases: list[Case], baseline: bool = False) -> dict[str, Any]:
     n = len(cases)
-    ranks = [c.rank or NOT_FOUND_RANK for c in cases]
+    ranks = [(c.baseline_rank if baseline else c.rank) or NOT_FOUND_RANK for c in cases]
     return {"incidents": n, "top1": round(sum(r == 1 for r in ranks) / n, 3) if n else None,
             "top3": round(sum(r <= 3 for r in ranks) / n, 3) if n else None,
             "mean_rank": round(sum(ranks) / n, 2) if n else None,
-            "not_found": sum(c.rank is None for c in cases),
-            "truth_in_window": sum(c.in_window for c in cases)}
+            "not_found": sum(r == NOT_FOUND_RANK for r in ranks),
+            **({} if baseline else {"truth_in_window": sum(c.in_window for c in cases)})}
 
 
 def report(cases: list[Case], seed: int, seconds: float) -> dict[str, Any]:
@@ -186,11 +196,14 @@ def report(cases: list[Case], seed: int, seconds: float) -> dict[str, Any]:
         "benchmark": "rca", "seed": seed, "seconds": round(seconds, 1), "python": platform.python_version(),
         "cpus": os.cpu_count(), "not_found_rank": NOT_FOUND_RANK,
         "overall": _figures(cases),
+        "baseline": {"what": "recency: changes within 3 hops of the symptom in the 30 minutes before the alert, "
+                             "newest first (the engine's timeline)", **_figures(cases, baseline=True)},
         "families": {f: _figures([c for c in cases if c.inc.family == f]) for f in families},
         "incidents": [{
             "incident": c.inc.ns, "family": c.inc.family, "symptom": c.symptom, "truth": sorted(c.truth),
             "truth_at": to_rfc3339(c.inc.truth_at), "onset": to_rfc3339(c.inc.onset),
-            "asked_at": to_rfc3339(c.inc.alert_at), "rank": c.rank, "above": c.above, "decoys": c.decoys,
+            "asked_at": to_rfc3339(c.inc.alert_at), "rank": c.rank, "baseline_rank": c.baseline_rank,
+            "above": c.above, "decoys": c.decoys,
             "truth_in_window": c.in_window, "truth_reached_graph": c.truth_changes,
         } for c in cases],
     }
@@ -208,6 +221,9 @@ def markdown(rep: dict[str, Any]) -> str:
     for name, f in [*rep["families"].items(), ("**all**", rep["overall"])]:
         lines.append(f"| {name} | {f['incidents']} | {pct(f['top1'])} | {pct(f['top3'])} | {f['mean_rank']} | "
                      f"{f['not_found']} | {f['truth_in_window']} |")
+    b = rep["baseline"]
+    lines += ["", f"Baseline measured in the same run ({b['what']}): top-1 {pct(b['top1'])}, top-3 {pct(b['top3'])}, "
+              f"mean rank {b['mean_rank']}."]
     lines += ["", f"A cause not among the 10 candidates counts as rank {rep['not_found_rank']}. \"Cause in window\": "
               "incidents whose cause reached the graph as a change inside the question's 30-minute window "
               "(event time), rather than only at its detection."]

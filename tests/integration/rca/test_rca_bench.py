@@ -61,6 +61,7 @@ def test_root_cause_ranks_the_cause_first_in_nine_of_ten_incidents(report: dict[
     assert overall["incidents"] == 12
     assert "| **all** | 12 |" in report["markdown"]
     misses = [f"{i['incident']} {i['family']}: rank {i['rank']}, above: "
-              + "; ".join(f"{a['kind']} {a['summary'][:60]} on {a['resource']}" for a in i["above"])
+              + "; ".join(f"{a['kind']} {a['summary'][:60]} on {a['resource']} (decoy: {a['decoy']})"
+                          for a in i["above"])
               for i in report["incidents"] if i["rank"] != 1]
     assert overall["top1"] >= 0.9, f"top-1 {overall['top1']:.0%}, top-3 {overall['top3']:.0%}:\n" + "\n".join(misses)
