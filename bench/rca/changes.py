@@ -8,7 +8,6 @@ changed; it is never written anywhere the engine reads.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from airdig.demo.estate import ACCOUNT, REGION
@@ -142,7 +141,7 @@ class Writer:
                     "instanceType": "t3.micro", "subnetId": i["sub_b"]},
                     {"instancesSet": {"items": [{"instanceId": iid}]}}, actor=other)
                 return f"unmanaged instance {iid} launched", {b.arn("instance", iid)}
-            name = f"{inc.ns}-scratch-{uuid.uuid4().hex[:6]}"
+            name = f"{inc.ns}-scratch-{inc.suffix}"
             if d.variant == 1:
                 gid = b.ec2.create_security_group(GroupName=name, Description="scratch", VpcId=i["vpc"])["GroupId"]
                 self._record("ec2.amazonaws.com", "CreateSecurityGroup", at, {
@@ -175,7 +174,7 @@ class Writer:
         if d.kind == "first_scan":
             # resources that appear without a record in this trail (made in another account's session):
             # the next scan is the first to see them
-            name = f"{inc.ns}-new-{uuid.uuid4().hex[:6]}"
+            name = f"{inc.ns}-new-{inc.suffix}"
             gid = b.ec2.create_security_group(GroupName=name, Description="new", VpcId=i["vpc"])["GroupId"]
             b.s3.create_bucket(Bucket=name)
             return (f"new security group {gid} and bucket {name}, first seen by a scan",

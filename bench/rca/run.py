@@ -36,7 +36,7 @@ NOT_FOUND_RANK = 11  # rootCause lists 10 candidates: a truth not among them cou
 CANDIDATES = """query($id: ID!, $at: String) { rootCause(id: $id, at: $at) { candidates {
   score evidence change { id kind summary actor time resourceId } } } }"""
 NEAR = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
-  first: 100, hops: 3) { kind resourceId } }"""
+  first: 100, hops: 3) { kind resourceId time } }"""
 TIMELINE = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
   first: 100) { id kind summary time resourceId } }"""
 
@@ -143,6 +143,13 @@ def _wait_applied(stack: Stack, cases: list[Case], timeout: float = 120) -> None
     time.sleep(3)  # TraceCore's last window (2 s) and the bus
 
 
+def _is_truth(c: Case, change: dict[str, Any]) -> bool:
+    """A change names the cause when it is on a node the cause changed, not before the write (a minute's
+    slack for clocks), and not discovery: "created" counts only for a rollout's new ReplicaSet and Pod."""
+    return (change["resourceId"] in c.truth and parse_time(change["time"], "time") >= c.inc.truth_at - 60
+            and (change["kind"] != "created" or c.inc.family in K8S_FAMILIES))
+
+
 def score(stack: Stack, cases: list[Case], baseline_done: float) -> None:
     """Each symptom's candidates, the truth's rank among them, and what reached the truth's nodes (with
     ``discovery`` set on what the first scan reported, and ``lag_s`` from the write to the change's time)."""
@@ -150,19 +157,13 @@ def score(stack: Stack, cases: list[Case], baseline_done: float) -> None:
         inc = c.inc
         data = stack.graphql(CANDIDATES, id=c.symptom, at=to_rfc3339(inc.alert_at))
         cands = data["rootCause"]["candidates"]
-        for n, cand in enumerate(cands, start=1):
-            # the truth's node, changed; "created" only counts for a rollout (its new ReplicaSet and Pod)
-            ch = cand["change"]
-            if ch["resourceId"] in c.truth and (ch["kind"] != "created" or inc.family in K8S_FAMILIES):
-                c.rank = n
-                break
+        c.rank = next((n for n, cand in enumerate(cands, start=1) if _is_truth(c, cand["change"])), None)
         # the baseline, measured in the same run through the same API: the timeline of everything within
         # three hops of the symptom in the same 30 minutes, newest first — what a user would scroll
         near = stack.graphql(NEAR, id=c.symptom, since=to_rfc3339(inc.alert_at - 1800),
                              until=to_rfc3339(inc.alert_at))["timeline"]
         near = [x for x in near if x["kind"] not in ("health", "security")][:10]
-        c.baseline_rank = next((n for n, x in enumerate(near, start=1) if x["resourceId"] in c.truth and (
-            x["kind"] != "created" or inc.family in K8S_FAMILIES)), None)
+        c.baseline_rank = next((n for n, x in enumerate(near, start=1) if _is_truth(c, x)), None)
         limit = (c.rank or NOT_FOUND_RANK) - 1
         c.above = [{"kind": x["change"]["kind"], "resource": x["change"]["resourceId"],
                     "decoy": c.decoy_nodes.get(x["change"]["resourceId"]),
