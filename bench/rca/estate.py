@@ -175,7 +175,10 @@ class Builder:
     def _extra_asg_scaled_down(self, inc: Incident) -> None:
         """The app runs on an Auto Scaling group of four; the cause scales it to one."""
         name, arn = self._group(inc, "workers", inc.ids["sub_a"], 4)
-        inc.ids.update(asg=name, asg_arn=arn)
+        host = self.group_instances(name)[0]
+        # the app's own instance is protected from scale-in: it survives, with a quarter of the capacity
+        self.asg.set_instance_protection(AutoScalingGroupName=name, InstanceIds=[host], ProtectedFromScaleIn=True)
+        inc.ids.update(asg=name, asg_arn=arn, host=host)
 
     # ------------------------------------------------------------------ Terraform state
     def state(self, inc: Incident) -> dict[str, Any]:

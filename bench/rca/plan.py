@@ -50,14 +50,24 @@ class Incident:
         return self.onset + self.alert_after
 
 
-def plan(n: int, seed: int, start: float, families: tuple[str, ...] = FAMILIES) -> list[Incident]:
+LIVE_SCALE = 1 / 3  # the live layout's distances, relative to the replay's (it waits for them in real time)
+LIVE_LEAD = 1500 * LIVE_SCALE + 30  # seconds from the live run's start to the onsets
+
+
+def plan(n: int, seed: int, start: float, families: tuple[str, ...] = FAMILIES, live: bool = False
+         ) -> list[Incident]:
     """``n`` incidents, the families in turn (so any ``n`` ≥ len(families) covers them all), each with
-    five or six of the six decoy kinds at random distances."""
+    five or six of the six decoy kinds at random distances.
+
+    Replay (default): each incident in its own slot in the past, the newest onset ``NEWEST`` before
+    ``start``. Live: every incident happens from ``start`` on, in real time, at the same moment (they
+    share no graph neighbourhood), with every distance scaled by ``LIVE_SCALE``."""
     rng = random.Random(seed)
+    scale = LIVE_SCALE if live else 1.0
     out = []
     for i in range(n):
         family = families[i % len(families)]
-        onset = start - NEWEST - i * SLOT
+        onset = start + LIVE_LEAD + i % 10 if live else start - NEWEST - i * SLOT
         kinds = list(DECOYS)
         rng.shuffle(kinds)
         kinds = kinds[:rng.choice((5, 6))]
@@ -70,9 +80,10 @@ def plan(n: int, seed: int, start: float, families: tuple[str, ...] = FAMILIES) 
                 at = rng.uniform(-600, -30)
             else:
                 at = -rng.uniform(20, 1500)
-            decoys.append(Decoy(k, round(at, 1), rng.randrange(3)))
+            decoys.append(Decoy(k, round(at * scale, 1), rng.randrange(3)))
         out.append(Incident(index=i, family=family, onset=float(int(onset)),
-                            truth_offset=round(rng.uniform(60, 900), 1), alert_after=round(alert_after, 1),
+                            truth_offset=round(rng.uniform(60, 900) * scale, 1),
+                            alert_after=round(alert_after * scale, 1),
                             decoys=decoys, suffix=f"{rng.getrandbits(24):06x}",
                             degrade=rng.choice(("latency", "errors"))))
     return out

@@ -46,8 +46,10 @@ def _resource(inc: Incident, degraded: bool) -> dict[str, str]:
     return attrs
 
 
-def batches(inc: Incident, rng: random.Random) -> list[bytes]:
-    """ExportTraceServiceRequests from 25 minutes before the onset to two minutes past the alert."""
+def batches(inc: Incident, rng: random.Random, every: float = BATCH_EVERY, lead: float = 1500.0
+            ) -> list[tuple[float, bytes]]:
+    """ExportTraceServiceRequests, one per ``every`` seconds from ``lead`` seconds before the onset to one
+    interval past the alert, each with the time its last span ended (when an SDK would export it)."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
     from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
@@ -57,12 +59,13 @@ def batches(inc: Incident, rng: random.Random) -> list[bytes]:
                 for k, v in attrs.items()]
 
     out = []
-    t = inc.onset - 1500.0
-    while t < inc.alert_at + 120:
+    t = inc.onset - lead
+    gap = every / 60  # requests spread over the first sixth of the interval
+    while t < inc.alert_at + every:
         degraded = t >= inc.onset
         spans = []
         for n in range(PER_BATCH):
-            start = t + n * 2.0
+            start = t + n * gap
             slow = degraded and inc.degrade == "latency"
             failed = degraded and inc.degrade == "errors" and rng.random() < 0.4
             db_ms = rng.uniform(300, 600) if slow else rng.uniform(3, 9)
@@ -81,8 +84,8 @@ def batches(inc: Incident, rng: random.Random) -> list[bytes]:
                                              "server.port": 5432}), status=err))
         rs = ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])
         rs.resource.attributes.extend(kv(_resource(inc, degraded)))
-        out.append(ExportTraceServiceRequest(resource_spans=[rs]).SerializeToString())
-        t += BATCH_EVERY
+        out.append((t + PER_BATCH * gap + 1.0, ExportTraceServiceRequest(resource_spans=[rs]).SerializeToString()))
+        t += every
     return out
 
 
