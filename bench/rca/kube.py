@@ -32,6 +32,10 @@ class Cluster:
         self.api.stop()
 
     @staticmethod
+    def _hash(inc: Incident) -> str:
+        return f"7f{inc.suffix}"
+
+    @staticmethod
     def _ip(inc: Incident) -> str:
         return f"10.{inc.index % 250}.1.10"
 
@@ -43,7 +47,8 @@ class Cluster:
         self._put(inc, workload("api", inc.ns, node_name(ip), ip, f"10.{inc.index % 250}.1.20", index=inc.index,
                                 image="ghcr.io/example/orders-api:4.1.0", env={"DB_POOL_SIZE": "20"},
                                 rs_hash="5c7d9f8b6a"))
-        inc.ids["pod_before"] = inc.ids["pod_after"] = f"api-5c7d9f8b6a-x{inc.index}k4p"
+        inc.ids["pod_before"] = f"api-5c7d9f8b6a-x{inc.index}k4p"
+        inc.ids["pod_after"] = f"api-{self._hash(inc)}-x{inc.index}k4p"  # the planned rollout's Pod
 
     def _put(self, inc: Incident, objs: dict[str, list[dict[str, Any]]]) -> None:
         for plural, items in objs.items():
@@ -54,11 +59,10 @@ class Cluster:
     def rollout(self, inc: Incident, at: float, image: bool) -> tuple[str, str]:
         """Roll out a new image (or a new environment) at ``at``; returns the new ReplicaSet and Pod ids."""
         ip = self._ip(inc)
-        rs_hash = f"7f{inc.suffix}"
+        rs_hash = self._hash(inc)
         objs = workload("api", inc.ns, node_name(ip), ip, f"10.{inc.index % 250}.1.21", index=inc.index,
                         image="ghcr.io/example/orders-api:4.2.0" if image else "ghcr.io/example/orders-api:4.1.0",
                         env={"DB_POOL_SIZE": "20" if image else "2"}, rs_hash=rs_hash, created=to_rfc3339(at))
         self._put(inc, objs)
-        pod = f"api-{rs_hash}-x{inc.index}k4p"
-        inc.ids["pod_after"] = pod
+        pod = inc.ids["pod_after"]
         return (k8s_id(CLUSTER, inc.ns, "replicaset", f"api-{rs_hash}"), k8s_id(CLUSTER, inc.ns, "pod", pod))

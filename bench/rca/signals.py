@@ -32,7 +32,8 @@ def symptom(inc: Incident) -> tuple[str, dict[str, str]]:
     return f"service://{inc.ns}/{name}", {"service_namespace": inc.ns, "service_name": name}
 
 
-def _resource(inc: Incident, degraded: bool) -> dict[str, str]:
+def _resource(inc: Incident, t: float) -> dict[str, str]:
+    """The exporting process's resource at ``t``: after a rollout, the new Pod's name."""
     attrs = {"service.name": service_name(inc), "service.namespace": inc.ns, "service.version": "4.1.0",
              "deployment.environment.name": "prod", "cloud.provider": "aws", "cloud.account.id": ACCOUNT,
              "cloud.region": REGION}
@@ -42,7 +43,7 @@ def _resource(inc: Incident, degraded: bool) -> dict[str, str]:
     attrs.update({"cloud.platform": "aws_ec2", "host.id": inc.ids["host"]})
     if inc.family in K8S_FAMILIES:
         attrs.update({"k8s.cluster.name": CLUSTER, "k8s.namespace.name": inc.ns,
-                      "k8s.pod.name": inc.ids["pod_after" if degraded else "pod_before"]})
+                      "k8s.pod.name": inc.ids["pod_after" if t >= inc.truth_at else "pod_before"]})
     return attrs
 
 
@@ -83,7 +84,7 @@ def batches(inc: Incident, rng: random.Random, every: float = BATCH_EVERY, lead:
                                              "db.operation.name": "INSERT", "server.address": inc.ids["db_endpoint"],
                                              "server.port": 5432}), status=err))
         rs = ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])
-        rs.resource.attributes.extend(kv(_resource(inc, degraded)))
+        rs.resource.attributes.extend(kv(_resource(inc, t)))
         out.append((t + PER_BATCH * gap + 1.0, ExportTraceServiceRequest(resource_spans=[rs]).SerializeToString()))
         t += every
     return out
