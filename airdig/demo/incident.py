@@ -31,48 +31,61 @@ def open_database_to_the_world(e: Estate) -> dict[str, Any]:
     return resp
 
 
+def api_record(event_source: str, event_name: str, when: float, request: dict[str, Any],
+               response: dict[str, Any] | None = None, actor: str = ACTOR, account: str = ACCOUNT,
+               region: str = REGION, source_ip: str = SOURCE_IP, console: bool = True) -> dict[str, Any]:
+    """The record CloudTrail writes for one write call by an SSO user's assumed-role session (``actor``)
+    made at ``when`` (its ``eventTime``): from the console, or from the CLI when ``console`` is false."""
+    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    request_id = str(uuid.uuid4())
+    service = event_source.split(".", 1)[0]
+    identity: dict[str, Any] = {
+        "type": "AssumedRole", "principalId": f"AROADEMOSSO5F0E3C2A:{actor}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{SSO_ROLE}/{actor}", "accountId": account,
+        "accessKeyId": "ASIADEMO5F0E3C2A9B1D",
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "principalId": "AROADEMOSSO5F0E3C2A",
+                              "arn": f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/{SSO_ROLE}",
+                              "accountId": account, "userName": SSO_ROLE},
+            "attributes": {"creationDate": stamp, "mfaAuthenticated": "false"}}}
+    if console:
+        identity["sessionCredentialFromConsole"] = "true"
+    return {
+        "eventVersion": "1.09", "userIdentity": identity,
+        "eventTime": stamp, "eventSource": event_source, "eventName": event_name,
+        "awsRegion": region, "sourceIPAddress": source_ip,
+        "userAgent": "AWS Internal" if console else "aws-cli/2.15.30 Python/3.11.8 Linux/6.5 exe/x86_64",
+        "requestParameters": request, "responseElements": {"requestId": request_id, **(response or {})},
+        "requestID": request_id, "eventID": str(uuid.uuid4()), "readOnly": False, "eventType": "AwsApiCall",
+        "managementEvent": True, "recipientAccountId": account, "eventCategory": "Management",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                       "clientProvidedHostHeader": f"{service}.{region}.amazonaws.com"},
+    }
+
+
 def cloudtrail_record(e: Estate, when: float, response: dict[str, Any]) -> dict[str, Any]:
     """The record CloudTrail writes for that call (an SSO user's assumed-role session, console)."""
     rule_id = next((r.get("SecurityGroupRuleId") for r in response.get("SecurityGroupRules", [])), None) \
         or f"sgr-{uuid.uuid4().hex[:17]}"
-    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    request_id = str(uuid.uuid4())
     sg = e.ids["sg_db"]
-    return {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole", "principalId": f"AROADEMOSSO5F0E3C2A:{ACTOR}",
-            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{SSO_ROLE}/{ACTOR}", "accountId": ACCOUNT,
-            "accessKeyId": "ASIADEMO5F0E3C2A9B1D",
-            "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": "AROADEMOSSO5F0E3C2A",
-                                  "arn": f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{SSO_ROLE}",
-                                  "accountId": ACCOUNT, "userName": SSO_ROLE},
-                "attributes": {"creationDate": stamp, "mfaAuthenticated": "false"}},
-            "sessionCredentialFromConsole": "true"},
-        "eventTime": stamp, "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
-        "awsRegion": REGION, "sourceIPAddress": SOURCE_IP, "userAgent": "AWS Internal",
-        "requestParameters": {"groupId": sg, "ipPermissions": {"items": [{
+    return api_record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", when, request={
+        "groupId": sg, "ipPermissions": {"items": [{
             "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "groups": {},
             "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "temp debug access"}]},
             "ipv6Ranges": {}, "prefixListIds": {}}]}},
-        "responseElements": {"requestId": request_id, "_return": True, "securityGroupRuleSet": {"items": [{
+        response={"_return": True, "securityGroupRuleSet": {"items": [{
             "groupOwnerId": ACCOUNT, "groupId": sg, "securityGroupRuleId": rule_id, "isEgress": False,
             "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrIpv4": "0.0.0.0/0",
-            "description": "temp debug access"}]}},
-        "requestID": request_id, "eventID": str(uuid.uuid4()), "readOnly": False, "eventType": "AwsApiCall",
-        "managementEvent": True, "recipientAccountId": ACCOUNT, "eventCategory": "Management",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                       "clientProvidedHostHeader": f"ec2.{REGION}.amazonaws.com"},
-    }
+            "description": "temp debug access"}]}})
 
 
-def deliver(trail_root: Path, records: list[dict[str, Any]], when: float | None = None) -> Path:
+def deliver(trail_root: Path, records: list[dict[str, Any]], when: float | None = None, account: str = ACCOUNT,
+            region: str = REGION) -> Path:
     """Write one log file as CloudTrail delivers it: ``AWSLogs/<account>/CloudTrail/<region>/yyyy/mm/dd/
     <account>_CloudTrail_<region>_<yyyymmddTHHMMZ>_<unique>.json.gz`` holding ``{"Records": [...]}``."""
     t = datetime.fromtimestamp(time.time() if when is None else when, UTC)
-    folder = trail_root / "AWSLogs" / ACCOUNT / "CloudTrail" / REGION / t.strftime("%Y/%m/%d")
+    folder = trail_root / "AWSLogs" / account / "CloudTrail" / region / t.strftime("%Y/%m/%d")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{ACCOUNT}_CloudTrail_{REGION}_{t.strftime('%Y%m%dT%H%MZ')}_{uuid.uuid4().hex[:16]}.json.gz"
+    path = folder / f"{account}_CloudTrail_{region}_{t.strftime('%Y%m%dT%H%MZ')}_{uuid.uuid4().hex[:16]}.json.gz"
     path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
     return path

@@ -44,48 +44,77 @@ def node_name(ip: str) -> str:
     return f"ip-{ip.replace('.', '-')}.ec2.internal"
 
 
+def workload(app: str, ns: str, node: str, host_ip: str, pod_ip: str, index: int = 0, image: str | None = None,
+             env: dict[str, str] | None = None, rs_hash: str = "6d8f7c9b5d", created: str = CREATED,
+             ) -> dict[str, list[dict[str, Any]]]:
+    """One app as an API server lists it: its Deployment, the ReplicaSet of the current rollout, one Pod
+    on ``node`` and a Service. A rollout (new image or env) is a new ``rs_hash`` whose ReplicaSet and Pod
+    carry the rollout time in ``creationTimestamp`` (``created``), as a real cluster's do."""
+    labels = {"app": app}
+    rs = f"{app}-{rs_hash}"
+    container: dict[str, Any] = {"name": app, "image": image or f"ghcr.io/example/shop-{app}:2.3.1",
+                                 "ports": [{"containerPort": 8080, "protocol": "TCP"}]}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
+    dep_meta = _meta(app, ns, labels)
+    if created != CREATED:  # a rollout: the Deployment's spec changed then (its managedFields record it)
+        dep_meta["managedFields"] = [{"manager": "kubectl", "operation": "Update", "apiVersion": "apps/v1",
+                                      "time": created}]
+    rs_meta = _meta(rs, ns, {**labels, "pod-template-hash": rs_hash}, ("apps/v1", "Deployment", app))
+    pod_meta = _meta(f"{rs}-x{index}k4p", ns, {**labels, "pod-template-hash": rs_hash}, ("apps/v1", "ReplicaSet", rs))
+    rs_meta["creationTimestamp"] = pod_meta["creationTimestamp"] = created
+    return {
+        "deployments": [{"metadata": dep_meta,
+                         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template},
+                         "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}],
+        "replicasets": [{"metadata": rs_meta,
+                         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template},
+                         "status": {"replicas": 1, "readyReplicas": 1}}],
+        "pods": [{"metadata": pod_meta,
+                  "spec": {"nodeName": node, "containers": [container]},
+                  "status": {"phase": "Running", "hostIP": host_ip, "podIP": pod_ip, "startTime": created,
+                             "conditions": [{"type": "Ready", "status": "True"}]}}],
+        "services": [{"metadata": _meta(app, ns, labels),
+                      "spec": {"type": "ClusterIP", "selector": labels, "clusterIP": f"172.20.{index // 200}.{10 + index % 200}",
+                               "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}]},
+                      "status": {"loadBalancer": {}}}],
+    }
+
+
+def worker_node(ip: str, zone: str, instance_id: str) -> dict[str, Any]:
+    """A worker Node whose ``spec.providerID`` names its EC2 instance (SkyGraph links node → instance)."""
+    return {
+        "metadata": _meta(node_name(ip), labels={"kubernetes.io/hostname": node_name(ip),
+                                                 "topology.kubernetes.io/zone": zone,
+                                                 "node.kubernetes.io/instance-type": "t3.medium"}),
+        "spec": {"providerID": f"aws:///{zone}/{instance_id}"},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                   "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node_name(ip)}],
+                   "nodeInfo": {"kubeletVersion": "v1.30.4-eks-a737599", "osImage": "Amazon Linux 2",
+                                "architecture": "amd64"}},
+    }
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"metadata": _meta(name, labels={"kubernetes.io/metadata.name": name}), "spec": {},
+            "status": {"phase": "Active"}}
+
+
 def objects(instances: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     """List items per API plural; ``instances`` maps ``checkout``/``cart`` to EC2 instance ids."""
     ips = {"checkout": "10.0.1.10", "cart": "10.0.2.10"}
     zones = {"checkout": f"{REGION}a", "cart": f"{REGION}b"}
-    nodes = [{
-        "metadata": _meta(node_name(ips[n]), labels={"kubernetes.io/hostname": node_name(ips[n]),
-                                                     "topology.kubernetes.io/zone": zones[n],
-                                                     "node.kubernetes.io/instance-type": "t3.medium"}),
-        "spec": {"providerID": f"aws:///{zones[n]}/{iid}"},
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-                   "addresses": [{"type": "InternalIP", "address": ips[n]},
-                                 {"type": "Hostname", "address": node_name(ips[n])}],
-                   "nodeInfo": {"kubeletVersion": "v1.30.4-eks-a737599", "osImage": "Amazon Linux 2",
-                                "architecture": "amd64"}},
-    } for n, iid in sorted(instances.items())]
-    deployments, replicasets, pods, services = [], [], [], []
+    out: dict[str, list[dict[str, Any]]] = {
+        "nodes": [worker_node(ips[n], zones[n], iid) for n, iid in sorted(instances.items())],
+        "namespaces": [namespace(n) for n in ("default", "kube-system", NAMESPACE)],
+        "pods": [], "services": [], "deployments": [], "replicasets": []}
     for i, (app, host) in enumerate(APPS):
-        labels = {"app": app}
-        rs = f"{app}-6d8f7c9b5d"
-        deployments.append({"metadata": _meta(app, NAMESPACE, labels),
-                            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                                     "template": {"metadata": {"labels": labels}}},
-                            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}})
-        replicasets.append({"metadata": _meta(rs, NAMESPACE, {**labels, "pod-template-hash": "6d8f7c9b5d"},
-                                              ("apps/v1", "Deployment", app)),
-                            "spec": {"replicas": 1, "selector": {"matchLabels": labels}},
-                            "status": {"replicas": 1, "readyReplicas": 1}})
-        pods.append({"metadata": _meta(f"{rs}-x{i}k4p", NAMESPACE, {**labels, "pod-template-hash": "6d8f7c9b5d"},
-                                       ("apps/v1", "ReplicaSet", rs)),
-                     "spec": {"nodeName": node_name(ips[host]), "containers": [
-                         {"name": app, "image": f"ghcr.io/example/shop-{app}:2.3.1",
-                          "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]},
-                     "status": {"phase": "Running", "hostIP": ips[host], "podIP": f"10.0.{1 if host == 'checkout' else 2}.{20 + i}",
-                                "conditions": [{"type": "Ready", "status": "True"}]}})
-        services.append({"metadata": _meta(app, NAMESPACE, labels),
-                         "spec": {"type": "ClusterIP", "selector": labels, "clusterIP": f"172.20.0.{10 + i}",
-                                  "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}]},
-                         "status": {"loadBalancer": {}}})
-    namespaces = [{"metadata": _meta(n, labels={"kubernetes.io/metadata.name": n}), "spec": {},
-                   "status": {"phase": "Active"}} for n in ("default", "kube-system", NAMESPACE)]
-    return {"nodes": nodes, "namespaces": namespaces, "pods": pods, "services": services,
-            "deployments": deployments, "replicasets": replicasets}
+        w = workload(app, NAMESPACE, node_name(ips[host]), ips[host],
+                     f"10.0.{1 if host == 'checkout' else 2}.{20 + i}", index=i)
+        for plural, items in w.items():
+            out[plural] += items
+    return out
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -123,8 +152,12 @@ class _Api(BaseHTTPRequestHandler):
 class FakeKubernetes:
     """The API server on a free loopback port and a kubeconfig (written into ``folder``) that reaches it."""
 
-    def __init__(self, instances: dict[str, str], folder: Path) -> None:
-        handler: type[_Api] = type("DemoApi", (_Api,), {"token": secrets.token_hex(16), "lists": objects(instances)})
+    def __init__(self, instances: dict[str, str], folder: Path,
+                 lists: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        #: what the API lists, per plural; callers may change it while the server runs (a rollout, a new
+        #: namespace): each list request reads it afresh
+        self.lists = objects(instances) if lists is None else lists
+        handler: type[_Api] = type("DemoApi", (_Api,), {"token": secrets.token_hex(16), "lists": self.lists})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-k8s", daemon=True)
         port = self._server.server_address[1]
