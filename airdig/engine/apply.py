@@ -10,12 +10,13 @@ one — not even when two replicas apply overlapping batches during a rebalance.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
 from airdig.backends.store.sql import SqlTx
-from airdig.errors import InvalidInput
+from airdig.engine.limits import check_row, check_rows
+from airdig.errors import InvalidInput, StoreRejected
 from airdig.model.events import CloudEvent, decode_edge, decode_node, parse_time
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
@@ -36,6 +37,32 @@ class Plan:
     health: list[tuple[Any, ...]] = field(default_factory=list)
     service_edges: list[tuple[Any, ...]] = field(default_factory=list)
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, payload) fan-out
+
+    def extend(self, other: Plan) -> None:
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
+    def check_limits(self, event_id: str) -> None:
+        """Every row this plan writes fits its columns (see :mod:`airdig.engine.limits`)."""
+        src = f"event {event_id}"
+        check_row("applied_events", {"event_id": event_id}, src)
+        check_rows("nodes", ({"id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account,
+                              "region": n.region, "name": n.name, "managed_by": n.managed_by, "version": n.version,
+                              "first_seen": n.first_seen, "last_seen": n.last_seen, "deleted_at": n.deleted_at}
+                             for n in self.nodes), src)
+        check_rows("edges", ({"src": e.src, "dst": e.dst, "type": e.type, "version": v, "first_seen": e.first_seen,
+                              "last_seen": e.last_seen} for e, v in self.edges), src)
+        check_rows("native_ids", ({"native_id": n, "node_id": node} for n, node in self.natives), src)
+        check_rows("changes", ({"id": c.id, "node_id": c.node_id, "time": c.time, "kind": c.kind,
+                                "source": c.source} for c in self.changes), src)
+        names = ("id", "resource_id", "resource_type", "terraform_address", "kind", "severity", "status")
+        check_rows("drift_events", ({**dict(zip(names, r[:7], strict=True)), "detected_at": r[10],
+                                     "resolved_at": r[11], "version": r[12]} for r in self.drifts), src)
+        check_rows("health", ({"node_id": r[0], "status": r[1], "since": r[3], "version": r[4]}
+                              for r in self.health), src)
+        scols = ("id", "src", "dst", "window_start", "window_seconds", "request_count", "error_count")
+        check_rows("service_edges", ({**dict(zip(scols, r[:7], strict=True)), "p50": r[9], "p95": r[10],
+                                      "p99": r[11]} for r in self.service_edges), src)
 
 
 @dataclass
@@ -360,13 +387,16 @@ class Applier:
     def _plan(events: dict[str, tuple[CloudEvent, Record]], dead: list[tuple[Record, str]] | None) -> Plan:
         plan = Plan()
         for ev_id, (ev, rec) in list(events.items()):
+            part = Plan()
             try:
-                PLANNERS[ev.type](ev, plan)
+                PLANNERS[ev.type](ev, part)
+                part.check_limits(ev_id)
             except InvalidInput as exc:
                 reason = str(exc)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 reason = f"event {ev_id}: malformed data ({type(exc).__name__}: {exc})"
             else:
+                plan.extend(part)
                 continue
             del events[ev_id]
             if dead is not None:
@@ -395,24 +425,45 @@ class Applier:
         return Prepared(events=unique, plan=plan, dead=dead, duplicates=duplicates)
 
     def commit(self, prepared: Prepared) -> ApplyResult:
-        """Write a prepared batch in one transaction, skipping events applied before."""
+        """Write a prepared batch in one transaction, skipping events applied before.
+
+        When the store rejects the batch for its data (:class:`StoreRejected`), the batch is split in
+        halves, each written in its own transaction, down to the one event responsible, which joins
+        ``result.dead`` with the store's reason; everything else applies. A store outage
+        (:class:`~airdig.errors.BackendUnavailable`) propagates: the caller retries the whole batch,
+        and what a half already wrote is skipped as a duplicate then."""
         result = ApplyResult(dead=list(prepared.dead), duplicates=prepared.duplicates)
+        self._commit_part(prepared.events, prepared.plan, result)
+        return result
+
+    def _commit_part(self, events: dict[str, tuple[CloudEvent, Record]], plan: Plan, result: ApplyResult) -> None:
+        try:
+            self._write_batch(events, plan, result)
+        except StoreRejected as exc:
+            if len(events) <= 1:
+                for ev_id, (_, rec) in events.items():
+                    result.dead.append((rec, f"event {ev_id}: {exc}"))
+                return
+            items = list(events.items())
+            half = len(items) // 2
+            for part in (dict(items[:half]), dict(items[half:])):
+                self._commit_part(part, self._plan(dict(part), None), result)
+
+    def _write_batch(self, events: dict[str, tuple[CloudEvent, Record]], plan: Plan, result: ApplyResult) -> None:
         with self.store.transaction() as tx:
             if not isinstance(tx, SqlTx):
                 raise TypeError("the applier needs a SQL store transaction")
-            seen = tx.seen_events(list(prepared.events)) if prepared.events else set()
-            plan = prepared.plan
-            fresh = dict(prepared.events)
+            seen = tx.seen_events(list(events)) if events else set()
+            fresh = dict(events)
             if seen:  # a redelivery: plan again without what is already applied (rare, so not optimised)
                 for ev_id in seen:
                     fresh.pop(ev_id, None)
-                plan = self._plan(fresh, None)
-                result.duplicates += len(seen)
+                plan = self._plan(dict(fresh), None)
             _write(tx, plan)
             # the timeline row of an event already records it (same id); only the others need a mark
             in_timeline = {c.id for c in plan.changes}
             tx.mark_events([e for e in fresh if e not in in_timeline], self.clock())
-        result.applied = len(fresh)
-        result.touched = {ev.subject for ev, _ in fresh.values()}
-        result.notices = plan.notices
-        return result
+        result.duplicates += len(seen)
+        result.applied += len(fresh)
+        result.touched |= {ev.subject for ev, _ in fresh.values()}
+        result.notices += plan.notices

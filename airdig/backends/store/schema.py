@@ -136,3 +136,19 @@ MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
     (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
     (3, "hashed node keys and adjacency for graph walks", (ADJACENCY, NODE_KEYS)),
 ]
+
+
+def _chars(type_: str) -> int | None:
+    """Characters a column holds on MySQL-protocol servers (``VARCHAR(512)`` → 512; TEXT types → None)."""
+    mysql = TYPES[type_][1]
+    if "(" not in mysql:
+        return None
+    return int(mysql.split("(", 1)[1].rstrip(")"))
+
+
+# table -> column -> (abstract type, characters or None): what the applier checks a row against before
+# writing it, so SQLite (which enforces no length) rejects exactly what MariaDB/TiDB in strict mode would
+COLUMNS: dict[str, dict[str, tuple[str, int | None]]] = {
+    t.name: {c.name: (c.type, _chars(c.type)) for c in t.columns}
+    for _, _, tables in MIGRATIONS for t in tables
+}

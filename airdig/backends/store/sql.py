@@ -21,6 +21,7 @@ import orjson
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS
+from airdig.errors import AirDigError
 from airdig.model.ids import node_key
 
 _SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
@@ -58,6 +59,7 @@ class Dialect(Protocol):
     def insert_ignore(self, table: str, cols: Sequence[str]) -> str: ...
     def begin(self, conn: Any) -> None: ...
     def is_disconnect(self, exc: BaseException) -> bool: ...
+    def classify(self, exc: BaseException) -> AirDigError | None: ...
 
 
 class SqlTx:
@@ -151,7 +153,8 @@ class SqlTx:
     def add_changes(self, rows: Sequence[ChangeRow]) -> None:
         cols = ("id", "node_id", "time", "kind", "source", "actor", "summary", "details")
         self.run_many(self._s.d.insert_ignore("changes", cols), [
-            (r.id, r.node_id, r.time, r.kind, r.source, r.actor, r.summary[:2048], dumps(r.details))
+            (r.id, r.node_id, r.time, r.kind, r.source, r.actor[:512] if r.actor else r.actor, r.summary[:2048],
+             dumps(r.details))
             for r in rows
         ])
 
@@ -200,6 +203,9 @@ class SqlStore(GraphQueries):
                 conn.rollback()
             if self.d.is_disconnect(exc):
                 self._drop_conn()
+            mapped = self.d.classify(exc) if isinstance(exc, Exception) else None
+            if mapped is not None:
+                raise mapped from exc
             raise
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
