@@ -52,10 +52,16 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
         return await super().on_ws_connect(context)
 
 
-def probe_routes(readiness: Any, registry: Any) -> list[Route]:
-    """``/healthz``, ``/readyz``, ``/metrics`` — the same three on every role."""
+def probe_routes(readiness: Any, registry: Any, liveness: Any = None) -> list[Route]:
+    """``/healthz``, ``/readyz``, ``/metrics`` — the same three on every role.
+
+    ``liveness`` (``Callable[[], str | None]``): a reason makes ``/healthz`` answer 503, so Kubernetes
+    restarts a pod whose background thread is dead beyond recovery (see :mod:`airdig.supervisor`)."""
 
     async def healthz(_: Request) -> Response:
+        problem = liveness() if liveness is not None else None
+        if problem:
+            return JSONResponse({"status": "dead", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
@@ -121,7 +127,7 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
     app = Starlette(
-        routes=[*probe_routes(service.readiness, service.metrics.registry), *routes(), *intel_routes(),
+        routes=[*probe_routes(service.readiness, service.metrics.registry, service.liveness), *routes(), *intel_routes(),
                 *alert_routes(),
                 Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
         exception_handlers={AirDigError: on_error, Exception: on_error, 404: not_found, 405: not_allowed},

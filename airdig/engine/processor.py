@@ -28,6 +28,7 @@ from airdig.engine.readcache import GRAPH_GENERATION
 from airdig.errors import BackendUnavailable
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_DEADLETTER, TOPIC_DRIFT, TOPIC_HEALTH, TOPIC_RESOURCES, TOPIC_TRACES
+from airdig.supervisor import Supervisor
 
 log = get_logger("engine.processor")
 
@@ -69,8 +70,8 @@ class EventProcessor:
     """
 
     def __init__(self, store: Store, bus: Bus, cache: Cache | None, group: str, metrics: EngineMetrics | None = None,
-                 batch_size: int = 1000, member_id: str | None = None, topics: tuple[str, ...] = APPLIED_TOPICS
-                 ) -> None:
+                 batch_size: int = 1000, member_id: str | None = None, topics: tuple[str, ...] = APPLIED_TOPICS,
+                 supervisor: Supervisor | None = None) -> None:
         self.store = store
         self.bus = bus
         self.cache = cache
@@ -82,24 +83,27 @@ class EventProcessor:
         self.applier = Applier(store)
         self.stats = ProcessorStats()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.supervisor = supervisor or Supervisor("engine", metrics.thread_restarts if metrics else None)
+        self.thread_name = f"processor-{member_id or 'main'}"
+        self._started = False
         self._consumer: Consumer | None = None
         self.ready = threading.Event()
         # called with each committed batch's notices (e.g. alerts); must not block: they queue work
         self.on_notices: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name=f"processor-{self.member_id or 'main'}", daemon=True)
-        self._thread.start()
+        """Run under the supervisor: a run that dies (closing its consumer, so the batch in hand is
+        re-delivered) is started again with backoff; one that keeps dying fails liveness."""
+        self._started = True
+        self.supervisor.spawn(self.thread_name, self.run, self._stop)
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.supervisor.join(self.thread_name, timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._started and self.supervisor.alive(self.thread_name)
 
     def run(self) -> None:
         """Pipelined: batch N+1 is polled and decoded while batch N is written; offsets of N are committed

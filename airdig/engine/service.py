@@ -17,6 +17,7 @@ from airdig.engine.processor import EventProcessor
 from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
 from airdig.logs import get_logger
 from airdig.settings import Settings
+from airdig.supervisor import Supervisor
 
 log = get_logger("engine")
 
@@ -34,6 +35,13 @@ class EngineService:
     # stopped after the processor, before the backends close (subscription fan-out, alert worker)
     closers: list[Callable[[], None]] = field(default_factory=list)
     _read_cache: ReadCache | None = None
+    supervisor: Supervisor | None = None
+
+    def __post_init__(self) -> None:
+        if self.supervisor is None:
+            self.supervisor = Supervisor("engine", self.metrics.thread_restarts)
+        if hasattr(self.cache, "supervisor"):  # the Redis fan-out subscriber runs under the same one
+            self.cache.supervisor = self.supervisor
 
     @property
     def read_cache(self) -> ReadCache:
@@ -63,7 +71,7 @@ class EngineService:
     def start(self, process_events: bool = True) -> None:
         if process_events:
             self.processor = EventProcessor(self.store, self.bus, self.cache, self.group, self.metrics,
-                                            member_id=self.replica_id)
+                                            member_id=self.replica_id, supervisor=self.supervisor)
             from airdig.engine.alerts import attach_alerts
 
             attach_alerts(self)
@@ -80,6 +88,10 @@ class EngineService:
         self.cache.close()
         self.store.close()
         log.info("engine stopped", replica=self.replica_id)
+
+    def liveness(self) -> str | None:
+        """Why this process should be restarted (a background thread dead beyond recovery), or None."""
+        return self.supervisor.liveness() if self.supervisor is not None else None
 
     def readiness(self) -> dict[str, Any]:
         """Each backend's state; ready only when every one answers and the processor runs."""

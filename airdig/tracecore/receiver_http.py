@@ -70,8 +70,10 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int = 16 << 20,
                   all_attributes: bool = False, retry_after: int = 2,
-                  ready: Callable[[], str | None] | None = None) -> Starlette:
-    """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``)."""
+                  ready: Callable[[], str | None] | None = None,
+                  live: Callable[[], str | None] | None = None) -> Starlette:
+    """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``);
+    ``live`` likewise for ``/healthz`` (None unless a background thread is dead beyond recovery)."""
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -152,6 +154,9 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
         return Response(orjson.dumps(doc), media_type=JSON)
 
     async def healthz(request: Request) -> Response:
+        problem = live() if live is not None else None
+        if problem:  # a background thread dead beyond recovery: let Kubernetes restart the pod
+            return PlainTextResponse(f"dead: {problem}", status_code=503)
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:

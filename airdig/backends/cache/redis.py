@@ -3,6 +3,7 @@ by one replica reaches the WebSocket subscribers of all of them."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,22 +13,23 @@ import redis
 
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
+from airdig.supervisor import Supervisor
 
 log = get_logger("cache.redis")
 
 
 class _RedisSub:
-    def __init__(self, pubsub: Any, thread: Any) -> None:
+    def __init__(self, pubsub: Any, stop: threading.Event, supervisor: Supervisor, name: str) -> None:
         self._pubsub = pubsub
-        self._thread = thread
+        self._stop = stop
+        self._supervisor = supervisor
+        self._name = name
 
     def close(self) -> None:
-        try:
-            self._thread.stop()
-            self._thread.join(timeout=2)
+        self._stop.set()
+        self._supervisor.join(self._name, timeout=2)
+        with contextlib.suppress(redis.RedisError):
             self._pubsub.close()
-        except redis.RedisError:
-            pass
 
 
 class RedisCache:
@@ -46,6 +48,8 @@ class RedisCache:
         except ValueError as exc:
             raise ConfigError("AIRDIG_CACHE_URL", f"bad Redis URL {url!r}: {exc}") from exc
         self._lock = threading.Lock()
+        # the subscriber loops run under it; the engine hands in its own (metrics, liveness)
+        self.supervisor = Supervisor("cache")
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -102,8 +106,26 @@ class RedisCache:
                     log.error("subscriber failed", exc_info=True, channel=channel)
 
         pubsub.subscribe(**{self._k(channel): handler})
-        thread = pubsub.run_in_thread(sleep_time=0.05, daemon=True)
-        return _RedisSub(pubsub, thread)
+        stop = threading.Event()
+
+        def loop() -> None:
+            """Redis away is an outage, not a death: wait, and the pub/sub connection reconnects and
+            subscribes again on the next read (messages published meanwhile are lost: fan-out is best
+            effort, the store is the truth). Anything else kills the loop and the supervisor restarts it."""
+            delay = 0.2
+            while not stop.is_set():
+                try:
+                    pubsub.get_message(timeout=0.05)
+                    delay = 0.2
+                except redis.RedisError as exc:
+                    log.warning("subscriber lost Redis, will retry", channel=channel, error=str(exc))
+                    stop.wait(delay)
+                    delay = min(delay * 2, 10.0)
+
+        name = f"redis-subscriber-{channel}"
+        supervisor = self.supervisor
+        supervisor.spawn(name, loop, stop)
+        return _RedisSub(pubsub, stop, supervisor, name)
 
     def ping(self) -> None:
         try:
