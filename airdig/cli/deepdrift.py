@@ -97,11 +97,14 @@ def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file
 @_detect_options
 @click.option("--interval", type=float, default=300.0, show_default=True, help="Seconds between cycles.")
 @click.option("--once", is_flag=True, help="Run one cycle, publish, exit (for cron and CI).")
+@click.option("--heartbeat", type=click.Path(dir_okay=False), default=None,
+              help="File rewritten before each cycle and every 10 s between cycles (a liveness probe "
+                   "checks its age; the Helm chart does).")
 @settings_options
 @handle_errors
 def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
               ignore: tuple[str, ...], region: str | None, since_hours: float, graph: str | None,
-              interval: float, once: bool) -> None:
+              interval: float, once: bool, heartbeat: str | None) -> None:
     """Detect drift repeatedly and publish airdig.drift events (detected / resolved) only on change.
 
     Also publishes airdig.change.recorded for each CloudTrail write that caused a drift. Events go to
@@ -117,7 +120,8 @@ def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file:
     opts = _options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph)
     try:
         watcher = Watcher(bus, settings.data_dir / "deepdrift-watch.json")
-        run(watcher, lambda: detect(opts), interval, once)
+        run(watcher, lambda: detect(opts), interval, once,
+            heartbeat=Path(heartbeat) if heartbeat else None)
     finally:
         bus.close()
 

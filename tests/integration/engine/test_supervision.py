@@ -141,7 +141,7 @@ def test_the_redis_subscriber_survives_its_connection_being_killed(redis_url: st
             cache.publish("graph-changes", b"two")
             time.sleep(0.2)
         assert b"two" in got
-        assert getattr(cache, "supervisor").liveness() is None
+        assert cache.supervisor.liveness() is None
     finally:
         sub.close()
         cache.close()
