@@ -342,10 +342,7 @@ def _write(tx: SqlTx, plan: Plan) -> None:
             (*r[:7], dumps(r[7]), dumps(r[8]) if r[8] is not None else None,
              dumps(r[9]) if r[9] is not None else None, *r[10:]) for r in plan.drifts])
     if plan.node_drift:
-        # the newest drift verdict per node wins; a node not yet in the graph gets no status (its drift
-        # events are still stored and listed)
-        tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?",
-                    [(status, drift_id, nid) for nid, status, _, drift_id in sorted(plan.node_drift, key=lambda x: x[2])])
+        _derive_drift_status(tx, {nid for nid, _, _, _ in plan.node_drift})
     if plan.health:
         tx.run_many(d.upsert("health", ("node_id", "status", "reasons", "since", "version"), ("node_id",), "version"),
                     [(n, s, dumps(r), since, v) for n, s, r, since, v in plan.health])
@@ -355,6 +352,37 @@ def _write(tx: SqlTx, plan: Plan) -> None:
         tx.run_many(d.upsert("service_edges", scols, ("id",), None), [
             (*r[:7], dumps(r[7]), dumps(r[8]), *r[9:]) for r in plan.service_edges])
 
+
+
+_NODE_STATUS = {"changed": "drifted", "missing": "missing", "unmanaged": "unmanaged"}
+
+
+def _derive_drift_status(tx: SqlTx, node_ids: set[str]) -> None:
+    """A node's drift status follows from its drift rows as they now stand (each row newer-wins on its
+    own), never from the last event written: drifted while any drift of the node is open (the newest
+    open one names the status and ``drift_last_event``), ``in_sync`` once every one is resolved. So
+    resolving one drift leaves the node drifted while another is open, and a stale event that lost on
+    its row cannot flip the node either. A node not yet in the graph gets no status (its drift events
+    are still stored and listed)."""
+    ids = sorted(node_ids)
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in tx.fetch(f"SELECT resource_id, id, status, kind, version FROM drift_events WHERE resource_id IN "
+                          f"({','.join('?' * len(chunk))})", chunk):
+            rows.setdefault(r[0], []).append(r)
+    updates = []
+    for nid in ids:
+        drifts = sorted(rows.get(nid, []), key=lambda r: (r[4], r[1]))
+        if not drifts:
+            continue
+        open_ = [r for r in drifts if r[2] == "open"]
+        if open_:
+            newest = open_[-1]
+            updates.append((_NODE_STATUS.get(str(newest[3]), "drifted"), newest[1], nid))
+        else:
+            updates.append(("in_sync", drifts[-1][1], nid))
+    tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?", updates)
 
 
 @dataclass

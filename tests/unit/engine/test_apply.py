@@ -77,3 +77,32 @@ def test_every_event_type_is_idempotent(store: Store) -> None:
     assert counts["edges"] == 1
     node = store.get_node(I1)
     assert node is not None and node.health_status == "critical"
+
+
+def _drift(drift_id: str, kind: str, resolved: bool, t: float) -> Record:
+    data = {"id": drift_id, "resource_id": I1, "resource_type": "aws_instance", "kind": kind, "severity": "low",
+            "diffs": [{"path": f"p.{drift_id}", "expected": 1, "actual": 2}], "cause": None, "remediation": None}
+    etype = "airdig.drift.resolved" if resolved else "airdig.drift.detected"
+    return rec(CloudEvent(type=etype, source="deepdrift", subject=I1, data=data, time=t))
+
+
+def test_resolving_one_drift_leaves_the_node_drifted_while_another_is_open(store: Store) -> None:
+    a = Applier(store)
+    a.apply([rec(resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0))])
+    a.apply([_drift("d1", "changed", False, 5.0), _drift("d2", "changed", False, 6.0)])
+    a.apply([_drift("d1", "changed", True, 9.0)])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "drifted" and node.drift_last_event == "d2"
+    a.apply([_drift("d2", "changed", True, 10.0)])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "in_sync"
+
+
+def test_an_older_drift_event_never_overrides_a_newer_verdict(store: Store) -> None:
+    a = Applier(store)
+    a.apply([rec(resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0))])
+    a.apply([_drift("d1", "changed", True, 9.0)])  # the resolution arrives first ...
+    a.apply([_drift("d1", "changed", False, 5.0)])  # ... the detection it answers arrives late
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "in_sync"
+    assert [d.status for d in store.drift_events(resource_id=I1)] == ["resolved"]
