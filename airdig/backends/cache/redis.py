@@ -82,15 +82,23 @@ class RedisCache:
             return -1  # unknown generation: callers then skip the cache
         return int(val) if val is not None else 0
 
+    def _again(self, call: Callable[[], Any]) -> Any:
+        """One more try on a dropped connection: after a Redis restart the pool's first connection is
+        dead, and an invalidation or fan-out message must not be lost for that alone."""
+        try:
+            return call()
+        except redis.ConnectionError:
+            return call()
+
     def bump(self, namespace: str) -> int:
         try:
-            return int(self._r.incr(self._k("gen:" + namespace)))
+            return int(self._again(lambda: self._r.incr(self._k("gen:" + namespace))))
         except redis.RedisError as exc:
             raise BackendUnavailable("redis", f"cannot invalidate {namespace}: {exc}") from exc
 
     def publish(self, channel: str, message: bytes) -> None:
         try:
-            self._r.publish(self._k(channel), message)
+            self._again(lambda: self._r.publish(self._k(channel), message))
         except redis.RedisError as exc:
             raise BackendUnavailable("redis", f"publish to {channel} failed: {exc}") from exc
 
