@@ -54,6 +54,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "severity >= alert_min_severity, a node turning critical); prefix a URL with `slack+` "
                 "(`slack+https://hooks.slack.com/...`) for Slack's message format. Empty = no alerts.", None),
     SettingSpec("alert_min_severity", "Lowest drift severity that alerts: low, medium, high, critical.", "high"),
+    SettingSpec("retention", "Days the store keeps, per table, as `TABLE=DAYS` pairs (`airdig db prune` "
+                "enforces it): `service_edges_rollup` (minute call statistics become hourly, default 7), "
+                "`service_edges` (hourly ones deleted, 90), `changes` (90), `drift_events` (resolved ones, 180), "
+                "`applied_events` (idempotency marks; keep above the bus retention, 14).",
+                "service_edges_rollup=7,service_edges=90,changes=90,drift_events=180,applied_events=14"),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -77,6 +82,7 @@ class Settings:
     alert_webhooks: tuple[str, ...] = ()
     alert_min_severity: str = "high"
     alert_dedupe_seconds: float = 3600.0
+    retention: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -123,11 +129,19 @@ class Settings:
             log_level=level,
             log_format=fmt,
             **_alert_settings(raw),
+            retention=_retention(raw["retention"]),
             extra=extra,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _retention(text: str | None) -> str:
+    from airdig.engine.retention import RetentionPolicy
+
+    RetentionPolicy.parse(text)  # a bad value fails at start, naming the setting
+    return text or ""
 
 
 def _alert_settings(raw: dict[str, str | None]) -> dict[str, Any]:
