@@ -100,11 +100,14 @@ def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file
 @click.option("--heartbeat", type=click.Path(dir_okay=False), default=None,
               help="File rewritten before each cycle and every 10 s between cycles (a liveness probe "
                    "checks its age; the Helm chart does).")
+@click.option("--lease/--no-lease", default=True, show_default=True,
+              help="Hold a lease in the store (AIRDIG_DATABASE_URL) on these states: of several replicas "
+                   "only the holder runs cycles, a standby takes over when it stops or dies.")
 @settings_options
 @handle_errors
 def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
               ignore: tuple[str, ...], region: str | None, since_hours: float, graph: str | None,
-              interval: float, once: bool, heartbeat: str | None) -> None:
+              interval: float, once: bool, heartbeat: str | None, lease: bool) -> None:
     """Detect drift repeatedly and publish airdig.drift events (detected / resolved) only on change.
 
     Also publishes airdig.change.recorded for each CloudTrail write that caused a drift. Events go to
@@ -118,11 +121,25 @@ def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = open_bus(settings.bus_url)
     opts = _options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph)
+    held = None
+    if lease:
+        import hashlib
+
+        from airdig.backends.registry import open_store
+        from airdig.lease import Lease
+
+        store = open_store(settings.database_url)
+        store.migrate()
+        scope = "deepdrift:watch:" + hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()
+        held = Lease(store, scope, ttl=2 * interval + 300)
     try:
         watcher = Watcher(bus, settings.data_dir / "deepdrift-watch.json")
         run(watcher, lambda: detect(opts), interval, once,
-            heartbeat=Path(heartbeat) if heartbeat else None)
+            heartbeat=Path(heartbeat) if heartbeat else None, lease=held.acquire if held else None)
     finally:
+        if held is not None:
+            held.release()
+            held.store.close()
         bus.close()
 
 

@@ -438,6 +438,30 @@ class SqlStore(GraphQueries):
             tx.run_many("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [(at, i) for i in ids])
         return len(ids)
 
+    # -------------------------------------------------------------- leases (one replica per scope)
+
+    def acquire_lease(self, scope: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew the lease on ``scope`` for ``ttl`` seconds; False while another holder's lease
+        runs. Atomic on both dialects: the row is locked by the insert (MySQL) or the whole write
+        transaction is (SQLite) before it is read back."""
+        with self.transaction() as tx:
+            tx.run(self.d.insert_ignore("leases", ("scope", "holder", "acquired_at", "expires_at")),
+                   (scope, holder, now, now + ttl))
+            tx.run("UPDATE leases SET acquired_at = CASE WHEN holder = ? THEN acquired_at ELSE ? END, holder = ?, "
+                   "expires_at = ? WHERE scope = ? AND (holder = ? OR expires_at < ?)",
+                   (holder, now, holder, now + ttl, scope, holder, now))
+            rows = tx.fetch("SELECT holder FROM leases WHERE scope = ?", (scope,))
+        return bool(rows) and rows[0][0] == holder
+
+    def release_lease(self, scope: str, holder: str) -> None:
+        """Give the lease up at once (a clean stop), so a standby takes over without waiting for expiry."""
+        with self.transaction() as tx:
+            tx.run("DELETE FROM leases WHERE scope = ? AND holder = ?", (scope, holder))
+
+    def lease_holder(self, scope: str, now: float) -> str | None:
+        rows = self._read("SELECT holder FROM leases WHERE scope = ? AND expires_at >= ?", (scope, now))
+        return str(rows[0][0]) if rows else None
+
     _DELIVERY_COLS = ("id", "dedupe_key", "target", "format", "payload", "status", "attempts", "last_error",
                       "created_at", "sent_at")
 
