@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from airdig.backends.interfaces import Store
 from airdig.errors import AirDigError
@@ -59,3 +61,22 @@ class Lease:
         except AirDigError as exc:
             log.warning("lease not released (it expires by itself)", scope=self.scope, error=str(exc))
         self.held = False
+
+    @contextmanager
+    def kept(self) -> Iterator[None]:
+        """While the block runs (a long scan), renew every ttl/3 from a side thread; release after."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.ttl / 3):
+                if not self.acquire():
+                    log.error("lease lost while working (store unreachable or taken over)", scope=self.scope)
+
+        t = threading.Thread(target=renew, name=f"lease-{self.scope[:40]}", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join(5)
+            self.release()
