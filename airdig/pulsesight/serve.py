@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from airdig.backends.interfaces import Bus
-from airdig.backends.registry import open_bus
+from airdig.backends.interfaces import Bus, Cache
+from airdig.backends.registry import open_bus, open_cache
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
 from airdig.pulsesight.config import PulseSightConfig
@@ -85,6 +85,7 @@ class PulseSightHandle:
     stop_event: threading.Event
     threads: list[threading.Thread] = field(default_factory=list)
     owned_bus: Bus | None = None
+    cache: Cache | None = None
 
     @property
     def url(self) -> str:
@@ -98,6 +99,8 @@ class PulseSightHandle:
             t.join(timeout)
         if self.owned_bus is not None:
             self.owned_bus.close()
+        if self.cache is not None:
+            self.cache.close()
 
 
 def _loop(ps: PulseSight, interval: float, stop: threading.Event) -> None:
@@ -128,12 +131,13 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     srcs = build_sources(settings, cfg) if sources is None else dict(sources)
     traces = TraceStats()
     srcs.setdefault("traces", traces)
-    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold)
+    cache = open_cache(settings.cache_url)  # replicas share what they published through it (Redis)
+    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold, cache=cache)
     app = build_app(ps, cfg.secret, srcs)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                            lifespan="off"))
     stop = threading.Event()
-    handle = PulseSightHandle(ps, host, port, server, stop, owned_bus=owned_bus)
+    handle = PulseSightHandle(ps, host, port, server, stop, owned_bus=owned_bus, cache=cache)
     web = threading.Thread(target=server.run, name="pulsesight-http", daemon=True)
     web.start()
     handle.threads.append(web)

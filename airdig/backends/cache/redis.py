@@ -68,6 +68,15 @@ class RedisCache:
         except redis.RedisError as exc:
             log.warning("cache write failed", error=str(exc))
 
+    def swap(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        """``SET key value PX ttl GET``: set and return the old value in one atomic command (Redis >= 6.2);
+        every replica sees one order of swaps. Raises :class:`BackendUnavailable` when Redis is away."""
+        try:
+            old = self._again(lambda: self._r.set(self._k(key), value, px=max(1, int(ttl * 1000)), get=True))
+        except redis.RedisError as exc:
+            raise BackendUnavailable("redis", f"swap of {key} failed: {exc}") from exc
+        return old if isinstance(old, bytes) else None
+
     def delete(self, *keys: str) -> None:
         if keys:
             try:
