@@ -150,13 +150,10 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     if port == 0:
         handle.port = server.servers[0].sockets[0].getsockname()[1]
     if srcs.get("traces") is traces:
-        t = threading.Thread(target=traces.consume, args=(bus, CONSUMER_GROUP, stop), name="pulsesight-traces",
-                             daemon=True)
-        t.start()
-        handle.threads.append(t)
+        consumer_bus = bus
+        handle.threads.append(ps.supervisor.spawn(
+            "pulsesight-traces", lambda: traces.consume(consumer_bus, CONSUMER_GROUP, stop), stop))
     if evaluate:
-        t = threading.Thread(target=_loop, args=(ps, cfg.interval, stop), name="pulsesight-eval", daemon=True)
-        t.start()
-        handle.threads.append(t)
+        handle.threads.append(ps.supervisor.spawn("pulsesight-eval", lambda: _loop(ps, cfg.interval, stop), stop))
     log.info("pulsesight listening", url=handle.url, rules=len(rules), sources=sorted(srcs))
     return handle

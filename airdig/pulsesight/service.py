@@ -26,6 +26,7 @@ from airdig.pulsesight.publish import Outbox
 from airdig.pulsesight.rules import Rule
 from airdig.pulsesight.sources.base import MetricSource
 from airdig.pulsesight.state import HealthState, Observation
+from airdig.supervisor import Supervisor
 
 log = get_logger("pulsesight")
 
@@ -48,6 +49,9 @@ class Metrics:
         self.outbox = Gauge("pulsesight_outbox_pending", "Events waiting to be published.", registry=r)
         self.transitions = Gauge("pulsesight_health_transitions", "Health transitions since start.",
                                  registry=r)
+        self.thread_restarts = Counter("airdig_thread_restarts_total",
+                                       "Background threads restarted by the supervisor after dying, by thread.",
+                                       ["thread"], registry=r)
 
 
 # the last published health status of each node, shared by the replicas through the cache (AIRDIG_CACHE_URL)
@@ -62,6 +66,8 @@ class PulseSight:
                  bus: Bus | None, falco_hold: float = 300.0, clock: Callable[[], float] = time.time,
                  keep_security_events: int = 50, cache: Cache | None = None) -> None:
         self.metrics = Metrics()
+        # the evaluator loop and the trace-statistics consumer run under it (see airdig.supervisor)
+        self.supervisor = Supervisor("pulsesight", self.metrics.thread_restarts)
         self.outbox = Outbox(bus)
         claim = None
         if cache is not None:  # shared with the other replicas: each transition is published once
