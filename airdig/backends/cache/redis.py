@@ -137,7 +137,7 @@ class RedisCache:
                 except redis.RedisError as exc:
                     log.warning("subscriber lost Redis, will retry", channel=channel, error=str(exc))
                     stop.wait(delay)
-                    delay = min(delay * 2, 10.0)
+                    delay = min(delay * 2, 2.0)  # cheap to retry; messages are lost while unsubscribed
 
         name = f"redis-subscriber-{channel}"
         supervisor = self.supervisor
