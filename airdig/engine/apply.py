@@ -201,8 +201,11 @@ def _plan_trace_edge(ev: CloudEvent, plan: Plan) -> None:
     from airdig.backends.store.sql import edge_id
 
     window = int(_num(d, "window_seconds", src_, default=60))
+    # one row per aggregator (member) and window: two aggregators' shares of a window add up when read
+    member = d.get("member")
+    part = f":{member}" if isinstance(member, str) and member else ""
     plan.service_edges.append((
-        edge_id(edge.src, f"w{window}:{start}", edge.dst), edge.src, edge.dst, start, window,
+        edge_id(edge.src, f"w{window}:{start}{part}", edge.dst), edge.src, edge.dst, start, window,
         int(_num(stats, "request_count", src_, 0)), int(_num(stats, "error_count", src_, 0)),
         stats.get("errors") or {}, stats.get("latency_ms") or {},
         stats.get("p50"), stats.get("p95"), stats.get("p99"),

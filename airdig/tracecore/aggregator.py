@@ -134,9 +134,11 @@ class Aggregator:
         for (src, dst, _), st in window.items():
             merged.setdefault((src, dst), EdgeStats()).merge(st)
         for (src, dst), st in sorted(merged.items()):
+            # ``member``: each aggregator pairs its own share of the traces, so its statistics are one part
+            # of the window's; the engine keeps one row per member and adds them up when read
             events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
                 "src": src, "dst": dst, "type": "calls", "window_start": start, "window_seconds": secs,
-                "stats": st.to_dict()}))
+                "member": self.member, "stats": st.to_dict()}))
         for src, etype, dst in sorted(edges):
             events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
                 "src": src, "dst": dst, "type": etype, "window_start": start, "window_seconds": secs}))

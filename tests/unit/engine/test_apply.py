@@ -106,3 +106,33 @@ def test_an_older_drift_event_never_overrides_a_newer_verdict(store: Store) -> N
     node = store.get_node(I1)
     assert node is not None and node.drift_status == "in_sync"
     assert [d.status for d in store.drift_events(resource_id=I1)] == ["resolved"]
+
+
+def test_two_aggregators_statistics_of_one_window_add_up(store: Store) -> None:
+    """Each TraceCore aggregator pairs its own share of the traces and publishes its own statistics for the
+    same edge and window; the store must keep both shares, not let the last overwrite the first."""
+    from airdig.tracecore.aggregator import Aggregator
+    from airdig.tracecore.metrics import TraceCoreMetrics
+    from airdig.tracecore.pairing import Call
+    from airdig.tracecore.spans import Resource, SpanSummary
+
+    def calls(agg: Aggregator, n: int) -> None:
+        res_a, res_b = Resource("front", "", {}), Resource("orders", "", {})
+        spans = []
+        for i in range(n):
+            tid = f"{agg.member}{i:020x}"[:32]
+            spans.append(SpanSummary(tid, f"{i + 1:016x}", "", 3, "GET", 0, 5_000_000, 0, res_a, {}))
+            spans.append(SpanSummary(tid, f"{i + 99:016x}", f"{i + 1:016x}", 2, "GET", 1_000_000, 4_000_000, 0,
+                                     res_b, {}))
+        got: list[Call] = agg.offer(spans)
+        assert len(got) == n
+
+    a, b = Aggregator(None, TraceCoreMetrics()), Aggregator(None, TraceCoreMetrics())
+    calls(a, 3)
+    calls(b, 5)
+    now = a.window_start + 30
+    events = [ev for agg in (a, b) for ev in agg.window_events(now)]
+    Applier(store).apply([rec(ev, i) for i, ev in enumerate(events)])
+    [row] = [r for r in store.service_edge_stats(None, None) if r.src.endswith("front")]
+    assert row.request_count == 8
+    assert sum(row.latency["counts"]) == 8
