@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from airdig.model.redact import redact_text
+
 _configured = False
 
 
@@ -28,7 +30,8 @@ class _JsonFormatter(logging.Formatter):
         payload.update(getattr(record, "fields", {}))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(payload, default=str).decode()
+        # last line of defence: whatever a caller put in a message or field, no secret reaches the log
+        return redact_text(orjson.dumps(payload, default=str).decode())
 
 
 class _TextFormatter(logging.Formatter):
@@ -39,7 +42,7 @@ class _TextFormatter(logging.Formatter):
             line += " " + extra
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact_text(line)
 
 
 def configure(level: str = "info", fmt: str = "json") -> None:

@@ -59,6 +59,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "`service_edges` (hourly ones deleted, 90), `changes` (90), `drift_events` (resolved ones, 180), "
                 "`applied_events` (idempotency marks; keep above the bus retention, 14).",
                 "service_edges_rollup=7,service_edges=90,changes=90,drift_events=180,applied_events=14"),
+    SettingSpec("auth", "Bearer API tokens (`airdig token create`) on every route of every listener: `on` or "
+                "`off`. `off` is accepted only on loopback listeners, whose Host and Origin checks keep other "
+                "sites out; `airdig up`/`demo` bound to loopback run in that mode unless `auth` is set.", "on"),
+    SettingSpec("allowed_origins", "Comma-separated browser origins (`https://ops.example.com`) allowed to call "
+                "the APIs besides each listener's own origin (HTTP and WebSocket).", None),
+    SettingSpec("allowed_hosts", "Comma-separated `Host` names a non-loopback listener answers (empty = any); "
+                "loopback listeners answer only loopback names with their own port (DNS rebinding).", None),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -83,6 +90,9 @@ class Settings:
     alert_min_severity: str = "high"
     alert_dedupe_seconds: float = 3600.0
     retention: str = ""
+    auth: bool | None = None  # None: not set (on, except `airdig up`/`demo` on loopback)
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -130,6 +140,9 @@ class Settings:
             log_format=fmt,
             **_alert_settings(raw),
             retention=_retention(raw["retention"]),
+            auth=_auth(raw["auth"]),
+            allowed_origins=_listed(raw["allowed_origins"]),
+            allowed_hosts=_listed(raw["allowed_hosts"]),
             extra=extra,
         )
 
@@ -142,6 +155,21 @@ def _retention(text: str | None) -> str:
 
     RetentionPolicy.parse(text)  # a bad value fails at start, naming the setting
     return text or ""
+
+
+def _auth(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError("AIRDIG_AUTH", f"expected on or off, got {raw!r}")
+
+
+def _listed(raw: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (raw or "").split(",") if x.strip())
 
 
 def _alert_settings(raw: dict[str, str | None]) -> dict[str, Any]:

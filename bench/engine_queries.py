@@ -5,8 +5,9 @@ edge types, then measures p50/p99 latency of
   * impact (3 hops)                 vs the same per-hop SQL run directly (pymysql, no engine code)
   * resource + neighbors (depth 1)  vs SELECT node + SELECT its edges
   * rootCause (30-minute window)    vs the causes walk's per-hop SQL + one changes query
-and GraphQL ``resource(id)`` requests/s against one engine process (uvicorn) next to the same
-``SELECT`` by primary key per second over one connection.
+and GraphQL ``resource(id)`` requests/s against one engine process (uvicorn, 8 client threads) next to
+the same ``SELECT`` by primary key per second at the same concurrency (8 threads, 8 connections). The
+root-cause baseline walks the same walk index (``adjacency``) the engine walks.
 
     AIRDIG_TEST_MYSQL_URL=mysql://airdig:airdig@127.0.0.1:13306/x .venv/bin/python bench/engine_queries.py [--quick]
 """
@@ -105,7 +106,8 @@ def timed(fn: Callable[[], object], runs: int) -> dict[str, float]:
 
 def bare_walk(cur: pymysql.cursors.Cursor, root: str, hops: int, out_types: list[str], in_types: list[str],
               table: str = "adjacency") -> set[object]:
-    """The same answer in bare SQL: per-hop queries on the walk index (or on the edges table by id)."""
+    """The same answer in bare SQL: per-hop queries on the walk index (or on the edges table by id).
+    Returns node ids in both cases (on the walk index, looked up once for the nodes reached)."""
     src, dst = ("src_key", "dst_key") if table == "adjacency" else ("src", "dst")
     start: object = node_key(root) if table == "adjacency" else root
     seen, frontier = {start}, [start]
@@ -120,12 +122,13 @@ def bare_walk(cur: pymysql.cursors.Cursor, root: str, hops: int, out_types: list
         nxt = {r[0] for r in cur.fetchall()} - seen
         seen |= nxt
         frontier = list(nxt)
-    if table == "adjacency" and len(seen) > 1:  # ids for the nodes reached, as the engine returns them
-        keys = list(seen)
+    if table == "adjacency":  # ids for the nodes reached, as the engine returns them
+        keys, ids = list(seen), {root}
         for i in range(0, len(keys), 1000):
             chunk = keys[i:i + 1000]
             cur.execute(f"SELECT node_id FROM node_keys WHERE node_key IN ({','.join(['%s'] * len(chunk))})", chunk)
-            cur.fetchall()
+            ids |= {r[0] for r in cur.fetchall()}
+        return set(ids)
     return seen
 
 
@@ -137,7 +140,7 @@ def free_port() -> int:
 
 def graphql_rps(url: str, n: int, seconds: float, threads: int) -> float:
     port = free_port()
-    env = {**os.environ, "AIRDIG_DATABASE_URL": url, "AIRDIG_LOG_LEVEL": "warning",
+    env = {**os.environ, "AIRDIG_DATABASE_URL": url, "AIRDIG_LOG_LEVEL": "warning", "AIRDIG_AUTH": "off",
            "AIRDIG_DATA_DIR": f"/tmp/airdig-bench-{port}"}
     proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "engine", "--port", str(port), "--no-processor"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -182,6 +185,35 @@ def graphql_rps(url: str, n: int, seconds: float, threads: int) -> float:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def bare_select_rps(url: str, n: int, seconds: float, threads: int) -> float:
+    """The same primary-key read in bare SQL at the same concurrency as the GraphQL client: ``threads``
+    connections, one per thread (a baseline over one connection would compare 8 clients with one)."""
+    count = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = connect(url)
+        cur = conn.cursor()
+        done = 0
+        while time.monotonic() < stop:
+            cur.execute("SELECT n.id, n.kind, n.name, h.status FROM nodes n LEFT JOIN health h ON h.node_id = n.id "
+                        "WHERE n.id = %s", (f"node-{rng.randrange(n)}",))
+            cur.fetchall()
+            done += 1
+        conn.close()
+        with lock:
+            count[0] += done
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return count[0] / seconds
 
 
 def main() -> None:
@@ -243,21 +275,15 @@ def main() -> None:
         it2 = itertools.cycle(ids)
         out["root_cause"] = timed(lambda: rootcause.dig(store, next(it2), now, 1800.0), max(10, runs // 4))
 
-        def bare_causes() -> None:
-            seen = bare_walk(cur, next(it2), 4, bwd, fwd, "edges")
+        def bare_causes() -> None:  # the same walk index the engine uses, then the one changes query
+            seen = bare_walk(cur, next(it2), 4, bwd, fwd)
             m = ",".join(["%s"] * len(seen))
             cur.execute(f"SELECT id FROM changes WHERE node_id IN ({m}) AND time >= %s", [*seen, now - 1800])
             cur.fetchall()
         out["root_cause_bare_sql"] = timed(bare_causes, max(10, runs // 4))
         secs = 3.0 if args.quick else 10.0
         out["graphql_resource_req_per_s"] = round(graphql_rps(url, n, secs, 8))
-        count, stop = 0, time.monotonic() + secs
-        while time.monotonic() < stop:
-            cur.execute("SELECT n.id, n.kind, n.name, h.status FROM nodes n LEFT JOIN health h ON h.node_id = n.id "
-                        "WHERE n.id = %s", (f"node-{rng.randrange(n)}",))
-            cur.fetchall()
-            count += 1
-        out["bare_sql_select_per_s"] = round(count / secs)
+        out["bare_sql_select_per_s"] = round(bare_select_rps(url, n, secs, 8))
         out["aims"] = {"impact_p99_ms": "< 100", "graphql_resource_req_per_s": ">= 1000"}
         store.close()
         conn.close()

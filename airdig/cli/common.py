@@ -17,6 +17,7 @@ import orjson
 
 from airdig import logs
 from airdig.errors import AirDigError
+from airdig.model.redact import redact_text
 from airdig.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +76,7 @@ def format_option(choices: tuple[str, ...] = ("table", "json")) -> Callable[[F],
 
 def fail(message: str, code: int = 2) -> None:
     """Exit with a one-line reason on stderr."""
-    click.echo(f"airdig: error: {message}", err=True)
+    click.echo(f"airdig: error: {redact_text(message)}", err=True)  # e.g. a state URL with its password
     sys.exit(code)
 
 

@@ -18,8 +18,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STATE_HELP = ("Terraform state: a file, a glob (quote it), s3://bucket/key or an https:// HTTP backend URL "
                "(TF_HTTP_USERNAME/TF_HTTP_PASSWORD for basic auth). Repeatable.")
-_TRAIL_HELP = ("CloudTrail source for attribution: a folder of delivered .json.gz logs, s3://bucket/prefix, "
-               "or 'lookup' (LookupEvents API, 2 requests/s). Repeatable.")
+_TRAIL_HELP = ("CloudTrail source for attribution: a folder of delivered .json.gz logs, s3://bucket/prefix "
+               "(only the AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ folders inside --since-hours are "
+               "read; watch reads only objects it has not read before), or 'lookup' (LookupEvents API, "
+               "2 requests/s). Repeatable.")
 
 
 def _detect_options(func: F) -> F:
@@ -30,9 +32,18 @@ def _detect_options(func: F) -> F:
                      help=".driftignore-style file: resource or resource.attribute patterns, # comments."),
         click.option("--ignore", "ignore", multiple=True,
                      help="Ignore pattern, e.g. 'aws_instance.*.tags.LastScanned'. Repeatable."),
-        click.option("--region", default=None, help="AWS region to read [default: the boto3 default]."),
+        click.option("--region", default=None,
+                     help="Default AWS region [default: the boto3 default]; state resources whose ARN, "
+                          "region attribute, queue URL or availability zone names another region are read "
+                          "there."),
+        click.option("--regions", "regions", default="",
+                     help="Comma-separated extra regions to read (for unmanaged detection where the "
+                          "state has no resource). All regions are read in parallel."),
+        click.option("--plan", "plan", type=click.Path(dir_okay=False), default=None,
+                     help="`terraform show -json PLANFILE` output: differences the pending apply is making "
+                          "are reported as pending, not drift."),
         click.option("--since-hours", type=float, default=168.0, show_default=True,
-                     help="How far back --cloudtrail lookup reads."),
+                     help="How far back --cloudtrail lookup and s3:// read."),
         click.option("--graph", type=click.Path(dir_okay=False), default=None,
                      help="skygraph scan --output JSON; raises severity by blast radius."),
     ]):
@@ -41,12 +52,13 @@ def _detect_options(func: F) -> F:
 
 
 def _options(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
-             ignore: tuple[str, ...], region: str | None, since_hours: float,
+             ignore: tuple[str, ...], region: str | None, regions: str, plan: str | None, since_hours: float,
              graph: str | None) -> DetectOptions:
     from airdig.deepdrift.detect import DetectOptions
 
     return DetectOptions(states=list(states), cloudtrail=list(cloudtrail), ignore_file=ignore_file,
-                         ignore=list(ignore), region=region, since_hours=since_hours, graph=graph)
+                         ignore=list(ignore), region=region, since_hours=since_hours, graph=graph,
+                         regions=[r.strip() for r in regions.split(",") if r.strip()], plan=plan)
 
 
 @click.group("deepdrift")
@@ -62,18 +74,21 @@ def deepdrift() -> None:
 @settings_options
 @handle_errors
 def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
-               ignore: tuple[str, ...], region: str | None, since_hours: float, graph: str | None,
-               fmt: str, output: str | None) -> None:
+               ignore: tuple[str, ...], region: str | None, regions: str, plan: str | None, since_hours: float,
+               graph: str | None, fmt: str, output: str | None) -> None:
     """Compare Terraform state with live AWS and report drift.
 
-    Exit status: 0 in sync, 1 drift found, 2 error (including: no drift found but some input could not
-    be read or some resource type could not be fetched, so being in sync is not proven).
+    Every output carries a coverage matrix: per state file and per (type, account, region) checked,
+    unknown (why) or unsupported, and the share of state resources actually compared. Nothing in an
+    unknown scope is called missing or unmanaged. Exit status: 0 in sync, 1 drift found, 2 error
+    (including: no drift found but some input, state or scope could not be read, so being in sync is
+    not proven; and a failed STS call).
     """
     from airdig.deepdrift import report
     from airdig.deepdrift.detect import detect
 
     progress = Progress("deepdrift detect", total=4)
-    result = detect(_options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph),
+    result = detect(_options(states, cloudtrail, ignore_file, ignore, region, regions, plan, since_hours, graph),
                     progress=lambda note: progress.advance(note=note))
     progress.finish(f"{len(result.drifts)} drift(s), coverage {result.coverage.get('managed')}/"
                     f"{result.coverage.get('total')}")
@@ -106,12 +121,13 @@ def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file
 @settings_options
 @handle_errors
 def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
-              ignore: tuple[str, ...], region: str | None, since_hours: float, graph: str | None,
-              interval: float, once: bool, heartbeat: str | None, lease: bool) -> None:
+              ignore: tuple[str, ...], region: str | None, regions: str, plan: str | None, since_hours: float,
+              graph: str | None, interval: float, once: bool, heartbeat: str | None, lease: bool) -> None:
     """Detect drift repeatedly and publish airdig.drift events (detected / resolved) only on change.
 
     Also publishes airdig.change.recorded for each CloudTrail write that caused a drift. Events go to
-    the bus of AIRDIG_BUS_URL; the previous cycle is remembered in <data-dir>/deepdrift-watch.json.
+    the bus of AIRDIG_BUS_URL; the previous cycle is remembered in <data-dir>/deepdrift-watch.json and the S3 CloudTrail
+    objects already read in <data-dir>/deepdrift-cloudtrail.json.
     """
     from airdig.backends.registry import open_bus
     from airdig.deepdrift.detect import detect
@@ -120,7 +136,10 @@ def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file:
     settings = cli_context().settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = open_bus(settings.bus_url)
-    opts = _options(states, cloudtrail, ignore_file, ignore, region, since_hours, graph)
+    from airdig.deepdrift.cloudtrail import TrailSeen
+
+    opts = _options(states, cloudtrail, ignore_file, ignore, region, regions, plan, since_hours, graph)
+    opts.trail_seen = TrailSeen(str(settings.data_dir / "deepdrift-cloudtrail.json"))
     held = None
     if lease:
         import hashlib

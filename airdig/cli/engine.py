@@ -19,13 +19,18 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
     """Serve the unified graph (GraphQL at /graphql, REST at /api/v1) and apply events from the bus.
 
     Replicas share the bus in one consumer group (AIRDIG_CONSUMER_GROUP), so run as many as the
-    load needs; each serves /healthz, /readyz and /metrics (consumer lag included).
+    load needs; each serves /healthz, /readyz and /metrics (consumer lag included). API tokens are
+    required unless AIRDIG_AUTH=off, which is accepted on a loopback --host only.
     """
+    from airdig.edge.policy import EdgePolicy, auth_required
     from airdig.engine.app import build_app
-    from airdig.engine.auth import is_loopback
     from airdig.engine.service import EngineService
 
-    svc = EngineService.from_settings(cli_context().settings, migrate=not no_migrate)
+    settings = cli_context().settings
+    require_auth = auth_required(settings.auth, [host])  # AIRDIG_AUTH: on unless set off on loopback
+    svc = EngineService.from_settings(settings, migrate=not no_migrate)
     svc.start(process_events=not no_processor)
-    app = build_app(svc, require_auth=not is_loopback(host))  # tokens unless only loopback listens
+    app = build_app(svc, require_auth=require_auth,
+                    policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
+                    graphiql=not require_auth)
     run_servers([Listener("engine", app, host, port)], on_stop=svc.stop)

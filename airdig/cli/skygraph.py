@@ -12,6 +12,7 @@ from airdig.backends.registry import open_bus
 from airdig.cli.common import Progress, cli_context, handle_errors, settings_options
 from airdig.lease import Lease
 from airdig.model.events import CloudEvent
+from airdig.model.redact import redact_text
 from airdig.skygraph.aws import SERVICE_NAMES
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.scan import ScanOptions, ScopeResult, run_scan
@@ -124,7 +125,7 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
             Path(output).write_bytes(body)
     if report.failed:
         for r in report.failed:
-            click.echo(f"airdig: scope failed: {r.scope}: {r.error}", err=True)
+            click.echo(redact_text(f"airdig: scope failed: {r.scope}: {r.error}"), err=True)
         click.echo(f"airdig: error: {len(report.failed)} of {len(report.scopes)} scopes failed "
                    "(their previous graph is kept; nothing was deleted for them)", err=True)
         sys.exit(1)

@@ -24,9 +24,10 @@ def ui(host: str, port: int, engine_url: str) -> None:
     forwarded to the engine, so the browser needs one origin only. /readyz is ready when the engine
     answers; the UI itself needs no database.
     """
+    from airdig.edge.policy import EdgePolicy
     from airdig.ui.app import build_ui_app
 
-    cli_context().settings  # noqa: B018  (configures log level/format from AIRDIG_* / --config)
-    app = build_ui_app(engine_url)
+    settings = cli_context().settings  # also configures log level/format from AIRDIG_* / --config
+    app = build_ui_app(engine_url, policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins))
     click.echo(f"AirDig UI on http://{host}:{port}/ (engine {engine_url})", err=True)
     run_servers([Listener("ui", app, host, port)])

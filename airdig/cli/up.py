@@ -34,8 +34,9 @@ def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, ot
     to stop (in reverse order). A role that fails to start stops the ones started before it."""
     import dataclasses
 
+    from airdig.edge.policy import EdgePolicy, auth_required
     from airdig.engine.app import build_app
-    from airdig.engine.auth import is_loopback
+    from airdig.engine.auth import Authenticator
     from airdig.engine.service import EngineService
     from airdig.pulsesight.config import PulseSightConfig
     from airdig.pulsesight.serve import start_pulsesight
@@ -43,27 +44,43 @@ def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, ot
     from airdig.ui.app import build_ui_app
 
     settings = cli_context().settings
+    # every listener binds `host`: without an explicit AIRDIG_AUTH, loopback runs in dev mode (no tokens;
+    # Host and Origin checks on every listener keep other sites and DNS-rebinding pages out)
+    require_auth = auth_required(settings.auth, [host], dev_default=True)
+    policy = EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins)
     handles: list[Any] = []
     try:
         svc = EngineService.from_settings(settings)
         svc.start()
         handles.append(svc)
+        tokens = Authenticator(svc.store, required=require_auth).aprincipal
         engine_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{engine_port}"
         # the pillars share the engine's bus connection: one embedded log file, one writer per process
-        handles.append(start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, bus=svc.bus))
+        handles.append(start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, bus=svc.bus, policy=policy,
+                                       verify=tokens if require_auth else None))
         ps_cfg = PulseSightConfig.load(settings)
         if ps_cfg.resolver_url == "http://127.0.0.1:8080":  # the default: point it at this engine
             ps_cfg = dataclasses.replace(ps_cfg, resolver_url=engine_url)
-        handles.append(start_pulsesight(settings, host, pulsesight_port, config=ps_cfg, bus=svc.bus))
+        handles.append(start_pulsesight(settings, host, pulsesight_port, config=ps_cfg, bus=svc.bus,
+                                        tokens=tokens if require_auth else None))
     except BaseException:
         for h in reversed(handles):
             h.stop()
         raise
-    listeners = [Listener("engine", build_app(svc, require_auth=not is_loopback(host)), host, engine_port),
-                 Listener("ui", build_ui_app(engine_url), host, ui_port)]
+    # the engine serves the SPA itself (one origin); the UI listener stays for a familiar port and is
+    # the same proxy as on Kubernetes (Origin and Host forwarded, hostile origins refused)
+    listeners = [Listener("engine", build_app(svc, require_auth=require_auth, policy=policy, spa=True,
+                                              graphiql=not require_auth), host, engine_port),
+                 Listener("ui", build_ui_app(engine_url, policy=policy), host, ui_port)]
     log.info("roles started", roles=["engine", "ui", "tracecore", "pulsesight"], data_dir=str(settings.data_dir),
              engine=engine_url, otlp_grpc=otlp_grpc_port, otlp_http=otlp_http_port, pulsesight=pulsesight_port)
     return listeners, handles
+
+
+def auth_on(host: str) -> bool:
+    from airdig.edge.policy import auth_required
+
+    return auth_required(cli_context().settings.auth, [host], dev_default=True)
 
 
 @click.command()
@@ -75,10 +92,13 @@ def up(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, otlp_http
     """Run every AirDig role in one process on embedded backends (SQLite store, local bus, in-process cache).
 
     Stop with Ctrl-C. A separate `airdig skygraph scan --data-dir DIR` (e.g. from cron) pointed at the
-    same data dir feeds this process through the embedded bus.
+    same data dir feeds this process through the embedded bus. On loopback it runs without API tokens
+    (loopback dev mode; Host and Origin checks keep other sites out) unless AIRDIG_AUTH=on; beyond
+    loopback tokens are required (`airdig token create`).
     """
     listeners, handles = start_all(host, engine_port, ui_port, otlp_grpc_port, otlp_http_port, pulsesight_port)
-    click.echo(f"AirDig is up:\n  UI           http://{host}:{ui_port}/\n"
+    auth = "on (API tokens: `airdig token create`)" if auth_on(host) else "off (loopback dev mode)"
+    click.echo(f"AirDig is up (auth {auth}):\n  UI           http://{host}:{ui_port}/  (also http://{host}:{engine_port}/)\n"
                f"  GraphQL      http://{host}:{engine_port}/graphql   REST http://{host}:{engine_port}/api/v1/\n"
                f"  OTLP         grpc {host}:{otlp_grpc_port}  http http://{host}:{otlp_http_port}/v1/traces\n"
                f"  Webhooks     http://{host}:{pulsesight_port}/webhooks/falco | /webhooks/alertmanager\n"

@@ -1,94 +1,112 @@
-"""Attaching to each drift the CloudTrail write event(s) that explain it.
+"""Naming, for each drifted attribute, the CloudTrail write that set its current value.
 
-An index maps ``service|id`` keys to events (in time order). For a drift, the candidates are the
-events that touched the resource; the cause is the latest one whose API call fits the difference
-(tag calls for tag diffs, rule calls for security-group rules, deletes for "missing", creates for
-"unmanaged"), preferring calls made outside Terraform; failing that, the latest write by anyone.
+A difference between Terraform and the cloud is explained by the *latest write before detection whose
+request touched that attribute* (per :mod:`airdig.deepdrift.writes`): two people editing one function
+minutes apart are each named for their own attribute, and a write that touched none of the drifted
+attributes is never a cause. ``missing`` drifts are explained by the latest delete, ``unmanaged`` ones
+by the latest create. The drift as a whole keeps one ``cause``: the write behind its most severe
+attributed path (ties: the later write).
+
+    index = TrailIndex(trail.events)
+    found = attribute("changed", "aws_lambda_function", diffs, index.writes("aws.lambda.function", ids), now)
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from airdig.deepdrift.cloudtrail import TrailEvent
+from airdig.deepdrift.severity import LEVELS, diff_severity
+from airdig.deepdrift.writes import CREATED, DELETED, touches
 
-_TAG_CALLS = re.compile(r"^(Create|Delete|Add|Remove)Tags|^(Tag|Untag)|BucketTagging|TagsToResource|"
-                        r"TagsFromResource|^(Tag|Untag)(Role|Queue|Resource)")
-_RULE_CALLS = re.compile(r"^(Authorize|Revoke)SecurityGroup|^ModifySecurityGroupRules|"
-                         r"^UpdateSecurityGroupRuleDescriptions")
-_DELETE_CALLS = re.compile(r"^(Delete|Terminate|Deregister|Remove|ScheduleKeyDeletion|DisableKey)")
-_CREATE_CALLS = re.compile(r"^(Create|Run|Put|Register|Attach|Import|Copy|Restore)")
-_POLICY_CALLS = re.compile(r"Policy|^(Attach|Detach)")
-_KEY_STATE_CALLS = re.compile(r"^(Enable|Disable)Key")
-_CHANGE_CALLS = re.compile(r"^(Modify|Update|Put|Set|Change|Replace|Associate|Disassociate|Attach|Detach|"
-                           r"Enable|Disable|Reset|Add|Remove|Register|Deregister|Publish)")
+Diff = dict[str, object]
 
 
-def _fits(kind: str, paths: list[str], name: str) -> bool:
-    if kind == "missing":
-        return bool(_DELETE_CALLS.match(name))
-    if kind == "unmanaged":
-        return bool(_CREATE_CALLS.match(name))
-    for path in paths:
-        if path.startswith("tags"):
-            if _TAG_CALLS.search(name):
-                return True
-        elif path.startswith(("ingress", "egress")):
-            if _RULE_CALLS.match(name):
-                return True
-        elif "polic" in path:
-            if _POLICY_CALLS.search(name):
-                return True
-        elif path in ("is_enabled", "enable_key_rotation"):
-            if _KEY_STATE_CALLS.match(name) or "KeyRotation" in name:
-                return True
-        elif _CHANGE_CALLS.match(name) and not _TAG_CALLS.search(name) and not _RULE_CALLS.match(name):
-            return True
-    return False
+@dataclass(frozen=True, slots=True)
+class NodeWrite:
+    """One write on one node, with the attributes it set there."""
+
+    event: TrailEvent
+    attributes: tuple[str, ...]
 
 
 class TrailIndex:
-    """Events by resource key; ``events`` must already be sorted by time (``Trail.finish``)."""
+    """Writes by ``(node kind, id)``; ``events`` must already be sorted by time (``Trail.finish``)."""
 
     def __init__(self, events: list[TrailEvent]) -> None:
         self.events = events
-        self.by_key: dict[str, list[int]] = defaultdict(list)
+        self.by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._attrs: dict[tuple[int, str], tuple[str, ...]] = {}
         for i, ev in enumerate(events):
-            for key in ev.keys:
-                self.by_key[key].append(i)
+            for t in ev.targets:
+                for ident in t.ids:
+                    self.by_key[(t.kind, ident)].append(i)
+                    self._attrs[(i, f"{t.kind}|{ident}")] = t.attributes
 
-    def touching(self, keys: Iterable[str]) -> list[TrailEvent]:
-        found: set[int] = set()
-        for key in keys:
-            found.update(self.by_key.get(key, ()))
-        return [self.events[i] for i in sorted(found)]
+    def writes(self, kind: str, ids: Iterable[str]) -> list[NodeWrite]:
+        """The writes on the node known by any of ``ids``, oldest first, one per event."""
+        found: dict[int, set[str]] = defaultdict(set)
+        for ident in ids:
+            if not ident:
+                continue
+            for i in self.by_key.get((kind, ident), ()):
+                found[i].update(self._attrs.get((i, f"{kind}|{ident}"), ()))
+        return [NodeWrite(self.events[i], tuple(sorted(found[i]))) for i in sorted(found)]
 
 
-def resource_keys(service: str, ids: Iterable[str]) -> set[str]:
-    """The index keys under which events name a resource known by ``ids`` (ids, names, ARNs)."""
-    out: set[str] = set()
-    for value in ids:
-        if not value:
+def last_writer(path: str, writes: list[NodeWrite], before: float | None = None) -> TrailEvent | None:
+    """The latest write (before ``before``) that set ``path``; None when no write on record did."""
+    for w in reversed(writes):
+        if before is not None and w.event.ts > before:
             continue
-        out.add(f"{service}|{value}")
-        if value.startswith("arn:"):
-            out.add(f"arn|{value}")
-        elif service == "sqs" and value.startswith(("https://", "http://")):
-            out.add(f"sqs|{value.rstrip('/').rsplit('/', 1)[-1]}")
-    return out
+        if any(touches(a, path) for a in w.attributes):
+            return w.event
+    return None
 
 
-def explain(kind: str, paths: list[str], candidates: list[TrailEvent],
-            before: float | None = None) -> list[TrailEvent]:
-    """The explaining events, best first: fitting non-Terraform calls, then any fitting, then any write."""
-    pool = [e for e in candidates if before is None or e.ts <= before]
-    if not pool:
-        return []
-    fitting = [e for e in pool if _fits(kind, paths, e.event_name)]
-    outside = [e for e in fitting if e.channel != "terraform"]
-    for group in (outside, fitting, [e for e in pool if e.channel != "terraform"], pool):
-        if group:
-            return list(reversed(group[-5:]))
-    return []
+def _lifecycle(mark: str, writes: list[NodeWrite], before: float | None) -> TrailEvent | None:
+    for w in reversed(writes):
+        if (before is None or w.event.ts <= before) and mark in w.attributes:
+            return w.event
+    return None
+
+
+@dataclass
+class Attribution:
+    """Per diff (same order) the write behind it, and the drift-level cause."""
+
+    per_path: list[TrailEvent | None]
+    cause: TrailEvent | None
+
+    @property
+    def related(self) -> list[TrailEvent]:
+        """Every other writer behind this drift's paths, latest first."""
+        seen = {self.cause.event_id} if self.cause else set()
+        out: list[TrailEvent] = []
+        for ev in sorted((e for e in self.per_path if e is not None), key=lambda e: (e.ts, e.event_id),
+                         reverse=True):
+            if ev.event_id not in seen:
+                seen.add(ev.event_id)
+                out.append(ev)
+        return out
+
+
+def attribute(kind: str, resource_type: str, diffs: list[dict[str, object]], writes: list[NodeWrite],
+              before: float | None = None) -> Attribution:
+    """Who set each diff's current value (see the module docstring for the rules)."""
+    if kind == "missing":
+        return Attribution([], _lifecycle(DELETED, writes, before))
+    if kind == "unmanaged":
+        return Attribution([], _lifecycle(CREATED, writes, before))
+    per_path = [last_writer(str(d["path"]), writes, before) for d in diffs]
+    best: tuple[int, float, str] | None = None
+    cause: TrailEvent | None = None
+    for d, ev in zip(diffs, per_path, strict=True):
+        if ev is None:
+            continue
+        rank = (LEVELS.index(diff_severity(resource_type, d)), ev.ts, ev.event_id)
+        if best is None or rank > best:
+            best, cause = rank, ev
+    return Attribution(per_path, cause)

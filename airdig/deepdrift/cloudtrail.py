@@ -2,10 +2,12 @@
 *who*, *how* and *what* out of each write event.
 
 Records arrive unordered and repeated (S3 delivery is at-least-once, LookupEvents overlaps pages): the
-:class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the resources
-it touched as ``service|id`` keys: the service comes from ``eventSource``, which is what tells
-``CreateAlias`` in KMS from ``CreateAlias`` in Lambda. Read-only and failed calls explain no drift and
-are dropped while parsing; a record of unknown shape is reported with its file and position.
+:class:`Trail` keeps one event per ``eventID``, sorted by ``eventTime``. Each event names the nodes it
+changed and the attributes it set, read through the table in :mod:`airdig.deepdrift.writes` (keyed by
+``eventSource`` and ``eventName``, which is what tells ``CreateAlias`` in KMS from ``CreateAlias`` in
+Lambda); a write the table does not know is kept with ``known=False`` (counted, never guessed).
+Read-only and failed calls explain no drift and are dropped while parsing; a record of unknown shape
+is reported with its file and position.
 """
 
 from __future__ import annotations
@@ -19,33 +21,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
-from airdig.deepdrift.redact import redact
+from airdig.deepdrift import writes
+from airdig.deepdrift.writes import Target
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
+from airdig.model.redact import redact
 
 log = get_logger("deepdrift.cloudtrail")
 
-# requestParameters / responseElements keys that carry a resource id, per eventSource service.
-ID_KEYS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "ec2": ("instanceId", "groupId", "vpcId", "subnetId", "resourceId", "networkInterfaceId", "volumeId"),
-    "s3": ("bucketName",),
-    "iam": ("roleName", "userName", "instanceProfileName", "policyArn"),
-    "lambda": ("functionName",),
-    "rds": ("dBInstanceIdentifier",),
-    "dynamodb": ("tableName",),
-    "sqs": ("queueUrl", "queueName"),
-    "kms": ("keyId", "targetKeyId"),
-    "elasticloadbalancing": ("loadBalancerArn", "targetGroupArn", "loadBalancerArns", "targetGroupArns"),
-    "autoscaling": ("autoScalingGroupName",),
-}.items()}
 _READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Scan", "Query", "BatchGet",
                   "Select", "Check", "Validate", "Estimate", "Preview", "Test")
 _CONSOLE_AGENTS = ("console.amazonaws.com", "signin.amazonaws.com", "aws internal")
-_ARN_SPLIT = re.compile(r"[/:]")
 
 
 @dataclass(slots=True)
@@ -64,12 +55,47 @@ class TrailEvent:
     channel: str
     user_agent: str
     source_ip: str
-    keys: tuple[str, ...]
-    request_parameters: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[Target, ...] = ()
+    known: bool = True  # False: the event name is not in the writes table (counted, never guessed)
+    region: str = ""
+    account: str = ""
+    # as recorded, NOT yet redacted: only :attr:`request_parameters` (redacted) may leave this object. Redacting
+    # lazily spares the walk over every write event's parameters when only a few ever become a cause.
+    raw_parameters: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def request_parameters(self) -> dict[str, Any]:
+        """The request parameters with secret-like values redacted (what may be published or stored)."""
+        redacted: dict[str, Any] = redact(self.raw_parameters)
+        return redacted
+
+    def to_saved(self) -> dict[str, Any]:
+        """The event as :class:`TrailSeen` writes it to disk (parameters redacted)."""
+        return {"event_id": self.event_id, "event_name": self.event_name, "event_source": self.event_source,
+                "event_time": self.event_time, "ts": self.ts, "principal": self.principal,
+                "principal_type": self.principal_type, "principal_arn": self.principal_arn,
+                "session": self.session, "channel": self.channel, "user_agent": self.user_agent,
+                "source_ip": self.source_ip, "region": self.region, "account": self.account, "known": self.known,
+                "targets": [{"kind": t.kind, "ids": list(t.ids), "attributes": list(t.attributes)}
+                            for t in self.targets],
+                "raw_parameters": self.request_parameters}
+
+    @classmethod
+    def from_saved(cls, doc: dict[str, Any]) -> TrailEvent:
+        """The inverse of :meth:`to_saved` (its parameters were redacted when saved, and stay so)."""
+        targets = tuple(Target(kind=str(t["kind"]), ids=tuple(t["ids"]), attributes=tuple(t["attributes"]))
+                        for t in doc.get("targets", ()))
+        fields = {k: v for k, v in doc.items() if k != "targets"}
+        return cls(**fields, targets=targets)
 
     @property
     def service(self) -> str:
         return self.event_source.split(".", 1)[0]
+
+    def brief(self) -> dict[str, Any]:
+        """The per-diff ``cause``: the contract's six fields."""
+        return {"event_id": self.event_id, "event_name": self.event_name, "event_time": self.event_time,
+                "principal": self.principal, "channel": self.channel, "source_ip": self.source_ip}
 
     def cause(self) -> dict[str, Any]:
         """The ``cause`` object of the drift JSON contract (plus the principal's parts)."""
@@ -120,38 +146,6 @@ def channel_of(user_agent: str, identity_type: str, from_console: bool) -> str:
     return "cli-sdk" if ua else "unknown"
 
 
-def _add_id(service: str, value: str, out: set[str]) -> None:
-    if value.startswith("arn:"):
-        out.add(f"arn|{value}")
-        out.add(f"{service}|{value}")
-        resource = value.split(":", 5)[-1]
-        out.add(f"{service}|{_ARN_SPLIT.split(resource)[-1]}")
-    elif value.startswith(("https://", "http://")) and service == "sqs":
-        out.add(f"{service}|{value.rstrip('/').rsplit('/', 1)[-1]}")
-    else:
-        out.add(f"{service}|{value}")
-
-
-def _walk(node: Any, service: str, keys: frozenset[str], out: set[str], depth: int = 0) -> None:
-    """Collect ids under ``keys`` anywhere in a request, EC2's ``{"items": [...]}`` wrappers included."""
-    if depth > 6:
-        return
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in keys:
-                if isinstance(v, str):
-                    _add_id(service, v, out)
-                elif isinstance(v, list):
-                    for x in v:
-                        if isinstance(x, str):
-                            _add_id(service, x, out)
-            elif isinstance(v, dict | list):
-                _walk(v, service, keys, out, depth + 1)
-    elif isinstance(node, list):
-        for x in node:
-            _walk(x, service, keys, out, depth + 1)
-
-
 def is_read_only(rec: dict[str, Any], name: str) -> bool:
     flag = rec.get("readOnly")
     if isinstance(flag, bool):
@@ -183,20 +177,15 @@ def parse_record(rec: Any, source: str) -> TrailEvent | None:
     from_console = str((ui.get("sessionContext") or {}).get("sessionCredentialFromConsole", "")).lower() == "true"
     ua = str(rec.get("userAgent") or "")
     service = event_source.split(".", 1)[0]
-    keys: set[str] = set()
-    id_keys = ID_KEYS.get(service)
     params = rec.get("requestParameters")
-    if id_keys:
-        _walk(params, service, id_keys, keys)
-        _walk(rec.get("responseElements"), service, id_keys, keys)
-    for res in rec.get("resources") or ():
-        if isinstance(res, dict) and isinstance(res.get("ARN"), str):
-            _add_id(service, res["ARN"], keys)
+    found = writes.targets(service, name, params, rec.get("responseElements"))
     return TrailEvent(
         event_id=event_id, event_name=name, event_source=event_source, event_time=when, ts=ts,
         principal=principal, principal_type=ptype, principal_arn=parn, session=session,
         channel=channel_of(ua, ptype, from_console), user_agent=ua, source_ip=str(rec.get("sourceIPAddress") or ""),
-        keys=tuple(sorted(keys)), request_parameters=redact(params) if isinstance(params, dict) else {})
+        targets=tuple(found or ()), known=found is not None,
+        raw_parameters=params if isinstance(params, dict) else {},
+        region=str(rec.get("awsRegion") or ""), account=str(rec.get("recipientAccountId") or ""))
 
 
 @contextmanager
@@ -219,6 +208,7 @@ class Trail:
     events: list[TrailEvent] = field(default_factory=list)
     errors: list[InvalidInput] = field(default_factory=list)
     records: int = 0
+    s3_stats: list[dict[str, int]] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
 
     def add_records(self, records: Any, source: str) -> None:
@@ -239,21 +229,27 @@ class Trail:
         self.records += len(records)
 
     def add_log_bytes(self, raw: bytes, source: str) -> None:
-        """One delivered log file (``.json.gz`` or plain JSON) holding ``{"Records": [...]}``."""
-        try:
-            data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-            with gc_paused():
+        """One delivered log file (``.json.gz`` or plain JSON) holding ``{"Records": [...]}``.
+
+        The file's records are parsed, reduced to write events and freed all while the cyclic GC is
+        paused: re-enabling it in between would make the next young collection scan every record of
+        the file (they are all young), which cost as much as parsing them."""
+        with gc_paused():
+            try:
+                data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
                 doc = orjson.loads(data)
-        except (OSError, EOFError, orjson.JSONDecodeError, gzip.BadGzipFile) as exc:
-            self.errors.append(InvalidInput(source, f"unreadable CloudTrail log file: {exc}"))
-            return
-        if not isinstance(doc, dict) or "Records" not in doc:
-            self.errors.append(InvalidInput(source, "not a CloudTrail log file (no \"Records\" list)"))
-            return
-        self.add_records(doc["Records"], source)
+            except (OSError, EOFError, orjson.JSONDecodeError, gzip.BadGzipFile) as exc:
+                self.errors.append(InvalidInput(source, f"unreadable CloudTrail log file: {exc}"))
+                return
+            del data
+            if not isinstance(doc, dict) or "Records" not in doc:
+                self.errors.append(InvalidInput(source, "not a CloudTrail log file (no \"Records\" list)"))
+                return
+            self.add_records(doc["Records"], source)
+            del doc
 
     def finish(self) -> Trail:
-        self.events.sort(key=lambda e: (e.ts, e.event_id))
+        self.events.sort(key=attrgetter("ts", "event_id"))
         return self
 
 
@@ -281,27 +277,148 @@ def read_folder(trail: Trail, root: str) -> None:
         trail.add_log_bytes(raw, path)
 
 
-def read_s3(trail: Trail, url: str, client: Any = None) -> None:
-    """Every ``.json.gz`` under ``s3://bucket/prefix`` (e.g. ``.../AWSLogs/<account>/CloudTrail/``)."""
+_REGION_ROOT = re.compile(r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/CloudTrail/[a-z0-9-]+/$")
+_DATED = re.compile(r"/\d{4}/\d{2}/(?:\d{2}/)?$")
+
+
+class TrailSeen:
+    """What incremental S3 reading remembers between cycles (``<data-dir>/deepdrift-cloudtrail.json``):
+    the log objects already read and the write events they held, both only for the current window, so
+    a cycle reads only new objects yet still attributes drift to events read in earlier cycles. Memory
+    and file size are bounded by the window's write events, never by the bucket."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.keys: dict[str, float] = {}  # s3://bucket/key -> start of the day folder it was in
+        self.events: list[TrailEvent] = []
+        if path and os.path.exists(path):
+            try:
+                with open(path, "rb") as fh:
+                    doc = orjson.loads(fh.read())
+                self.keys = {str(k): float(v) for k, v in doc.get("keys", {}).items()}
+                self.events = [TrailEvent.from_saved(e) for e in doc.get("events", [])]
+            except (OSError, orjson.JSONDecodeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+                log.warning("ignoring unreadable CloudTrail read state; everything in the window is read again",
+                            path=path, error=str(exc))
+                self.keys, self.events = {}, []
+
+    def prune(self, since: float) -> None:
+        day = _day_start(since)  # day-granular, like the folders read
+        self.keys = {k: v for k, v in self.keys.items() if v >= day}
+        self.events = [e for e in self.events if e.ts >= day]
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps({"keys": self.keys, "events": [e.to_saved() for e in self.events]}))
+        os.replace(tmp, self.path)
+
+
+def _day_start(ts: float) -> float:
+    d = datetime.fromtimestamp(ts, UTC)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+
+
+def _children(s3: Any, bucket: str, prefix: str, stats: dict[str, int]) -> list[str]:
+    out: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        stats["list_calls"] += 1
+        out.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    return out
+
+
+def _region_roots(s3: Any, bucket: str, prefix: str, stats: dict[str, int]) -> list[str] | None:
+    """``…/AWSLogs/[o-org/]<account>/CloudTrail/<region>/`` prefixes under ``prefix`` (found with
+    delimiter listings, never by listing objects), or None when ``prefix`` is not a CloudTrail layout
+    level (then everything under it is listed)."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if _REGION_ROOT.search(prefix):
+        return [prefix]
+    if _DATED.search(prefix):
+        return None
+    level = [prefix + "AWSLogs/"] if "AWSLogs/" not in prefix else [prefix]
+    for _ in range(4):  # AWSLogs/ -> [o-org/] -> account/ -> CloudTrail/ -> region/
+        nxt: list[str] = []
+        for p in level:
+            tail = p.rsplit("AWSLogs/", 1)[-1]
+            if tail.endswith("CloudTrail/"):
+                nxt.extend(_children(s3, bucket, p, stats))
+            elif re.fullmatch(r"(?:o-[a-z0-9]+/)?\d{12}/", tail):
+                nxt.append(p + "CloudTrail/")
+            else:
+                nxt.extend(_children(s3, bucket, p, stats))
+        level = nxt
+        roots = [p for p in level if _REGION_ROOT.search(p)]
+        if roots and len(roots) == len(level):
+            return roots
+    roots = [p for p in level if _REGION_ROOT.search(p)]
+    return roots or None
+
+
+def _day_prefixes(roots: list[str], since: float, now: float) -> list[str]:
+    days = []
+    d = datetime.fromtimestamp(_day_start(since), UTC)
+    end = datetime.fromtimestamp(now, UTC)
+    while d <= end:
+        days.append(d.strftime("%Y/%m/%d/"))
+        d += timedelta(days=1)
+    return [root + day for root in roots for day in days]
+
+
+def read_s3(trail: Trail, url: str, client: Any = None, since_hours: float | None = None,
+            seen: TrailSeen | None = None, now: float | None = None) -> dict[str, int]:
+    """The ``.json.gz`` log files under ``s3://bucket/prefix``. Under a CloudTrail layout
+    (``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/``) only the day folders inside the window of
+    ``since_hours`` are listed; with ``seen``, objects read in an earlier cycle are skipped and the ones
+    read now are remembered. Objects are read one at a time (bounded memory). Returns the counts of
+    list calls, objects listed, objects read and objects skipped as already read."""
     import boto3
 
     bucket, _, prefix = url[len("s3://"):].partition("/")
     s3 = client or boto3.client("s3")
+    now = time.time() if now is None else now
+    since = now - since_hours * 3600.0 if since_hours is not None else None
+    stats = {"list_calls": 0, "listed": 0, "read": 0, "skipped": 0}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                if not key.endswith((".json.gz", ".json")):
-                    continue
-                source = f"s3://{bucket}/{key}"
-                try:
-                    raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                except Exception as exc:  # one unreadable object must not stop the others
-                    trail.errors.append(InvalidInput(source, f"cannot read: {exc}"))
-                    continue
-                trail.add_log_bytes(raw, source)
+        roots = _region_roots(s3, bucket, prefix, stats) if since is not None else None
+        prefixes = _day_prefixes(roots, since, now) if roots and since is not None else [prefix]
+        for pfx in prefixes:
+            day = _prefix_day(pfx)
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=pfx):
+                stats["list_calls"] += 1
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if not key.endswith((".json.gz", ".json")):
+                        continue
+                    stats["listed"] += 1
+                    source = f"s3://{bucket}/{key}"
+                    if seen is not None and source in seen.keys:
+                        stats["skipped"] += 1
+                        continue
+                    try:
+                        raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    except Exception as exc:  # one unreadable object must not stop the others
+                        trail.errors.append(InvalidInput(source, f"cannot read: {exc}"))
+                        continue
+                    stats["read"] += 1
+                    trail.add_log_bytes(raw, source)
+                    del raw
+                    if seen is not None:
+                        seen.keys[source] = day if day is not None else now
     except Exception as exc:
         trail.errors.append(InvalidInput(url, f"cannot list the CloudTrail bucket: {exc}"))
+    log.info("read CloudTrail from S3", url=url, **stats)
+    return stats
+
+
+def _prefix_day(prefix: str) -> float | None:
+    m = re.search(r"(\d{4})/(\d{2})/(\d{2})/$", prefix)
+    if not m:
+        return None
+    return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC).timestamp()
 
 
 class RateLimiter:
@@ -352,14 +469,28 @@ def read_lookup(trail: Trail, client: Any = None, since_hours: float = 24.0, max
     log.warning("LookupEvents stopped at the page limit", pages=max_pages)
 
 
-def load_trail(specs: list[str], since_hours: float = 24.0) -> Trail:
-    """``DIR`` / file, ``s3://bucket/prefix`` or ``lookup``, in any combination."""
+def load_trail(specs: list[str], since_hours: float = 24.0, seen: TrailSeen | None = None,
+               now: float | None = None) -> Trail:
+    """``DIR`` / file, ``s3://bucket/prefix`` or ``lookup``, in any combination. ``since_hours`` bounds
+    LookupEvents and the S3 day folders; ``seen`` makes S3 reading incremental across cycles."""
+    now = time.time() if now is None else now
     trail = Trail()
-    for spec in specs:
-        if spec == "lookup":
-            read_lookup(trail, since_hours=since_hours)
-        elif spec.startswith("s3://"):
-            read_s3(trail, spec)
-        else:
-            read_folder(trail, spec)
-    return trail.finish()
+    with gc_paused():  # the whole trail is acyclic: no collection need rescan the events read so far
+        if seen is not None:
+            seen.prune(now - since_hours * 3600.0)
+            for ev in seen.events:
+                trail._seen.add(ev.event_id)
+                trail.events.append(ev)
+        for spec in specs:
+            if spec == "lookup":
+                read_lookup(trail, since_hours=since_hours)
+            elif spec.startswith("s3://"):
+                trail.s3_stats.append(read_s3(trail, spec, since_hours=since_hours, seen=seen, now=now))
+            else:
+                read_folder(trail, spec)
+    trail.finish()
+    if seen is not None:
+        day = _day_start(now - since_hours * 3600.0)
+        seen.events = [e for e in trail.events if e.ts >= day]
+        seen.save()
+    return trail

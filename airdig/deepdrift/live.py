@@ -1,17 +1,25 @@
 """Reading the live AWS state of every covered resource type (the *get* step: I/O only).
 
-Each fetcher lists one resource type with boto3 (paginated) and returns the raw API items; the pure
-transforms in :mod:`airdig.deepdrift.mapping` turn them into Terraform-shaped attributes. A fetcher that
-fails marks its type *unknown* for this run: its state resources are never reported "missing" and its
-live resources never "unmanaged". boto3 honours ``AWS_ENDPOINT_URL`` (tests point it at moto).
+Each fetcher lists one resource type in one region with boto3 (paginated) and returns the raw API items;
+the pure transforms in :mod:`airdig.deepdrift.mapping` turn them into Terraform-shaped attributes. A
+fetcher that fails marks its scope (type, region) *unknown* for this run: its state resources are never
+reported "missing" and its live resources never "unmanaged". All scopes are read in parallel threads,
+each thread with its own boto3 session and clients (sessions are not thread-safe). boto3 honours
+``AWS_ENDPOINT_URL`` (tests point it at moto).
+
+An item may carry ``_unreadable: {attribute: reason}`` for a value one secondary call could not read:
+that attribute is then unknown (not compared), never guessed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from airdig.errors import BackendUnavailable
 from airdig.logs import get_logger
 
 log = get_logger("deepdrift.live")
@@ -46,11 +54,32 @@ class Clients:
         return name or "us-east-1"
 
     def account_id(self) -> str:
+        """The caller's account; a failed STS call is an error (an empty account would make every ARN
+        wrong and every node unmatched), never an empty string."""
         try:
-            return str(self("sts").get_caller_identity()["Account"])
-        except Exception as exc:  # an account id only decorates synthesised ARNs
-            log.warning("could not read the account id", error=str(exc))
-            return ""
+            account = str(self("sts").get_caller_identity()["Account"])
+        except Exception as exc:
+            raise BackendUnavailable("AWS STS GetCallerIdentity", f"cannot read the account id: {exc}") from None
+        if not account:
+            raise BackendUnavailable("AWS STS GetCallerIdentity", "the answer names no account")
+        return account
+
+
+class ClientPool:
+    """:class:`Clients` per (thread, region): every worker thread gets its own boto3 session."""
+
+    def __init__(self, default_region: str | None = None) -> None:
+        self.default_region = default_region
+        self._local = threading.local()
+
+    def get(self, region: str | None = None) -> Clients:
+        cache: dict[str | None, Clients] | None = getattr(self._local, "clients", None)
+        if cache is None:
+            cache = self._local.clients = {}
+        region = region or self.default_region
+        if region not in cache:
+            cache[region] = Clients(region)
+        return cache[region]
 
 
 def _pages(client: Any, op: str, key: str, **kwargs: Any) -> list[Raw]:
@@ -86,6 +115,10 @@ def fetch_db_instances(c: Clients) -> list[Raw]:
     return _pages(c("rds"), "describe_db_instances", "DBInstances")
 
 
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
 def fetch_buckets(c: Clients) -> list[Raw]:
     s3 = c("s3")
     out: list[Raw] = []
@@ -93,8 +126,7 @@ def fetch_buckets(c: Clients) -> list[Raw]:
         try:
             tags = s3.get_bucket_tagging(Bucket=b["Name"]).get("TagSet", [])
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code not in ("NoSuchTagSet", "NoSuchTagSetError"):
+            if _error_code(exc) not in ("NoSuchTagSet", "NoSuchTagSetError"):
                 raise
             tags = []
         out.append({**b, "TagSet": tags})
@@ -153,9 +185,12 @@ def fetch_keys(c: Clients) -> list[Raw]:
             try:
                 meta["KeyRotationEnabled"] = kms.get_key_rotation_status(KeyId=key["KeyId"]).get(
                     "KeyRotationEnabled", False)
-            except Exception as exc:  # asymmetric keys reject the call; rotation is then simply off
-                log.debug("no rotation status", key=key["KeyId"], error=str(exc))
-                meta["KeyRotationEnabled"] = False
+            except Exception as exc:
+                if _error_code(exc) == "UnsupportedOperationException":
+                    meta["KeyRotationEnabled"] = False  # asymmetric / HMAC / imported keys: no rotation exists
+                else:  # denied, throttled, unreachable: unknown, not "disabled"
+                    log.warning("no rotation status", key=key["KeyId"], error=str(exc))
+                    meta["_unreadable"] = {"enable_key_rotation": f"GetKeyRotationStatus failed: {exc}"}
         out.append(meta)
     return out
 
@@ -178,15 +213,35 @@ FETCHERS: dict[str, Callable[[Clients], list[Raw]]] = {
 }
 
 
-def fetch_all(clients: Clients, names: list[str]) -> tuple[dict[str, list[Raw]], dict[str, str]]:
-    """Run the named fetchers; returns (items per fetcher, reason per fetcher that failed)."""
+# Fetchers whose listing is account-wide whatever the region (S3 ListBuckets, IAM): read once, scope "global".
+GLOBAL_FETCHERS = frozenset({"s3.buckets", "iam.roles"})
+GLOBAL = "global"
+
+
+def scope_key(fetcher: str, region: str) -> str:
+    """``fetcher@region``: the key of one read in :func:`fetch_all`'s answers."""
+    return f"{fetcher}@{GLOBAL if fetcher in GLOBAL_FETCHERS else region}"
+
+
+def fetch_all(pool: ClientPool, tasks: list[tuple[str, str]], workers: int = 8
+              ) -> tuple[dict[str, list[Raw]], dict[str, str]]:
+    """Run each (fetcher, region) read in parallel; returns (items per ``scope_key``, reason per scope
+    that failed). Global fetchers are read once whatever the regions."""
+    keys: dict[str, tuple[str, str | None]] = {}
+    for name, region in tasks:
+        keys.setdefault(scope_key(name, region), (name, None if name in GLOBAL_FETCHERS else region))
     items: dict[str, list[Raw]] = {}
     failed: dict[str, str] = {}
-    for name in names:
+
+    def one(key: str) -> None:
+        name, region = keys[key]
         try:
-            items[name] = FETCHERS[name](clients)
+            items[key] = FETCHERS[name](pool.get(region))
         except Exception as exc:  # any failure = "could not fetch", never "gone"
             reason = f"{type(exc).__name__}: {exc}"
-            log.warning("could not fetch live resources", fetcher=name, error=reason)
-            failed[name] = reason
+            log.warning("could not fetch live resources", fetcher=name, region=region, error=reason)
+            failed[key] = reason
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(keys)))) as ex:
+        list(ex.map(one, sorted(keys)))
     return items, failed

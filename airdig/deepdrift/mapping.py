@@ -8,6 +8,7 @@ Transforms are pure functions of literal API responses, tested without AWS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -277,3 +278,41 @@ def synth_arn(spec: TypeSpec, attrs: Attrs, ctx: Ctx) -> str:
     if spec.type in documented:
         return f"arn:aws:{spec.service}:{ctx.region}:{ctx.account}:{documented[spec.type]}{key}"
     return f"arn:aws:{spec.service}:{ctx.region}:{ctx.account}:{spec.type}/{key}"
+
+
+_SQS_URL = re.compile(r"^https?://sqs\.([a-z0-9-]+)\.amazonaws\.com")
+_ZONE = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)")
+
+
+def resource_region(attrs: Attrs, default: str) -> str:
+    """The region a state instance lives in, read from the instance itself: the ``region`` attribute
+    (AWS provider v6), the region field of its ARN, a queue URL's host, or its availability zone;
+    ``default`` when none says (Terraform does not store the provider's ``region`` in state)."""
+    region = attrs.get("region")
+    if isinstance(region, str) and region:
+        return region
+    arn = attrs.get("arn")
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        parts = arn.split(":", 5)
+        if len(parts) > 3 and parts[3]:
+            return parts[3]
+    for key in ("url", "id"):
+        m = _SQS_URL.match(str(attrs.get(key) or ""))
+        if m:
+            return m.group(1)
+    zone = attrs.get("availability_zone")
+    if isinstance(zone, str):
+        m = _ZONE.match(zone)
+        if m:
+            return m.group(1)
+    return default
+
+
+def resource_account(attrs: Attrs) -> str:
+    """The account in the instance's ARN ('' when it has none or the ARN has no account field)."""
+    arn = attrs.get("arn")
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        parts = arn.split(":", 5)
+        if len(parts) > 4:
+            return parts[4]
+    return ""

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from airdig.deepdrift.redact import Path, redact
 from airdig.errors import InvalidInput
+from airdig.model.redact import Path, redact
 
 SUPPORTED_VERSION = 4
 
@@ -88,6 +88,13 @@ def _sensitive_paths(raw: Any, where: str, source: str) -> tuple[Path, ...]:
 
 def parse_state(raw: bytes | str, source: str) -> TfState:
     """Parse one state document; :class:`InvalidInput` names ``source`` and what is wrong."""
+    from airdig.deepdrift.cloudtrail import gc_paused
+
+    with gc_paused():  # tens of thousands of acyclic attribute dicts: collections would rescan them all
+        return _parse_state(raw, source)
+
+
+def _parse_state(raw: bytes | str, source: str) -> TfState:
     if not raw.strip():
         raise InvalidInput(source, "the state file is empty")
     try:

@@ -1,10 +1,14 @@
 """The watch loop: detect, then publish only what changed since the previous cycle.
 
 ``airdig.drift.detected`` goes out for a new drift or one whose content changed, ``airdig.drift.resolved``
-for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write that caused a drift. The
+for one that disappeared, ``airdig.change.recorded`` once per CloudTrail write (and node it changed) that
+the writes table maps to a node, whether or not it caused a drift (the root-cause model only counts a
+change that is on record), ``airdig.drift.coverage`` (the coverage matrix) when it differs from the last
+one published. The
 previous cycle's drifts are kept in ``<data_dir>/deepdrift-watch.json`` so ``--once`` runs from cron
-behave like one long-running watch. A type that could not be fetched keeps its previous drifts (unknown
-is not resolved).
+behave like one long-running watch. Unknown is never resolved: a drift stays open while its scope
+(type, region) is unknown, its state file could not be read, or (for unmanaged drifts) any state could
+not be read.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import orjson
 from airdig.backends.interfaces import Bus
 from airdig.deepdrift.cloudtrail import TrailEvent
 from airdig.deepdrift.detect import DetectResult
-from airdig.deepdrift.redact import redact
 from airdig.errors import AirDigError
 from airdig.logs import get_logger
-from airdig.model.events import TOPIC_DRIFT, CloudEvent, to_rfc3339
+from airdig.model.events import DRIFT_COVERAGE_SUBJECT, TOPIC_DRIFT, CloudEvent, to_rfc3339
+from airdig.model.redact import redact
 
 log = get_logger("deepdrift.watch")
 SOURCE = "airdig/deepdrift"
@@ -35,15 +39,44 @@ def fingerprint(d: dict[str, Any]) -> str:
     return hashlib.sha1(orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
-def change_event(ev: TrailEvent, subject: str) -> CloudEvent:
-    data = {"id": ev.event_id, "kind": "cloudtrail",
+def change_id(ev: TrailEvent, subject: str) -> str:
+    """The change id of a write's second and later nodes: a write that changed several nodes
+    (``CreateTags`` on three resources) is one change per node; the first node's change keeps the bare
+    eventID (see :meth:`Watcher.cycle`)."""
+    return f"{ev.event_id}@{subject}"
+
+
+def change_event(ev: TrailEvent, subject: str, attributes: tuple[str, ...] = (), change: str = "") -> CloudEvent:
+    data = {"id": change or ev.event_id, "kind": "cloudtrail",
             "summary": f"{ev.event_name} ({ev.event_source}) by {ev.principal} via {ev.channel}",
             "actor": ev.principal, "time": to_rfc3339(ev.ts),
-            "details": redact({"event_name": ev.event_name, "event_source": ev.event_source,
+            "details": redact({"event_id": ev.event_id, "event_name": ev.event_name, "event_source": ev.event_source,
+                               "attributes": list(attributes),
                                "principal_type": ev.principal_type, "principal_arn": ev.principal_arn,
                                "session": ev.session, "channel": ev.channel, "source_ip": ev.source_ip,
                                "user_agent": ev.user_agent, "request_parameters": ev.request_parameters})}
     return CloudEvent(type="airdig.change.recorded", source=SOURCE, subject=subject, data=data, time=ev.ts)
+
+
+class _Unknown:
+    """What this cycle could not see, read from the coverage matrix."""
+
+    def __init__(self, coverage: dict[str, Any]) -> None:
+        self.types = set(coverage.get("unknown_types", []))
+        self.scopes = {(s.get("type"), s.get("region")) for s in coverage.get("scopes", [])
+                       if s.get("status") != "checked"}
+        self.states = {s.get("source") for s in coverage.get("states", []) if s.get("status") != "checked"}
+        self.unmanaged = (coverage.get("unmanaged") or {}).get("status", "checked") != "checked"
+
+    def holds(self, drift: dict[str, Any]) -> bool:
+        """True when ``drift`` (from an earlier cycle) lies where this cycle could not look."""
+        if drift.get("state") and drift["state"] in self.states:
+            return True
+        if drift.get("kind") == "unmanaged" and self.unmanaged:
+            return True
+        if "region" in drift:
+            return (drift.get("resource_type"), drift.get("region")) in self.scopes
+        return drift.get("resource_type") in self.types  # a drift saved before scopes had regions
 
 
 class Watcher:
@@ -54,17 +87,19 @@ class Watcher:
         self.state_file = state_file
         self.previous: dict[str, dict[str, Any]] = {}
         self.published_changes: set[str] = set()
+        self.coverage_fp = ""
         if state_file and state_file.exists():
             try:
                 saved = orjson.loads(state_file.read_bytes())
                 self.previous = saved.get("drifts", {})
                 self.published_changes = set(saved.get("changes", []))
+                self.coverage_fp = str(saved.get("coverage_fp") or "")
             except (orjson.JSONDecodeError, OSError, AttributeError) as exc:
                 log.warning("ignoring unreadable watch state", path=str(state_file), error=str(exc))
 
     def cycle(self, result: DetectResult) -> dict[str, int]:
         current = {d["id"]: d for d in result.drifts}
-        unknown = set(result.coverage.get("unknown_types", []))
+        unknown = _Unknown(result.coverage)
         counts = {"detected": 0, "resolved": 0, "changes": 0}
         for did, d in current.items():
             old = self.previous.get(did)
@@ -72,23 +107,29 @@ class Watcher:
                 self._publish("airdig.drift.detected", d["resource_id"], d)
                 counts["detected"] += 1
         for did, old in list(self.previous.items()):
-            if did in current or old.get("resource_type") in unknown:
+            if did in current or unknown.holds(old):
                 continue
             data = {k: v for k, v in old.items() if k != "_fp"}
             data["resolved_at"] = to_rfc3339(time.time())
             self._publish("airdig.drift.resolved", old["resource_id"], data)
             counts["resolved"] += 1
-        subjects = {d["cause"]["event_id"]: d["resource_id"] for d in result.drifts if d.get("cause")}
-        for ev in result.causes:
-            if ev.event_id not in self.published_changes:
-                ce = change_event(ev, subjects.get(ev.event_id, ev.event_id))
+        first_node: dict[str, str] = {}
+        for ev, node, attributes in result.writes:
+            first = first_node.setdefault(ev.event_id, node)
+            cid = ev.event_id if node == first else change_id(ev, node)
+            if cid not in self.published_changes:
+                ce = change_event(ev, node, attributes, cid)
                 self.bus.publish(ce.topic, key=ce.subject, value=ce.encode())
-                self.published_changes.add(ev.event_id)
+                self.published_changes.add(cid)
                 counts["changes"] += 1
+        cov_fp = hashlib.sha1(orjson.dumps(result.coverage, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+        if cov_fp != self.coverage_fp:  # the engine serves the newest as driftCoverage
+            self._publish("airdig.drift.coverage", DRIFT_COVERAGE_SUBJECT, result.coverage)
+            self.coverage_fp = cov_fp
         self.bus.flush()
         kept = {did: {**d, "_fp": fingerprint(d)} for did, d in current.items()}
         for did, old in self.previous.items():
-            if did not in current and old.get("resource_type") in unknown:
+            if did not in current and unknown.holds(old):
                 kept[did] = old
         self.previous = kept
         self._save()
@@ -103,8 +144,8 @@ class Watcher:
         if not self.state_file:
             return
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"drifts": self.previous, "changes": sorted(self.published_changes)[-50000:]},
-                                     default=str))
+        tmp.write_bytes(orjson.dumps({"drifts": self.previous, "changes": sorted(self.published_changes)[-50000:],
+                                      "coverage_fp": self.coverage_fp}, default=str))
         os.replace(tmp, self.state_file)
 
 

@@ -282,7 +282,7 @@ class Script:
         # each tick reports the requests of the interval just past, hence the extra interval
         window, tick = self.timing.trace_window, self.timing.scaled(1.0, 0.25)
         self._sleep(max(0.0, (scanned_at // window + 1) * window - time.time()) + tick + 0.05)
-        self.traffic = TrafficGenerator(self.p.sim, hosts, self.otlp_url, interval=tick)
+        self.traffic = TrafficGenerator(self.p.sim, hosts, self.otlp_url, interval=tick, token=self.p.token)
         self.p.sim.serving = True
         self.traffic.start()
         traffic_from = time.time()

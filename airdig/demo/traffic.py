@@ -84,8 +84,10 @@ class TrafficGenerator:
     """Posts one OTLP batch per ``interval`` seconds to ``otlp_url`` (``http://host:port/v1/traces``)."""
 
     def __init__(self, sim: Simulation, hosts: Hosts, otlp_url: str, interval: float = 1.0,
-                 requests_per_tick: int = 20, seed: int | None = None) -> None:
+                 requests_per_tick: int = 20, seed: int | None = None, token: str | None = None) -> None:
+        """``token``: the engine's API token, which TraceCore inside `airdig up` asks for when auth is on."""
         self.sim, self.hosts, self.url, self.interval = sim, hosts, otlp_url, interval
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.per_tick = requests_per_tick
         self.rng = random.Random(seed)
         self.sent = 0
@@ -101,7 +103,7 @@ class TrafficGenerator:
         self._thread.join(10)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=10, headers=self.headers) as client:
             while not self._stop.is_set():
                 body = self.batch(time.time())
                 try:

@@ -330,7 +330,7 @@ def delivery_view(r: AlertDeliveryRow) -> dict[str, Any]:
             "createdAt": to_rfc3339(r.created_at), "sentAt": to_rfc3339(r.sent_at) if r.sent_at else None}
 
 
-async def list_deliveries(request: Request) -> Response:
+def list_deliveries(request: Request) -> Response:
     import orjson
 
     from airdig.engine.api.views import check_first

@@ -1,26 +1,28 @@
-"""The engine's ASGI app: probes, metrics, GraphQL and REST over one :class:`EngineService`."""
+"""The engine's ASGI app: probes, metrics, GraphQL and REST over one :class:`EngineService`, behind the
+shared HTTP edge (:mod:`airdig.edge`: Host/Origin checks, body limit, route metrics, token gate)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from airdig.edge.policy import EdgePolicy
+from airdig.edge.probes import Probes, ping_check
+from airdig.edge.stack import edge_middleware
 from airdig.engine.alerts import alert_routes
 from airdig.engine.api.graphql.schema import build_schema
 from airdig.engine.api.graphql.subscriptions import FanoutHub
 from airdig.engine.api.rest.intel_routes import intel_routes
 from airdig.engine.api.rest.routes import error_response, routes
-from airdig.engine.auth import Authenticator, AuthMiddleware, principal_of, ws_principal
+from airdig.engine.auth import OPEN_PATHS, Authenticator, principal_of, ws_principal
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, Unauthorized
 from airdig.logs import get_logger
@@ -29,12 +31,17 @@ log = get_logger("engine.http")
 
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, service: EngineService, hub: FanoutHub | None = None, auth: Authenticator | None = None
-                 ) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql")
+    def __init__(self, service: EngineService, hub: FanoutHub | None = None, auth: Authenticator | None = None,
+                 graphiql: bool = False) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql" if graphiql else None)
         self.service = service
         self.hub = hub
         self.auth = auth
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """The edge's :class:`airdig.edge.origin.HostOriginGuard` ran first and decided (it also knows
+        ``X-Forwarded-Host`` from the UI proxy and the ``allowed_origins`` setting)."""
+        return True
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
         return {"service": self.service, "request": request, "response": response,
@@ -52,62 +59,28 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
         return await super().on_ws_connect(context)
 
 
-def probe_routes(readiness: Any, registry: Any, liveness: Any = None) -> list[Route]:
-    """``/healthz``, ``/readyz``, ``/metrics`` — the same three on every role.
+def engine_probes(service: EngineService) -> Probes:
+    """``/healthz`` runs ``service.liveness_checks`` (a supervisor registers its threads there);
+    ``/readyz`` pings each backend in a worker thread with a timeout, cached for two seconds."""
+    probes = Probes(service.metrics.registry, liveness=service.liveness_checks)
+    probes.readiness["store"] = ping_check(lambda: service.store.ping())
+    probes.readiness["bus"] = ping_check(lambda: service.bus.ping())
+    probes.readiness["cache"] = ping_check(lambda: service.cache.ping())
 
-    ``liveness`` (``Callable[[], str | None]``): a reason makes ``/healthz`` answer 503, so Kubernetes
-    restarts a pod whose background thread is dead beyond recovery (see :mod:`airdig.supervisor`)."""
+    def processor() -> str | None:
+        if service.processor is None:
+            return None
+        return None if service.processor.alive else "stopped"
 
-    async def healthz(_: Request) -> Response:
-        problem = liveness() if liveness is not None else None
-        if problem:
-            return JSONResponse({"status": "dead", "reason": problem}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(_: Request) -> Response:
-        checks = readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                            status_code=200 if ok else 503)
-
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    probes.readiness["processor"] = processor
+    return probes
 
 
-class RequestMetrics:
-    """Counts HTTP requests by route family and status (ids are cut off to keep the label set small)."""
-
-    def __init__(self, app: ASGIApp, counter: Any) -> None:
-        self.app = app
-        self.counter = counter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        parts = path.split("/")
-        route = "/".join(parts[:4]) if path.startswith("/api/") else (path if path in _KNOWN else "other")
-        status = {"code": 500}
-
-        async def record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record)
-        finally:
-            self.counter.labels(route, str(status["code"])).inc()
-
-
-_KNOWN = {"/graphql", "/healthz", "/readyz", "/metrics"}
-
-
-def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
-    """``require_auth``: bearer tokens on /graphql and /api (True unless every listener is on loopback)."""
+def build_app(service: EngineService, require_auth: bool = False, policy: EdgePolicy | None = None,
+              spa: bool = False, graphiql: bool = False) -> Starlette:
+    """``require_auth``: bearer tokens on every route but the probes (and the SPA's public files);
+    ``policy``: the listener's Host/Origin rules and body limit; ``spa``: also serve the web UI (loopback
+    dev mode: one origin, no proxy); ``graphiql``: the in-browser IDE at GET /graphql (dev mode only)."""
     async def on_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, AirDigError):
             log.error("request failed", exc_info=True, path=request.url.path)
@@ -123,16 +96,28 @@ def build_app(service: EngineService, require_auth: bool = False) -> Starlette:
     auth = Authenticator(service.store, required=require_auth)
     hub = FanoutHub(service.cache)
     service.closers.append(hub.close)
-    graphql = _GraphQL(service, hub, auth)
+    graphql = _GraphQL(service, hub, auth, graphiql)
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
+    all_routes: list[BaseRoute] = [
+        *engine_probes(service).routes(), *routes(), *intel_routes(), *alert_routes(),
+        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
+    open_paths = set(OPEN_PATHS)
+    open_prefixes: tuple[str, ...] = ()
+    if spa:
+        from airdig.ui.app import SPA_PATHS, SPA_PREFIXES, SecurityHeaders, spa_routes
+
+        all_routes += spa_routes("")
+        open_paths |= SPA_PATHS
+        open_prefixes = SPA_PREFIXES
+    edge = edge_middleware(policy or EdgePolicy(), routes=all_routes, counter=service.metrics.http_requests,
+                           verify=auth.aprincipal, open_paths=open_paths, open_prefixes=open_prefixes)
+    if spa:
+        edge.append(Middleware(SecurityHeaders))
     app = Starlette(
-        routes=[*probe_routes(service.readiness, service.metrics.registry, service.liveness), *routes(), *intel_routes(),
-                *alert_routes(),
-                Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
+        routes=all_routes,
         exception_handlers={AirDigError: on_error, Exception: on_error, 404: not_found, 405: not_allowed},
-        middleware=[Middleware(RequestMetrics, counter=service.metrics.http_requests),
-                    Middleware(AuthMiddleware, auth=auth)],
+        middleware=edge,
     )
     app.state.service = service
     app.state.hub = hub

@@ -17,7 +17,7 @@ from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Stor
 from airdig.backends.store.sql import SqlTx
 from airdig.engine.limits import check_row, check_rows
 from airdig.errors import InvalidInput, StoreRejected
-from airdig.model.events import CloudEvent, decode_edge, decode_node, parse_time
+from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge, decode_node, parse_time
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
 DRIFT_KINDS = ("changed", "missing", "unmanaged")
@@ -177,6 +177,25 @@ def _plan_drift(ev: CloudEvent, plan: Plan) -> None:
                                                "kind": kind, "time": ev.time}))
 
 
+def _plan_drift_coverage(ev: CloudEvent, plan: Plan) -> None:
+    """DeepDrift's coverage matrix (published by ``watch`` when it changes) kept as a change row of kind
+    ``drift_coverage``: the newest row is what ``driftCoverage`` serves, older ones are its history."""
+    d = ev.data
+    src = f"event {ev.id}: data"
+    for key in ("managed", "total", "by_type"):
+        if key not in d:
+            raise InvalidInput(src, f"coverage needs {key!r}")
+    if not isinstance(d["by_type"], dict) or not isinstance(d.get("scopes", []), list):
+        raise InvalidInput(src, "by_type must be an object and scopes a list")
+    unknown = sum(1 for s in d.get("scopes", []) if isinstance(s, dict) and s.get("status") == "unknown")
+    raw_compared = d.get("compared")
+    compared: dict[str, Any] = raw_compared if isinstance(raw_compared, dict) else {}
+    plan.changes.append(ChangeRow(
+        id=ev.id, node_id=DRIFT_COVERAGE_SUBJECT, time=ev.time, kind="drift_coverage", source=ev.source,
+        summary=f"DeepDrift coverage: {compared.get('compared', '?')}/{compared.get('state_resources', '?')} state "
+                f"resources compared, {unknown} unknown scope(s)", details=d))
+
+
 def _plan_service(ev: CloudEvent, plan: Plan) -> None:
     node = decode_node(ev)
     plan.nodes.append(NodeRow(
@@ -255,6 +274,7 @@ PLANNERS: dict[str, Callable[[CloudEvent, Plan], None]] = {
     "airdig.change.recorded": _plan_change,
     "airdig.drift.detected": _plan_drift,
     "airdig.drift.resolved": _plan_drift,
+    "airdig.drift.coverage": _plan_drift_coverage,
     "airdig.trace.service": _plan_service,
     "airdig.trace.edge": _plan_trace_edge,
     "airdig.health.changed": _plan_health,

@@ -2,32 +2,32 @@
 
 A token is 32 random bytes shown once at creation; the store keeps only its SHA-256, which is enough
 for a secret of that entropy (no salt or slow hash is needed: nothing can be guessed from the hash).
-Authentication is off only when every listener of the engine is bound to loopback, so a laptop run of
-``airdig up`` needs no token while anything reachable from the network does.
+Authentication is the ``auth`` setting (``AIRDIG_AUTH``, on by default). It is off only in loopback
+dev mode (``airdig up``/``demo`` bound to loopback, or ``auth: off`` on a loopback listener), where the
+edge's Host and Origin checks keep other sites and DNS-rebinding pages out.
 
     tokens = TokenService(store); token, row = tokens.create("ci", "viewer")
-    app = AuthMiddleware(app, Authenticator(store, required=True))
+    gate = AuthGate(app, verify=Authenticator(store, required=True).aprincipal)   # airdig.edge.auth
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from airdig.backends.interfaces import ApiTokenRow, Store
+from airdig.edge.policy import is_loopback_bind
 from airdig.errors import Forbidden, InvalidInput, Unauthorized
 from airdig.logs import get_logger
 
@@ -36,14 +36,9 @@ log = get_logger("engine.auth")
 ROLES = ("viewer", "editor", "admin")
 TOKEN_PREFIX = "adg_"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-PROTECTED_PREFIXES = ("/graphql", "/api/")
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time on every replica
 
 Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def check_role(role: str) -> str:
@@ -64,12 +59,7 @@ def hash_token(token: str) -> str:
 def is_loopback(host: str) -> bool:
     """Whether a bind address only accepts local connections (``0.0.0.0`` and names other than
     ``localhost`` do not count: they may be reachable from the network)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_bind(host)
 
 
 @dataclass(frozen=True)
@@ -145,6 +135,19 @@ class Authenticator:
             raise Unauthorized("the API token is not valid (unknown or revoked)")
         return found
 
+    async def aprincipal(self, authorization: str | None) -> Principal:
+        """:meth:`principal` for the event loop: a cached token answers inline, a lookup in the token
+        store runs in a worker thread."""
+        if not self.required or not authorization:
+            return self.principal(authorization)
+        _, _, token = authorization.strip().partition(" ")
+        hit = self._cache.get(hash_token(token.strip()))
+        if hit is not None and hit[0] > time.monotonic() and hit[1] is not None:
+            return hit[1]
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.principal, authorization)
+
     def _lookup(self, digest: str) -> Principal | None:
         now = time.monotonic()
         with self._lock:
@@ -158,52 +161,6 @@ class Authenticator:
                 self._cache.clear()
             self._cache[digest] = (now + self.cache_seconds, found)
         return found
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-class AuthMiddleware:
-    """ASGI middleware: every ``/graphql`` and ``/api/…`` request carries a valid bearer token (when
-    auth is on); the probes stay open. The caller lands in ``scope["state"]["principal"]``.
-
-    A WebSocket without the header is let through unauthenticated: graphql-transport-ws clients send
-    the token in the ``connection_init`` payload instead, checked by :func:`ws_principal`.
-    """
-
-    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
-        self.app = app
-        self.auth = auth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        path = str(scope.get("path", ""))
-        if kind not in ("http", "websocket") or path in OPEN_PATHS or not path.startswith(PROTECTED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        header = _header(scope, b"authorization")
-        state = scope.setdefault("state", {})
-        if kind == "websocket" and header is None:
-            state["principal"] = LOOPBACK if not self.auth.required else None
-            await self.app(scope, receive, send)
-            return
-        try:
-            state["principal"] = self.auth.principal(header)
-        except Unauthorized as exc:
-            if kind == "websocket":
-                await send({"type": "websocket.close", "code": 4401, "reason": "Unauthorized"})
-                return
-            body = orjson.dumps({"error": str(exc), "code": exc.code})
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="airdig"')]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
 
 
 def principal_of(scope: Scope) -> Principal | None:

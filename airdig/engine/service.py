@@ -16,6 +16,7 @@ from airdig.engine.metrics import EngineMetrics
 from airdig.engine.processor import EventProcessor
 from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
 from airdig.logs import get_logger
+from airdig.model.redact import redact_text, redact_url
 from airdig.settings import Settings
 from airdig.supervisor import Supervisor
 
@@ -34,6 +35,9 @@ class EngineService:
     settings: Settings | None = None
     # stopped after the processor, before the backends close (subscription fan-out, alert worker)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # liveness checks for /healthz: name -> () -> None when fine, else the reason (e.g. a supervisor's
+    # "thread X is dead"); read at every probe, so checks registered after the app was built count
+    liveness_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     _read_cache: ReadCache | None = None
     supervisor: Supervisor | None = None
 
@@ -42,6 +46,7 @@ class EngineService:
             self.supervisor = Supervisor("engine", self.metrics.thread_restarts)
         if hasattr(self.cache, "supervisor"):  # the Redis fan-out subscriber runs under the same one
             self.cache.supervisor = self.supervisor
+        self.liveness_checks["threads"] = self.supervisor.liveness  # /healthz 503 once one is given up
 
     @property
     def read_cache(self) -> ReadCache:
@@ -76,8 +81,8 @@ class EngineService:
 
             attach_alerts(self)
             self.processor.start()
-        log.info("engine started", replica=self.replica_id, database=_redact(self.store.url),
-                 bus=_redact(self.bus.url), cache=_redact(self.cache.url))
+        log.info("engine started", replica=self.replica_id, database=redact_url(self.store.url),
+                 bus=redact_url(self.bus.url), cache=redact_url(self.cache.url))
 
     def stop(self) -> None:
         if self.processor is not None:
@@ -101,18 +106,7 @@ class EngineService:
                 probe()
                 checks[name] = "ok"
             except Exception as exc:
-                checks[name] = f"error: {exc}"
+                checks[name] = f"error: {redact_text(str(exc))}"
         if self.processor is not None:
             checks["processor"] = "ok" if self.processor.alive else "stopped"
         return checks
-
-
-def _redact(url: str) -> str:
-    """Backend URLs in logs never carry their password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

@@ -43,12 +43,16 @@ EVENT_TYPES: dict[str, str] = {
     "airdig.change.recorded": TOPIC_DRIFT,
     "airdig.drift.detected": TOPIC_DRIFT,
     "airdig.drift.resolved": TOPIC_DRIFT,
+    "airdig.drift.coverage": TOPIC_DRIFT,
     "airdig.trace.service": TOPIC_TRACES,
     "airdig.trace.edge": TOPIC_TRACES,
     "airdig.trace.span": TOPIC_TRACES,
     "airdig.health.changed": TOPIC_HEALTH,
     "airdig.security.event": TOPIC_HEALTH,
 }
+
+# subject of ``airdig.drift.coverage`` and node id of the change rows the engine keeps it in
+DRIFT_COVERAGE_SUBJECT = "deepdrift:coverage"
 
 _REQUIRED = ("specversion", "id", "source", "type", "time", "subject")
 

@@ -18,6 +18,7 @@ import orjson
 
 from airdig.errors import InvalidInput
 from airdig.model.events import CloudEvent, parse_time
+from airdig.model.redact import redact, redact_text
 
 PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug")
 _ALIASES = {"info": "informational", "warn": "warning", "crit": "critical", "err": "error", "emerg": "emergency"}
@@ -47,11 +48,14 @@ class FalcoEvent:
         return out
 
     def to_event(self, subject: str) -> CloudEvent:
+        # Falco quotes command lines and environments (``proc.cmdline=... --password=...``): the published
+        # event carries them redacted like everything else that reaches the store
         return CloudEvent(type="airdig.security.event", source="pulsesight", subject=subject, time=self.time,
                           id=self.id, data={
                               "id": self.id, "source": self.source, "rule": self.rule,
-                              "priority": self.priority, "output": self.output, "time": self.time_text,
-                              "fields": self.fields, "tags": self.tags, "hostname": self.hostname})
+                              "priority": self.priority, "output": redact_text(self.output),
+                              "time": self.time_text, "fields": redact(self.fields), "tags": self.tags,
+                              "hostname": self.hostname})
 
 
 def parse_falco(body: Any) -> FalcoEvent:

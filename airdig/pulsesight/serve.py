@@ -19,6 +19,8 @@ import uvicorn
 
 from airdig.backends.interfaces import Bus, Cache
 from airdig.backends.registry import open_bus, open_cache
+from airdig.edge.auth import Verify
+from airdig.edge.policy import EdgePolicy
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
 from airdig.pulsesight.config import PulseSightConfig
@@ -117,10 +119,12 @@ def _loop(ps: PulseSight, interval: float, stop: threading.Event) -> None:
 def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 8081, *,
                      config: PulseSightConfig | None = None, bus: Bus | None = None,
                      resolver: NodeResolver | None = None, rules: Sequence[Rule] | None = None,
-                     sources: dict[str, MetricSource] | None = None, evaluate: bool = True) -> PulseSightHandle:
-    """Start PulseSight in background threads; returns when the HTTP port is listening."""
+                     sources: dict[str, MetricSource] | None = None, evaluate: bool = True,
+                     tokens: Verify | None = None) -> PulseSightHandle:
+    """Start PulseSight in background threads; returns when the HTTP port is listening. ``tokens``:
+    the engine's API-token check (``airdig up``), accepted besides the shared secret."""
     cfg = config or PulseSightConfig.load(settings)
-    if host not in LOOPBACK and not cfg.secret:
+    if host not in LOOPBACK and not cfg.secret and tokens is None:
         raise ConfigError("AIRDIG_PULSESIGHT_SECRET", f"webhooks bound to {host} need a shared secret; "
                           "set one or bind to 127.0.0.1")
     if rules is None:
@@ -133,7 +137,8 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     srcs.setdefault("traces", traces)
     cache = open_cache(settings.cache_url)  # replicas share what they published through it (Redis)
     ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold, cache=cache)
-    app = build_app(ps, cfg.secret, srcs)
+    app = build_app(ps, cfg.secret, srcs, policy=EdgePolicy.for_bind(host, settings.allowed_hosts,
+                                                                        settings.allowed_origins), tokens=tokens)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                            lifespan="off"))
     stop = threading.Event()

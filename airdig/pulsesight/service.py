@@ -41,6 +41,8 @@ class Metrics:
                                    ["rule", "outcome"], registry=r)
         self.webhooks = Counter("pulsesight_webhook_requests_total", "Webhook requests by endpoint and outcome.",
                                 ["endpoint", "outcome"], registry=r)
+        self.http_requests = Counter("airdig_http_requests_total", "HTTP requests served, by route template "
+                                     "and status.", ["route", "status"], registry=r)
         self.security_events = Counter("pulsesight_security_events_total", "Falco events received.",
                                        ["priority"], registry=r)
         self.nodes = Gauge("pulsesight_nodes", "Nodes by health status.", ["status"], registry=r)

@@ -5,16 +5,20 @@
 * ``GET /api/v1/health[?node_id=]``, ``GET /api/v1/unmapped``, ``GET /api/v1/security-events[?node_id=]``;
 * ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
 
-Webhooks need the shared secret, as ``Authorization: Bearer <secret>`` or ``X-AirDig-Secret: <secret>``
-(Falco's http_output cannot send custom headers in every version; put Falcosidekick or the
-``?secret=`` parameter in front when needed). Without a secret the app only accepts being bound to
-loopback — :func:`airdig.pulsesight.serve.start_pulsesight` enforces that.
+Every route but the probes — webhooks and the read API alike — goes through the shared edge
+(:mod:`airdig.edge`): Host/Origin checks, a streaming body limit, and the token gate, which accepts the
+shared secret (``Authorization: Bearer <secret>`` or ``X-AirDig-Secret: <secret>``) and, when the
+engine's token store is at hand (``airdig up``), the engine's API tokens. A secret is never read from
+the URL (it would land in access logs); Falco versions whose http_output cannot send a header go
+through Falcosidekick. Without any credential the app only accepts being bound to loopback —
+:func:`airdig.pulsesight.serve.start_pulsesight` enforces that.
 
     app = build_app(pulsesight, secret="s3cret", sources=sources)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -26,7 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airdig.errors import AirDigError, InvalidInput
+from airdig.edge.auth import Verify
+from airdig.edge.policy import EdgePolicy
+from airdig.edge.probes import Probes
+from airdig.edge.stack import edge_middleware
+from airdig.errors import AirDigError, InvalidInput, Unauthorized
 from airdig.logs import get_logger
 from airdig.pulsesight.service import PulseSight
 from airdig.pulsesight.sources.base import MetricSource
@@ -39,32 +47,32 @@ def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _authorized(request: Request, secret: str | None) -> bool:
-    if not secret:
-        return True
-    auth = request.headers.get("authorization", "")
-    presented = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-airdig-secret")
-    presented = presented or request.query_params.get("secret")
-    return presented is not None and hmac.compare_digest(presented.encode(), secret.encode())
+def secret_verifier(secret: str | None, tokens: Verify | None = None) -> Verify | None:
+    """The token gate's check: the shared secret, else (when given) the engine's API tokens; None when
+    neither is configured (loopback only)."""
+    if not secret and tokens is None:
+        return None
+
+    async def verify(authorization: str | None) -> object:
+        scheme, _, presented = (authorization or "").strip().partition(" ")
+        if secret and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), secret.encode()):
+            return "pulsesight-secret"
+        if tokens is not None:
+            return await tokens(authorization)
+        raise Unauthorized("send Authorization: Bearer <secret> or X-AirDig-Secret")
+
+    return verify
 
 
-def build_app(ps: PulseSight, secret: str | None = None,
-              sources: Mapping[str, MetricSource] | None = None) -> Starlette:
-    """The Starlette app over one :class:`PulseSight`."""
+def build_app(ps: PulseSight, secret: str | None = None, sources: Mapping[str, MetricSource] | None = None,
+              policy: EdgePolicy | None = None, tokens: Verify | None = None) -> Starlette:
+    """The Starlette app over one :class:`PulseSight`; ``tokens``: the engine's token check, so its API
+    tokens work here too (``airdig up``)."""
 
     def webhook(endpoint: str, handler: Callable[[object], dict[str, object]]
                 ) -> Callable[[Request], Awaitable[Response]]:
         async def receive(request: Request) -> Response:
-            if not _authorized(request, secret):
-                ps.metrics.webhooks.labels(endpoint, "unauthorized").inc()
-                log.warning("webhook rejected: missing or wrong secret", endpoint=endpoint,
-                            client=request.client.host if request.client else None)
-                return _json({"error": "unauthorized: send Authorization: Bearer <secret> "
-                                       "or X-AirDig-Secret"}, 401)
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                ps.metrics.webhooks.labels(endpoint, "too_large").inc()
-                return _json({"error": f"body larger than {MAX_BODY} bytes"}, 413)
+            raw = await request.body()  # at most MAX_BODY: the edge refuses more as it streams in
             try:
                 try:
                     body = orjson.loads(raw)
@@ -104,22 +112,25 @@ def build_app(ps: PulseSight, secret: str | None = None,
             return _json({"status": "dead", "reason": problem}, 503)
         return _json({"status": "ok"})
 
-    def _probe() -> dict[str, str]:
-        problems: dict[str, str] = {}
-        for name, src in (sources or {}).items():
+    # each source and the bus pinged in worker threads, with a timeout, the verdict cached two seconds
+    probes = Probes(timeout=5.0)
+
+    def pinger(ping: Callable[[], object]) -> Callable[[], str | None]:
+        def check() -> str | None:
             try:
-                src.ping()
+                ping()
             except AirDigError as exc:
-                problems[name] = str(exc)
-        if ps.outbox.bus is not None:
-            try:
-                ps.outbox.bus.ping()
-            except AirDigError as exc:
-                problems["bus"] = str(exc)
-        return problems
+                return str(exc)
+            return None
+        return check
+
+    for name, src in (sources or {}).items():
+        probes.readiness[name] = pinger(src.ping)
+    if ps.outbox.bus is not None:
+        probes.readiness["bus"] = pinger(ps.outbox.bus.ping)
 
     async def readyz(request: Request) -> Response:
-        problems = await run_in_threadpool(_probe)
+        problems = {k: v for k, v in (await probes.ready()).items() if v != "ok"}
         if problems:
             return _json({"status": "unavailable", "problems": problems}, 503)
         return _json({"status": "ready"})
@@ -141,4 +152,7 @@ def build_app(ps: PulseSight, secret: str | None = None,
         Route("/readyz", readyz),
         Route("/metrics", metrics),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found})
+    edge = dataclasses.replace(policy or EdgePolicy(), max_body_bytes=MAX_BODY)
+    verify = secret_verifier(secret, tokens)
+    return Starlette(routes=routes, exception_handlers={404: not_found}, middleware=edge_middleware(
+        edge, routes=routes, counter=ps.metrics.http_requests, verify=verify, alt_header=b"x-airdig-secret"))

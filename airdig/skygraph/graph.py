@@ -7,17 +7,18 @@ or any native id); :func:`resolve` maps them through the native-id index of ever
 scan's and, for scopes not scanned now, the previous scan's) and drops what names nothing known.
 
     frag = Fragment(scope="ec2/us-east-1")
-    frag.nodes.append(node); frag.edges.append(Edge(vpc_arn, "subnet-0abc", "contains"))
+    frag.add(node); frag.link(vpc_arn, "contains", "subnet-0abc")
     graph = resolve([frag], known={})
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airdig.model.graph import Edge, Node
+from airdig.model.redact import redact, redact_tags, redact_text
 
 
 @dataclass
@@ -29,6 +30,15 @@ class Fragment:
     edges: list[Edge] = field(default_factory=list)
 
     def add(self, node: Node) -> Node:
+        """Add a node with its secrets already hidden (:mod:`airdig.model.redact`).
+
+        Every transform (AWS, Kubernetes, Terraform) adds its nodes here, so nothing a scan saves,
+        publishes or writes to ``--output`` holds a Lambda environment secret, a container ``env``
+        password, credentials in user data, a tag or a description.
+        """
+        name, attrs, tags = redact_text(node.name), redact(node.attrs), redact_tags(node.tags)
+        if name is not node.name or attrs is not node.attrs or tags != node.tags:
+            node = replace(node, name=name, attrs=attrs, tags=tags)
         self.nodes.append(node)
         return node
 

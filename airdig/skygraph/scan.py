@@ -30,7 +30,7 @@ from airdig.skygraph.diff import Changes, diff
 from airdig.skygraph.graph import Fragment, Graph, ScopeGraph, resolve
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.k8s import reader as k8s_reader
-from airdig.skygraph.k8s.transform import KIND_BY_API, KINDS, scope_of, transform_kind
+from airdig.skygraph.k8s.transform import KIND_BY_API, KINDS, SECRET, scope_of, transform_kind
 
 log = get_logger("skygraph")
 SOURCE = "skygraph"
@@ -157,6 +157,11 @@ def _k8s_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict[str, 
             return transform_kind(kind, raw, target.cluster, pods)
 
         tasks[scope_of(kind, target.cluster)] = task
+    # Secrets are no longer listed (their nodes come with the pods that name them). The scope that once
+    # listed them is read as empty, so an upgraded data dir drops the secrets no pod names any more
+    # instead of keeping them forever; those a pod names are present in the pod scope and stay.
+    retired = scope_of(SECRET, target.cluster)
+    tasks[retired] = lambda: Fragment(retired)
     return tasks
 
 

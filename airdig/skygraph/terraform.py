@@ -16,6 +16,7 @@ from typing import Any
 from airdig.deepdrift import tfstate
 from airdig.model.graph import Node
 from airdig.model.ids import terraform_id
+from airdig.model.redact import redact_url
 from airdig.skygraph.graph import Fragment
 
 StateResources = list[tuple[str, str, dict[str, Any]]]
@@ -36,7 +37,9 @@ def read_state_resources(path: str) -> StateResources:
 
 
 def scope_of(source: str) -> str:
-    return f"terraform/{source}"
+    """The scope of a state; an ``https://user:pass@…`` source loses its password (scopes name files and
+    appear in logs)."""
+    return f"terraform/{redact_url(source)}"
 
 
 def _target(attrs: dict[str, Any]) -> str | None:

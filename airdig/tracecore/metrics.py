@@ -104,6 +104,8 @@ class TraceCoreMetrics:
         self.registry = CollectorRegistry()
         self.sources: list[tuple[Pairer, ServiceMap]] = []
         self.queue_depths: list[Callable[[], int]] = []
+        self.http_requests = Counter("airdig_http_requests_total", "HTTP requests served, by route template "
+                                     "and status.", ["route", "status"], registry=self.registry)
         self.requests = Counter("tracecore_receiver_requests", "Export requests by protocol and result.",
                                 ["protocol", "result"], registry=self.registry)
         self.received = Counter("tracecore_receiver_spans", "Spans by receiver outcome: accepted, rejected "

@@ -26,6 +26,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from airdig.edge.auth import Verify
+from airdig.edge.policy import EdgePolicy
+from airdig.edge.probes import Probes
+from airdig.edge.stack import edge_middleware
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
 from airdig.tracecore.decode import DecodeResult, decode_request
@@ -70,10 +74,12 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int = 16 << 20,
                   all_attributes: bool = False, retry_after: int = 2,
-                  ready: Callable[[], str | None] | None = None,
-                  live: Callable[[], str | None] | None = None) -> Starlette:
+                  ready: Callable[[], str | None] | None = None, policy: EdgePolicy | None = None,
+                  verify: Verify | None = None, live: Callable[[], str | None] | None = None) -> Starlette:
     """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``);
-    ``live`` likewise for ``/healthz`` (None unless a background thread is dead beyond recovery)."""
+    ``live`` likewise for ``/healthz`` (None unless a background thread is dead beyond recovery);
+    ``policy``/``verify``: the shared edge (Host/Origin checks, bearer tokens on ``/v1/traces``).
+    The body limit stays this receiver's own (it also bounds the gunzipped size)."""
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -159,8 +165,13 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
             return PlainTextResponse(f"dead: {problem}", status_code=503)
         return PlainTextResponse("ok")
 
+    probes = Probes()  # the backend pings run in a worker thread, with a timeout, cached two seconds
+    if ready is not None:
+        probes.readiness["backends"] = ready
+
     async def readyz(request: Request) -> Response:
-        reason = ready() if ready is not None else None
+        checks = await probes.ready()
+        reason = next((v for v in checks.values() if v != "ok"), None)
         if reason is None and ingest.degraded:
             reason = f"downstream unavailable: {ingest.last_error}"
         if reason:
@@ -170,7 +181,9 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[
+    routes = [
         Route("/v1/traces", export, methods=["POST"]),
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", prometheus),
-    ])
+    ]
+    return Starlette(routes=routes, middleware=edge_middleware(
+        policy or EdgePolicy(), routes=routes, counter=metrics.http_requests, verify=verify, body_limit=False))

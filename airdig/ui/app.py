@@ -9,22 +9,26 @@ WebSocket) and ``/api/*`` go to the engine, so the SPA works the same behind eit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airdig.edge.policy import EdgePolicy
+from airdig.edge.stack import edge_middleware
 from airdig.ui.metrics import UiMetrics
-from airdig.ui.proxy import EngineProxy
+from airdig.ui.proxy import MAX_BODY, EngineProxy
 
 STATIC_DIR = Path(__file__).parent / "static"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -33,33 +37,64 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-class _Headers(BaseHTTPMiddleware):
-    """Security headers on the UI's own responses; ``no-cache`` so a new release is picked up at once."""
+class SecurityHeaders:
+    """Security headers on the UI's own responses; ``no-cache`` so a new release is picked up at once.
+    Plain ASGI (it also sits in front of the engine's API in `airdig up`, where every microsecond counts)."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path == "/" or path.startswith("/static/") or path == "/index.html":
-            response.headers.setdefault("content-security-policy", CSP)
-            response.headers.setdefault("x-content-type-options", "nosniff")
-            response.headers.setdefault("referrer-policy", "no-referrer")
-            response.headers["cache-control"] = "no-cache"
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/" or path.startswith("/static/") or path == "/index.html"):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("content-security-policy", CSP)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+                headers["cache-control"] = "no-cache"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def build_ui_app(engine_url: str, transport: httpx.AsyncBaseTransport | None = None,
-                 metrics: UiMetrics | None = None) -> Starlette:
-    """The UI app proxying to ``engine_url``; ``transport`` lets tests route the proxy in-process."""
-    m = metrics or UiMetrics()
-    proxy = EngineProxy(engine_url, m, transport=transport)
+SPA_PATHS = frozenset({"/", "/index.html", "/ui/config.json"})
+SPA_PREFIXES = ("/static/",)
+
+
+def spa_routes(engine_url: str, on_static: Callable[[], None] | None = None) -> list[BaseRoute]:
+    """The SPA's files and ``/ui/config.json``: public (no data in them), so the token gate lets them
+    through (:data:`SPA_PATHS`, :data:`SPA_PREFIXES`). Served by the UI role and, in loopback dev
+    mode, by the engine itself (one origin, no proxy)."""
 
     async def index(_: Request) -> Response:
-        m.static.inc()
+        if on_static is not None:
+            on_static()
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    async def config(_: Request) -> Response:
+        # what the SPA shows in its footer / error states; never secrets
+        return _json({"engine_url": engine_url})
+
+    return [Route("/", index, methods=["GET", "HEAD"]), Route("/index.html", index, methods=["GET", "HEAD"]),
+            Route("/ui/config.json", config, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")]
+
+
+def build_ui_app(engine_url: str, transport: httpx.AsyncBaseTransport | None = None,
+                 metrics: UiMetrics | None = None, policy: EdgePolicy | None = None) -> Starlette:
+    """The UI app proxying to ``engine_url``; ``transport`` lets tests route the proxy in-process.
+    ``policy``: the listener's Host/Origin rules and body limit (the proxy's own :data:`MAX_BODY`)."""
+    m = metrics or UiMetrics()
+    proxy = EngineProxy(engine_url, m, transport=transport)
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})
@@ -73,31 +108,28 @@ def build_ui_app(engine_url: str, transport: httpx.AsyncBaseTransport | None = N
     async def metrics_route(_: Request) -> Response:
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def config(_: Request) -> Response:
-        # what the SPA shows in its footer / error states; never secrets
-        return _json({"engine_url": proxy.engine_url})
-
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # servers run with lifespan="off" keep the pool for the life of the process; the rest close it here
         yield
         await proxy.aclose()
 
+    routes: list[BaseRoute] = [
+        *spa_routes(proxy.engine_url, m.static.inc),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+        Route("/graphql", proxy.http, methods=METHODS),
+        WebSocketRoute("/graphql", proxy.websocket),
+        Route("/api/{path:path}", proxy.http, methods=METHODS),
+    ]
+    edge = policy or EdgePolicy()
+    edge = dataclasses.replace(edge, max_body_bytes=min(edge.max_body_bytes, MAX_BODY))
     app = Starlette(
         lifespan=lifespan,
-        routes=[
-            Route("/", index, methods=["GET", "HEAD"]),
-            Route("/index.html", index, methods=["GET", "HEAD"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_route, methods=["GET"]),
-            Route("/ui/config.json", config, methods=["GET"]),
-            Route("/graphql", proxy.http, methods=METHODS),
-            WebSocketRoute("/graphql", proxy.websocket),
-            Route("/api/{path:path}", proxy.http, methods=METHODS),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        ],
-        middleware=[Middleware(_Headers)],
+        routes=routes,
+        # the engine checks tokens on what is proxied; the UI itself holds no data
+        middleware=[*edge_middleware(edge, routes=routes, counter=m.requests), Middleware(SecurityHeaders)],
     )
     app.state.proxy = proxy
     app.state.metrics = m

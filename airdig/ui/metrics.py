@@ -22,6 +22,8 @@ class UiMetrics:
         self.ws_failures = Counter("airdig_ui_websocket_failures_total",
                                    "WebSocket sessions refused because the engine's socket could not be opened.",
                                    registry=self.registry)
+        self.requests = Counter("airdig_http_requests_total", "HTTP requests served, by route template and status.",
+                                ["route", "status"], registry=self.registry)
         self.static = Counter("airdig_ui_static_requests_total", "Requests for the SPA's files.",
                               registry=self.registry)
 

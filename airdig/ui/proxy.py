@@ -99,6 +99,8 @@ class EngineProxy:
         return "ok" if r.status_code == 200 else f"error: engine /healthz answered HTTP {r.status_code}"
 
     async def http(self, request: Request) -> Response:
+        """Forward one request; ``Origin`` goes along and ``Host`` as ``X-Forwarded-Host``, so the
+        engine's own Origin check sees what the browser sent (the UI's edge checked it already)."""
         path = request.url.path
         route = "graphql" if path == "/graphql" else "api"
         started = time.perf_counter()
@@ -140,9 +142,13 @@ class EngineProxy:
         """Relay a WebSocket (``graphql-transport-ws``) frame by frame, with the negotiated subprotocol."""
         offered = list(ws.scope.get("subprotocols") or [])
         fwd = [(k, ws.headers[k]) for k in WS_FORWARD if k in ws.headers]
+        # the engine runs its own Origin check against the browser's origin and the host it asked for
+        fwd.append(("x-forwarded-host", ws.headers.get("host", "")))
+        fwd.append(("x-forwarded-proto", "https" if ws.url.scheme == "wss" else "http"))
+        origin = ws.headers.get("origin")
         target = ws_url(self.engine_url, ws.url.path)
         try:
-            upstream = await ws_connect(target, subprotocols=offered or None,
+            upstream = await ws_connect(target, subprotocols=offered or None, origin=origin,  # type: ignore[arg-type]
                                         additional_headers=fwd, open_timeout=5, max_size=MAX_BODY)
         except (OSError, TimeoutError, InvalidStatus, WebSocketException) as exc:
             self.metrics.ws_failures.inc()

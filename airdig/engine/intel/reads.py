@@ -6,10 +6,12 @@ import base64
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow, Store
 from airdig.engine.intel.graphwalk import walk
 from airdig.errors import InvalidInput, NotFound
+from airdig.model.events import DRIFT_COVERAGE_SUBJECT, to_rfc3339
 from airdig.model.kinds import EDGE_TYPES
 
 STALE_AFTER = 6 * 3600.0  # an edge nobody re-observed for this long is shown as stale
@@ -134,3 +136,11 @@ def set_drift_status(store: Store, drift_id: str, status: str, actor: str | None
     if row is None:
         raise NotFound("drift event", drift_id)
     return row
+
+
+def drift_coverage(store: Store) -> dict[str, Any] | None:
+    """DeepDrift's coverage matrix as of the newest applied ``airdig.drift.coverage`` (None before any)."""
+    rows = store.changes_of([DRIFT_COVERAGE_SUBJECT], None, None, ["drift_coverage"], 1)
+    if not rows:
+        return None
+    return {**rows[0].details, "asOf": to_rfc3339(rows[0].time), "source": rows[0].source}

@@ -1,5 +1,7 @@
 """IAM roles and instance profiles (global). Edge: instance profile ``depends_on`` its roles.
-``RoleLastUsed`` is left out: it changes whenever the role is used."""
+``RoleLastUsed`` is left out: it changes whenever the role is used. A role's managed-policy attachments
+and inline policy names are recorded on the role (``AttachedPolicyArns``, ``InlinePolicyNames``): they
+are sub-resources users look for on the role, and a scan diff of the role then shows them change."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ def get_iam(clients: Clients, where: Where) -> dict[str, Any]:
     roles = paginate(iam, "list_roles", "Roles")
     for r in roles:
         r["Tags"] = jsonable(iam.list_role_tags(RoleName=r["RoleName"]).get("Tags", []))
+        r["AttachedPolicyArns"] = sorted(p["PolicyArn"] for p in paginate(
+            iam, "list_attached_role_policies", "AttachedPolicies", RoleName=r["RoleName"]))
+        r["InlinePolicyNames"] = sorted(paginate(iam, "list_role_policies", "PolicyNames", RoleName=r["RoleName"]))
     profiles = paginate(iam, "list_instance_profiles", "InstanceProfiles")
     return {"Roles": roles, "InstanceProfiles": profiles}
 

@@ -1,7 +1,7 @@
 """Reads list responses from a Kubernetes API server through the official client.
 
 Kubeconfig (``--kubeconfig`` / ``--context``, else ``$KUBECONFIG`` / ``~/.kube/config``) or in-cluster
-configuration. Every list follows ``metadata.continue``; config maps and secrets are requested as
+configuration. Every list follows ``metadata.continue``; config maps are requested as
 ``PartialObjectMetadataList`` so their data never leaves the API server.
 """
 

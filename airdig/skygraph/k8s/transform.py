@@ -8,7 +8,10 @@ service ``depends_on`` the pods its selector matches; ingress ``depends_on`` its
 ``aws:///<az>/i-…`` ``runs_on`` that EC2 instance; a service or ingress whose load-balancer hostname is
 an ELB's DNS name ``depends_on`` that load balancer.
 
-Secrets and config maps are reduced to their metadata: their data is never read into the graph.
+Secrets are never read from the API (the scanner's ClusterRole grants no access to them): a secret
+node comes from the pods that reference it (volume, ``envFrom``, ``env.valueFrom``) and carries only its
+name and namespace. Config maps are read as metadata only. Container ``env`` values and everything else
+pass through :mod:`airdig.model.redact` when the node is added to the fragment.
 """
 
 from __future__ import annotations
@@ -44,12 +47,13 @@ KINDS: tuple[K8sKind, ...] = (
     K8sKind("Service", "k8s.service", "/api/v1/services", True),
     K8sKind("Ingress", "k8s.ingress", "/apis/networking.k8s.io/v1/ingresses", True),
     K8sKind("ConfigMap", "k8s.configmap", "/api/v1/configmaps", True, metadata_only=True),
-    K8sKind("Secret", "k8s.secret", "/api/v1/secrets", True, metadata_only=True),
     K8sKind("PersistentVolumeClaim", "k8s.pvc", "/api/v1/persistentvolumeclaims", True),
     K8sKind("PersistentVolume", "k8s.pv", "/api/v1/persistentvolumes", False),
     K8sKind("HorizontalPodAutoscaler", "k8s.hpa", "/apis/autoscaling/v2/horizontalpodautoscalers", True),
 )
-KIND_BY_API = {k.api_kind: k for k in KINDS}
+# Not listed (least privilege: RBAC cannot grant metadata-only access to secrets); named by pod references.
+SECRET = K8sKind("Secret", "k8s.secret", "/api/v1/secrets", True, metadata_only=True)
+KIND_BY_API = {k.api_kind: k for k in (*KINDS, SECRET)}
 
 # status fields that are configuration-like; the rest (conditions, timestamps, ready counts) moves by itself
 _STATUS_KEEP: dict[str, tuple[str, ...]] = {
@@ -179,7 +183,11 @@ def transform_kind(kind: K8sKind, raw: dict[str, Any], cluster: str,
         if kind.api_kind == "Pod":
             f.link(n.id, "runs_on", ref("Node", spec.get("nodeName")))
             for k, name in _pod_refs(spec):
-                f.link(n.id, "depends_on", ref(k, name))
+                target_id = ref(k, name)
+                if k == "Secret" and target_id:
+                    f.add(Node(id=target_id, kind=SECRET.node_kind, provider="k8s", account=cluster,
+                               region=cluster, name=name, attrs={"namespace": ns} if ns else {}))
+                f.link(n.id, "depends_on", target_id)
         elif kind.api_kind == "Node":
             f.link(n.id, "runs_on", provider_instance(spec.get("providerID")))
         elif kind.api_kind == "PersistentVolumeClaim":

@@ -76,6 +76,8 @@ def _build(ids: dict[str, str]) -> None:
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]
     iam.put_role_policy(RoleName="app-role", PolicyName="read-orders", PolicyDocument=json.dumps(INLINE_POLICY))
+    policy_arn = iam.create_policy(PolicyName="app-readonly", PolicyDocument=json.dumps(INLINE_POLICY))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="app-role", PolicyArn=policy_arn)
 
     rds = boto3.client("rds")
     db = rds.create_db_instance(DBInstanceIdentifier="appdb", DBInstanceClass="db.t3.micro", Engine="postgres",
@@ -101,7 +103,7 @@ def _build(ids: dict[str, str]) -> None:
     tg = elb.create_target_group(Name="web-tg", Protocol="HTTP", Port=80, VpcId=vpc,
                                  TargetType="instance")["TargetGroups"][0]
     ids.update(vpc_id=vpc, subnet_a=sub_a, subnet_b=sub_b, sg_id=sg, ami=ami, instance_id=iid,
-               role_arn=role["Arn"], inline_policy_json=json.dumps(INLINE_POLICY, separators=(",", ":")),
+               role_arn=role["Arn"], policy_arn=policy_arn, inline_policy_json=json.dumps(INLINE_POLICY, separators=(",", ":")),
                db_resource_id=db.get("DbiResourceId", "appdb"), db_arn=db["DBInstanceArn"], db_password=DB_PASSWORD,
                table_arn=table["TableArn"], queue_url=queue_url, queue_arn=queue_arn, key_id=key["KeyId"],
                key_arn=key["Arn"], function_arn=fn["FunctionArn"], api_token=API_TOKEN,
@@ -120,6 +122,10 @@ def _change(ids: dict[str, str]) -> None:
     ec2.start_instances(InstanceIds=[ids["instance_id"]])
     ec2.create_tags(Resources=[ids["subnet_a"]], Tags=[{"Key": "Tier", "Value": "db"}])
     boto3.client("s3").delete_bucket(Bucket="acme-app-logs")
+    lam = boto3.client("lambda")  # two people on one function: carol cuts the timeout, dave edits the text
+    lam.update_function_configuration(FunctionName="worker", Timeout=10)
+    lam.update_function_configuration(FunctionName=ids["function_arn"], Description="edited by dave")
+    boto3.client("iam").detach_role_policy(RoleName="app-role", PolicyArn=ids["policy_arn"])
     boto3.client("iam").create_role(RoleName="intruder-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
                                                 "Action": "sts:AssumeRole"}]}))

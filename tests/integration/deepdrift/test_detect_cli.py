@@ -23,6 +23,13 @@ EXPECTED = {
      "assumed-role/deploy-bot/ci-run-77", "cli-sdk"),
     ("aws_s3_bucket.logs", "missing", "high", (), "DeleteBucket", "root", "console"),
     ("aws_iam_role.intruder-role", "unmanaged", "high", (), "CreateRole", "user/mallory", "cli-sdk"),
+    # issue 19: each path its own writer (the drift-level cause is the later of two medium paths) ...
+    ("aws_lambda_function.worker", "changed", "medium", ("timeout", "description"),
+     "UpdateFunctionConfiguration20150331v2", "user/dave", "cli-sdk"),
+    # ... and a detached managed policy is a change of the role itself, by the detaching principal
+    ("aws_iam_role_policy_attachment.app_readonly", "changed", "medium",
+     ("managed_policy_arns[arn:aws:iam::123456789012:policy/app-readonly]",), "DetachRolePolicy", "user/erin",
+     "cli-sdk"),
 }
 
 
@@ -54,8 +61,18 @@ def test_detect_json_reports_exactly_the_changes(account: Any) -> None:
     assert sg["cause"]["session"] == "alice@example.com"
     assert sg["remediation"]["action"] == "revert"
     inst = by_addr["aws_instance.web[0]"]
-    assert inst["diffs"] == [{"path": "instance_type", "expected": "t3.micro", "actual": "t3.large"}]
+    assert [{k: x[k] for k in ("path", "expected", "actual")} for x in inst["diffs"]] == [
+        {"path": "instance_type", "expected": "t3.micro", "actual": "t3.large"}]
+    assert inst["diffs"][0]["cause"]["event_name"] == "ModifyInstanceAttribute"  # not bob's Stop/Start
     assert by_addr['module.net.aws_subnet.this["a"]']["remediation"]["action"] == "adopt"
+    fn = by_addr["aws_lambda_function.worker"]
+    assert [(x["path"], x["cause"]["principal"], x["cause"]["source_ip"]) for x in fn["diffs"]] == [
+        ("timeout", "user/carol", "203.0.113.21"), ("description", "user/dave", "203.0.113.22")]
+    assert fn["resource_id"] == account.ids["function_arn"]
+    detached = by_addr["aws_iam_role_policy_attachment.app_readonly"]
+    assert detached["resource_id"] == account.ids["role_arn"]  # the role's real ARN: graph walks reach it
+    assert detached["diffs"][0]["cause"]["event_time"] == "2025-06-02T13:30:00Z"
+    assert doc["attribution"]["unknown_events"] == {}
     role = next(d for d in doc["drifts"] if d["kind"] == "unmanaged")
     assert role["resource_id"] == "arn:aws:iam::123456789012:role/intruder-role"
     assert role["remediation"]["command"] == "terraform import aws_iam_role.intruder-role intruder-role"
@@ -73,7 +90,8 @@ def test_detect_without_cloudtrail_has_no_causes(account: Any) -> None:
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert {d["cause"] is None for d in doc["drifts"]} == {True}
-    assert len(doc["drifts"]) == 5
+    assert {x["cause"] is None for d in doc["drifts"] for x in d["diffs"]} == {True}
+    assert len(doc["drifts"]) == 7
 
 
 def test_ignore_rules_drop_drifts(account: Any, tmp_path: Path) -> None:
@@ -83,7 +101,8 @@ def test_ignore_rules_drop_drifts(account: Any, tmp_path: Path) -> None:
                "--ignore", "aws_s3_bucket.logs", "--format", "json")
     assert proc.returncode == 1, proc.stderr
     names = {d["terraform_address"] for d in json.loads(proc.stdout)["drifts"]}
-    assert names == {"aws_security_group.web", "aws_instance.web[0]"}
+    assert names == {"aws_security_group.web", "aws_instance.web[0]", "aws_lambda_function.worker",
+                     "aws_iam_role_policy_attachment.app_readonly"}
 
 
 def test_all_ignored_exits_zero(account: Any) -> None:
@@ -128,7 +147,10 @@ def test_bad_inputs_are_reported_and_the_rest_processed(account: Any, tmp_path: 
                str(account.state), "--cloudtrail", str(trail), "--format", "json")
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
-    assert summary(doc["drifts"]) == EXPECTED
+    # two states could not be read: the intruder role may be theirs, so it is not called unmanaged
+    assert summary(doc["drifts"]) == {d for d in EXPECTED if d[1] != "unmanaged"}
+    assert doc["coverage"]["unmanaged"]["status"] == "unknown"
+    assert [s["status"] for s in doc["coverage"]["states"]] == ["checked", "unknown", "unknown"]
     errors = "\n".join(doc["errors"])
     assert f"{v3}: state format version 3 is not supported" in errors
     assert f"{truncated}: not valid JSON" in errors

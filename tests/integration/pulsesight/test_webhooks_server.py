@@ -58,7 +58,7 @@ def _post(handle: PulseSightHandle, path: str, body: bytes, headers: dict[str, s
 
 
 def _health(handle: PulseSightHandle, node: str) -> dict[str, Any]:
-    r = httpx.get(f"{handle.url}/api/v1/health", params={"node_id": node}, timeout=5)
+    r = httpx.get(f"{handle.url}/api/v1/health", params={"node_id": node}, headers=AUTH, timeout=5)
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -70,7 +70,7 @@ def test_falco_events_map_to_pods_containers_and_unmapped_hosts(server: PulseSig
     for name in ("falco_pod_event.json", "falco_container_event.json", "falco_host_event.json"):
         r = _post(server, "/webhooks/falco", (DATA / name).read_bytes())
         assert r.status_code == 200, r.text
-    by_node = {e["node_id"]: e for e in httpx.get(f"{server.url}/api/v1/security-events").json()["events"]}
+    by_node = {e["node_id"]: e for e in httpx.get(f"{server.url}/api/v1/security-events", headers=AUTH).json()["events"]}
     assert set(by_node) == {CART, NGINX, None}
     assert by_node[CART]["rule"] == "Read sensitive file untrusted"
     assert by_node[CART]["time"] == "2023-05-23T16:35:47.123456789Z"  # nanoseconds kept as sent
@@ -78,8 +78,8 @@ def test_falco_events_map_to_pods_containers_and_unmapped_hosts(server: PulseSig
     assert by_node[None]["hostname"] == "bastion-unknown"
     # a fresh Critical event makes its node critical; the 2023 Warning is too old to score
     assert _health(server, NGINX)["status"] == "critical"
-    assert httpx.get(f"{server.url}/api/v1/health", params={"node_id": CART}).status_code == 404
-    unmapped = httpx.get(f"{server.url}/api/v1/unmapped").json()["unmapped"]
+    assert httpx.get(f"{server.url}/api/v1/health", params={"node_id": CART}, headers=AUTH).status_code == 404
+    unmapped = httpx.get(f"{server.url}/api/v1/unmapped", headers=AUTH).json()["unmapped"]
     assert [(u["source"], u["labels"]["hostname"]) for u in unmapped] == [("falco", "bastion-unknown")]
 
     bus = server.pulsesight.outbox.bus
@@ -102,7 +102,7 @@ def test_alertmanager_firing_then_resolved(server: PulseSightHandle) -> None:
     assert inst["reasons"][0]["rule"] == "alertmanager:HighCPU"
     assert "CPU above 95%" in inst["reasons"][0]["message"]
     assert _health(server, RDS)["status"] == "warning"
-    unmapped = httpx.get(f"{server.url}/api/v1/unmapped").json()["unmapped"]
+    unmapped = httpx.get(f"{server.url}/api/v1/unmapped", headers=AUTH).json()["unmapped"]
     assert [(u["signal"], u["labels"]["pod"]) for u in unmapped] == [("KubePodCrashLooping", "ghost-pod")]
 
     r = _post(server, "/webhooks/alertmanager", (DATA / "alertmanager_resolved.json").read_bytes())
@@ -137,7 +137,17 @@ def test_webhooks_require_the_secret(server: PulseSightHandle) -> None:
     assert _post(server, "/webhooks/falco", body, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert _post(server, "/webhooks/falco", body, headers={"X-AirDig-Secret": SECRET}).status_code == 200
     metrics = httpx.get(f"{server.url}/metrics").text
-    assert 'pulsesight_webhook_requests_total{endpoint="falco",outcome="unauthorized"} 2.0' in metrics
+    assert 'airdig_http_requests_total{route="/webhooks/falco",status="401"} 2.0' in metrics
+    # the secret is never taken from the URL (it would land in access logs)
+    assert _post(server, f"/webhooks/falco?secret={SECRET}", body, headers={}).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/unmapped", "/api/v1/security-events"])
+def test_read_api_requires_the_secret_too(server: PulseSightHandle, path: str) -> None:
+    """Falco events and health are not public: with a secret set, reads need it like the webhooks."""
+    assert httpx.get(f"{server.url}{path}", timeout=5).status_code == 401
+    assert httpx.get(f"{server.url}{path}", params={"secret": SECRET}, timeout=5).status_code == 401
+    assert httpx.get(f"{server.url}{path}", headers=AUTH, timeout=5).status_code == 200
 
 
 def test_non_loopback_bind_without_secret_is_refused(data_dir: Path) -> None:

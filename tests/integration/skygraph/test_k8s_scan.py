@@ -170,14 +170,32 @@ def test_k8s_scan_nodes_owner_chains_selectors_and_cross_layer_edges(k8s_api: Pa
     }
 
 
-def test_secrets_and_config_maps_are_requested_as_metadata_only(k8s_api: Path, data_dir: Path) -> None:
+def test_secrets_are_never_requested_and_come_from_pod_references(k8s_api: Path, data_dir: Path) -> None:
     report = run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), GraphState(data_dir))
+    assert report.failed == []
     asked = {path: accept for path, accept in FakeApi.requests}
-    assert "as=PartialObjectMetadataList" in asked["/api/v1/secrets"]
+    # least privilege: the scanner's ClusterRole grants nothing on secrets, so it never asks
+    assert not any(path.endswith("/secrets") for path in asked)
     assert "as=PartialObjectMetadataList" in asked["/api/v1/configmaps"]
     secrets = [n for n in report.graph.nodes() if n.kind == "k8s.secret"]
-    assert sorted(n.name for n in secrets) == ["db-credentials", "web-tls"]
-    assert all("data" not in n.attrs and "spec" not in n.attrs for n in secrets)
+    assert sorted(n.name for n in secrets) == ["db-credentials", "web-tls"]  # what the web pod references
+    assert all(n.attrs == {"namespace": "shop"} for n in secrets)
+
+
+def test_secrets_listed_by_an_older_version_go_unless_a_pod_names_them(k8s_api: Path, data_dir: Path) -> None:
+    from airdig.model.graph import Node
+    from airdig.skygraph.graph import ScopeGraph
+
+    state = GraphState(data_dir)
+    old = {K("shop", "Secret", name): Node(id=K("shop", "Secret", name), kind="k8s.secret", provider="k8s",
+                                          account="prod", region="prod", name=name, attrs={"namespace": "shop"})
+           for name in ("db-credentials", "retired-token")}
+    state.save("k8s.secret/prod", ScopeGraph(nodes=old))
+    report = run_scan(ScanOptions(aws=False, kubeconfig=str(k8s_api)), state)
+    assert report.failed == []
+    deleted = {c.node.id for c in report.changes.nodes if c.action == "deleted"}
+    assert deleted == {K("shop", "Secret", "retired-token")}  # db-credentials is named by the web pod
+    assert K("shop", "Secret", "db-credentials") in {n.id for n in report.graph.nodes()}
 
 
 def test_forbidden_kind_fails_only_its_scope_and_deletes_nothing(k8s_api: Path, data_dir: Path) -> None:
@@ -191,4 +209,5 @@ def test_forbidden_kind_fails_only_its_scope_and_deletes_nothing(k8s_api: Path, 
     assert "403" in next(r.error or "" for r in second.failed if r.scope == "k8s.pod/prod")
     assert [c for c in second.changes.nodes if c.action == "deleted"] == []
     assert [c for c in second.changes.edges if c.action == "deleted"] == []
-    assert len(state.load("k8s.pod/prod").nodes) == 5  # type: ignore[union-attr]
+    kept = state.load("k8s.pod/prod").nodes.values()  # type: ignore[union-attr]
+    assert sum(1 for n in kept if n.kind == "k8s.pod") == 5  # (the scope also holds the secrets pods name)

@@ -44,6 +44,7 @@ INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc123def"
 RDS = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db"
 FRONTEND, CHECKOUT, ORDERS = "service://shop/frontend", "service://shop/checkout", "service://shop/orders"
 ALICE = "arn:aws:iam::123456789012:user/alice"
+BOB = "arn:aws:iam::123456789012:user/bob"
 DRIFT_ID = "drift-sg-0web-ingress"
 HEALTH_MESSAGE = "p95 latency 2300 ms > 500 ms for 5m"
 
@@ -100,11 +101,18 @@ def seed_events(now: float) -> list[CloudEvent]:
         "id": "ct-0001", "kind": "cloudtrail", "summary": "AuthorizeSecurityGroupIngress on sg-0web: 0.0.0.0/0:22",
         "actor": ALICE, "time": to_rfc3339(now - 900),
         "details": {"eventName": "AuthorizeSecurityGroupIngress", "sourceIPAddress": "203.0.113.7"}}, time=now - 900))
+    alice_write = {"event_id": "ct-0001", "event_name": "AuthorizeSecurityGroupIngress",
+                   "event_time": to_rfc3339(now - 900), "principal": ALICE, "channel": "console",
+                   "source_ip": "203.0.113.7"}
     evs.append(CloudEvent("airdig.drift.detected", "deepdrift", SG, {
         "id": DRIFT_ID, "resource_id": SG, "resource_type": "aws_security_group",
         "terraform_address": "aws_security_group.web", "kind": "changed", "severity": "high",
-        "diffs": [{"path": "ingress[1].cidr_blocks", "expected": None, "actual": ["0.0.0.0/0"]},
-                  {"path": "ingress[1].from_port", "expected": None, "actual": 22}],
+        # per-attribute attribution: the rule is alice's, the tag is bob's (DeepDrift's per-diff cause)
+        "diffs": [{"path": "ingress[1].cidr_blocks", "expected": None, "actual": ["0.0.0.0/0"], "cause": alice_write},
+                  {"path": "ingress[1].from_port", "expected": None, "actual": 22, "cause": alice_write},
+                  {"path": "tags.Owner", "expected": "web-team", "actual": "bob", "cause": {
+                      "event_id": "ct-0002", "event_name": "CreateTags", "event_time": to_rfc3339(now - 1500),
+                      "principal": BOB, "channel": "cli-sdk", "source_ip": "198.51.100.9"}}],
         "cause": {"event_id": "ct-0001", "event_name": "AuthorizeSecurityGroupIngress",
                   "event_time": to_rfc3339(now - 900), "principal": ALICE, "channel": "console",
                   "source_ip": "203.0.113.7"},

@@ -18,6 +18,7 @@ from airdig.model.events import TOPIC_HEALTH, CloudEvent, to_rfc3339
 from airdig.ui.app import build_ui_app
 from tests.integration.ui.conftest import (
     ALICE,
+    BOB,
     CHECKOUT,
     DRIFT_ID,
     FRONTEND,
@@ -172,6 +173,14 @@ def test_drift_table_shows_cause_diff_and_acknowledges(page: Any, estate: Estate
     assert "ingress[1].cidr_blocks" in detail and "0.0.0.0/0" in detail
     assert "AuthorizeSecurityGroupIngress" in detail and "203.0.113.7" in detail and ALICE in detail
     assert "terraform apply -target=aws_security_group.web" in detail
+    # the writer per changed attribute: each path names the write that set it; the row counts the others
+    writers = page.locator(f'tr[data-drift="{DRIFT_ID}"] + tr.detail table.diff tbody tr')
+    by_path = {writers.nth(i).locator("td").first.inner_text(): writers.nth(i).locator("td.writer").inner_text()
+               for i in range(writers.count())}
+    assert set(by_path) == {"ingress[1].cidr_blocks", "ingress[1].from_port", "tags.Owner"}
+    assert "user/alice" in by_path["ingress[1].from_port"] and "AuthorizeSecurityGroupIngress" in by_path["ingress[1].from_port"]
+    assert "user/bob" in by_path["tags.Owner"] and "CreateTags" in by_path["tags.Owner"]
+    assert row.locator(f'[data-writers="{ALICE} {BOB}"]').count() == 1 and "+1 other writer" in row.inner_text()
     page.screenshot(path=str(SHOTS / "airdig-ui-drift.png"), full_page=True)
     page.select_option("#f-severity", "critical")  # the filter goes to the engine
     page.wait_for_url(re.compile(r"severity=critical"))
@@ -183,6 +192,18 @@ def test_drift_table_shows_cause_diff_and_acknowledges(page: Any, estate: Estate
         page.wait_for_function(
             "(id) => document.querySelector(`tr[data-drift='${id}']`).innerText.includes('acknowledged')", arg=DRIFT_ID)
         assert estate.svc.store.get_drift(DRIFT_ID).status == "acknowledged"  # type: ignore[union-attr]
+
+
+def test_resource_drift_panel_shows_the_writer_per_attribute(page: Any, estate: Estate) -> None:
+    page.goto(res_url(SG))
+    panel = settled(page, "#res-drifts")
+    if not estate.has("driftEvents"):
+        assert NA in panel
+        return
+    cells = page.locator("#res-drifts table.diff td.writer")
+    assert cells.count() == 3
+    assert page.locator(f'#res-drifts td.writer [title="{BOB}"]').count() == 1
+    assert page.locator(f'#res-drifts td.writer [title="{ALICE}"]').count() == 2
 
 
 def test_dead_engine_is_named_in_every_panel(browser: Any) -> None:

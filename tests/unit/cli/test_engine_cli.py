@@ -76,3 +76,39 @@ def test_up_serves_every_role_and_stops_cleanly_on_ctrl_c(data_dir: Path) -> Non
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "AirDig stopped." in err
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("engine did not start")
+
+
+def test_engine_on_loopback_asks_for_a_token_unless_auth_is_off(data_dir: Path) -> None:
+    """Bound to 127.0.0.1 (e.g. behind nginx) the engine still asks for a token: auth is a setting, on by
+    default, not a consequence of the bind address. `AIRDIG_AUTH=off` is accepted on loopback only."""
+    for auth, status in ((None, 401), ("off", 200)):
+        port = free_port()
+        extra = {"AIRDIG_AUTH": auth} if auth else {}
+        proc = subprocess.Popen([*AIRDIG, "engine", "--port", str(port), "--no-processor"],
+                                env=env_for(data_dir, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc)
+            assert httpx.get(f"{url}/api/v1/resources?first=1", timeout=5).status_code == status, auth
+            # a rebound name is refused on loopback whatever the auth setting
+            assert httpx.get(f"{url}/healthz", headers={"Host": f"evil.example:{port}"}, timeout=5).status_code == 403
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+    r = subprocess.run([*AIRDIG, "engine", "--host", "0.0.0.0", "--port", str(free_port())],
+                       env=env_for(data_dir, AIRDIG_AUTH="off"), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "AIRDIG_AUTH" in r.stderr and "loopback" in r.stderr, r.stderr

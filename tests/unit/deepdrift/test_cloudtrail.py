@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from airdig.deepdrift.cloudtrail import (
     RateLimiter,
     Trail,
+    TrailSeen,
     channel_of,
     parse_record,
     principal_of,
@@ -61,13 +63,19 @@ def test_ec2_items_wrappers_and_collisions_by_event_source() -> None:
     ev = parse_record(rec("CreateTags", "ec2.amazonaws.com", "1", requestParameters={
         "resourcesSet": {"items": [{"resourceId": "subnet-1"}, {"resourceId": "i-2"}]},
         "tagSet": {"items": [{"key": "A", "value": "b"}]}}), "t")
-    assert ev is not None and ev.keys == ("ec2|i-2", "ec2|subnet-1")
+    assert ev is not None and [(t.kind, t.ids, t.attributes) for t in ev.targets] == [
+        ("aws.ec2.subnet", ("subnet-1",), ("tags.A",)), ("aws.ec2.instance", ("i-2",), ("tags.A",))]
     kms = parse_record(rec("CreateAlias", "kms.amazonaws.com", "2", requestParameters={
         "aliasName": "alias/app", "targetKeyId": "arn:aws:kms:us-east-1:1:key/k-1"}), "t")
     lam = parse_record(rec("CreateAlias", "lambda.amazonaws.com", "3", requestParameters={
         "functionName": "app", "name": "live"}), "t")
-    assert kms is not None and "kms|k-1" in kms.keys and not any(k.startswith("lambda|") for k in kms.keys)
-    assert lam is not None and lam.keys == ("lambda|app",)
+    assert kms is not None and [(t.kind, t.ids) for t in kms.targets] == [
+        ("aws.kms.key", ("arn:aws:kms:us-east-1:1:key/k-1", "k-1"))]
+    assert lam is not None and [(t.kind, t.ids, t.attributes) for t in lam.targets] == [
+        ("aws.lambda.function", ("app",), ("alias[live]",))]
+    unknown = parse_record(rec("FrobnicateWidget", "ec2.amazonaws.com", "4", requestParameters={"instanceId": "i-2"}),
+                           "t")
+    assert unknown is not None and not unknown.known and unknown.targets == ()  # never guessed
 
 
 def test_reads_and_failures_are_dropped_unknown_shapes_rejected() -> None:
@@ -84,6 +92,23 @@ def test_secret_request_parameters_are_redacted() -> None:
     ev = parse_record(rec("ModifyDBInstance", "rds.amazonaws.com", "1", requestParameters={
         "dBInstanceIdentifier": "db", "masterUserPassword": "hunter2"}), "t")
     assert ev is not None and "hunter2" not in json.dumps(ev.request_parameters)
+    assert "hunter2" not in repr(ev) and "hunter2" not in json.dumps(ev.to_saved())
+
+
+def test_remembered_events_are_saved_redacted_and_read_back(tmp_path: Path) -> None:
+    ev = parse_record(rec("ModifyDBInstance", "rds.amazonaws.com", "1", requestParameters={
+        "dBInstanceIdentifier": "db", "masterUserPassword": "hunter2"}), "t")
+    assert ev is not None
+    seen = TrailSeen(str(tmp_path / "seen.json"))
+    seen.keys["s3://b/k.json.gz"], seen.events = ev.ts, [ev]
+    seen.save()
+    assert b"hunter2" not in (tmp_path / "seen.json").read_bytes()
+    back = TrailSeen(str(tmp_path / "seen.json"))
+    assert back.keys == {"s3://b/k.json.gz": ev.ts}
+    assert back.events[0].event_id == ev.event_id and back.events[0].targets == ev.targets
+    assert back.events[0].targets and back.events[0].known and back.events[0].region == ev.region
+    (tmp_path / "seen.json").write_bytes(b"{broken")
+    assert TrailSeen(str(tmp_path / "seen.json")).keys == {}  # unreadable: read the window again
 
 
 def test_trail_sorts_and_deduplicates_and_reports_bad_files() -> None:

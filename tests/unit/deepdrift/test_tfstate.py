@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from airdig.deepdrift.redact import REDACTED
 from airdig.deepdrift.tfstate import load_states, parse_state
 from airdig.errors import InvalidInput
+from airdig.model.redact import REDACTED
 
 CORPUS = sorted(glob.glob("/work/shared/corpus/tfstate/driftctl/*"))
 

@@ -55,7 +55,9 @@ def test_compute_attributes_and_redacts() -> None:
     by_type = {d["resource_type"]: d for d in result.drifts}
     assert set(by_type) == {"aws_sqs_queue"}  # the env secret is redacted on both sides: not comparable
     q = by_type["aws_sqs_queue"]
-    assert q["diffs"] == [{"path": "delay_seconds", "expected": 0, "actual": 5}]
+    assert q["diffs"] == [{"path": "delay_seconds", "expected": 0, "actual": 5, "cause": {
+        "event_id": "e1", "event_name": "SetQueueAttributes", "event_time": "2025-01-01T00:00:00Z",
+        "principal": "root", "channel": "console", "source_ip": ""}}]
     assert q["cause"]["event_name"] == "SetQueueAttributes" and q["cause"]["principal"] == "root"
     assert result.exit_code == 1
     text = to_table(result) + to_html(result) + str(result.to_json())
@@ -80,6 +82,37 @@ def test_watcher_publishes_on_change_only(tmp_path: Path) -> None:
     assert w2.cycle(run("0", {"DB_PASSWORD": "x"}, failed={"sqs.queues": "timeout"})) == {"detected": 0, "resolved": 0, "changes": 0}
     assert w2.cycle(run("0", {"DB_PASSWORD": "x"})) == {"detected": 0, "resolved": 1, "changes": 0}
     types = [CloudEvent.decode(v).type for _, _, v in bus.sent]
-    assert types == ["airdig.drift.detected", "airdig.change.recorded", "airdig.drift.detected",
-                     "airdig.drift.resolved"]
+    # the coverage matrix goes out on the first cycle and whenever it changes (sqs unknown, then known again)
+    assert types == ["airdig.drift.detected", "airdig.change.recorded", "airdig.drift.coverage",
+                     "airdig.drift.detected", "airdig.drift.coverage", "airdig.drift.resolved",
+                     "airdig.drift.coverage"]
     assert {t for t, _, _ in bus.sent} == {"airdig.drift"}
+
+
+def test_every_mapped_write_is_published_once_per_node_it_changed(tmp_path: Path) -> None:
+    from airdig.deepdrift.cloudtrail import Trail
+
+    trail = Trail()
+    trail.add_records([
+        {"eventID": "t1", "eventName": "CreateTags", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2025-01-01T00:00:00Z", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "userName": "bob"}, "userAgent": "aws-cli/2",
+         "requestParameters": {"resourcesSet": {"items": [{"resourceId": "i-1"}, {"resourceId": "sg-1"}]},
+                               "tagSet": {"items": [{"key": "Owner", "value": "bob"}]}}},
+        {"eventID": "t2", "eventName": "FrobnicateWidget", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2025-01-01T00:01:00Z", "userIdentity": {"type": "Root"}, "requestParameters": {}},
+    ], "t")
+    result = compute([], {}, {}, CTX, trail.finish().events)
+    bus = FakeBus()
+    w = Watcher(bus, tmp_path / "w.json")  # type: ignore[arg-type]
+    assert w.cycle(result)["changes"] == 2  # no drift at all: the write is still on record, once per node
+    events = [CloudEvent.decode(v) for _, _, v in bus.sent]
+    assert [(e.subject, e.data["id"], e.data["details"]["attributes"]) for e in events] == [
+        ("arn:aws:ec2:us-east-1:111122223333:instance/i-1", "t1", ["tags.Owner"]),
+        ("arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
+         "t1@arn:aws:ec2:us-east-1:111122223333:security-group/sg-1", ["tags.Owner"])]
+    assert {(e.type, e.data["details"]["event_id"], e.data["time"]) for e in events} == {
+        ("airdig.change.recorded", "t1", "2025-01-01T00:00:00.000000Z")}
+    assert [k for _, k, _ in bus.sent] == [e.subject for e in events]
+    assert Watcher(bus, tmp_path / "w.json").cycle(result)["changes"] == 0  # type: ignore[arg-type]
+    assert result.attribution["unknown_events"] == {"ec2:FrobnicateWidget": 1}

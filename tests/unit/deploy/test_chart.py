@@ -388,29 +388,48 @@ def api_path(group: str, resource: str) -> str:
     return f"/api/v1/{resource}" if group == "" else f"/apis/{group}/{resource}"
 
 
+def _granted(role: dict[str, Any]) -> dict[str, set[str]]:
+    """``{"<group>/<resource>": verbs}`` over every rule of a rendered ClusterRole."""
+    granted: dict[str, set[str]] = {}
+    for rule in role["rules"]:
+        for group in rule.get("apiGroups", []):
+            for res in rule.get("resources", []):
+                granted.setdefault(f"{group}/{res}", set()).update(rule["verbs"])
+    return granted
+
+
 def test_scanner_clusterrole_is_read_only_and_covers_every_listed_kind(docs: Docs) -> None:
     role = one(docs, "ClusterRole", "rel-airdig-skygraph")
-    granted: dict[str, set[str]] = {}
     for rule in role["rules"]:
         assert set(rule["verbs"]) <= READ_ONLY, rule
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
-        for group in rule["apiGroups"]:
-            for res in rule["resources"]:
-                granted.setdefault(res, set()).update(rule["verbs"])
-                granted.setdefault(f"{group}/{res}", set()).update(rule["verbs"])
-    # every list path the scanner reads (airdig/skygraph/k8s/transform.py) is granted `list`
+        assert not rule.get("nonResourceURLs") and not rule.get("resourceNames"), rule
+    granted = _granted(role)
+    # every list path the scanner reads (airdig/skygraph/k8s/transform.py KINDS) is readable
+    wanted = set()
     for kind in KINDS:
         parts = kind.path.strip("/").split("/")
         group = "" if parts[0] == "api" else parts[1]
-        resource = parts[-1]
-        assert "list" in granted.get(f"{group}/{resource}", set()), kind.path
-    # secrets: list only (the reader asks for metadata), never get or watch
-    assert granted["/secrets"] == {"list"}
+        wanted.add(f"{group}/{parts[-1]}")
+        assert granted.get(f"{group}/{parts[-1]}") == READ_ONLY, kind.path
+    # and nothing else: least privilege
+    assert set(granted) == wanted
 
 
-def test_secret_access_can_be_dropped(render: Render) -> None:
-    role = one(render("rbac.listSecrets=false"), "ClusterRole", "rel-airdig-skygraph")
-    assert not any("secrets" in r["resources"] for r in role["rules"])
+def test_no_rule_grants_secrets(docs: Docs) -> None:
+    roles = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
+    assert roles  # the scanner's ClusterRole is rendered, so the check below checks something
+    for doc in roles:
+        for rule in doc.get("rules", []):
+            assert "secrets" not in rule.get("resources", []), (doc["metadata"]["name"], rule)
+            assert "*" not in rule.get("resources", []), (doc["metadata"]["name"], rule)
+    assert "Secret" not in {k.api_kind for k in KINDS}  # the scanner never lists them either
+
+
+def test_the_removed_list_secrets_setting_is_refused(render: Render) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        render("rbac.listSecrets=true")
+    assert "rbac.listSecrets was removed" in str(err.value.output)
 
 
 def test_only_the_scanner_gets_an_api_token(docs: Docs) -> None:

@@ -44,6 +44,17 @@ def test_falco_event() -> None:
     assert set(data) == {"id", "source", "rule", "priority", "output", "time", "fields", "tags", "hostname"}
 
 
+def test_falco_event_is_published_without_the_secrets_it_quotes() -> None:
+    body = orjson.loads((DATA / "falco_pod_event.json").read_bytes())
+    body["output"] = "Shell spawned (proc.cmdline=psql postgres://app:FalcoPw-81x@db/x --password=FalcoPw-82y)"
+    body["output_fields"] = {**body.get("output_fields", {}), "proc.cmdline": "app --api-key FalcoKey-83z",
+                             "proc.env": "DB_PASSWORD=FalcoPw-84w HOME=/root"}
+    data = parse_falco(body).to_event("k8s://prod/shop/pod/p").data
+    dumped = orjson.dumps(data).decode()
+    assert not any(s in dumped for s in ("FalcoPw-81x", "FalcoPw-82y", "FalcoKey-83z", "FalcoPw-84w"))
+    assert "postgres://app:***@db/x" in data["output"] and data["fields"]["proc.env"] == "DB_PASSWORD=*** HOME=/root"
+
+
 def test_alertmanager_v4() -> None:
     alerts = parse_alertmanager(orjson.loads((DATA / "alertmanager_firing.json").read_bytes()))
     assert [(a.name, a.status, a.level, a.ends_at) for a in alerts] == [

@@ -37,3 +37,19 @@ def test_known_nodes_of_other_scopes_resolve_cross_layer_references() -> None:
     assert {e.key for e in g.edges()} == {("k8s://prod/_/node/n1", "runs_on", "arn:aws:ec2:us-east-1:1:instance/i-0abc")}
     # the output contract only holds edges whose both ends are in the scanned graph
     assert g.to_json()["edges"] == []
+
+
+def test_every_added_node_is_redacted_before_anything_can_publish_it() -> None:
+    from airdig.skygraph.aws.common import Where
+    from airdig.skygraph.aws.lambda_ import transform_lambda
+
+    raw = {"Functions": [{"FunctionArn": "arn:aws:lambda:us-east-1:1:function:f", "FunctionName": "f",
+                          "Environment": {"Variables": {"DB_PASSWORD": "pw-1x", "QUEUE": "jobs",
+                                                        "DB_URL": "postgres://app:pw-2y@db:5432/x"}}}],
+           "Tags": {"arn:aws:lambda:us-east-1:1:function:f": {"deploy_token": "pw-3z", "team": "a"}}}
+    (node,) = transform_lambda(raw, Where("1", "us-east-1"), "lambda/us-east-1").nodes
+    assert node.attrs["Environment"]["Variables"] == {"DB_PASSWORD": "(sensitive)", "QUEUE": "jobs",
+                                                      "DB_URL": "postgres://app:***@db:5432/x"}
+    assert node.tags == {"deploy_token": "(sensitive)", "team": "a"}
+    clean = _n("arn:vpc", "vpc-1", kind="aws.ec2.vpc")
+    assert Fragment("ec2/r").add(clean) is clean  # nothing to hide: the node is kept as it is

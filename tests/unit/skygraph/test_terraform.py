@@ -45,3 +45,10 @@ def test_real_driftctl_states_are_read() -> None:
     frag = transform_state(res, str(corpus))
     assert len(frag.nodes) == len(res) > 0
     assert all(n.kind == "terraform.resource" for n in frag.nodes)
+
+
+def test_a_state_url_with_credentials_names_its_scope_without_the_password() -> None:
+    from airdig.skygraph.terraform import scope_of
+
+    assert scope_of("https://ci:hunter2@state.example/prod.tfstate") == "terraform/https://ci:***@state.example/prod.tfstate"
+    assert scope_of("envs/prod/terraform.tfstate") == "terraform/envs/prod/terraform.tfstate"

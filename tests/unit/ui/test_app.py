@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from airdig.ui.app import STATIC_DIR, build_ui_app
 from airdig.ui.proxy import ws_url
@@ -25,7 +25,8 @@ async def _graphql(request: Request) -> Response:
     return JSONResponse({"data": {"echo": {
         "method": request.method, "query": body.get("query"), "variables": body.get("variables"),
         "authorization": request.headers.get("authorization"), "forwarded_for": request.headers.get("x-forwarded-for"),
-        "host": request.headers.get("host"), "qs": request.url.query}}})
+        "host": request.headers.get("host"), "qs": request.url.query, "origin": request.headers.get("origin"),
+        "forwarded_host": request.headers.get("x-forwarded-host")}}})
 
 
 async def _api(request: Request) -> Response:
@@ -125,6 +126,18 @@ def test_graphql_post_is_forwarded_with_token_and_forwarded_for(ui: TestClient) 
     assert echo["authorization"] == "Bearer tok"
     assert echo["forwarded_for"]
     assert echo["host"].startswith("127.0.0.1:")  # the engine's own host, not the UI's
+
+
+def test_origin_and_host_are_forwarded_and_hostile_origins_refused(ui: TestClient) -> None:
+    """The engine checks Origin too: it needs the browser's Origin and the host the browser asked for."""
+    r = ui.post("/graphql", json={"query": "{ a }"}, headers={"Origin": "http://testserver"})
+    echo = r.json()["data"]["echo"]
+    assert echo["origin"] == "http://testserver" and echo["forwarded_host"] == "testserver"
+    r = ui.post("/graphql", json={"query": "{ a }"}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"  # refused here, never forwarded
+    with pytest.raises(WebSocketDisconnect), ui.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers={"Origin": "https://evil.example"}):
+        pass
 
 
 def test_graphql_get_keeps_query_string(ui: TestClient) -> None:

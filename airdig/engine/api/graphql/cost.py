@@ -2,41 +2,71 @@
 
 Each selected field costs 1 times the page sizes of the lists it sits in: a list field's ``first``
 argument multiplies the cost of everything below it (a variable or a missing ``first`` counts as the
-largest page, 100). ``rootCause`` and ``impact`` cost extra for the graph walks they run. A query
-over :data:`MAX_COST` is rejected before anything executes.
+largest page, 100). ``rootCause`` and ``impact`` cost extra for the graph walks they run. Fragment
+spreads and inline fragments are costed where they are spread (a fragment spread ten times costs ten
+times). A query over :data:`MAX_COST` is rejected with ``LIMIT_EXCEEDED`` before anything executes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, IntValueNode, ValidationRule
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+)
 
 MAX_COST = 10_000
 PAGE = 100
 EXPENSIVE = {"rootCause": 1000, "impact": 200, "neighbors": 50, "serviceMap": 50, "timeline": 20}
+MAX_SPREAD_DEPTH = 20  # fragment cycles are refused by GraphQL's own rule; this only bounds the walk
+
+
+def _page(node: FieldNode) -> int:
+    for arg in node.arguments or ():
+        if arg.name.value == "first":
+            page = int(arg.value.value) if isinstance(arg.value, IntValueNode) else PAGE
+            return max(1, min(page, PAGE))
+    return 1
+
+
+def selection_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
+                   multiplier: int, limit: int, depth: int = 0) -> int:
+    """Cost of a selection set, stopping early once over ``limit`` (the answer is then just "too much")."""
+    if selection_set is None or depth > MAX_SPREAD_DEPTH:
+        return 0
+    total = 0
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            total += multiplier * EXPENSIVE.get(sel.name.value, 1)
+            total += selection_cost(sel.selection_set, fragments, multiplier * _page(sel), limit - total, depth + 1)
+        elif isinstance(sel, InlineFragmentNode):
+            total += selection_cost(sel.selection_set, fragments, multiplier, limit - total, depth + 1)
+        elif isinstance(sel, FragmentSpreadNode):
+            frag = fragments.get(sel.name.value)
+            if frag is not None:
+                total += selection_cost(frag.selection_set, fragments, multiplier, limit - total, depth + 1)
+        if total > limit:
+            return total
+    return total
 
 
 class QueryCost(ValidationRule):
-    def __init__(self, context: Any) -> None:
-        super().__init__(context)
-        self.stack: list[int] = [1]
-        self.total = 0
-
-    def enter_field(self, node: FieldNode, *_: Any) -> None:
-        multiplier = self.stack[-1]
-        self.total += multiplier * EXPENSIVE.get(node.name.value, 1)
-        page = 1
-        for arg in node.arguments or ():
-            if arg.name.value == "first":
-                page = int(arg.value.value) if isinstance(arg.value, IntValueNode) else PAGE
-                page = max(1, min(page, PAGE))
-        self.stack.append(multiplier * page)
-
-    def leave_field(self, *_: Any) -> None:
-        self.stack.pop()
-
-    def leave_document(self, *_: Any) -> None:
-        if self.total > MAX_COST:
-            self.report_error(GraphQLError(
-                f"query cost {self.total} exceeds the limit of {MAX_COST}: ask for smaller pages or fewer fields"))
+    def leave_document(self, node: Any, *_: Any) -> None:
+        fragments = {d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)}
+        for op in node.definitions:
+            if not isinstance(op, OperationDefinitionNode):
+                continue
+            total = selection_cost(op.selection_set, fragments, 1, MAX_COST)
+            if total > MAX_COST:
+                self.report_error(GraphQLError(
+                    f"query cost {total} exceeds the limit of {MAX_COST}: ask for smaller pages or fewer fields",
+                    extensions={"code": "LIMIT_EXCEEDED"}))
+                return

@@ -31,14 +31,7 @@ class Subgraph:
     truncated: bool
 
 
-@strawberry.type
-class Diff:
-    path: str
-    expected: JSON | None
-    actual: JSON | None
-
-
-@strawberry.type(description="The CloudTrail event that explains a drift.")
+@strawberry.type(description="The CloudTrail event that explains a drift, or one changed attribute of it.")
 class Cause:
     event_id: str | None
     event_name: str | None
@@ -46,6 +39,22 @@ class Cause:
     principal: str | None
     channel: str | None
     source_ip: str | None
+
+    @classmethod
+    def of(cls, c: object) -> Cause | None:
+        if not isinstance(c, dict):
+            return None
+        return cls(event_id=c.get("event_id"), event_name=c.get("event_name"), event_time=c.get("event_time"),
+                   principal=c.get("principal"), channel=c.get("channel"), source_ip=c.get("source_ip"))
+
+
+@strawberry.type(description="One changed attribute: Terraform's value, the live value, and the CloudTrail "
+                             "write that set the live value (null when no write on record touched it).")
+class Diff:
+    path: str
+    expected: JSON | None
+    actual: JSON | None
+    cause: Cause | None = None
 
 
 @strawberry.type(description="A difference between Terraform and the cloud, attributed where possible.")
@@ -66,15 +75,11 @@ class DriftEvent:
 
     @classmethod
     def of(cls, d: DriftRow, node: NodeRow | None) -> DriftEvent:
-        c = d.cause
-        cause = None
-        if isinstance(c, dict):
-            cause = Cause(event_id=c.get("event_id"), event_name=c.get("event_name"), event_time=c.get("event_time"),
-                          principal=c.get("principal"), channel=c.get("channel"), source_ip=c.get("source_ip"))
+        cause = Cause.of(d.cause)
         return cls(id=strawberry.ID(d.id), resource_id=strawberry.ID(d.resource_id), resource_type=d.resource_type,
                    terraform_address=d.terraform_address, kind=d.kind, severity=d.severity, status=d.status,
                    diffs=[Diff(path=str(x.get("path")), expected=as_json(x.get("expected")),
-                               actual=as_json(x.get("actual"))) for x in d.diffs],
+                               actual=as_json(x.get("actual")), cause=Cause.of(x.get("cause"))) for x in d.diffs],
                    cause=cause, remediation=as_json(d.remediation), detected_at=ts(d.detected_at) or "",
                    resolved_at=ts(d.resolved_at), resource=Resource.of(node) if node else None)
 

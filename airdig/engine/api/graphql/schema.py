@@ -20,6 +20,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from airdig.engine.api.graphql.cost import QueryCost
@@ -42,6 +43,7 @@ from airdig.engine.api.graphql.intel_types import (
     ServiceNode,
     Subgraph,
 )
+from airdig.engine.api.graphql.offloop import OffLoop
 from airdig.engine.api.graphql.types import (
     PageInfo,
     Resource,
@@ -190,6 +192,12 @@ class Query:
         cov = _svc(info).store.coverage()
         return Coverage(managed=cov["managed"], total=cov["total"], by_type=as_json(cov["by_type"]))
 
+    @field("DeepDrift's coverage matrix from the latest `deepdrift watch` cycle (as in `deepdrift detect "
+           "--format json`: managed, total, byType, scopes, states, unmanaged, compared) plus `asOf`; "
+           "null before any watch cycle was applied.")
+    def drift_coverage(self, info: Info[Any, Any]) -> JSON | None:
+        return as_json(reads.drift_coverage(_svc(info).store))
+
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:
     """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped)."""
@@ -251,6 +259,10 @@ class ErrorCodes(SchemaExtension):
             orig = err.original_error
             if isinstance(orig, AirDigError):
                 code = orig.code
+            elif orig is None and (err.extensions or {}).get("code"):
+                code = str((err.extensions or {})["code"])
+            elif orig is None and _is_limit(err.message):
+                code = "LIMIT_EXCEEDED"
             elif orig is None:
                 code = "GRAPHQL_VALIDATION"
             else:
@@ -260,6 +272,17 @@ class ErrorCodes(SchemaExtension):
                                       path=err.path, original_error=orig,
                                       extensions={**(err.extensions or {}), "code": code}))
         result.errors = fixed
+
+
+_LIMIT_MESSAGES = ("exceeds maximum operation depth", "aliases found. allowed", "more than", "query cost")
+
+
+def _is_limit(message: str) -> bool:
+    """Strawberry's depth, alias and token limiters report plain validation errors: recognise them, so
+    a caller can tell "too big" (LIMIT_EXCEEDED) from "wrong" (GRAPHQL_VALIDATION)."""
+    low = message.lower()
+    return any(m in low for m in _LIMIT_MESSAGES) and ("token" in low or "depth" in low or "alias" in low
+                                                       or "cost" in low)
 
 
 # The limits run as validation rules. Their rule classes are built once here, so that every request
@@ -272,7 +295,7 @@ def _extensions() -> list[Any]:
     # factories, so every request gets fresh extension instances; the caches keep parsed and validated
     # documents across requests (a cached document was already checked against the limits)
     return [lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), lambda: ParserCache(maxsize=512),
-            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), ErrorCodes]
+            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), ErrorCodes, OffLoop]
 
 
 class _Schema(strawberry.Schema):

@@ -1,4 +1,6 @@
-"""REST mirror of the intelligence reads (impact, neighbors, timeline, root cause, drift, service map)."""
+"""REST mirror of the intelligence reads (impact, neighbors, timeline, root cause, drift, service map).
+
+Plain ``def`` handlers: they run in worker threads, off the event loop (a root cause may take seconds)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from starlette.routing import Route
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
 from airdig.engine.intel import reads, rootcause, servicemap
-from airdig.errors import InvalidInput
+from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import parse_time
 
 
@@ -20,7 +22,7 @@ def _time(request: Request, name: str) -> float | None:
     return parse_time(raw, name) if raw else None
 
 
-async def impact(request: Request) -> Response:
+def impact(request: Request) -> Response:
     with_resources = request.query_params.get("resources", "true") not in ("0", "false")
     res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3, with_resources)
     return json({"root": res.root, "truncated": res.truncated, "nodes": [
@@ -28,7 +30,7 @@ async def impact(request: Request) -> Response:
         for i, d, p in res.reached]})
 
 
-async def neighbors(request: Request) -> Response:
+def neighbors(request: Request) -> Response:
     types = [t for t in request.query_params.get("edge_types", "").split(",") if t] or None
     hood = reads.neighbors(_svc(request).store, request.path_params["id"], _int(request, "depth", 1) or 1, types,
                            check_first(_int(request, "first", 100)))
@@ -38,13 +40,13 @@ async def neighbors(request: Request) -> Response:
         for e in hood.edges]})
 
 
-async def timeline(request: Request) -> Response:
+def timeline(request: Request) -> Response:
     rows = reads.timeline(_svc(request).store, request.query_params.get("id") or None, _time(request, "since"),
                           _time(request, "until"), check_first(_int(request, "first", 50)), _int(request, "hops", 0) or 0)
     return json({"items": [change_view(c) for c in rows]})
 
 
-async def root_cause(request: Request) -> Response:
+def root_cause(request: Request) -> Response:
     store = _svc(request).store
     minutes = _int(request, "window_minutes", 30) or 30
     if not 1 <= minutes <= 1440:
@@ -58,7 +60,7 @@ async def root_cause(request: Request) -> Response:
         "impact": [{"id": i, "distance": d, "path": p} for i, d, p in dg.impact]})
 
 
-async def drift_events(request: Request) -> Response:
+def drift_events(request: Request) -> Response:
     q = request.query_params
     first = check_first(_int(request, "first", 50))
     args = {"resource_id": q.get("resource_id"), "status": q.get("status"), "severity": q.get("severity"),
@@ -71,7 +73,7 @@ async def drift_events(request: Request) -> Response:
                               "endCursor": reads.encode_drift_cursor(page[-1]) if page else None}})
 
 
-async def service_map(request: Request) -> Response:
+def service_map(request: Request) -> Response:
     until = _time(request, "until") or time.time()
     since = _time(request, "since") or until - 900
     if since >= until:
@@ -82,8 +84,15 @@ async def service_map(request: Request) -> Response:
          "errorRate": round(e.error_rate, 4), "p50": e.p50, "p95": e.p95, "p99": e.p99} for e in edges]})
 
 
-async def coverage(request: Request) -> Response:
+def coverage(request: Request) -> Response:
     return json(_svc(request).store.coverage())
+
+
+async def drift_coverage(request: Request) -> Response:
+    cov = reads.drift_coverage(_svc(request).store)
+    if cov is None:
+        raise NotFound("drift coverage", "no deepdrift watch cycle has been applied yet")
+    return json(cov)
 
 
 def intel_routes() -> list[Route]:
@@ -95,4 +104,5 @@ def intel_routes() -> list[Route]:
         Route("/api/v1/drift-events", drift_events, methods=["GET"]),
         Route("/api/v1/service-map", service_map, methods=["GET"]),
         Route("/api/v1/coverage", coverage, methods=["GET"]),
+        Route("/api/v1/drift-coverage", drift_coverage, methods=["GET"]),
     ]

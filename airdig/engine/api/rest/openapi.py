@@ -90,6 +90,8 @@ INTEL_PATHS: dict[str, Any] = {
         _param("since", "From (default: 15 minutes before until).", _TIME),
         _param("until", "Until (default now).", _TIME)], ("400",)),
     "/api/v1/coverage": _get("Terraform coverage of the live AWS graph", "coverage", [], ()),
+    "/api/v1/drift-coverage": _get("DeepDrift coverage matrix of the latest watch cycle (404 before any)",
+                                   "driftCoverage", [], ("404",)),
     "/api/v1/alerts/deliveries": _get("Alert webhook deliveries, newest first", "alertDeliveries", [
         _int_param("first", "At most this many (default 50).", 1, 100)], ("400",)),
 }

@@ -1,4 +1,7 @@
-"""REST mirror of the main reads under ``/api/v1`` (described by ``/api/v1/openapi.json``)."""
+"""REST mirror of the main reads under ``/api/v1`` (described by ``/api/v1/openapi.json``).
+
+Handlers that read the store are plain ``def``: Starlette runs them in its worker threads, so a slow
+query never blocks the event loop (each thread has its own store connection)."""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-async def list_resources(request: Request) -> Response:
+def list_resources(request: Request) -> Response:
     q = request.query_params
     first = check_first(_int(request, "first", 50))
     since = q.get("changed_since")
@@ -55,7 +58,7 @@ async def list_resources(request: Request) -> Response:
     })
 
 
-async def get_resource(request: Request) -> Response:
+def get_resource(request: Request) -> Response:
     node_id = request.path_params["id"]
     node = _svc(request).read_cache.node(node_id)
     if node is None:
@@ -63,7 +66,7 @@ async def get_resource(request: Request) -> Response:
     return json(node_view(node))
 
 
-async def search(request: Request) -> Response:
+def search(request: Request) -> Response:
     text = request.query_params.get("q", "")
     if not text.strip():
         raise InvalidInput("q", "search text is required")
@@ -73,7 +76,7 @@ async def search(request: Request) -> Response:
     return json({"items": [node_view(r) for r in _svc(request).store.search_nodes(text, first)]})
 
 
-async def resolve(request: Request) -> Response:
+def resolve(request: Request) -> Response:
     native = request.query_params.get("native_id", "")
     if not native:
         raise InvalidInput("native_id", "a native id (i-…, sg-…, IP, DNS name, pod UID) is required")

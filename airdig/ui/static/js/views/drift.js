@@ -6,7 +6,7 @@ import { h, panel, fill, emptyBox, badge, kindBadge, resHref, shortId, timeEl, p
 import { diffTable } from "./resource.js";
 
 const FIELDS = `id resourceId resourceType terraformAddress kind severity status detectedAt resolvedAt
-  diffs { path expected actual } cause { eventId eventName eventTime principal channel sourceIp } remediation`;
+  diffs { path expected actual cause { eventId eventName eventTime principal channel sourceIp } } cause { eventId eventName eventTime principal channel sourceIp } remediation`;
 const LIST = `query($f: DriftFilter, $after: String) { driftEvents(first: 100, after: $after, filter: $f) {
   totalCount pageInfo { hasNextPage endCursor } edges { node { ${FIELDS} } } } }`;
 const ACK = `mutation($id: ID!) { acknowledgeDrift(id: $id) { id status } }`;
@@ -70,7 +70,8 @@ export function renderDrift({ root, params, navigate, signal }) {
         h("div", { class: "muted small" }, x.resourceType)),
       h("td", { class: "small" }, x.diffs.length ? x.diffs.slice(0, 3).map((d) => d.path).join(", ") + (x.diffs.length > 3 ? ` +${x.diffs.length - 3}` : "") : "—"),
       h("td", { class: "ellipsis" }, x.cause
-        ? [h("b", {}, principalEl(x.cause.principal)), h("div", { class: "muted small" }, `${x.cause.eventName || "?"} · ${x.cause.channel || "?"}`)]
+        ? [h("b", {}, principalEl(x.cause.principal)), writersMore(x),
+          h("div", { class: "muted small" }, `${x.cause.eventName || "?"} · ${x.cause.channel || "?"}`)]
         : h("span", { class: "muted" }, "not attributed")),
       h("td", { class: "nowrap" }, timeEl(x.detectedAt)), act);
     tbody.append(row, detail);
@@ -85,12 +86,22 @@ export function renderDrift({ root, params, navigate, signal }) {
   });
 }
 
+// a drift whose paths were set by several people names them all (the row shows the most severe one first)
+function writers(x) {
+  return [...new Set((x.diffs || []).map((d) => d.cause && d.cause.principal).filter(Boolean))];
+}
+
+function writersMore(x) {
+  const others = writers(x).filter((p) => p !== x.cause.principal);
+  return others.length ? h("span", { class: "muted small", "data-writers": writers(x).join(" ") }, ` +${others.length} other writer${others.length > 1 ? "s" : ""}`) : "";
+}
+
 function details(x) {
   const c = x.cause;
   return h("div", { class: "grid grid-2" },
     h("div", {}, h("h3", {}, "Expected vs actual"), diffTable(x.diffs)),
     h("div", {},
-      h("h3", {}, "Cause"),
+      h("h3", {}, "Cause (the write behind the most severe attribute)"),
       c ? h("dl", { class: "kv" },
         h("dt", {}, "principal"), h("dd", {}, c.principal || "—"), h("dt", {}, "event"), h("dd", {}, c.eventName || "—"),
         h("dt", {}, "time"), h("dd", {}, fmtTime(c.eventTime)), h("dt", {}, "channel"), h("dd", {}, c.channel || "—"),

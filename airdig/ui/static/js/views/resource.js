@@ -3,7 +3,7 @@
 
 import { gql } from "../api.js";
 import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
-  loading, clear, fmtPct, fmtMs, fmtNum, jsonText } from "../dom.js";
+  loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl } from "../dom.js";
 import { drawGraph } from "../graph.js";
 import { CHANGE_FIELDS, reasonText, timelineList, navRow } from "./common.js";
 
@@ -15,7 +15,7 @@ const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIEL
 const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id distance path
   resource { kind name health { status } } } } }`;
 const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
-  id kind severity status detectedAt diffs { path expected actual } cause { principal eventName eventTime channel } } } } }`;
+  id kind severity status detectedAt diffs { path expected actual cause { principal eventName eventTime channel sourceIp } } cause { principal eventName eventTime channel } } } } }`;
 const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
   symptom at summary candidates { score distance path evidence
     change { ${CHANGE_FIELDS} details }
@@ -154,9 +154,16 @@ function toLocalInput(iso) {
 
 export function diffTable(diffs) {
   if (!diffs || !diffs.length) return emptyBox("no attribute diffs (resource missing or unmanaged)");
-  return h("table", { class: "diff" }, h("thead", {}, h("tr", {}, h("th", {}, "attribute"), h("th", {}, "expected (IaC)"), h("th", {}, "actual (live)"))),
+  return h("table", { class: "diff" }, h("thead", {}, h("tr", {}, h("th", {}, "attribute"), h("th", {}, "expected (IaC)"), h("th", {}, "actual (live)"), h("th", {}, "set by (CloudTrail)"))),
     h("tbody", {}, diffs.map((d) => h("tr", {}, h("td", {}, d.path), h("td", { class: "exp" }, diffValue(d.expected)),
-      h("td", { class: "act" }, diffValue(d.actual))))));
+      h("td", { class: "act" }, diffValue(d.actual)), h("td", { class: "writer" }, writerEl(d.cause))))));
+}
+
+// who set this attribute's live value: the latest CloudTrail write that touched it (per-path attribution)
+function writerEl(c) {
+  if (!c) return h("span", { class: "muted", title: "no CloudTrail write on record touched this attribute" }, "not on record");
+  return h("span", { title: [c.eventName, c.eventTime, c.channel, c.sourceIp].filter(Boolean).join(" · ") },
+    principalEl(c.principal), h("div", { class: "muted small" }, `${c.eventName || "?"} · ${fmtTime(c.eventTime)}`));
 }
 
 // the engine may report the last drift event as an epoch-seconds string, an RFC 3339 time or an event id

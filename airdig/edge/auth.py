@@ -1,0 +1,67 @@
+"""The bearer-token gate in front of every route of a listener, except the probes and public files.
+
+``verify`` maps the ``Authorization`` header (or None) to the caller, raising
+:class:`airdig.errors.Unauthorized`; it is async so a token-store lookup runs off the event loop.
+The caller lands in ``scope["state"]["principal"]``. A WebSocket without the header is let through
+to its handshake: graphql-transport-ws clients send the token in ``connection_init`` (checked by the
+app). Tokens are never read from the URL (they would land in access logs and browser history).
+
+    app = AuthGate(app, verify=authenticator.aprincipal, open_paths={"/healthz", "/readyz", "/metrics"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+
+from airdig.edge.limits import send_json
+from airdig.edge.types import ASGIApp, Receive, Scope, Send
+from airdig.errors import Unauthorized
+
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+Verify = Callable[[str | None], Awaitable[Any]]
+
+
+class AuthGate:
+    def __init__(self, app: ASGIApp, verify: Verify, open_paths: Iterable[str] = PROBES,
+                 open_prefixes: tuple[str, ...] = (), alt_header: bytes | None = None) -> None:
+        """``alt_header``: a header whose value counts as ``Bearer <value>`` when ``Authorization`` is
+        absent (PulseSight's ``X-AirDig-Secret``, for senders that cannot set ``Authorization``)."""
+        self.app = app
+        self.verify = verify
+        self.open_paths = frozenset(open_paths)
+        self.open_prefixes = open_prefixes
+        self.alt_header = alt_header
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        path = str(scope.get("path", ""))
+        if kind not in ("http", "websocket") or path in self.open_paths or (
+                self.open_prefixes and path.startswith(self.open_prefixes)):
+            await self.app(scope, receive, send)
+            return
+        header = alt = None
+        for key, value in scope.get("headers") or ():
+            name = bytes(key).lower()
+            if name == b"authorization" and header is None:
+                header = bytes(value).decode("latin-1")
+            elif self.alt_header is not None and name == self.alt_header and alt is None:
+                alt = "Bearer " + bytes(value).decode("latin-1").strip()
+        header = header or alt
+        state = scope.setdefault("state", {})
+        if kind == "websocket" and header is None:
+            state.setdefault("principal", None)  # the app checks connection_init
+            await self.app(scope, receive, send)
+            return
+        try:
+            state["principal"] = await self.verify(header)
+        except Unauthorized as exc:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 4401, "reason": "Unauthorized"})
+                return
+            await send_json(send, 401, orjson.dumps({"error": str(exc), "code": exc.code}),
+                            [(b"www-authenticate", b'Bearer realm="airdig"')])
+            return
+        await self.app(scope, receive, send)
