@@ -58,6 +58,21 @@ class BackendUnavailable(AirDigError):
         super().__init__(f"{backend} unavailable: {detail}")
 
 
+class StoreRejected(AirDigError):
+    """The store refused a write because of the data in it (too long for its column, wrong type, bad
+    encoding, a constraint): the same write fails the same way every time, so retrying cannot help.
+
+    Backends map their driver's errors to this class or to :class:`BackendUnavailable` (worth a retry);
+    the engine bisects a rejected batch and dead-letters only the event responsible."""
+
+    code = "BAD_INPUT"
+
+    def __init__(self, backend: str, detail: str) -> None:
+        self.backend = backend
+        self.detail = detail
+        super().__init__(f"{backend} rejected the write: {detail}")
+
+
 class Unauthorized(AirDigError):
     """No valid credentials were presented."""
 

@@ -54,6 +54,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "severity >= alert_min_severity, a node turning critical); prefix a URL with `slack+` "
                 "(`slack+https://hooks.slack.com/...`) for Slack's message format. Empty = no alerts.", None),
     SettingSpec("alert_min_severity", "Lowest drift severity that alerts: low, medium, high, critical.", "high"),
+    SettingSpec("retention", "Days the store keeps, per table, as `TABLE=DAYS` pairs (`airdig db prune` "
+                "enforces it): `service_edges_rollup` (minute call statistics become hourly, default 7), "
+                "`service_edges` (hourly ones deleted, 90), `changes` (90), `drift_events` (resolved ones, 180), "
+                "`applied_events` (idempotency marks; keep above the bus retention, 14).",
+                "service_edges_rollup=7,service_edges=90,changes=90,drift_events=180,applied_events=14"),
     SettingSpec("auth", "Bearer API tokens (`airdig token create`) on every route of every listener: `on` or "
                 "`off`. `off` is accepted only on loopback listeners, whose Host and Origin checks keep other "
                 "sites out; `airdig up`/`demo` bound to loopback run in that mode unless `auth` is set.", "on"),
@@ -84,6 +89,7 @@ class Settings:
     alert_webhooks: tuple[str, ...] = ()
     alert_min_severity: str = "high"
     alert_dedupe_seconds: float = 3600.0
+    retention: str = ""
     auth: bool | None = None  # None: not set (on, except `airdig up`/`demo` on loopback)
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
@@ -133,6 +139,7 @@ class Settings:
             log_level=level,
             log_format=fmt,
             **_alert_settings(raw),
+            retention=_retention(raw["retention"]),
             auth=_auth(raw["auth"]),
             allowed_origins=_listed(raw["allowed_origins"]),
             allowed_hosts=_listed(raw["allowed_hosts"]),
@@ -141,6 +148,13 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def _retention(text: str | None) -> str:
+    from airdig.engine.retention import RetentionPolicy
+
+    RetentionPolicy.parse(text)  # a bad value fails at start, naming the setting
+    return text or ""
 
 
 def _auth(raw: str | None) -> bool | None:

@@ -112,11 +112,17 @@ def detect_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file
 @_detect_options
 @click.option("--interval", type=float, default=300.0, show_default=True, help="Seconds between cycles.")
 @click.option("--once", is_flag=True, help="Run one cycle, publish, exit (for cron and CI).")
+@click.option("--heartbeat", type=click.Path(dir_okay=False), default=None,
+              help="File rewritten before each cycle and every 10 s between cycles (a liveness probe "
+                   "checks its age; the Helm chart does).")
+@click.option("--lease/--no-lease", default=True, show_default=True,
+              help="Hold a lease in the store (AIRDIG_DATABASE_URL) on these states: of several replicas "
+                   "only the holder runs cycles, a standby takes over when it stops or dies.")
 @settings_options
 @handle_errors
 def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file: str | None,
               ignore: tuple[str, ...], region: str | None, regions: str, plan: str | None, since_hours: float,
-              graph: str | None, interval: float, once: bool) -> None:
+              graph: str | None, interval: float, once: bool, heartbeat: str | None, lease: bool) -> None:
     """Detect drift repeatedly and publish airdig.drift events (detected / resolved) only on change.
 
     Also publishes airdig.change.recorded for each CloudTrail write that caused a drift. Events go to
@@ -134,10 +140,25 @@ def watch_cmd(states: tuple[str, ...], cloudtrail: tuple[str, ...], ignore_file:
 
     opts = _options(states, cloudtrail, ignore_file, ignore, region, regions, plan, since_hours, graph)
     opts.trail_seen = TrailSeen(str(settings.data_dir / "deepdrift-cloudtrail.json"))
+    held = None
+    if lease:
+        import hashlib
+
+        from airdig.backends.registry import open_store
+        from airdig.lease import Lease
+
+        store = open_store(settings.database_url)
+        store.migrate()
+        scope = "deepdrift:watch:" + hashlib.sha1("\n".join(sorted(states)).encode()).hexdigest()
+        held = Lease(store, scope, ttl=2 * interval + 300)
     try:
         watcher = Watcher(bus, settings.data_dir / "deepdrift-watch.json")
-        run(watcher, lambda: detect(opts), interval, once)
+        run(watcher, lambda: detect(opts), interval, once,
+            heartbeat=Path(heartbeat) if heartbeat else None, lease=held.acquire if held else None)
     finally:
+        if held is not None:
+            held.release()
+            held.store.close()
         bus.close()
 
 

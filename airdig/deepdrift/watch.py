@@ -25,6 +25,7 @@ import orjson
 from airdig.backends.interfaces import Bus
 from airdig.deepdrift.cloudtrail import TrailEvent
 from airdig.deepdrift.detect import DetectResult
+from airdig.errors import AirDigError
 from airdig.logs import get_logger
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, TOPIC_DRIFT, CloudEvent, to_rfc3339
 from airdig.model.redact import redact
@@ -157,16 +158,46 @@ class Watcher:
         os.replace(tmp, self.state_file)
 
 
+HEARTBEAT_EVERY = 10.0
+
+
+def beat(path: Path) -> None:
+    """Write the time to the heartbeat file (its mtime is what the liveness probe reads)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{time.time():.3f}\n")
+    os.replace(tmp, path)
+
+
 def run(watcher: Watcher, detect_once: Callable[[], DetectResult], interval: float, once: bool,
-        sleep: Callable[[float], None] = time.sleep) -> None:
-    """Run cycles every ``interval`` seconds (or one with ``once``); a failed cycle is logged, not fatal."""
+        sleep: Callable[[float], None] = time.sleep, heartbeat: Path | None = None,
+        lease: Callable[[], bool] | None = None) -> None:
+    """Run cycles every ``interval`` seconds (or one with ``once``); a failed cycle is logged, not fatal.
+
+    ``heartbeat``: a file rewritten before each cycle and every 10 s between cycles, by this loop itself
+    (not a side thread), so a loop that hangs stops the beat and the chart's exec probe restarts the
+    pod; a cycle that fails (AWS unreachable) still beats: restarting would not help it.
+
+    ``lease``: asked before each cycle; a replica that does not hold it skips the cycle (a standby), so
+    two replicas watching the same states never publish every drift twice."""
     while True:
+        if heartbeat is not None:
+            beat(heartbeat)
         try:
-            watcher.cycle(detect_once())
+            if lease is not None and not lease():
+                if once:
+                    raise AirDigError("another replica holds the watch lease of these states")
+            else:
+                watcher.cycle(detect_once())
         except Exception as exc:  # a daemon outlives one bad cycle; --once reports it
             if once:
                 raise
             log.error("watch cycle failed", error=str(exc), exc_info=True)
         if once:
             return
-        sleep(interval)
+        left = interval
+        while left > 0:
+            step = min(left, HEARTBEAT_EVERY) if heartbeat is not None else left
+            sleep(step)
+            left -= step
+            if heartbeat is not None and left > 0:
+                beat(heartbeat)

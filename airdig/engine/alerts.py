@@ -36,6 +36,7 @@ from airdig.backends.interfaces import AlertDeliveryRow, Store
 from airdig.errors import ConfigError
 from airdig.logs import get_logger
 from airdig.model.events import to_rfc3339
+from airdig.supervisor import Supervisor
 
 log = get_logger("engine.alerts")
 
@@ -225,9 +226,13 @@ class AlertDispatcher:
 
     # -------------------------------------------------------------- worker
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-        self._thread.start()
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start the worker; under ``supervisor`` (the engine's) a worker that dies is restarted."""
+        if supervisor is not None:
+            self._thread = supervisor.spawn("alerts", self._run, self._stop)
+        else:
+            self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+            self._thread.start()
         log.info("alerts enabled", targets=[h.masked for h in self.webhooks], min_severity=self.min_severity)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -310,7 +315,7 @@ def attach_alerts(service: Any) -> AlertDispatcher | None:
     if settings is None or processor is None or not getattr(settings, "alert_webhooks", ()):
         return None
     dispatcher = AlertDispatcher.from_settings(service.store, settings)
-    dispatcher.start()
+    dispatcher.start(getattr(service, "supervisor", None))
     processor.on_notices.append(dispatcher.on_notices)
     service.closers.append(dispatcher.stop)
     return dispatcher

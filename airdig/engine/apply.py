@@ -10,13 +10,14 @@ one — not even when two replicas apply overlapping batches during a rebalance.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
 from airdig.backends.store.sql import SqlTx
 from airdig.engine.intel import changetime
-from airdig.errors import InvalidInput
+from airdig.engine.limits import check_row, check_rows
+from airdig.errors import InvalidInput, StoreRejected
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge, decode_node, parse_time
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
@@ -37,6 +38,32 @@ class Plan:
     health: list[tuple[Any, ...]] = field(default_factory=list)
     service_edges: list[tuple[Any, ...]] = field(default_factory=list)
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, payload) fan-out
+
+    def extend(self, other: Plan) -> None:
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
+    def check_limits(self, event_id: str) -> None:
+        """Every row this plan writes fits its columns (see :mod:`airdig.engine.limits`)."""
+        src = f"event {event_id}"
+        check_row("applied_events", {"event_id": event_id}, src)
+        check_rows("nodes", ({"id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account,
+                              "region": n.region, "name": n.name, "managed_by": n.managed_by, "version": n.version,
+                              "first_seen": n.first_seen, "last_seen": n.last_seen, "deleted_at": n.deleted_at}
+                             for n in self.nodes), src)
+        check_rows("edges", ({"src": e.src, "dst": e.dst, "type": e.type, "version": v, "first_seen": e.first_seen,
+                              "last_seen": e.last_seen} for e, v in self.edges), src)
+        check_rows("native_ids", ({"native_id": n, "node_id": node} for n, node in self.natives), src)
+        check_rows("changes", ({"id": c.id, "node_id": c.node_id, "time": c.time, "kind": c.kind,
+                                "source": c.source} for c in self.changes), src)
+        names = ("id", "resource_id", "resource_type", "terraform_address", "kind", "severity", "status")
+        check_rows("drift_events", ({**dict(zip(names, r[:7], strict=True)), "detected_at": r[10],
+                                     "resolved_at": r[11], "version": r[12]} for r in self.drifts), src)
+        check_rows("health", ({"node_id": r[0], "status": r[1], "since": r[3], "version": r[4]}
+                              for r in self.health), src)
+        scols = ("id", "src", "dst", "window_start", "window_seconds", "request_count", "error_count")
+        check_rows("service_edges", ({**dict(zip(scols, r[:7], strict=True)), "p50": r[9], "p95": r[10],
+                                      "p99": r[11]} for r in self.service_edges), src)
 
 
 @dataclass
@@ -243,8 +270,11 @@ def _plan_trace_edge(ev: CloudEvent, plan: Plan) -> None:
     from airdig.backends.store.sql import edge_id
 
     window = int(_num(d, "window_seconds", src_, default=60))
+    # one row per aggregator (member) and window: two aggregators' shares of a window add up when read
+    member = d.get("member")
+    part = f":{member}" if isinstance(member, str) and member else ""
     plan.service_edges.append((
-        edge_id(edge.src, f"w{window}:{start}", edge.dst), edge.src, edge.dst, start, window,
+        edge_id(edge.src, f"w{window}:{start}{part}", edge.dst), edge.src, edge.dst, start, window,
         int(_num(stats, "request_count", src_, 0)), int(_num(stats, "error_count", src_, 0)),
         stats.get("errors") or {}, stats.get("latency_ms") or {},
         stats.get("p50"), stats.get("p95"), stats.get("p99"),
@@ -385,10 +415,7 @@ def _write(tx: SqlTx, plan: Plan) -> None:
             (*r[:7], dumps(r[7]), dumps(r[8]) if r[8] is not None else None,
              dumps(r[9]) if r[9] is not None else None, *r[10:]) for r in plan.drifts])
     if plan.node_drift:
-        # the newest drift verdict per node wins; a node not yet in the graph gets no status (its drift
-        # events are still stored and listed)
-        tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?",
-                    [(status, drift_id, nid) for nid, status, _, drift_id in sorted(plan.node_drift, key=lambda x: x[2])])
+        _derive_drift_status(tx, {nid for nid, _, _, _ in plan.node_drift})
     if plan.health:
         tx.run_many(d.upsert("health", ("node_id", "status", "reasons", "since", "version"), ("node_id",), "version"),
                     [(n, s, dumps(r), since, v) for n, s, r, since, v in plan.health])
@@ -398,6 +425,37 @@ def _write(tx: SqlTx, plan: Plan) -> None:
         tx.run_many(d.upsert("service_edges", scols, ("id",), None), [
             (*r[:7], dumps(r[7]), dumps(r[8]), *r[9:]) for r in plan.service_edges])
 
+
+
+_NODE_STATUS = {"changed": "drifted", "missing": "missing", "unmanaged": "unmanaged"}
+
+
+def _derive_drift_status(tx: SqlTx, node_ids: set[str]) -> None:
+    """A node's drift status follows from its drift rows as they now stand (each row newer-wins on its
+    own), never from the last event written: drifted while any drift of the node is open (the newest
+    open one names the status and ``drift_last_event``), ``in_sync`` once every one is resolved. So
+    resolving one drift leaves the node drifted while another is open, and a stale event that lost on
+    its row cannot flip the node either. A node not yet in the graph gets no status (its drift events
+    are still stored and listed)."""
+    ids = sorted(node_ids)
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in tx.fetch(f"SELECT resource_id, id, status, kind, version FROM drift_events WHERE resource_id IN "
+                          f"({','.join('?' * len(chunk))})", chunk):
+            rows.setdefault(r[0], []).append(r)
+    updates = []
+    for nid in ids:
+        drifts = sorted(rows.get(nid, []), key=lambda r: (r[4], r[1]))
+        if not drifts:
+            continue
+        open_ = [r for r in drifts if r[2] == "open"]
+        if open_:
+            newest = open_[-1]
+            updates.append((_NODE_STATUS.get(str(newest[3]), "drifted"), newest[1], nid))
+        else:
+            updates.append(("in_sync", drifts[-1][1], nid))
+    tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?", updates)
 
 
 @dataclass
@@ -430,13 +488,16 @@ class Applier:
     def _plan(events: dict[str, tuple[CloudEvent, Record]], dead: list[tuple[Record, str]] | None) -> Plan:
         plan = Plan()
         for ev_id, (ev, rec) in list(events.items()):
+            part = Plan()
             try:
-                PLANNERS[ev.type](ev, plan)
+                PLANNERS[ev.type](ev, part)
+                part.check_limits(ev_id)
             except InvalidInput as exc:
                 reason = str(exc)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 reason = f"event {ev_id}: malformed data ({type(exc).__name__}: {exc})"
             else:
+                plan.extend(part)
                 continue
             del events[ev_id]
             if dead is not None:
@@ -465,24 +526,45 @@ class Applier:
         return Prepared(events=unique, plan=plan, dead=dead, duplicates=duplicates)
 
     def commit(self, prepared: Prepared) -> ApplyResult:
-        """Write a prepared batch in one transaction, skipping events applied before."""
+        """Write a prepared batch in one transaction, skipping events applied before.
+
+        When the store rejects the batch for its data (:class:`StoreRejected`), the batch is split in
+        halves, each written in its own transaction, down to the one event responsible, which joins
+        ``result.dead`` with the store's reason; everything else applies. A store outage
+        (:class:`~airdig.errors.BackendUnavailable`) propagates: the caller retries the whole batch,
+        and what a half already wrote is skipped as a duplicate then."""
         result = ApplyResult(dead=list(prepared.dead), duplicates=prepared.duplicates)
+        self._commit_part(prepared.events, prepared.plan, result)
+        return result
+
+    def _commit_part(self, events: dict[str, tuple[CloudEvent, Record]], plan: Plan, result: ApplyResult) -> None:
+        try:
+            self._write_batch(events, plan, result)
+        except StoreRejected as exc:
+            if len(events) <= 1:
+                for ev_id, (_, rec) in events.items():
+                    result.dead.append((rec, f"event {ev_id}: {exc}"))
+                return
+            items = list(events.items())
+            half = len(items) // 2
+            for part in (dict(items[:half]), dict(items[half:])):
+                self._commit_part(part, self._plan(dict(part), None), result)
+
+    def _write_batch(self, events: dict[str, tuple[CloudEvent, Record]], plan: Plan, result: ApplyResult) -> None:
         with self.store.transaction() as tx:
             if not isinstance(tx, SqlTx):
                 raise TypeError("the applier needs a SQL store transaction")
-            seen = tx.seen_events(list(prepared.events)) if prepared.events else set()
-            plan = prepared.plan
-            fresh = dict(prepared.events)
+            seen = tx.seen_events(list(events)) if events else set()
+            fresh = dict(events)
             if seen:  # a redelivery: plan again without what is already applied (rare, so not optimised)
                 for ev_id in seen:
                     fresh.pop(ev_id, None)
-                plan = self._plan(fresh, None)
-                result.duplicates += len(seen)
+                plan = self._plan(dict(fresh), None)
             _write(tx, plan)
             # the timeline row of an event already records it (same id); only the others need a mark
             in_timeline = {c.id for c in plan.changes}
             tx.mark_events([e for e in fresh if e not in in_timeline], self.clock())
-        result.applied = len(fresh)
-        result.touched = {ev.subject for ev, _ in fresh.values()}
-        result.notices = plan.notices
-        return result
+        result.duplicates += len(seen)
+        result.applied += len(fresh)
+        result.touched |= {ev.subject for ev, _ in fresh.values()}
+        result.notices += plan.notices

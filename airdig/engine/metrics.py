@@ -26,6 +26,9 @@ class EngineMetrics:
                                         registry=r)
         self.http_requests = Counter("airdig_http_requests_total", "HTTP requests served.",
                                      ["route", "status"], registry=r)
+        self.thread_restarts = Counter("airdig_thread_restarts_total",
+                                       "Background threads restarted by the supervisor after dying, by thread.",
+                                       ["thread"], registry=r)
         self._lag_labels: set[tuple[str, str]] = set()
 
     def record_batch(self, applied: int, duplicates: int, dead: int, seconds: float) -> None:

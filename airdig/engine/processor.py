@@ -2,7 +2,12 @@
 
 Offsets are committed only after the store commit, so a crash re-delivers (at-least-once) and the
 idempotent apply drops what was already applied. Events that can never be applied go to
-``airdig.deadletter`` with the reason; a store outage is retried with backoff and never dead-letters.
+``airdig.deadletter`` with the reason: those the decoder or the column limits reject, and those the
+store itself rejects (:class:`~airdig.errors.StoreRejected`; the applier bisects the batch to find
+them). A store outage or lost race (:class:`~airdig.errors.BackendUnavailable`) is retried with backoff
+and never dead-letters; so is an error nobody classified, reported in ``last_error`` and the metrics
+rather than risk dropping good events. A broker outage while dead-lettering or committing offsets is
+retried too: the processor thread does not die of it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from airdig.backends.interfaces import Bus, Cache, Consumer, Record, Store
 from airdig.engine.apply import Applier, ApplyResult, Prepared
 from airdig.engine.metrics import EngineMetrics
 from airdig.engine.readcache import GRAPH_GENERATION
+from airdig.errors import BackendUnavailable
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_DEADLETTER, TOPIC_DRIFT, TOPIC_HEALTH, TOPIC_RESOURCES, TOPIC_TRACES
+from airdig.supervisor import Supervisor
 
 log = get_logger("engine.processor")
 
@@ -63,8 +70,8 @@ class EventProcessor:
     """
 
     def __init__(self, store: Store, bus: Bus, cache: Cache | None, group: str, metrics: EngineMetrics | None = None,
-                 batch_size: int = 1000, member_id: str | None = None, topics: tuple[str, ...] = APPLIED_TOPICS
-                 ) -> None:
+                 batch_size: int = 1000, member_id: str | None = None, topics: tuple[str, ...] = APPLIED_TOPICS,
+                 supervisor: Supervisor | None = None) -> None:
         self.store = store
         self.bus = bus
         self.cache = cache
@@ -76,24 +83,27 @@ class EventProcessor:
         self.applier = Applier(store)
         self.stats = ProcessorStats()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.supervisor = supervisor or Supervisor("engine", metrics.thread_restarts if metrics else None)
+        self.thread_name = f"processor-{member_id or 'main'}"
+        self._started = False
         self._consumer: Consumer | None = None
         self.ready = threading.Event()
         # called with each committed batch's notices (e.g. alerts); must not block: they queue work
         self.on_notices: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name=f"processor-{self.member_id or 'main'}", daemon=True)
-        self._thread.start()
+        """Run under the supervisor: a run that dies (closing its consumer, so the batch in hand is
+        re-delivered) is started again with backoff; one that keeps dying fails liveness."""
+        self._started = True
+        self.supervisor.spawn(self.thread_name, self.run, self._stop)
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.supervisor.join(self.thread_name, timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._started and self.supervisor.alive(self.thread_name)
 
     def run(self) -> None:
         """Pipelined: batch N+1 is polled and decoded while batch N is written; offsets of N are committed
@@ -134,8 +144,15 @@ class EventProcessor:
         while True:
             try:
                 return self.applier.commit(prepared)
-            except Exception as exc:  # store unavailable or deadlock: retry the whole batch, commit nothing
-                self._note_error("apply failed, will retry", exc)
+            except BackendUnavailable as exc:  # outage, deadlock, lock wait: retry the batch, commit nothing
+                self._note_error("store unavailable, will retry", exc)
+                if self.metrics:
+                    self.metrics.apply_errors.inc()
+                if self._stop.wait(delay):
+                    return None  # stopping: the uncommitted batch is re-delivered to whoever takes over
+                delay = min(delay * 2, 10.0)
+            except Exception as exc:  # unclassified (a bug or an unknown driver error): retry, never drop
+                self._note_error("apply failed (unclassified error), will retry", exc)
                 if self.metrics:
                     self.metrics.apply_errors.inc()
                 if self._stop.wait(delay):
@@ -146,15 +163,33 @@ class EventProcessor:
         result = job.future.result()
         if result is None:
             return
-        if result.dead:
-            for rec, reason in result.dead:
-                self.bus.publish(TOPIC_DEADLETTER, rec.key, deadletter_value(rec, reason))
-                log.warning("event dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                            reason=reason)
-            self.bus.flush()
-        consumer.commit(job.records)
+        if result.dead and not self._retrying("dead-letter publish failed", lambda: self._deadletter(result)):
+            return  # stopping before the dead letters left: offsets stay, the batch is re-delivered
+        if not self._retrying("offset commit failed", lambda: consumer.commit(job.records)):
+            return
         self._account(result, len(job.records), time.perf_counter() - job.started)
         self._fan_out(result)
+
+    def _deadletter(self, result: ApplyResult) -> None:
+        for rec, reason in result.dead:
+            self.bus.publish(TOPIC_DEADLETTER, rec.key, deadletter_value(rec, reason))
+        self.bus.flush(30.0)  # raises when the broker did not take them; then all are sent again
+        for rec, reason in result.dead:
+            log.warning("event dead-lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                        reason=reason)
+
+    def _retrying(self, what: str, action: Callable[[], None]) -> bool:
+        """Run ``action`` until it succeeds (True) or the processor stops (False), backing off meanwhile."""
+        delay = 0.2
+        while True:
+            try:
+                action()
+                return True
+            except Exception as exc:  # the broker is away: keep the batch in hand, keep the thread alive
+                self._note_error(f"{what}, will retry", exc)
+                if self._stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 10.0)
 
     def _update_lag(self) -> None:
         if self._consumer is None:

@@ -18,6 +18,7 @@ from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
 from airdig.logs import get_logger
 from airdig.model.redact import redact_text, redact_url
 from airdig.settings import Settings
+from airdig.supervisor import Supervisor
 
 log = get_logger("engine")
 
@@ -38,6 +39,14 @@ class EngineService:
     # "thread X is dead"); read at every probe, so checks registered after the app was built count
     liveness_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     _read_cache: ReadCache | None = None
+    supervisor: Supervisor | None = None
+
+    def __post_init__(self) -> None:
+        if self.supervisor is None:
+            self.supervisor = Supervisor("engine", self.metrics.thread_restarts)
+        if hasattr(self.cache, "supervisor"):  # the Redis fan-out subscriber runs under the same one
+            self.cache.supervisor = self.supervisor
+        self.liveness_checks["threads"] = self.supervisor.liveness  # /healthz 503 once one is given up
 
     @property
     def read_cache(self) -> ReadCache:
@@ -67,7 +76,7 @@ class EngineService:
     def start(self, process_events: bool = True) -> None:
         if process_events:
             self.processor = EventProcessor(self.store, self.bus, self.cache, self.group, self.metrics,
-                                            member_id=self.replica_id)
+                                            member_id=self.replica_id, supervisor=self.supervisor)
             from airdig.engine.alerts import attach_alerts
 
             attach_alerts(self)
@@ -84,6 +93,10 @@ class EngineService:
         self.cache.close()
         self.store.close()
         log.info("engine stopped", replica=self.replica_id)
+
+    def liveness(self) -> str | None:
+        """Why this process should be restarted (a background thread dead beyond recovery), or None."""
+        return self.supervisor.liveness() if self.supervisor is not None else None
 
     def readiness(self) -> dict[str, Any]:
         """Each backend's state; ready only when every one answers and the processor runs."""

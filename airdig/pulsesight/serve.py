@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from airdig.backends.interfaces import Bus
-from airdig.backends.registry import open_bus
+from airdig.backends.interfaces import Bus, Cache
+from airdig.backends.registry import open_bus, open_cache
 from airdig.edge.auth import Verify
 from airdig.edge.policy import EdgePolicy
 from airdig.errors import BackendUnavailable, ConfigError
@@ -87,6 +87,7 @@ class PulseSightHandle:
     stop_event: threading.Event
     threads: list[threading.Thread] = field(default_factory=list)
     owned_bus: Bus | None = None
+    cache: Cache | None = None
 
     @property
     def url(self) -> str:
@@ -100,6 +101,8 @@ class PulseSightHandle:
             t.join(timeout)
         if self.owned_bus is not None:
             self.owned_bus.close()
+        if self.cache is not None:
+            self.cache.close()
 
 
 def _loop(ps: PulseSight, interval: float, stop: threading.Event) -> None:
@@ -132,13 +135,14 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     srcs = build_sources(settings, cfg) if sources is None else dict(sources)
     traces = TraceStats()
     srcs.setdefault("traces", traces)
-    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold)
+    cache = open_cache(settings.cache_url)  # replicas share what they published through it (Redis)
+    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold, cache=cache)
     app = build_app(ps, cfg.secret, srcs, policy=EdgePolicy.for_bind(host, settings.allowed_hosts,
                                                                         settings.allowed_origins), tokens=tokens)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                            lifespan="off"))
     stop = threading.Event()
-    handle = PulseSightHandle(ps, host, port, server, stop, owned_bus=owned_bus)
+    handle = PulseSightHandle(ps, host, port, server, stop, owned_bus=owned_bus, cache=cache)
     web = threading.Thread(target=server.run, name="pulsesight-http", daemon=True)
     web.start()
     handle.threads.append(web)
@@ -151,13 +155,10 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     if port == 0:
         handle.port = server.servers[0].sockets[0].getsockname()[1]
     if srcs.get("traces") is traces:
-        t = threading.Thread(target=traces.consume, args=(bus, CONSUMER_GROUP, stop), name="pulsesight-traces",
-                             daemon=True)
-        t.start()
-        handle.threads.append(t)
+        consumer_bus = bus
+        handle.threads.append(ps.supervisor.spawn(
+            "pulsesight-traces", lambda: traces.consume(consumer_bus, CONSUMER_GROUP, stop), stop))
     if evaluate:
-        t = threading.Thread(target=_loop, args=(ps, cfg.interval, stop), name="pulsesight-eval", daemon=True)
-        t.start()
-        handle.threads.append(t)
+        handle.threads.append(ps.supervisor.spawn("pulsesight-eval", lambda: _loop(ps, cfg.interval, stop), stop))
     log.info("pulsesight listening", url=handle.url, rules=len(rules), sources=sorted(srcs))
     return handle

@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from airdig.backends.interfaces import Bus
+from airdig.backends.interfaces import Bus, Cache
 from airdig.logs import get_logger
 from airdig.pulsesight.alertmanager import parse_alertmanager
 from airdig.pulsesight.evaluator import Evaluator, RuleResult
@@ -26,6 +26,7 @@ from airdig.pulsesight.publish import Outbox
 from airdig.pulsesight.rules import Rule
 from airdig.pulsesight.sources.base import MetricSource
 from airdig.pulsesight.state import HealthState, Observation
+from airdig.supervisor import Supervisor
 
 log = get_logger("pulsesight")
 
@@ -50,6 +51,14 @@ class Metrics:
         self.outbox = Gauge("pulsesight_outbox_pending", "Events waiting to be published.", registry=r)
         self.transitions = Gauge("pulsesight_health_transitions", "Health transitions since start.",
                                  registry=r)
+        self.thread_restarts = Counter("airdig_thread_restarts_total",
+                                       "Background threads restarted by the supervisor after dying, by thread.",
+                                       ["thread"], registry=r)
+
+
+# the last published health status of each node, shared by the replicas through the cache (AIRDIG_CACHE_URL)
+PUBLISHED_KEY = "pulsesight:published:"
+PUBLISHED_TTL = 30 * 86400.0
 
 
 class PulseSight:
@@ -57,10 +66,19 @@ class PulseSight:
 
     def __init__(self, rules: Sequence[Rule], sources: Mapping[str, MetricSource], resolver: NodeResolver,
                  bus: Bus | None, falco_hold: float = 300.0, clock: Callable[[], float] = time.time,
-                 keep_security_events: int = 50) -> None:
+                 keep_security_events: int = 50, cache: Cache | None = None) -> None:
         self.metrics = Metrics()
+        # the evaluator loop and the trace-statistics consumer run under it (see airdig.supervisor)
+        self.supervisor = Supervisor("pulsesight", self.metrics.thread_restarts)
         self.outbox = Outbox(bus)
-        self.state = HealthState(publish=self.outbox.publish)
+        claim = None
+        if cache is not None:  # shared with the other replicas: each transition is published once
+            shared = cache
+
+            def claim(node_id: str, status: str) -> str | None:
+                old = shared.swap(PUBLISHED_KEY + node_id, status.encode(), PUBLISHED_TTL)
+                return old.decode() if old is not None else None
+        self.state = HealthState(publish=self.outbox.publish, claim=claim)
         self.mapper = Mapper(resolver)
         self.clock = clock
         self.falco_hold = falco_hold

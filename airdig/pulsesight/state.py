@@ -20,7 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airdig.logs import get_logger
 from airdig.model.events import CloudEvent, to_rfc3339
+
+log = get_logger("pulsesight.state")
 
 LEVEL_RANK = {"healthy": 0, "unknown": 1, "warning": 2, "critical": 3}
 SOURCE = "pulsesight"
@@ -140,11 +143,19 @@ def step_signal(sig: SignalState, obs: Observation, now: float) -> None:
 class HealthState:
     """All nodes' health; thread-safe (the evaluator loop and the webhook handlers both feed it)."""
 
-    def __init__(self, publish: Callable[[CloudEvent], None] | None = None) -> None:
+    def __init__(self, publish: Callable[[CloudEvent], None] | None = None,
+                 claim: Callable[[str, str], str | None] | None = None) -> None:
+        """``claim(node_id, status)``: record ``status`` as the node's last published status in state
+        shared by every replica (the cache) and return the one it replaces. A transition whose status
+        is already the published one is not published again: two replicas evaluating the same signals
+        publish each change once, and a restarted replica, which starts every node at "unknown", does
+        not re-announce what it published before. ``previous`` in the event is the shared one."""
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeHealth] = {}
         self._publish = publish
+        self._claim = claim
         self.transitions = 0
+        self.suppressed = 0
 
     # ------------------------------------------------------------ updates
 
@@ -238,7 +249,23 @@ class HealthState:
         return events
 
     def _emit(self, events: list[CloudEvent]) -> list[CloudEvent]:
+        if self._claim is not None:
+            events = [ev for ev in events if self._claimed(ev)]
         if self._publish is not None:
             for ev in events:
                 self._publish(ev)
         return events
+
+    def _claimed(self, ev: CloudEvent) -> bool:
+        assert self._claim is not None
+        try:
+            previous = self._claim(ev.subject, str(ev.data["status"]))
+        except Exception as exc:  # shared state away: publish (a duplicate is harmless, a loss is not)
+            log.warning("published-status claim failed; publishing anyway", node=ev.subject, error=str(exc))
+            return True
+        if previous == ev.data["status"]:
+            self.suppressed += 1
+            return False
+        if previous is not None:
+            ev.data["previous"] = previous
+        return True

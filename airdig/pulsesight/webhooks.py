@@ -107,6 +107,9 @@ def build_app(ps: PulseSight, secret: str | None = None, sources: Mapping[str, M
         return _json({"events": ps.security_events(request.query_params.get("node_id"))})
 
     async def healthz(request: Request) -> Response:
+        problem = ps.supervisor.liveness()
+        if problem:  # a background thread dead beyond recovery: let Kubernetes restart the pod
+            return _json({"status": "dead", "reason": problem}, 503)
         return _json({"status": "ok"})
 
     # each source and the bus pinged in worker threads, with a timeout, the verdict cached two seconds

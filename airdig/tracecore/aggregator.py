@@ -23,6 +23,7 @@ from airdig.errors import AirDigError, InvalidInput
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_TRACES, CloudEvent
 from airdig.model.graph import Node
+from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
 from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.pairing import Call, Pairer
@@ -54,6 +55,7 @@ class Aggregator:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._ready = threading.Event()
+        self.supervisor = Supervisor("tracecore", metrics.thread_restarts)
         self._assigned: list[tuple[str, int]] = []
         self._reset_window(time.time())
         self.bad_records = 0
@@ -132,9 +134,11 @@ class Aggregator:
         for (src, dst, _), st in window.items():
             merged.setdefault((src, dst), EdgeStats()).merge(st)
         for (src, dst), st in sorted(merged.items()):
+            # ``member``: each aggregator pairs its own share of the traces, so its statistics are one part
+            # of the window's; the engine keeps one row per member and adds them up when read
             events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
                 "src": src, "dst": dst, "type": "calls", "window_start": start, "window_seconds": secs,
-                "stats": st.to_dict()}))
+                "member": self.member, "stats": st.to_dict()}))
         for src, etype, dst in sorted(edges):
             events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
                 "src": src, "dst": dst, "type": etype, "window_start": start, "window_seconds": secs}))
@@ -152,9 +156,13 @@ class Aggregator:
     # ---------------------------------------------------------------- the consumer loop
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"tracecore-aggregator-{self.member}",
-                                        daemon=True)
-        self._thread.start()
+        """Run the loop under the supervisor (restarted with backoff if it dies; liveness fails if it
+        keeps dying: see :mod:`airdig.supervisor`)."""
+        self._thread = self.supervisor.spawn(f"tracecore-aggregator-{self.member}", self._run, self._stop)
+
+    @property
+    def alive(self) -> bool:
+        return self.supervisor.alive(f"tracecore-aggregator-{self.member}")
 
     def assignment(self) -> list[tuple[str, int]]:
         """Partitions this member owned at its last poll (empty without a bus consumer).
@@ -185,31 +193,49 @@ class Aggregator:
         return len(spans)
 
     def _run(self) -> None:
+        """A backend outage (broker away) is waited out here with backoff; any other error ends the run
+        and the supervisor starts it again (with a fresh consumer: the records of the dead run's last
+        poll were not committed, so they come again)."""
         next_tick = 0.0
+        delay = 0.2
         try:
-            if self.consume and self.bus is not None:
-                self._consumer = self.bus.consumer(self.group, [TOPIC_TRACES], member_id=self.member)
-            self._ready.set()
+            if self._consumer is not None:  # left by a run that died
+                old, self._consumer = self._consumer, None
+                try:
+                    old.close()
+                except AirDigError as exc:
+                    log.warning("closing the dead run's consumer failed", error=str(exc))
             while not self._stop.is_set():
-                if self._consumer is not None:
-                    records = self._consumer.poll(max_records=500, timeout=0.2)
-                    for rec in records:
-                        self.handle(rec.value, rec.key)
-                    if records:
-                        self._consumer.commit(records)
-                else:
-                    self._stop.wait(0.2)
-                now = time.time()
-                if now >= next_tick:
-                    next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
-                    self.expire()
-                    self._refresh_assignment()
-                if now >= self.window_start + self.window_seconds:
-                    self.publish_window(now)
-        except AirDigError as exc:
-            log.error("aggregator stopped on a backend error", error=str(exc))
+                try:
+                    if self._consumer is None and self.consume and self.bus is not None:
+                        self._consumer = self.bus.consumer(self.group, [TOPIC_TRACES], member_id=self.member)
+                    self._ready.set()
+                    next_tick = self._step(next_tick)
+                    delay = 0.2
+                except AirDigError as exc:
+                    log.warning("aggregator backend error, will retry", error=str(exc))
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 10.0)
         finally:
             self._ready.set()
+
+    def _step(self, next_tick: float) -> float:
+        if self._consumer is not None:
+            records = self._consumer.poll(max_records=500, timeout=0.2)
+            for rec in records:
+                self.handle(rec.value, rec.key)
+            if records:
+                self._consumer.commit(records)
+        else:
+            self._stop.wait(0.2)
+        now = time.time()
+        if now >= next_tick:
+            next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
+            self.expire()
+            self._refresh_assignment()
+        if now >= self.window_start + self.window_seconds:
+            self.publish_window(now)
+        return next_tick
 
     def stop(self, flush: bool = True) -> None:
         """Stop consuming; with ``flush`` expire every pending half and publish the open window."""

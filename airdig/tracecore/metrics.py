@@ -113,6 +113,9 @@ class TraceCoreMetrics:
                                 registry=self.registry)
         self.published = Counter("tracecore_events_published", "Events published to the bus, by type.",
                                  ["type"], registry=self.registry)
+        self.thread_restarts = Counter("airdig_thread_restarts_total",
+                                       "Background threads restarted by the supervisor after dying, by thread.",
+                                       ["thread"], registry=self.registry)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

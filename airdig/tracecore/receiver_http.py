@@ -75,8 +75,9 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int = 16 << 20,
                   all_attributes: bool = False, retry_after: int = 2,
                   ready: Callable[[], str | None] | None = None, policy: EdgePolicy | None = None,
-                  verify: Verify | None = None) -> Starlette:
+                  verify: Verify | None = None, live: Callable[[], str | None] | None = None) -> Starlette:
     """``ready`` returns None when the backends are reachable, else the reason (for ``/readyz``);
+    ``live`` likewise for ``/healthz`` (None unless a background thread is dead beyond recovery);
     ``policy``/``verify``: the shared edge (Host/Origin checks, bearer tokens on ``/v1/traces``).
     The body limit stays this receiver's own (it also bounds the gunzipped size)."""
 
@@ -159,6 +160,9 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
         return Response(orjson.dumps(doc), media_type=JSON)
 
     async def healthz(request: Request) -> Response:
+        problem = live() if live is not None else None
+        if problem:  # a background thread dead beyond recovery: let Kubernetes restart the pod
+            return PlainTextResponse(f"dead: {problem}", status_code=503)
         return PlainTextResponse("ok")
 
     probes = Probes()  # the backend pings run in a worker thread, with a timeout, cached two seconds

@@ -159,7 +159,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     app = otlp_http_app(ingest, metrics, max_body_bytes=opts.max_body_bytes,
                         all_attributes=trace_store is not None, ready=ready,
                         policy=policy or EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
-                        verify=verify)
+                        verify=verify, live=aggregator.supervisor.liveness if aggregator is not None else None)
     config = uvicorn.Config(app, host=host, port=http_port, log_level="warning", lifespan="off",
                             access_log=False)
     http_server = uvicorn.Server(config)

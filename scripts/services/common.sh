@@ -9,6 +9,8 @@
 #   AIRDIG_TEST_KAFKA_CONTROLLER_PORT  Kafka KRaft controller   (default 19093)
 #   AIRDIG_TEST_KAFKA_VERSION       override the Kafka version pinned in kafka/pom.xml
 #   AIRDIG_TEST_SERVICES_TIMEOUT    seconds to wait for each server to answer (default 120)
+#   AIRDIG_TEST_SERVICES            which servers start starts (default "mariadb redis kafka"; the
+#                                   reliability tests start a private one on their own ports and run dir)
 # Changing a port while servers from the same run dir are still running needs a stop first.
 
 SERVICES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +27,9 @@ REDIS_PORT="${AIRDIG_TEST_REDIS_PORT:-16379}"
 KAFKA_PORT="${AIRDIG_TEST_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${AIRDIG_TEST_KAFKA_CONTROLLER_PORT:-19093}"
 SERVICES_TIMEOUT="${AIRDIG_TEST_SERVICES_TIMEOUT:-120}"
+SERVICES_WANTED=" ${AIRDIG_TEST_SERVICES:-mariadb redis kafka} "
+# wants NAME: start (and wait for) this server
+wants() { [[ "$SERVICES_WANTED" == *" $1 "* ]]; }
 
 MYSQL_DB=airdig_test
 MYSQL_USER=airdig

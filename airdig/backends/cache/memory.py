@@ -52,6 +52,16 @@ class MemoryCache:
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
+    def swap(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        """Set ``key`` and return what it held (None if nothing), atomically."""
+        with self._lock:
+            item = self._data.get(key)
+            now = time.monotonic()
+            old = item[1] if item is not None and item[0] >= now else None
+            self._data[key] = (now + ttl, value)
+            self._data.move_to_end(key)
+        return old
+
     def delete(self, *keys: str) -> None:
         with self._lock:
             for k in keys:

@@ -9,9 +9,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pymysql
 
 from airdig.backends.store.sql import SqlStore
-from airdig.errors import BackendUnavailable, ConfigError
+from airdig.errors import AirDigError, BackendUnavailable, ConfigError, StoreRejected
 
 _DISCONNECT_CODES = {2003, 2006, 2013, 2055, 4031}
+# worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait,
+# TiDB write conflict); the same write succeeds later
+_TRANSIENT_CODES = _DISCONNECT_CODES | {1040, 1053, 1205, 1213, 1317, 1927, 8002, 8022, 8027, 9007}
+# the data itself: too long, out of range, bad string for the charset, wrong value for the type,
+# NULL where not allowed, duplicate key, bad JSON; the same write fails the same way every time
+_REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140}
 
 
 class MysqlDialect:
@@ -96,6 +102,20 @@ class MysqlDialect:
         if isinstance(exc, pymysql.err.InterfaceError):
             return True
         return isinstance(exc, pymysql.err.OperationalError) and bool(exc.args) and exc.args[0] in _DISCONNECT_CODES
+
+
+    def classify(self, exc: BaseException) -> AirDigError | None:
+        """A driver error as :class:`StoreRejected` (the data) or :class:`BackendUnavailable` (retry);
+        ``None`` for anything else (a bug: the caller retries and reports it rather than drop data)."""
+        if not isinstance(exc, pymysql.err.MySQLError):
+            return None
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        message = str(exc.args[-1]) if exc.args else str(exc)
+        if isinstance(exc, pymysql.err.InterfaceError) or code in _TRANSIENT_CODES:
+            return BackendUnavailable("mysql", f"{message} (error {code})")
+        if isinstance(exc, pymysql.err.DataError | pymysql.err.IntegrityError) or code in _REJECTED_CODES:
+            return StoreRejected("mysql", f"{message} (error {code})")
+        return None
 
 
 class MysqlStore(SqlStore):

@@ -130,9 +130,32 @@ ADJACENCY = Table("adjacency", (C("src_key", "int"), C("type", "short"), C("dst_
                   ("src_key", "type", "dst_key"), (("dst_key", "type", "src_key"),))
 NODE_KEYS = Table("node_keys", (C("node_key", "int"), C("node_id", "id")), ("node_key",))
 
+# One row per scope of work only one replica may do at a time (a DeepDrift watch, a SkyGraph scan scope):
+# held by ``holder`` until ``expires_at`` unless renewed (see airdig.backends.store.sql: acquire_lease).
+LEASES = Table("leases", (
+    C("scope", "id"), C("holder", "medium"), C("acquired_at", "float"), C("expires_at", "float"),
+), ("scope",))
+
 MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
     (1, "graph, history, drift, service edges, health, applied events",
      (NODES, EDGES, NATIVE_IDS, CHANGES, DRIFT_EVENTS, SERVICE_EDGES, HEALTH, APPLIED_EVENTS)),
     (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
     (3, "hashed node keys and adjacency for graph walks", (ADJACENCY, NODE_KEYS)),
+    (4, "leases: one replica works a scope at a time", (LEASES,)),
 ]
+
+
+def _chars(type_: str) -> int | None:
+    """Characters a column holds on MySQL-protocol servers (``VARCHAR(512)`` → 512; TEXT types → None)."""
+    mysql = TYPES[type_][1]
+    if "(" not in mysql:
+        return None
+    return int(mysql.split("(", 1)[1].rstrip(")"))
+
+
+# table -> column -> (abstract type, characters or None): what the applier checks a row against before
+# writing it, so SQLite (which enforces no length) rejects exactly what MariaDB/TiDB in strict mode would
+COLUMNS: dict[str, dict[str, tuple[str, int | None]]] = {
+    t.name: {c.name: (c.type, _chars(c.type)) for c in t.columns}
+    for _, _, tables in MIGRATIONS for t in tables
+}

@@ -21,6 +21,7 @@ import orjson
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS
+from airdig.errors import AirDigError
 from airdig.model.ids import node_key
 
 _SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
@@ -58,6 +59,7 @@ class Dialect(Protocol):
     def insert_ignore(self, table: str, cols: Sequence[str]) -> str: ...
     def begin(self, conn: Any) -> None: ...
     def is_disconnect(self, exc: BaseException) -> bool: ...
+    def classify(self, exc: BaseException) -> AirDigError | None: ...
 
 
 class SqlTx:
@@ -151,7 +153,8 @@ class SqlTx:
     def add_changes(self, rows: Sequence[ChangeRow]) -> None:
         cols = ("id", "node_id", "time", "kind", "source", "actor", "summary", "details")
         self.run_many(self._s.d.insert_ignore("changes", cols), [
-            (r.id, r.node_id, r.time, r.kind, r.source, r.actor, r.summary[:2048], dumps(r.details))
+            (r.id, r.node_id, r.time, r.kind, r.source, r.actor[:512] if r.actor else r.actor, r.summary[:2048],
+             dumps(r.details))
             for r in rows
         ])
 
@@ -200,6 +203,9 @@ class SqlStore(GraphQueries):
                 conn.rollback()
             if self.d.is_disconnect(exc):
                 self._drop_conn()
+            mapped = self.d.classify(exc) if isinstance(exc, Exception) else None
+            if mapped is not None:
+                raise mapped from exc
             raise
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -431,6 +437,30 @@ class SqlStore(GraphQueries):
                                           "AND revoked_at IS NULL", (id_or_name, id_or_name))]
             tx.run_many("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [(at, i) for i in ids])
         return len(ids)
+
+    # -------------------------------------------------------------- leases (one replica per scope)
+
+    def acquire_lease(self, scope: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew the lease on ``scope`` for ``ttl`` seconds; False while another holder's lease
+        runs. Atomic on both dialects: the row is locked by the insert (MySQL) or the whole write
+        transaction is (SQLite) before it is read back."""
+        with self.transaction() as tx:
+            tx.run(self.d.insert_ignore("leases", ("scope", "holder", "acquired_at", "expires_at")),
+                   (scope, holder, now, now + ttl))
+            tx.run("UPDATE leases SET acquired_at = CASE WHEN holder = ? THEN acquired_at ELSE ? END, holder = ?, "
+                   "expires_at = ? WHERE scope = ? AND (holder = ? OR expires_at < ?)",
+                   (holder, now, holder, now + ttl, scope, holder, now))
+            rows = tx.fetch("SELECT holder FROM leases WHERE scope = ?", (scope,))
+        return bool(rows) and rows[0][0] == holder
+
+    def release_lease(self, scope: str, holder: str) -> None:
+        """Give the lease up at once (a clean stop), so a standby takes over without waiting for expiry."""
+        with self.transaction() as tx:
+            tx.run("DELETE FROM leases WHERE scope = ? AND holder = ?", (scope, holder))
+
+    def lease_holder(self, scope: str, now: float) -> str | None:
+        rows = self._read("SELECT holder FROM leases WHERE scope = ? AND expires_at >= ?", (scope, now))
+        return str(rows[0][0]) if rows else None
 
     _DELIVERY_COLS = ("id", "dedupe_key", "target", "format", "payload", "status", "attempts", "last_error",
                       "created_at", "sent_at")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from airdig.backends.store.sql import SqlStore
-from airdig.errors import BackendUnavailable, ConfigError
+from airdig.errors import AirDigError, BackendUnavailable, ConfigError, StoreRejected
 
 
 def sqlite_path(url: str) -> Path:
@@ -76,6 +76,14 @@ class SqliteDialect:
 
     def is_disconnect(self, exc: BaseException) -> bool:
         return False
+
+    def classify(self, exc: BaseException) -> AirDigError | None:
+        """Constraint and binding errors are the data's; a locked or unreadable file is worth a retry."""
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError | OverflowError):
+            return StoreRejected("sqlite", f"{exc} ({type(exc).__name__})")
+        if isinstance(exc, sqlite3.OperationalError):
+            return BackendUnavailable("sqlite", str(exc))
+        return None
 
 
 class SqliteStore(SqlStore):

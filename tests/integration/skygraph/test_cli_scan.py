@@ -55,3 +55,42 @@ def test_cli_rejects_an_unknown_service(data_dir: Path) -> None:
     proc = _run(["--services", "ec3", "--no-publish"], data_dir)
     assert proc.returncode == 2
     assert "unknown service(s) ec3" in proc.stderr
+
+
+def test_a_second_scan_of_the_same_scopes_stands_down_while_the_first_holds_the_lease(data_dir: Path) -> None:
+    """Two scan replicas of one scope set (issue 13): while one holds the lease the other publishes nothing."""
+    import time
+
+    from airdig.backends.registry import open_store
+
+    state = str(Path(__file__).parents[2] / "data" / "skygraph" / "terraform.tfstate")
+    args = ["--no-aws", "--no-k8s", "--tfstate", state]
+    store = open_store(f"sqlite:///{data_dir / 'airdig.db'}")
+    store.migrate()
+    # another replica's scan of the same scopes is under way: its lease row is live
+    import hashlib
+
+    key = orjson.dumps([False, None, None, False, None, None, None, [state]])
+    scope = "skygraph:scan:" + hashlib.sha1(key).hexdigest()
+    assert store.acquire_lease(scope, "other-replica", 60, time.time())
+    proc = _run(args, data_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "another replica holds the scan lease" in proc.stderr
+    assert not (data_dir / "bus.db").exists() or _published(data_dir, "a") == 0
+    store.release_lease(scope, "other-replica")
+    proc = _run(args, data_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert _published(data_dir, "b") > 0
+    assert store.lease_holder(scope, time.time()) is None  # released when the scan finished
+    store.close()
+
+
+def _published(data_dir: Path, group: str) -> int:
+    bus = open_bus(f"embedded://{data_dir / 'bus.db'}")
+    try:
+        consumer = bus.consumer(f"t-{group}", [TOPIC_RESOURCES])
+        n = len(consumer.poll(max_records=10000, timeout=1.0))
+        consumer.close()
+        return n
+    finally:
+        bus.close()

@@ -311,8 +311,8 @@ def test_every_serving_role_probes_healthz_and_readyz_on_its_port(docs: Docs) ->
         role = dep["metadata"]["labels"]["app.kubernetes.io/component"]
         container = pod_spec(dep)["containers"][0]
         if role == "deepdrift":
-            # a daemon without a listener (`deepdrift watch` has no --port): no HTTP probe to make
-            assert "livenessProbe" not in container and "readinessProbe" not in container
+            # a daemon without a listener (`deepdrift watch` has no --port): an exec probe on its heartbeat
+            assert "readinessProbe" not in container and "httpGet" not in container["livenessProbe"]
             assert not container.get("ports")
             continue
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -334,6 +334,51 @@ def test_role_commands_listen_on_the_probed_ports(docs: Docs) -> None:
     assert args["pulsesight"] == ["pulsesight", "serve", "--host", "0.0.0.0", "--port", "8081"]
     assert args["deepdrift"][:2] == ["deepdrift", "watch"]
     assert "--state" in args["deepdrift"] and "--interval" in args["deepdrift"]
+
+
+def test_deepdrift_liveness_probe_reads_the_heartbeat_the_watch_loop_writes(docs: Docs, tmp_path: Path) -> None:
+    """The rendered exec probe, run as the kubelet would: alive while the real watch loop beats, dead
+    once the beat is older than ``deepdrift.livenessMaxAgeSeconds``."""
+    import os
+    import sys
+    import time
+
+    from airdig.deepdrift.watch import run
+
+    dep = one(docs, "Deployment", "rel-airdig-deepdrift")
+    container = pod_spec(dep)["containers"][0]
+    args = container["args"]
+    beat_path = args[args.index("--heartbeat") + 1]
+    command = container["livenessProbe"]["exec"]["command"]
+    assert command[0] == "python" and command[-2] == beat_path and command[-1] == "1800"
+    heartbeat = tmp_path / "deepdrift.heartbeat"
+
+    def probe() -> int:
+        return subprocess.run([sys.executable, *command[1:-2], str(heartbeat), command[-1]],
+                              check=False, timeout=30).returncode
+
+    assert probe() != 0  # no heartbeat yet
+
+    class _Watcher:  # the cycle itself is not under test here: the loop's beat is
+        def cycle(self, result: object) -> None:
+            return None
+
+    # drive the real loop for one cycle and two heartbeat sleeps, then stop it
+    calls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(_Watcher(), lambda: None, interval=25.0, once=False, sleep=sleep,  # type: ignore[arg-type, return-value]
+            heartbeat=heartbeat)
+    assert calls == [10.0, 10.0, 5.0]  # the beat comes every 10 s between cycles
+    assert probe() == 0
+    old = time.time() - 1801
+    os.utime(heartbeat, (old, old))
+    assert probe() != 0
 
 
 # ------------------------------------------------------------------ RBAC

@@ -148,7 +148,8 @@ def test_graphiql_only_in_loopback_dev_mode(svc: EngineService) -> None:
 
 def test_liveness_runs_registered_checks_readiness_reports_backends(svc: EngineService) -> None:
     with TestClient(build_app(svc)) as client:
-        assert client.get("/healthz").json() == {"status": "ok"}
+        # the supervisor of the engine's threads is registered from the start
+        assert client.get("/healthz").json() == {"status": "ok", "checks": {"threads": "ok"}}
         svc.liveness_checks["apply-thread"] = lambda: "thread apply is dead"
         r = client.get("/healthz")
         assert r.status_code == 503 and r.json()["checks"]["apply-thread"] == "thread apply is dead"

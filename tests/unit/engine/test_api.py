@@ -61,7 +61,7 @@ def gql(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
 
 
 def test_probes_and_metrics(client: TestClient, svc: EngineService) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {"threads": "ok"}}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"store": "ok", "bus": "ok", "cache": "ok", "processor": "ok"}

@@ -102,3 +102,62 @@ def test_change_rows_keep_when_the_change_happened_not_when_it_was_seen(store: S
     assert rows["ct-1"].details["change_time"] == {"earliest": 400.0, "latest": 400.0, "basis": "cloudtrail"}
     assert rows[drift.id].details["change_time"] == {"earliest": 800.0, "latest": 900.0, "basis": "drift watch"}
     assert rows[drift.id].details["drift_kind"] == "changed"
+
+
+def _drift(drift_id: str, kind: str, resolved: bool, t: float) -> Record:
+    data = {"id": drift_id, "resource_id": I1, "resource_type": "aws_instance", "kind": kind, "severity": "low",
+            "diffs": [{"path": f"p.{drift_id}", "expected": 1, "actual": 2}], "cause": None, "remediation": None}
+    etype = "airdig.drift.resolved" if resolved else "airdig.drift.detected"
+    return rec(CloudEvent(type=etype, source="deepdrift", subject=I1, data=data, time=t))
+
+
+def test_resolving_one_drift_leaves_the_node_drifted_while_another_is_open(store: Store) -> None:
+    a = Applier(store)
+    a.apply([rec(resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0))])
+    a.apply([_drift("d1", "changed", False, 5.0), _drift("d2", "changed", False, 6.0)])
+    a.apply([_drift("d1", "changed", True, 9.0)])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "drifted" and node.drift_last_event == "d2"
+    a.apply([_drift("d2", "changed", True, 10.0)])
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "in_sync"
+
+
+def test_an_older_drift_event_never_overrides_a_newer_verdict(store: Store) -> None:
+    a = Applier(store)
+    a.apply([rec(resource_event("created", Node(id=I1, kind="aws.ec2.instance"), "skygraph", time=1.0))])
+    a.apply([_drift("d1", "changed", True, 9.0)])  # the resolution arrives first ...
+    a.apply([_drift("d1", "changed", False, 5.0)])  # ... the detection it answers arrives late
+    node = store.get_node(I1)
+    assert node is not None and node.drift_status == "in_sync"
+    assert [d.status for d in store.drift_events(resource_id=I1)] == ["resolved"]
+
+
+def test_two_aggregators_statistics_of_one_window_add_up(store: Store) -> None:
+    """Each TraceCore aggregator pairs its own share of the traces and publishes its own statistics for the
+    same edge and window; the store must keep both shares, not let the last overwrite the first."""
+    from airdig.tracecore.aggregator import Aggregator
+    from airdig.tracecore.metrics import TraceCoreMetrics
+    from airdig.tracecore.pairing import Call
+    from airdig.tracecore.spans import Resource, SpanSummary
+
+    def calls(agg: Aggregator, n: int) -> None:
+        res_a, res_b = Resource("front", "", {}), Resource("orders", "", {})
+        spans = []
+        for i in range(n):
+            tid = f"{agg.member}{i:020x}"[:32]
+            spans.append(SpanSummary(tid, f"{i + 1:016x}", "", 3, "GET", 0, 5_000_000, 0, res_a, {}))
+            spans.append(SpanSummary(tid, f"{i + 99:016x}", f"{i + 1:016x}", 2, "GET", 1_000_000, 4_000_000, 0,
+                                     res_b, {}))
+        got: list[Call] = agg.offer(spans)
+        assert len(got) == n
+
+    a, b = Aggregator(None, TraceCoreMetrics()), Aggregator(None, TraceCoreMetrics())
+    calls(a, 3)
+    calls(b, 5)
+    now = a.window_start + 30
+    events = [ev for agg in (a, b) for ev in agg.window_events(now)]
+    Applier(store).apply([rec(ev, i) for i, ev in enumerate(events)])
+    [row] = [r for r in store.service_edge_stats(None, None) if r.src.endswith("front")]
+    assert row.request_count == 8
+    assert sum(row.latency["counts"]) == 8

@@ -3,7 +3,8 @@ One role's Deployment. Call with a dict:
   root, role, cfg (the role's values), args (the airdig command line), ports (list of
   {name, port}), probePort (named port for /healthz and /readyz, "" = no HTTP probes), spread (bool),
   autoscaled (bool: leave replicas to the HPA/KEDA), dataClaim (PVC name for /data, "" = emptyDir),
-  recreate (bool).
+  recreate (bool), execProbe (optional command list: an exec liveness probe for a role without a
+  listener).
 */}}
 {{- define "airdig.deployment" -}}
 {{- $root := .root -}}
@@ -64,6 +65,15 @@ spec:
           {{- end }}
           {{- if .probePort }}
           {{- include "airdig.httpProbes" (dict "root" $root "port" .probePort) | nindent 10 }}
+          {{- else if .execProbe }}
+          livenessProbe:
+            exec:
+              command:
+                {{- toYaml .execProbe | nindent 16 }}
+            initialDelaySeconds: {{ $root.Values.probes.liveness.initialDelaySeconds }}
+            periodSeconds: {{ $root.Values.probes.liveness.periodSeconds }}
+            timeoutSeconds: {{ $root.Values.probes.liveness.timeoutSeconds }}
+            failureThreshold: {{ $root.Values.probes.liveness.failureThreshold }}
           {{- end }}
           resources:
             {{- toYaml .cfg.resources | nindent 12 }}

@@ -1,0 +1,64 @@
+"""Two PulseSight replicas feeding the same signals (issue 13): each health transition is published once,
+through the last-published status they share in the cache, and a restarted replica does not announce
+again what was published before it restarted. On the in-process cache and on a real Redis (one client
+per replica, as two processes would have)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airdig.backends.interfaces import Cache
+from airdig.backends.registry import open_bus, open_cache
+from airdig.model.events import TOPIC_HEALTH, CloudEvent
+from airdig.pulsesight.mapping import StaticResolver
+from airdig.pulsesight.service import PulseSight
+from airdig.pulsesight.state import Observation
+
+NODE = "arn:aws:rds:us-east-1:1:db:orders"
+
+
+def replica(cache: Cache, bus_path: Path) -> PulseSight:
+    return PulseSight([], {}, StaticResolver({}), open_bus(f"embedded://{bus_path}"), cache=cache)
+
+
+def cpu(value: float) -> Observation:
+    return Observation(NODE, "cpu", "cpu", value=value, warning=80, critical=95)
+
+
+def published(bus_path: Path) -> list[CloudEvent]:
+    bus = open_bus(f"embedded://{bus_path}")
+    c = bus.consumer("reader", [TOPIC_HEALTH])
+    events = [CloudEvent.decode(r.value) for r in c.poll(1000, timeout=1.0)]
+    c.close()
+    bus.close()
+    return events
+
+
+def test_two_replicas_publish_each_transition_once_and_a_restart_republishes_nothing(
+        cache_url: str, data_dir: Path) -> None:
+    bus_path = data_dir / "bus.db"
+    cache_a = open_cache(cache_url)
+    # a second client on the same Redis; the in-process cache can only be shared as the one object
+    cache_b = open_cache(cache_url) if cache_url.startswith("redis") else cache_a
+    a, b = replica(cache_a, bus_path), replica(cache_b, bus_path)
+    for t, value in ((10.0, 50.0), (20.0, 97.0), (30.0, 50.0)):  # healthy -> critical -> healthy
+        a.state.observe([cpu(value)], t)
+        b.state.observe([cpu(value)], t + 1)
+    events = published(bus_path)
+    assert [(e.data["previous"], e.data["status"]) for e in events] == [
+        ("unknown", "healthy"), ("healthy", "critical"), ("critical", "healthy")]
+    assert b.state.suppressed == 3
+    # a restarts: it starts every node at "unknown", but healthy was published already
+    a2 = replica(cache_a, bus_path)
+    a2.state.observe([cpu(50.0)], 40.0)
+    assert len(published(bus_path)) == 3 and a2.state.suppressed == 1
+    # the next real change is published, with the previous status the replicas share
+    a2.state.observe([cpu(90.0)], 50.0)
+    last = published(bus_path)[-1]
+    assert (last.data["previous"], last.data["status"]) == ("healthy", "warning")
+    for ps in (a, b, a2):
+        if ps.outbox.bus is not None:
+            ps.outbox.bus.close()
+    cache_a.close()
+    if cache_b is not cache_a:
+        cache_b.close()
