@@ -26,6 +26,18 @@ _VOLATILE = ("StateValue", "StateReason", "StateReasonData", "StateUpdatedTimest
              "AlarmConfigurationUpdatedTimestamp")
 
 
+# dimension → (ARN service, resource format) for dimensions that carry a name, not a unique id
+_BY_ARN = {
+    "QueueName": ("sqs", "{}"),
+    "TopicName": ("sns", "{}"),
+    "TableName": ("dynamodb", "table/{}"),
+    "FunctionName": ("lambda", "function:{}"),
+    "DBInstanceIdentifier": ("rds", "db:{}"),
+    "DBClusterIdentifier": ("rds", "cluster:{}"),
+    "StreamName": ("kinesis", "stream/{}"),
+}
+
+
 def get_cloudwatch(clients: Clients, where: Where) -> dict[str, Any]:
     cw = clients.client("cloudwatch", where.region)
     return {"MetricAlarms": paginate(cw, "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"])}
@@ -50,8 +62,10 @@ def dimension_refs(dims: dict[str, str], where: Where) -> list[str]:
                               f"service/{dims['ClusterName']}/{value}"))
         elif key == "ClusterName" and "ServiceName" not in dims:
             out.append(arn_of(where.partition, "ecs", where.region, where.account, f"cluster/{value}"))
-        elif key == "StateMachineArn" or key in ("InstanceId", "DBInstanceIdentifier", "DBClusterIdentifier", "FunctionName", "QueueName",
-                     "TableName", "AutoScalingGroupName", "StreamName", "NatGatewayId", "VolumeId", "TopicName"):
+        elif key in _BY_ARN:  # names collide across services (a queue and a table both "orders"): use the ARN
+            service, fmt = _BY_ARN[key]
+            out.append(arn_of(where.partition, service, where.region, where.account, fmt.format(value)))
+        elif key in ("StateMachineArn", "InstanceId", "AutoScalingGroupName", "NatGatewayId", "VolumeId"):
             out.append(value)
     return out
 
