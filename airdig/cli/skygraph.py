@@ -12,6 +12,7 @@ from airdig.backends.registry import open_bus
 from airdig.cli.common import Progress, cli_context, handle_errors, settings_options
 from airdig.model.events import CloudEvent
 from airdig.skygraph.aws import SERVICE_NAMES
+from airdig.skygraph.aws.accounts import DEFAULT_ROLE_NAME, AccountsError, check_accounts, check_role_name
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.scan import ScanOptions, ScopeResult, run_scan
 
@@ -41,10 +42,19 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Write the scanned graph as JSON {nodes, edges} to this file ('-' for stdout).")
 @click.option("--no-publish", is_flag=True, help="Do not publish change events to the bus (state is still saved).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Scopes read at once.")
+@click.option("--org", is_flag=True,
+              help="Read every ACTIVE account of the AWS organisation (organizations:ListAccounts), assuming --role-name in each.")
+@click.option("--account", "account_ids", multiple=True,
+              help="AWS account id(s) to read, comma-separated or repeated, assuming --role-name in each (with --org: in addition).")
+@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True,
+              help="IAM role assumed in each account other than the credentials' own (with --org/--account).")
+@click.option("--external-id", default=None, envvar="AIRDIG_SKYGRAPH_EXTERNAL_ID",
+              help="External id passed to AssumeRole (also $AIRDIG_SKYGRAPH_EXTERNAL_ID).")
 @handle_errors
 def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kubeconfig: str | None,
          context: str | None, cluster_name: str | None, no_k8s: bool, tfstate: tuple[str, ...],
-         output: str | None, no_publish: bool, workers: int) -> None:
+         output: str | None, no_publish: bool, workers: int, org: bool, account_ids: tuple[str, ...],
+         role_name: str, external_id: str | None) -> None:
     """Scan every scope, publish created/updated/deleted events, exit 1 if any scope failed.
 
     A scope is one AWS service in one region, one Kubernetes kind, or one state file. A scope that
@@ -56,10 +66,18 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
     if unknown:
         raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
                                  param_hint="--services")
+    try:
+        account_list = check_accounts(_split(account_ids))
+        check_role_name(role_name)
+    except AccountsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account/--role-name") from None
+    if no_aws and (org or account_list):
+        raise click.BadParameter("--org/--account read AWS; drop --no-aws", param_hint="--org/--account")
     opts = ScanOptions(aws=not no_aws, regions=_split(regions) or None, services=wanted,
                        k8s=False if no_k8s else (True if (kubeconfig or context) else None),
                        kubeconfig=kubeconfig, context=context, cluster_name=cluster_name,
-                       tfstate=list(tfstate), workers=workers)
+                       tfstate=list(tfstate), workers=workers, org=org, accounts=account_list or None,
+                       role_name=role_name, external_id=external_id)
     progress = Progress("skygraph scan")
 
     def on_plan(n: int) -> None:

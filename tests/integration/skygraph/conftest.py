@@ -199,6 +199,33 @@ def build(region: str = REGION) -> Topology:
     return t
 
 
+ROLE = "AirDigScanner"
+
+
+def in_account(account: str, service: str) -> Any:
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="setup")["Credentials"]
+    return boto3.client(service, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+@pytest.fixture
+def org(aws_env: str) -> dict[str, str]:
+    """A management account (the credentials') with two member accounts, each with a VPC and a queue."""
+    o = boto3.client("organizations", region_name=REGION)
+    o.create_organization(FeatureSet="ALL")
+    members = {}
+    for name in ("prod", "staging"):
+        status = o.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+        members[name] = status["AccountId"]
+        ec2 = in_account(status["AccountId"], "ec2")
+        ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": f"{name}-vpc"}]}])
+        in_account(status["AccountId"], "sqs").create_queue(QueueName=f"{name}-jobs")
+    boto3.client("sqs", region_name=REGION).create_queue(QueueName="mgmt-jobs")
+    return members
+
+
 def client(service: str, region: str = REGION) -> Any:
     return boto3.client(service, region_name=region)
 

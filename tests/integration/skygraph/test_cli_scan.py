@@ -55,3 +55,20 @@ def test_cli_rejects_an_unknown_service(data_dir: Path) -> None:
     proc = _run(["--services", "ec3", "--no-publish"], data_dir)
     assert proc.returncode == 2
     assert "unknown service(s) ec3" in proc.stderr
+
+
+def test_cli_rejects_a_malformed_account_id_before_reading_anything(data_dir: Path) -> None:
+    proc = _run(["--account", "123456789012,12345", "--no-publish"], data_dir)
+    assert proc.returncode == 2
+    assert "not an AWS account id (12 digits): 12345" in proc.stderr
+    proc = _run(["--org", "--role-name", "bad role", "--no-publish"], data_dir)
+    assert proc.returncode == 2
+    assert "not an IAM role name: 'bad role'" in proc.stderr
+
+
+def test_cli_org_scan(org, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = _run(["--regions", "us-east-1", "--services", "sqs", "--org", "--role-name", "AirDigScanner",
+                 "--no-publish", "--output", "-"], data_dir, AIRDIG_SKYGRAPH_EXTERNAL_ID="ext-1")
+    assert proc.returncode == 0, proc.stderr
+    names = {n["name"] for n in orjson.loads(proc.stdout)["nodes"]}
+    assert names == {"mgmt-jobs", "prod-jobs", "staging-jobs"}
