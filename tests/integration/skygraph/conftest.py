@@ -257,3 +257,70 @@ def deny_endpoint() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+class _Throttle(BaseHTTPRequestHandler):
+    """Forwards to the emulator, but answers every other request the way AWS throttles (HTTP 429,
+    ``TooManyRequestsException``, REST-JSON services such as Lambda)."""
+
+    upstream = ""
+    throttled = 0
+    forwarded = 0
+    lock = threading.Lock()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _handle(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cls = type(self)
+        with cls.lock:
+            throttle = (cls.throttled + cls.forwarded) % 2 == 0
+            if throttle:
+                cls.throttled += 1
+            else:
+                cls.forwarded += 1
+        if throttle:
+            msg = b'{"message": "Rate exceeded", "Type": "User"}'
+            self.send_response(429)
+            self.send_header("x-amzn-ErrorType", "TooManyRequestsException")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(cls.upstream + self.path, data=body if body else None, method=self.command,
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req) as resp:
+                status, rheaders, data = resp.status, resp.headers.items(), resp.read()
+        except urllib.error.HTTPError as err:
+            status, rheaders, data = err.code, err.headers.items(), err.read()
+        self.send_response(status)
+        for k, v in rheaders:
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+
+@pytest.fixture
+def throttle_endpoint(moto_server: str) -> Iterator[type[_Throttle]]:
+    """A proxy to the emulator that throttles half the requests; point ``AWS_ENDPOINT_URL_<SERVICE>`` at
+    ``handler.url``."""
+    handler = type("Throttle", (_Throttle,), {"upstream": moto_server, "throttled": 0, "forwarded": 0,
+                                              "lock": threading.Lock()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler
+    server.shutdown()
+    server.server_close()

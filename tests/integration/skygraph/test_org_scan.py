@@ -78,3 +78,13 @@ def test_an_account_whose_role_cannot_be_assumed_fails_alone_and_keeps_its_graph
     third = run_scan(_opts(org=True), state)
     assert third.failed == []
     assert [(c.action, c.node.name) for c in third.changes.nodes] == [("deleted", "prod-jobs")]
+
+
+def test_throttling_slows_a_scope_down_instead_of_failing_it(topology, data_dir: Path,  # type: ignore[no-untyped-def]
+                                                             throttle_endpoint: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", throttle_endpoint.url)
+    report = run_scan(ScanOptions(regions=[REGION], services=["lambda", "sqs"], k8s=False), GraphState(data_dir))
+    assert report.failed == []
+    assert throttle_endpoint.throttled >= 3  # list functions, tags, mappings: each answered 429 first
+    assert topology.arns["fn"] in {n.id for n in report.graph.nodes()}
