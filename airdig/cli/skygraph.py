@@ -115,3 +115,67 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
         click.echo(f"airdig: error: {len(report.failed)} of {len(report.scopes)} scopes failed "
                    "(their previous graph is kept; nothing was deleted for them)", err=True)
         sys.exit(1)
+
+
+@skygraph.command("follow")
+@settings_options
+@click.option("--queue-url", required=True,
+              help="SQS queue receiving CloudTrail writes (EventBridge 'AWS API Call via CloudTrail' events, "
+                   "or S3 notifications of a trail's log files).")
+@click.option("--services", multiple=True, help="Only these scanner services, comma-separated [default: all].")
+@click.option("--wait", "wait_seconds", type=click.IntRange(0, 20), default=20, show_default=True,
+              help="SQS long-poll seconds per receive.")
+@click.option("--reconcile-every", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Seconds between full scans of every scope (0: never; run 'skygraph scan' on a schedule instead).")
+@click.option("--once", is_flag=True, help="Process one batch of messages and exit (for cron and tests).")
+@click.option("--no-publish", is_flag=True, help="Do not publish change events (state is still saved).")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Scopes read at once.")
+@handle_errors
+def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconcile_every: float, once: bool,
+           no_publish: bool, workers: int) -> None:
+    """Re-read the scopes CloudTrail writes touched and publish their changes with the writer as actor.
+
+    Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
+    for SQS to deliver again; a message that is not CloudTrail is reported and dropped.
+    """
+    import signal
+    import threading
+
+    from airdig.skygraph.follow import Follower
+
+    settings = cli_context().settings
+    wanted = _split(services) or None
+    unknown = sorted(set(wanted or []) - set(SERVICE_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
+                                 param_hint="--services")
+    bus = None if no_publish else open_bus(settings.bus_url)
+    stop = threading.Event()
+    if not once:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        def publish(ev: CloudEvent) -> None:
+            if bus is not None:
+                bus.publish(ev.topic, ev.subject, ev.encode())
+                bus.flush()
+
+        state = GraphState(settings.data_dir)
+        follower = Follower(queue_url, state, publish if bus is not None else None, wait_seconds, workers, wanted)
+        if once:
+            follower.step()
+        else:
+            follower.run(stop.is_set, reconcile_every,
+                         lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers), state,
+                                          publish if bus is not None else None))
+    finally:
+        if bus is not None:
+            bus.close()
+    st = follower.stats
+    click.echo(f"skygraph follow: {st.messages} messages, {st.writes} writes, {st.ignored_records} ignored records, "
+               f"{st.bad_messages} bad messages, {st.scopes_read} scopes read, {st.scopes_failed} failed, "
+               f"{st.published} events published", err=True)
+    for failure in st.failures:
+        click.echo(f"airdig: follow: {failure}", err=True)
+    if once and st.scopes_failed:
+        sys.exit(1)

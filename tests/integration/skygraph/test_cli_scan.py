@@ -72,3 +72,17 @@ def test_cli_org_scan(org, data_dir: Path) -> None:  # type: ignore[no-untyped-d
     assert proc.returncode == 0, proc.stderr
     names = {n["name"] for n in orjson.loads(proc.stdout)["nodes"]}
     assert names == {"mgmt-jobs", "prod-jobs", "staging-jobs"}
+
+
+def test_cli_follow_once_reports_a_bad_message_and_stays_well(aws_env: str, data_dir: Path) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="trail")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"hello": "world"}')
+    proc = subprocess.run([*CLI[:-1], "follow", "--queue-url", url, "--once", "--wait", "0", "--no-publish"],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "AIRDIG_DATA_DIR": str(data_dir), "HOME": str(data_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert "1 messages, 0 writes, 0 ignored records, 1 bad messages" in proc.stderr
+    assert "neither a CloudTrail record" in proc.stderr
