@@ -106,7 +106,7 @@ SPECS: dict[str, tuple[KindSpec, ...]] = {
     "eks": (
         KindSpec(_EKS, ("eks:ListClusters", "eks:DescribeCluster"),
                  E(_EKS, "contains", _NG) + E(_EKS, "depends_on", _ROLE) + E(_SUBNET, "network", _EKS)
-                 + E(_SG, "network", _EKS), natives="name, endpoint"),
+                 + E(_SG, "network", _EKS), natives="API endpoint host"),
         KindSpec(_NG, ("eks:ListNodegroups", "eks:DescribeNodegroup"),
                  E(_NG, "contains", _ASG) + E(_NG, "depends_on", _ROLE) + E(_SUBNET, "network", _NG)),
     ),

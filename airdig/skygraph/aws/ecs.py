@@ -22,10 +22,11 @@ TASKDEF, CI = "aws.ecs.task-definition", "aws.ecs.container-instance"
 SUBNET, SG, ROLE = "aws.ec2.subnet", "aws.ec2.security-group", "aws.iam.role"
 
 SPECS = (
-    KindSpec(CLUSTER, ("ecs:ListClusters", "ecs:DescribeClusters"), E(CLUSTER, "contains", SERVICE, TASK, CI)),
+    KindSpec(CLUSTER, ("ecs:ListClusters", "ecs:DescribeClusters"), E(CLUSTER, "contains", SERVICE, TASK, CI),
+             natives="cluster name"),
     KindSpec(SERVICE, ("ecs:ListServices", "ecs:DescribeServices"),
              E(SERVICE, "contains", TASK) + E(SERVICE, "depends_on", TASKDEF, "aws.elbv2.target-group", ROLE)
-             + E(SUBNET, "network", SERVICE) + E(SG, "network", SERVICE), natives="service name"),
+             + E(SUBNET, "network", SERVICE) + E(SG, "network", SERVICE)),
     KindSpec(TASK, ("ecs:ListTasks", "ecs:DescribeTasks"),
              E(TASK, "depends_on", TASKDEF) + E(TASK, "runs_on", CI) + E(SUBNET, "network", TASK),
              natives="task id, private IPs, ENI id"),

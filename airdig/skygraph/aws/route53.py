@@ -25,7 +25,7 @@ SPECS = (
     KindSpec(RECORD, ("route53:ListResourceRecordSets",),
              E(RECORD, "depends_on", "aws.elbv2.load-balancer", "aws.elb.load-balancer",
                "aws.cloudfront.distribution", "aws.ec2.elastic-ip", "aws.ec2.instance", CHECK),
-             "arn:aws:route53:::hostedzone/<zone-id>/recordset/<name>/<type>[/<set-id>]", "record name"),
+             "arn:aws:route53:::hostedzone/<zone-id>/recordset/<name>/<type>[/<set-id>]"),
     KindSpec(CHECK, ("route53:ListHealthChecks",), (), "arn:aws:route53:::healthcheck/<id>", "health check id"),
 )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from airdig.skygraph.aws.catalog import declared_edges, kind_service
+from airdig.skygraph.aws.catalog import all_specs, declared_edges, kind_service
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.scan import ScanOptions, run_scan
 from tests.integration.skygraph.conftest import ACCOUNT, REGION, Topology
@@ -124,6 +124,10 @@ def test_new_kinds_and_their_edges(topology: Topology, data_dir: Path) -> None:
             key = (nodes[e.src].kind, e.type, nodes[e.dst].kind)
             assert key in declared, f"{scope} draws an undeclared edge {key}"
     assert all(kind_service(n.kind) for n in nodes.values())
+    # the native ids the doc promises are the ones indexed: a kind declares natives iff its nodes carry them
+    spec = {k.kind: k for _, k in all_specs()}
+    with_natives = {n.kind for n in nodes.values() if n.native_ids}
+    assert {k for k in kinds if spec[k].natives} == with_natives
 
     # the secret's value is never read: it appears nowhere in the graph or the saved state
     blob = orjson.dumps(report.graph.to_json()) + b"".join(p.read_bytes() for p in data_dir.rglob("*.json"))
