@@ -115,8 +115,10 @@ def _aws_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict[str, 
         role_name=opts.role_name, external_id=opts.external_id,
         on_error=lambda scope, exc: setup_errors.append(ScopeResult(scope, describe_error(exc))))
     tasks: dict[str, Task] = {}
-    for target in chosen:
-        tasks.update(_account_tasks(opts, target, config, home, setup_errors))
+    # each account lists its own regions (opt-in regions differ per account): one round trip each, in parallel
+    with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(chosen)))) as pool:
+        for part in pool.map(lambda t: _account_tasks(opts, t, config, home, setup_errors), chosen):
+            tasks.update(part)
     return tasks
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,14 +111,17 @@ def targets(session: Any, config: Any, home: str, caller: str, partition: str, *
             wanted = org_accounts(session, config, home) + wanted
         except Exception as exc:  # not the management account, or denied: explicit accounts still run
             on_error("aws/organizations", exc)
+    others = [a for a in dict.fromkeys(wanted) if a != caller]
+    # AssumeRole takes a round trip per account: hundreds of accounts are set up a few at a time
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(others))), thread_name_prefix="skygraph-assume") as pool:
+        futures = {a: pool.submit(assume, session, config, home, a, partition, role_name, external_id) for a in others}
     out: list[Target] = []
     for account in dict.fromkeys(wanted):
         if account == caller:
             out.append(Target(account, partition, session, f"{account}/"))
             continue
         try:
-            out.append(Target(account, partition, assume(session, config, home, account, partition, role_name,
-                                                         external_id), f"{account}/"))
+            out.append(Target(account, partition, futures[account].result(), f"{account}/"))
         except Exception as exc:
             on_error(f"aws/{account}/assume-role", exc)
     return out
