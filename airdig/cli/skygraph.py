@@ -128,11 +128,16 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
 @click.option("--reconcile-every", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Seconds between full scans of every scope (0: never; run 'skygraph scan' on a schedule instead).")
 @click.option("--once", is_flag=True, help="Process one batch of messages and exit (for cron and tests).")
+@click.option("--org", is_flag=True,
+              help="Follow every account's records (an organisation trail), re-reading them through --role-name.")
+@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True, help="Role assumed in each account (--org).")
+@click.option("--external-id", default=None, envvar="AIRDIG_SKYGRAPH_EXTERNAL_ID",
+              help="External id passed to AssumeRole (also $AIRDIG_SKYGRAPH_EXTERNAL_ID).")
 @click.option("--no-publish", is_flag=True, help="Do not publish change events (state is still saved).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Scopes read at once.")
 @handle_errors
 def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconcile_every: float, once: bool,
-           no_publish: bool, workers: int) -> None:
+           org: bool, role_name: str, external_id: str | None, no_publish: bool, workers: int) -> None:
     """Re-read the scopes CloudTrail writes touched and publish their changes with the writer as actor.
 
     Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
@@ -149,6 +154,10 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
     if unknown:
         raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
                                  param_hint="--services")
+    try:
+        check_role_name(role_name)
+    except AccountsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role-name") from None
     bus = None if no_publish else open_bus(settings.bus_url)
     stop = threading.Event()
     if not once:
@@ -161,12 +170,14 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
                 bus.flush()
 
         state = GraphState(settings.data_dir)
-        follower = Follower(queue_url, state, publish if bus is not None else None, wait_seconds, workers, wanted)
+        follower = Follower(queue_url, state, publish if bus is not None else None, wait_seconds, workers, wanted,
+                            org=org, role_name=role_name, external_id=external_id)
         if once:
             follower.step()
         else:
             follower.run(stop.is_set, reconcile_every,
-                         lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers), state,
+                         lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers, org=org,
+                                                      role_name=role_name, external_id=external_id), state,
                                           publish if bus is not None else None))
     finally:
         if bus is not None:

@@ -10,7 +10,8 @@ changes are published. A changed node gets the CloudTrail principal (``userIdent
 event's ``actor`` when a record of the batch names the node (its id or a native id appears in the
 request or response), or when one principal alone touched the scope.
 
-Granularity is the scope, not the single resource: a write re-reads its whole (service, region). A
+Granularity is the scope, not the single resource: a write re-reads its whole (service, region) — with
+``org`` (an organisation trail) its (service, account, region), the scopes of ``skygraph scan --org``. A
 message is deleted only after the scopes it touched were read and their events handed to the bus; a
 scope that failed (busy, denied) leaves its messages for SQS to deliver again. Messages that are not
 CloudTrail (bad JSON, other shapes) are counted, logged and deleted — they would never parse.
@@ -79,6 +80,7 @@ class Write:
     principal: str
     names: frozenset[str]
     event_time: str = ""
+    account: str = ""  # recipientAccountId: the account whose resources changed
 
 
 @dataclass
@@ -119,7 +121,8 @@ def write_of(record: dict[str, Any]) -> Write | None:
     principal = str(ident.get("arn") or ident.get("principalId") or ident.get("invokedBy") or "")
     names = frozenset(_strings([record.get("requestParameters"), record.get("responseElements"),
                                 record.get("resources")]))
-    return Write(region, services, principal, names, str(record.get("eventTime") or ""))
+    account = str(record.get("recipientAccountId") or ident.get("accountId") or "")
+    return Write(region, services, principal, names, str(record.get("eventTime") or ""), account)
 
 
 def records_of(body: dict[str, Any], read_object: Callable[[str, str], bytes]) -> list[dict[str, Any]]:
@@ -163,7 +166,11 @@ class Follower:
     """One SQS queue, drained batch by batch; :meth:`step` is one receive → re-read → publish → delete."""
 
     def __init__(self, queue_url: str, state: GraphState, publish: Callable[[CloudEvent], None] | None,
-                 wait_seconds: int = 20, workers: int = 8, services: list[str] | None = None) -> None:
+                 wait_seconds: int = 20, workers: int = 8, services: list[str] | None = None,
+                 org: bool = False, role_name: str | None = None, external_id: str | None = None) -> None:
+        """``org``: records of every account (an organisation trail) are re-read in their account through
+        ``role_name``, in the ``<service>/<account>/<region>`` scopes of ``skygraph scan --org``; without
+        it only the credentials' account is followed and other accounts' records are ignored."""
         import boto3
         from botocore.config import Config
 
@@ -181,6 +188,10 @@ class Follower:
         self._sqs = session.client("sqs", region_name=region, config=config)
         self._s3 = session.client("s3", config=config)
         self.stats = FollowStats()
+        self.org = org
+        self.role_name = role_name
+        self.external_id = external_id
+        self._caller = "" if org else str(session.client("sts", config=config).get_caller_identity()["Account"])
 
     def _read_object(self, bucket: str, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -211,28 +222,31 @@ class Follower:
             ws = []
             for r in records:
                 w = write_of(r)
-                if w is None or (self.services is not None and not set(w.services) & self.services):
+                if w is None or (self.services is not None and not set(w.services) & self.services) or (
+                        not self.org and w.account and w.account != self._caller) or (self.org and not w.account):
                     self.stats.ignored_records += 1
                 else:
                     ws.append(w)
             self.stats.writes += len(ws)
             writes_by_msg[handle] = ws
-        by_region: dict[str, set[str]] = {}
+        by_place: dict[tuple[str, str], set[str]] = {}
         for ws in writes_by_msg.values():
             for w in ws:
                 wanted = [s for s in w.services if self.services is None or s in self.services]
-                by_region.setdefault("global" if set(wanted) <= _GLOBAL else w.region, set()).update(wanted)
+                place = (w.account if self.org else "", "global" if set(wanted) <= _GLOBAL else w.region)
+                by_place.setdefault(place, set()).update(wanted)
         failed_scopes: set[str] = set()
         all_writes = [w for ws in writes_by_msg.values() for w in ws]
-        for region, services in sorted(by_region.items()):
-            report = self._rescan(region, sorted(services), all_writes)
+        for (account, region), services in sorted(by_place.items()):
+            report = self._rescan(account, region, sorted(services), all_writes)
             self.stats.scopes_read += len(report.scopes)
             for res in report.failed:
                 failed_scopes.add(res.scope)
                 self.stats.failures.append(f"{res.scope}: {res.error}")
         self.stats.scopes_failed += len(failed_scopes)
         for handle, ws in writes_by_msg.items():
-            touched = {f"{s}/{'global' if s in _GLOBAL else w.region}" for w in ws for s in w.services}
+            touched = {f"{s}/{w.account + '/' if self.org else ''}{'global' if s in _GLOBAL else w.region}"
+                       for w in ws for s in w.services}
             if not touched & failed_scopes:
                 done.append(handle)
         for i in range(0, len(done), 10):
@@ -240,8 +254,9 @@ class Follower:
                 {"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(done[i:i + 10])])
         return len(messages)
 
-    def _rescan(self, region: str, services: list[str], writes: list[Write]) -> ScanReport:
-        regional = [w for w in writes if w.region == region or region == "global"]
+    def _rescan(self, account: str, region: str, services: list[str], writes: list[Write]) -> ScanReport:
+        regional = [w for w in writes
+                    if (w.region == region or region == "global") and (not account or w.account == account)]
 
         def publish(ev: CloudEvent) -> None:
             node = ev.data.get("node") if ev.type.startswith("airdig.resource.") else None
@@ -255,7 +270,10 @@ class Follower:
                 self.publish(ev)
 
         opts = ScanOptions(regions=[region] if region != "global" else ["us-east-1"], services=services, k8s=False,
-                           workers=self.workers)
+                           workers=self.workers, accounts=[account] if self.org else None,
+                           external_id=self.external_id)
+        if self.role_name:
+            opts.role_name = self.role_name
         return run_scan(opts, self.state, publish)
 
     def run(self, stop: Callable[[], bool], reconcile_every: float = 0.0,

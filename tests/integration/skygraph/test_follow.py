@@ -119,3 +119,31 @@ def test_reads_failures_and_unknown_services_are_not_writes() -> None:
     assert write_of(record("glue.amazonaws.com", "CreateJob", BOB, {})) is None
     w = write_of(record("elasticloadbalancing.amazonaws.com", "CreateRule", BOB, {"listenerArn": "arn:x"}))
     assert w is not None and w.services == ("elbv2", "elbv2-rules", "elb") and "arn:x" in w.names
+
+
+def test_org_follow_rereads_the_writing_account_only(org: dict[str, str], data_dir: Path) -> None:
+    from tests.integration.skygraph.conftest import ROLE, in_account
+
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], services=["sqs"], k8s=False, org=True, role_name=ROLE), state)
+    prod = org["prod"]
+    late = in_account(prod, "sqs").create_queue(QueueName="late")["QueueUrl"]
+    rec = record("sqs.amazonaws.com", "CreateQueue", f"arn:aws:sts::{prod}:assumed-role/deployer/bob",
+                 {"queueName": "late"}, {"queueUrl": late}) | {"recipientAccountId": prod}
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0, org=True, role_name=ROLE)
+    follower.step()
+    assert follower.stats.scopes_read == 1 and follower.stats.scopes_failed == 0
+    created = [e for e in events if e.type == "airdig.resource.created"]
+    assert [(e.subject, e.data["actor"]) for e in created] == [
+        (f"arn:aws:sqs:{REGION}:{prod}:late", f"arn:aws:sts::{prod}:assumed-role/deployer/bob")]
+    saved = state.load(f"sqs/{prod}/{REGION}")
+    assert saved is not None and f"arn:aws:sqs:{REGION}:{prod}:late" in saved.nodes
+
+    # without --org, another account's record is not this follower's business
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
+    single = Follower(url, GraphState(data_dir / "single"), events.append, wait_seconds=0)
+    single.step()
+    assert (single.stats.writes, single.stats.ignored_records, single.stats.scopes_read) == (0, 1, 0)
