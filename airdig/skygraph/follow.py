@@ -27,11 +27,12 @@ from typing import Any
 
 import orjson
 
+from airdig.errors import AirDigError
 from airdig.logs import get_logger
 from airdig.model.events import CloudEvent
 from airdig.skygraph.aws import SERVICES
 from airdig.skygraph.graph_state import GraphState
-from airdig.skygraph.scan import ScanOptions, ScanReport, run_scan
+from airdig.skygraph.scan import ScanOptions, ScanReport, describe_error, run_scan
 
 log = get_logger("skygraph.follow")
 
@@ -69,6 +70,10 @@ EVENT_SOURCES: dict[str, tuple[str, ...]] = {
 }
 _GLOBAL = {s.name for s in SERVICES if s.is_global}
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup", "BatchGet", "Search", "Select", "Scan", "Query")
+
+
+class FollowError(AirDigError):
+    """The queue (or the credentials) cannot be read; :meth:`Follower.run` backs off and retries."""
 
 
 @dataclass(frozen=True)
@@ -191,15 +196,21 @@ class Follower:
         self.org = org
         self.role_name = role_name
         self.external_id = external_id
-        self._caller = "" if org else str(session.client("sts", config=config).get_caller_identity()["Account"])
+        try:
+            self._caller = "" if org else str(session.client("sts", config=config).get_caller_identity()["Account"])
+        except Exception as exc:
+            raise FollowError(f"follow: cannot identify the credentials' account: {describe_error(exc)}") from exc
 
     def _read_object(self, bucket: str, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def step(self) -> int:
         """Process one batch; returns the number of messages received."""
-        resp = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                         WaitTimeSeconds=self.wait_seconds)
+        try:
+            resp = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                             WaitTimeSeconds=self.wait_seconds)
+        except Exception as exc:
+            raise FollowError(f"follow: cannot receive from {self.queue_url}: {describe_error(exc)}") from exc
         messages = resp.get("Messages") or []
         if not messages:
             return 0
@@ -249,7 +260,7 @@ class Follower:
                        for w in ws for s in w.services}
             if not touched & failed_scopes:
                 done.append(handle)
-        for i in range(0, len(done), 10):
+        for i in range(0, len(done), 10):  # a failed delete only means SQS redelivers: the re-read is idempotent
             self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(done[i:i + 10])])
         return len(messages)
@@ -280,8 +291,17 @@ class Follower:
             reconcile: Callable[[], object] | None = None) -> None:
         """Follow until ``stop()``; every ``reconcile_every`` seconds run ``reconcile`` (a full scan)."""
         last = time.monotonic()
+        backoff = 1.0
         while not stop():
-            self.step()
+            try:
+                self.step()
+                backoff = 1.0
+            except Exception as exc:  # the queue is unreachable for a while: keep following, slower
+                log.warning("follow step failed", error=str(exc), retry_in_s=backoff)
+                deadline = time.monotonic() + backoff
+                while time.monotonic() < deadline and not stop():
+                    time.sleep(0.2)
+                backoff = min(60.0, backoff * 2)
             if reconcile is not None and reconcile_every > 0 and time.monotonic() - last >= reconcile_every:
                 reconcile()
                 last = time.monotonic()

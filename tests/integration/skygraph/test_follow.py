@@ -147,3 +147,23 @@ def test_org_follow_rereads_the_writing_account_only(org: dict[str, str], data_d
     single = Follower(url, GraphState(data_dir / "single"), events.append, wait_seconds=0)
     single.step()
     assert (single.stats.writes, single.stats.ignored_records, single.stats.scopes_read) == (0, 1, 0)
+
+
+def test_an_unreadable_queue_is_a_precise_error_and_run_keeps_following(aws_env: str, data_dir: Path) -> None:
+    import pytest
+
+    from airdig.skygraph.follow import FollowError
+
+    sqs, url = _queue()
+    sqs.delete_queue(QueueUrl=url)
+    follower = Follower(url, GraphState(data_dir), None, wait_seconds=0)
+    with pytest.raises(FollowError, match=r"cannot receive from .*cloudtrail-writes: .*NonExistentQueue"):
+        follower.step()
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    follower.run(stop)  # returns when told to stop, not with the queue's error
+    assert len(calls) > 3
