@@ -1,6 +1,7 @@
 """One scan: read every scope concurrently, resolve edges, diff with the previous graph, publish, save.
 
-A scope is ``<service>/<region>`` for AWS (``ec2/us-east-1``, ``iam/global``), ``k8s.<kind>/<cluster>``
+A scope is ``<service>/<region>`` for AWS (``ec2/us-east-1``, ``iam/global``; ``<service>/<account>/<region>``
+when several accounts are read), ``k8s.<kind>/<cluster>``
 for Kubernetes and ``terraform/<state>`` for a state file. Each scope is locked for the whole scan (a
 second scan of the same scope reports it busy instead of overlapping), read on a thread pool with
 boto3's adaptive retry (backoff on throttling), and either succeeds or fails as a whole: a failed scope
@@ -25,6 +26,7 @@ from airdig.logs import get_logger
 from airdig.model.events import CloudEvent, edge_event, now, resource_event, to_rfc3339
 from airdig.skygraph import terraform
 from airdig.skygraph.aws import SERVICES
+from airdig.skygraph.aws import accounts as aws_accounts
 from airdig.skygraph.aws.common import RETRY_CONFIG, Clients, Where
 from airdig.skygraph.diff import Changes, NodeChange, diff
 from airdig.skygraph.graph import Fragment, Graph, ScopeGraph, resolve
@@ -47,6 +49,11 @@ class ScanOptions:
     cluster_name: str | None = None
     tfstate: list[str] = field(default_factory=list)
     workers: int = 8
+    # several accounts (airdig.skygraph.aws.accounts): scopes become <service>/<account>/<region>
+    org: bool = False
+    accounts: list[str] | None = None
+    role_name: str = aws_accounts.DEFAULT_ROLE_NAME
+    external_id: str | None = None
 
 
 @dataclass
@@ -103,13 +110,29 @@ def _aws_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict[str, 
     except Exception as exc:
         setup_errors.append(ScopeResult("aws/credentials", describe_error(exc)))
         return {}
+    chosen = aws_accounts.targets(
+        session, config, home, account, partition, org=opts.org, accounts=opts.accounts or [],
+        role_name=opts.role_name, external_id=opts.external_id,
+        on_error=lambda scope, exc: setup_errors.append(ScopeResult(scope, describe_error(exc))))
+    tasks: dict[str, Task] = {}
+    # each account lists its own regions (opt-in regions differ per account): one round trip each, in parallel
+    with ThreadPoolExecutor(max_workers=max(1, min(opts.workers, len(chosen)))) as pool:
+        for part in pool.map(lambda t: _account_tasks(opts, t, config, home, setup_errors), chosen):
+            tasks.update(part)
+    return tasks
+
+
+def _account_tasks(opts: ScanOptions, target: aws_accounts.Target, config: Any, home: str,
+                   setup_errors: list[ScopeResult]) -> dict[str, Task]:
+    """One account's scopes: every wanted service in every region (``<service>/[<account>/]<region>``)."""
+    clients = Clients(target.session, config)
     regions = opts.regions
     if not regions:
         try:
             resp = clients.client("ec2", home).describe_regions(AllRegions=False)
             regions = sorted(r["RegionName"] for r in resp.get("Regions", []))
         except Exception as exc:
-            setup_errors.append(ScopeResult("aws/regions", describe_error(exc)))
+            setup_errors.append(ScopeResult(f"aws/{target.infix}regions", describe_error(exc)))
             return {}
     wanted = set(opts.services or [s.name for s in SERVICES])
     tasks: dict[str, Task] = {}
@@ -117,8 +140,8 @@ def _aws_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict[str, 
         if svc.name not in wanted:
             continue
         for region in ["global"] if svc.is_global else regions:
-            scope = f"{svc.name}/{region}"
-            where = Where(account, region, partition)
+            scope = f"{svc.name}/{target.infix}{region}"
+            where = Where(target.account, region, target.partition)
 
             def task(svc: Any = svc, where: Where = where, scope: str = scope) -> Fragment:
                 return svc.transform(svc.get(clients, where), where, scope)  # type: ignore[no-any-return]

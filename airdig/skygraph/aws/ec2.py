@@ -67,7 +67,8 @@ def transform_ec2(raw: dict[str, Any], where: Where, scope: str) -> Fragment:
         for assoc in each(rt.get("Associations")):
             f.link(rid, "network", assoc.get("SubnetId"))
         for route in each(rt.get("Routes")):
-            for key in ("GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId"):
+            for key in ("GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId", "VpcPeeringConnectionId",
+                        "TransitGatewayId", "EgressOnlyInternetGatewayId"):
                 gw = route.get(key)
                 if gw and gw != "local":
                     f.link(rid, "depends_on", gw)

@@ -51,7 +51,8 @@ def transform_elbv2(raw: dict[str, Any], where: Where, scope: str) -> Fragment:
     for lb in each(raw.get("LoadBalancers")):
         arn = lb["LoadBalancerArn"]
         f.add(node("aws.elbv2.load-balancer", arn, where, lb.get("LoadBalancerName", arn), without(lb),
-                   tag_list(tags.get(arn)), [lb.get("DNSName"), lb.get("LoadBalancerName")]))
+                   tag_list(tags.get(arn)), [lb.get("DNSName"), (lb.get("DNSName") or "").lower(),
+                                              lb.get("LoadBalancerName")]))
         f.link(lb.get("VpcId"), "contains", arn)
         for az in each(lb.get("AvailabilityZones")):
             f.link(az.get("SubnetId"), "network", arn)

@@ -199,6 +199,33 @@ def build(region: str = REGION) -> Topology:
     return t
 
 
+ROLE = "AirDigScanner"
+
+
+def in_account(account: str, service: str) -> Any:
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="setup")["Credentials"]
+    return boto3.client(service, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+@pytest.fixture
+def org(aws_env: str) -> dict[str, str]:
+    """A management account (the credentials') with two member accounts, each with a VPC and a queue."""
+    o = boto3.client("organizations", region_name=REGION)
+    o.create_organization(FeatureSet="ALL")
+    members = {}
+    for name in ("prod", "staging"):
+        status = o.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+        members[name] = status["AccountId"]
+        ec2 = in_account(status["AccountId"], "ec2")
+        ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": f"{name}-vpc"}]}])
+        in_account(status["AccountId"], "sqs").create_queue(QueueName=f"{name}-jobs")
+    boto3.client("sqs", region_name=REGION).create_queue(QueueName="mgmt-jobs")
+    return members
+
+
 def client(service: str, region: str = REGION) -> Any:
     return boto3.client(service, region_name=region)
 
@@ -228,5 +255,72 @@ def deny_endpoint() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _Throttle(BaseHTTPRequestHandler):
+    """Forwards to the emulator, but answers every other request the way AWS throttles (HTTP 429,
+    ``TooManyRequestsException``, REST-JSON services such as Lambda)."""
+
+    upstream = ""
+    throttled = 0
+    forwarded = 0
+    lock = threading.Lock()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _handle(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cls = type(self)
+        with cls.lock:
+            throttle = (cls.throttled + cls.forwarded) % 2 == 0
+            if throttle:
+                cls.throttled += 1
+            else:
+                cls.forwarded += 1
+        if throttle:
+            msg = b'{"message": "Rate exceeded", "Type": "User"}'
+            self.send_response(429)
+            self.send_header("x-amzn-ErrorType", "TooManyRequestsException")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(cls.upstream + self.path, data=body if body else None, method=self.command,
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req) as resp:
+                status, rheaders, data = resp.status, resp.headers.items(), resp.read()
+        except urllib.error.HTTPError as err:
+            status, rheaders, data = err.code, err.headers.items(), err.read()
+        self.send_response(status)
+        for k, v in rheaders:
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+
+@pytest.fixture
+def throttle_endpoint(moto_server: str) -> Iterator[type[_Throttle]]:
+    """A proxy to the emulator that throttles half the requests; point ``AWS_ENDPOINT_URL_<SERVICE>`` at
+    ``handler.url``."""
+    handler = type("Throttle", (_Throttle,), {"upstream": moto_server, "throttled": 0, "forwarded": 0,
+                                              "lock": threading.Lock()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler
     server.shutdown()
     server.server_close()

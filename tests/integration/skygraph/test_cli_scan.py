@@ -94,3 +94,34 @@ def _published(data_dir: Path, group: str) -> int:
         return n
     finally:
         bus.close()
+
+
+def test_cli_rejects_a_malformed_account_id_before_reading_anything(data_dir: Path) -> None:
+    proc = _run(["--account", "123456789012,12345", "--no-publish"], data_dir)
+    assert proc.returncode == 2
+    assert "not an AWS account id (12 digits): 12345" in proc.stderr
+    proc = _run(["--org", "--role-name", "bad role", "--no-publish"], data_dir)
+    assert proc.returncode == 2
+    assert "not an IAM role name: 'bad role'" in proc.stderr
+
+
+def test_cli_org_scan(org, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = _run(["--regions", "us-east-1", "--services", "sqs", "--org", "--role-name", "AirDigScanner",
+                 "--no-publish", "--output", "-"], data_dir, AIRDIG_SKYGRAPH_EXTERNAL_ID="ext-1")
+    assert proc.returncode == 0, proc.stderr
+    names = {n["name"] for n in orjson.loads(proc.stdout)["nodes"]}
+    assert names == {"mgmt-jobs", "prod-jobs", "staging-jobs"}
+
+
+def test_cli_follow_once_reports_a_bad_message_and_stays_well(aws_env: str, data_dir: Path) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="trail")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"hello": "world"}')
+    proc = subprocess.run([*CLI[:-1], "follow", "--queue-url", url, "--once", "--wait", "0", "--no-publish"],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "AIRDIG_DATA_DIR": str(data_dir), "HOME": str(data_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert "1 messages, 0 writes, 0 ignored records, 1 bad messages" in proc.stderr
+    assert "neither a CloudTrail record" in proc.stderr

@@ -1,0 +1,169 @@
+"""``skygraph follow`` against the AWS API emulator: real changes are made in moto, and the CloudTrail
+records describing them (moto does not emit CloudTrail, so the records are written here in CloudTrail's
+documented record format) arrive the two documented ways — EventBridge events in an SQS queue, and a
+trail's gzipped log file in S3 announced by an S3 notification."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from airdig.model.events import CloudEvent
+from airdig.skygraph.follow import Follower, write_of
+from airdig.skygraph.graph_state import GraphState
+from airdig.skygraph.scan import ScanOptions, run_scan
+from tests.integration.skygraph.conftest import ACCOUNT, REGION, Topology
+
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/bob"
+CAROL = f"arn:aws:iam::{ACCOUNT}:user/carol"
+
+
+def record(source: str, name: str, who: str, request: dict[str, Any], response: dict[str, Any] | None = None,
+           region: str = REGION) -> dict[str, Any]:
+    return {"eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "arn": who, "accountId": ACCOUNT},
+            "eventTime": "2026-12-02T06:00:00Z", "eventSource": source, "eventName": name, "awsRegion": region,
+            "sourceIPAddress": "203.0.113.9", "requestParameters": request, "responseElements": response,
+            "readOnly": False, "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT}
+
+
+def via_eventbridge(rec: dict[str, Any]) -> str:
+    return json.dumps({"version": "0", "id": "e1", "detail-type": "AWS API Call via CloudTrail",
+                       "source": "aws." + rec["eventSource"].split(".")[0], "account": ACCOUNT,
+                       "time": rec["eventTime"], "region": rec["awsRegion"], "resources": [], "detail": rec})
+
+
+def _queue() -> tuple[Any, str]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="cloudtrail-writes", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    return sqs, url
+
+
+def test_follow_rereads_touched_scopes_and_names_the_writer(topology: Topology, data_dir: Path) -> None:
+    ids = topology.ids
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], k8s=False), state)
+    ec2 = boto3.client("ec2", region_name=REGION)
+
+    # three real writes: a rule opened, a queue created (both via EventBridge), a role created (S3 log file)
+    ec2.authorize_security_group_ingress(GroupId=ids["sg_db"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    late = sqs.create_queue(QueueName="late")["QueueUrl"]
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="trail-logs")
+    log_file = gzip.compress(json.dumps({"Records": [
+        record("iam.amazonaws.com", "CreateRole", CAROL, {"roleName": "batch"}, region="us-east-1")]}).encode())
+    key = f"AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/12/02/{ACCOUNT}_CloudTrail_{REGION}_x.json.gz"
+    s3.put_object(Bucket="trail-logs", Key=key, Body=log_file)
+
+    for body in (
+        via_eventbridge(record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ALICE, {"groupId": ids["sg_db"]})),
+        via_eventbridge(record("sqs.amazonaws.com", "CreateQueue", BOB, {"queueName": "late"}, {"queueUrl": late})),
+        via_eventbridge({**record("ec2.amazonaws.com", "DescribeInstances", ALICE, {}), "readOnly": True}),
+        json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "trail-logs"},
+                                                                 "object": {"key": key}}}]}),
+        "this is not json",
+    ):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0)
+    while follower.step():
+        pass
+    st = follower.stats
+    assert (st.messages, st.writes, st.ignored_records, st.bad_messages, st.scopes_failed) == (5, 3, 1, 1, 0)
+    assert st.failures[0].startswith("message ") and "JSONDecodeError" in st.failures[0]
+    # only the touched scopes were read: ec2 + vpclinks and sqs in the region, iam globally
+    assert st.scopes_read == 4
+
+    resources = {(e.type, e.subject): e for e in events if e.type.startswith("airdig.resource.")}
+    sg = resources[("airdig.resource.updated", topology.ec2_arn("security-group", ids["sg_db"]))]
+    assert sg.data["actor"] == ALICE and sg.data["changed"] == ["attrs.IpPermissions"]
+    queue = resources[("airdig.resource.created", f"arn:aws:sqs:{REGION}:{ACCOUNT}:late")]
+    assert queue.data["actor"] == BOB
+    role = resources[("airdig.resource.created", f"arn:aws:iam::{ACCOUNT}:role/batch")]
+    assert role.data["actor"] == CAROL
+    assert set(resources) == {("airdig.resource.updated", sg.subject), ("airdig.resource.created", queue.subject),
+                              ("airdig.resource.created", role.subject)}
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
+
+
+def test_a_busy_scope_leaves_its_message_for_redelivery(topology: Topology, data_dir: Path) -> None:
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], services=["sqs"], k8s=False), state)
+    late = sqs.create_queue(QueueName="late")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(
+        record("sqs.amazonaws.com", "CreateQueue", BOB, {"queueName": "late"}, {"queueUrl": late})))
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0)
+    with state.lock(f"sqs/{REGION}"):  # a full scan holds the scope
+        follower.step()
+    assert follower.stats.scopes_failed == 1 and events == []
+    follower.step()  # redelivered (visibility timeout 0 here), now read
+    assert [(e.type, e.data.get("actor")) for e in events if e.type.startswith("airdig.resource.")] == [
+        ("airdig.resource.created", BOB)]
+    assert follower.step() == 0
+
+
+def test_reads_failures_and_unknown_services_are_not_writes() -> None:
+    assert write_of(record("sqs.amazonaws.com", "GetQueueAttributes", BOB, {}) | {"readOnly": None}) is None
+    assert write_of(record("sqs.amazonaws.com", "CreateQueue", BOB, {}) | {"errorCode": "AccessDenied"}) is None
+    assert write_of(record("glue.amazonaws.com", "CreateJob", BOB, {})) is None
+    w = write_of(record("elasticloadbalancing.amazonaws.com", "CreateRule", BOB, {"listenerArn": "arn:x"}))
+    assert w is not None and w.services == ("elbv2", "elbv2-rules", "elb") and "arn:x" in w.names
+
+
+def test_org_follow_rereads_the_writing_account_only(org: dict[str, str], data_dir: Path) -> None:
+    from tests.integration.skygraph.conftest import ROLE, in_account
+
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], services=["sqs"], k8s=False, org=True, role_name=ROLE), state)
+    prod = org["prod"]
+    late = in_account(prod, "sqs").create_queue(QueueName="late")["QueueUrl"]
+    rec = record("sqs.amazonaws.com", "CreateQueue", f"arn:aws:sts::{prod}:assumed-role/deployer/bob",
+                 {"queueName": "late"}, {"queueUrl": late}) | {"recipientAccountId": prod}
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0, org=True, role_name=ROLE)
+    follower.step()
+    assert follower.stats.scopes_read == 1 and follower.stats.scopes_failed == 0
+    created = [e for e in events if e.type == "airdig.resource.created"]
+    assert [(e.subject, e.data["actor"]) for e in created] == [
+        (f"arn:aws:sqs:{REGION}:{prod}:late", f"arn:aws:sts::{prod}:assumed-role/deployer/bob")]
+    saved = state.load(f"sqs/{prod}/{REGION}")
+    assert saved is not None and f"arn:aws:sqs:{REGION}:{prod}:late" in saved.nodes
+
+    # without --org, another account's record is not this follower's business
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
+    single = Follower(url, GraphState(data_dir / "single"), events.append, wait_seconds=0)
+    single.step()
+    assert (single.stats.writes, single.stats.ignored_records, single.stats.scopes_read) == (0, 1, 0)
+
+
+def test_an_unreadable_queue_is_a_precise_error_and_run_keeps_following(aws_env: str, data_dir: Path) -> None:
+    import pytest
+
+    from airdig.skygraph.follow import FollowError
+
+    sqs, url = _queue()
+    sqs.delete_queue(QueueUrl=url)
+    follower = Follower(url, GraphState(data_dir), None, wait_seconds=0)
+    with pytest.raises(FollowError, match=r"cannot receive from .*cloudtrail-writes: .*NonExistentQueue"):
+        follower.step()
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    follower.run(stop)  # returns when told to stop, not with the queue's error
+    assert len(calls) > 3
