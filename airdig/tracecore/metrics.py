@@ -113,6 +113,8 @@ class TraceCoreMetrics:
                                 registry=self.registry)
         self.published = Counter("tracecore_events_published", "Events published to the bus, by type.",
                                  ["type"], registry=self.registry)
+        self.late_dropped = Counter("tracecore_late_calls_dropped", "Calls dropped because they happened more "
+                                    "than the horizon before the newest call seen.", registry=self.registry)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, ServiceEdgeRow
+from airdig.backends.store.edge_windows import merge_window_parts
 
 
 def _marks(n: int) -> str:
@@ -107,30 +108,32 @@ class GraphQueries:
 
     def service_edge_stats(self, since: float | None, until: float | None,
                            node_ids: Sequence[str] | None = None) -> list[ServiceEdgeRow]:
-        """Per-window call statistics, optionally only for edges touching ``node_ids``."""
+        """Per-window call statistics, optionally only for edges touching ``node_ids``; the parts of a
+        window (late data published after the window) are added up into one row."""
+        rows: dict[str, ServiceEdgeRow] = {}
         if node_ids:
             ids = list(dict.fromkeys(node_ids))
-            seen: dict[tuple[str, str, float, int], ServiceEdgeRow] = {}
             for i in range(0, len(ids), 400):
-                for r in self._edge_stats(since, until, ids[i:i + 400]):
-                    seen[(r.src, r.dst, r.window_start, r.window_seconds)] = r
-            return sorted(seen.values(), key=lambda r: r.window_start)
-        return self._edge_stats(since, until, None)
+                rows.update(self._edge_stats(since, until, ids[i:i + 400]))
+        else:
+            rows = self._edge_stats(since, until, None)
+        return merge_window_parts(rows.values())
 
-    def _edge_stats(self, since: float | None, until: float | None, ids: list[str] | None) -> list[ServiceEdgeRow]:
+    def _edge_stats(self, since: float | None, until: float | None,
+                    ids: list[str] | None) -> dict[str, ServiceEdgeRow]:
         from airdig.backends.store.sql import loads
 
         where, params = time_range("window_start", since, until, until_inclusive=False)
         if ids:
             where.append(f"(src IN ({_marks(len(ids))}) OR dst IN ({_marks(len(ids))}))")
             params += ids + ids
-        q = ("SELECT src, dst, window_start, window_seconds, request_count, error_count, errors, latency, p50, p95, "
-             "p99 FROM service_edges" + (" WHERE " + " AND ".join(where) if where else "")
+        q = ("SELECT id, src, dst, window_start, window_seconds, request_count, error_count, errors, latency, p50, "
+             "p95, p99 FROM service_edges" + (" WHERE " + " AND ".join(where) if where else "")
              + " ORDER BY window_start")
-        return [ServiceEdgeRow(src=r[0], dst=r[1], window_start=r[2], window_seconds=int(r[3]),
-                               request_count=int(r[4]), error_count=int(r[5]), errors=loads(r[6]) or {},
-                               latency=loads(r[7]) or {}, p50=r[8], p95=r[9], p99=r[10])
-                for r in self._read(q, params)]
+        return {r[0]: ServiceEdgeRow(src=r[1], dst=r[2], window_start=r[3], window_seconds=int(r[4]),
+                                     request_count=int(r[5]), error_count=int(r[6]), errors=loads(r[7]) or {},
+                                     latency=loads(r[8]) or {}, p50=r[9], p95=r[10], p99=r[11])
+                for r in self._read(q, params)}
 
     # ------------------------------------------------------------------ drift events
 
