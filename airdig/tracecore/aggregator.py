@@ -83,6 +83,7 @@ class Aggregator:
         self.horizon = horizon
         self.high_water = 0.0  # newest call time seen (capped at the wall clock when seen)
         self.late_dropped = 0
+        self._next_drop_log = 0.0
         self._buckets: dict[float, _Bucket] = {}
         self._parts: dict[float, int] = {}  # window_start -> parts already published
         self._last_publish = time.time()
@@ -158,8 +159,10 @@ class Aggregator:
         if dropped:
             self.late_dropped += dropped
             self.metrics.late_dropped.inc(dropped)
-            log.warning("calls outside the horizon dropped", calls=dropped, horizon_s=self.horizon,
-                        oldest_kept=oldest_ok)
+            if wall >= self._next_drop_log:  # one line per 10 s at most: a stale backlog must not flood the log
+                self._next_drop_log = wall + 10.0
+                log.warning("calls outside the horizon dropped", calls=dropped, dropped_total=self.late_dropped,
+                            horizon_s=self.horizon, oldest_kept=oldest_ok)
 
     def expire(self, force: bool = False) -> list[Call]:
         with self._lock:

@@ -3,6 +3,7 @@ published window becomes a further part (never a replacement), and the horizon b
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -89,12 +90,14 @@ def test_late_data_for_a_published_window_is_a_further_part_with_its_own_id() ->
     assert agg.pairer.counters.spans["paired"] == 14
 
 
-def test_calls_behind_the_horizon_are_dropped_and_counted() -> None:
+def test_calls_behind_the_horizon_are_dropped_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     now = time.time()
     metrics = TraceCoreMetrics()
     agg = Aggregator(None, metrics, wait=1.0, consume=False, horizon=3600.0)
     agg.offer(call(1, now - 60, 10.0))
-    agg.offer(call(2, now - 2 * 3600, 10.0) + call(3, now - 1800, 10.0))
+    with caplog.at_level(logging.WARNING, logger="airdig"):
+        agg.offer(call(2, now - 2 * 3600, 10.0) + call(3, now - 1800, 10.0))
+    assert [r.getMessage() for r in caplog.records] == ["calls outside the horizon dropped"]
     assert agg.late_dropped == 1
     assert metrics.registry.get_sample_value("tracecore_late_calls_dropped_total") == 1.0
     assert sum(e["stats"]["request_count"] for e in calls_edges(agg.publish_window(now=now + 120))) == 2
