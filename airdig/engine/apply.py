@@ -270,11 +270,16 @@ def _plan_trace_edge(ev: CloudEvent, plan: Plan) -> None:
     from airdig.backends.store.sql import edge_id
 
     window = int(_num(d, "window_seconds", src_, default=60))
-    # one row per aggregator (member) and window: two aggregators' shares of a window add up when read
-    member = d.get("member")
-    part = f":{member}" if isinstance(member, str) and member else ""
+    # late data for a window comes as further parts (per producer): each part is its own row, and the
+    # readers add up the rows of one window; a redelivered part overwrites itself only
+    wkey = f"w{window}:{start}"
+    part, producer = d.get("part"), d.get("producer")
+    if part is not None or producer is not None:
+        if not isinstance(part, int) or isinstance(part, bool) or part < 0 or not isinstance(producer, str | None):
+            raise InvalidInput(src_, "part must be a non-negative integer and producer a string")
+        wkey += f":{producer or ''}:{part or 0}"
     plan.service_edges.append((
-        edge_id(edge.src, f"w{window}:{start}{part}", edge.dst), edge.src, edge.dst, start, window,
+        edge_id(edge.src, wkey, edge.dst), edge.src, edge.dst, start, window,
         int(_num(stats, "request_count", src_, 0)), int(_num(stats, "error_count", src_, 0)),
         stats.get("errors") or {}, stats.get("latency_ms") or {},
         stats.get("p50"), stats.get("p95"), stats.get("p99"),

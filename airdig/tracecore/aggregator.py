@@ -2,10 +2,26 @@
 
 With a bus it is a member of the consumer group ``group`` on ``airdig.traces``; span batches are keyed
 by trace id, so every trace is paired by exactly one aggregator however many replicas receive its
-spans. Once per window it publishes what the window saw:
+spans.
+
+Calls are bucketed in **event time**: the client span's start (the server span's for a call without a
+client half) decides the window ``t - t % window_seconds``, so late, out-of-order and replayed spans
+land in the minute they happened. A window is published once the wall clock passes its end plus
+``lateness`` (calls complete up to ``wait`` after their spans arrive). Calls that arrive for a window
+already published are gathered for another ``lateness`` seconds and published as the next **part** of
+that window (``"part": n``, ``"producer"``: this aggregator), never replacing what was published: the
+engine keeps parts as separate rows and its readers add them up. Event ids are derived from
+(producer, edge, window, part), so a redelivered event is the same event.
+
+Memory is bounded by ``horizon``: a call older than ``horizon`` seconds behind the newest call time
+seen (capped at the wall clock, so one span from the future cannot push everything out) is dropped and
+counted in ``tracecore_late_calls_dropped_total``. The high-water mark follows span times, not the wall
+clock alone, so a replay of hours-old spans arriving in one go is still bucketed per window.
+
+At each publication it emits:
 
 * ``airdig.trace.service`` for every service and virtual node (``{"node": Node.to_dict()}``),
-* ``airdig.trace.edge`` ``calls`` with the window's statistics, keyed by the caller,
+* ``airdig.trace.edge`` ``calls`` with each closed window's statistics, keyed by the caller,
 * ``airdig.trace.edge`` ``runs_on`` (service -> infrastructure) and ``depends_on`` (virtual database
   -> RDS / ElastiCache endpoint), without statistics.
 
@@ -14,9 +30,11 @@ spans. Once per window it publishes what the window saw:
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 
 from airdig.backends.interfaces import Bus, Consumer
 from airdig.errors import AirDigError, InvalidInput
@@ -35,17 +53,41 @@ SPAN_EVENT = "airdig.trace.span"
 _SPAN_MARK = b'"type":"airdig.trace.span"'
 
 
+@dataclass(slots=True)
+class _Bucket:
+    """The calls of one event-time window not yet published; ``due`` is when it may be published."""
+
+    due: float
+    edges: dict[EdgeKey, EdgeStats] = field(default_factory=dict)
+
+
+def call_time(call: Call) -> float:
+    """When a call happened: its client span's start (every call, virtual ones included, has one)."""
+    return call.client.start_ns / 1e9
+
+
 class Aggregator:
     def __init__(self, bus: Bus | None, metrics: TraceCoreMetrics, wait: float = 10.0,
                  max_pending: int = 100_000, window_seconds: float = 60.0, group: str = "airdig-tracecore",
-                 source: str = "tracecore", consume: bool = True, retention: float = 7200.0) -> None:
+                 source: str = "tracecore", consume: bool = True, retention: float = 7200.0,
+                 lateness: float | None = None, horizon: float = 3600.0) -> None:
         if window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
+        if horizon < window_seconds:
+            raise ValueError("horizon must be >= window_seconds")
         self.bus = bus
         self.metrics = metrics
         self.pairer = Pairer(wait=wait, max_pending=max_pending)
         self.servicemap = ServiceMap(retention=retention)
         self.window_seconds = window_seconds
+        self.lateness = 2.0 * wait if lateness is None or lateness < 0 else lateness
+        self.horizon = horizon
+        self.high_water = 0.0  # newest call time seen (capped at the wall clock when seen)
+        self.late_dropped = 0
+        self._next_drop_log = 0.0
+        self._buckets: dict[float, _Bucket] = {}
+        self._parts: dict[float, int] = {}  # window_start -> parts already published
+        self._last_publish = time.time()
         self.group = group
         self.source = source
         self.consume = consume and bus is not None
@@ -57,13 +99,11 @@ class Aggregator:
         self._ready = threading.Event()
         self.supervisor = Supervisor("tracecore", metrics.thread_restarts)
         self._assigned: list[tuple[str, int]] = []
-        self._reset_window(time.time())
+        self._reset_window()
         self.bad_records = 0
         metrics.watch(self.pairer, self.servicemap)
 
-    def _reset_window(self, now: float) -> None:
-        self.window_start = now - now % self.window_seconds
-        self._window: dict[EdgeKey, EdgeStats] = {}
+    def _reset_window(self) -> None:
         self._resources: dict[tuple[str, tuple[tuple[str, str], ...]], Resource] = {}
         self._peers: dict[str, Node] = {}
 
@@ -86,18 +126,45 @@ class Aggregator:
                 self._resources.setdefault((r.service_id, tuple(sorted(r.attrs.items()))), r)
 
     def _record(self, calls: list[Call]) -> None:
-        window = self._window
+        if not calls:
+            return
+        wall = time.time()
+        secs = self.window_seconds
+        newest = min(max(call_time(c) for c in calls), wall)
+        if newest > self.high_water:
+            self.high_water = newest
+        oldest_ok = self.high_water - self.horizon
+        dropped = 0
         for call in calls:
+            t = call_time(call)
+            if t < oldest_ok or t > wall + self.horizon:
+                dropped += 1
+                continue
             self.servicemap.record(call)
+            start = t - t % secs
+            bucket = self._buckets.get(start)
+            if bucket is None:
+                # a window already published waits ``lateness`` for the rest of its late data
+                due = start + secs + self.lateness
+                if start in self._parts:
+                    due = max(due, wall + self.lateness)
+                bucket = self._buckets[start] = _Bucket(due)
             key = (call.src, call.dst, call.connection_type)
-            st = window.get(key)
+            st = bucket.edges.get(key)
             if st is None:
-                st = window[key] = EdgeStats()
+                st = bucket.edges[key] = EdgeStats()
             st.add(call)
             if call.peer is not None:
                 self._peers[call.peer.id] = call.peer
             if call.server is None:
                 self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+        if dropped:
+            self.late_dropped += dropped
+            self.metrics.late_dropped.inc(dropped)
+            if wall >= self._next_drop_log:  # one line per 10 s at most: a stale backlog must not flood the log
+                self._next_drop_log = wall + 10.0
+                log.warning("calls outside the horizon dropped", calls=dropped, dropped_total=self.late_dropped,
+                            horizon_s=self.horizon, oldest_kept=oldest_ok)
 
     def expire(self, force: bool = False) -> list[Call]:
         with self._lock:
@@ -107,14 +174,26 @@ class Aggregator:
 
     # ---------------------------------------------------------------- publishing
 
-    def window_events(self, now: float | None = None) -> list[CloudEvent]:
-        """Close the current window: its events, and a fresh window."""
+    def window_events(self, now: float | None = None, everything: bool = False) -> list[CloudEvent]:
+        """Close the windows that are due at ``now`` (all of them with ``everything``, e.g. at
+        shutdown): their events, services and infrastructure edges seen since the last call."""
         now = time.time() if now is None else now
+        secs = self.window_seconds
         with self._lock:
-            start, secs = self.window_start, self.window_seconds
-            window, resources, peers = self._window, self._resources, self._peers
-            self._reset_window(now)
+            due = sorted(s for s, b in self._buckets.items() if everything or b.due <= now)
+            closed = [(start, self._buckets.pop(start).edges) for start in due]
+            parts: list[int] = []
+            for start, _ in closed:
+                n = self._parts.get(start, 0)
+                parts.append(n)
+                self._parts[start] = n + 1
+            cutoff = self.high_water - self.horizon - secs
+            for start in [s for s in self._parts if s < cutoff]:
+                del self._parts[start]
+            resources, peers = self._resources, self._peers
+            self._reset_window()
             self.servicemap.prune(now)
+            self._last_publish = now
         events: list[CloudEvent] = []
         nodes: dict[str, Node] = {}
         edges: set[tuple[str, str, str]] = set()
@@ -130,22 +209,34 @@ class Aggregator:
         for node in nodes.values():
             events.append(CloudEvent(type="airdig.trace.service", source=self.source, subject=node.id,
                                      data={"node": node.to_dict()}, time=now))
-        merged: dict[tuple[str, str], EdgeStats] = {}
-        for (src, dst, _), st in window.items():
-            merged.setdefault((src, dst), EdgeStats()).merge(st)
-        for (src, dst), st in sorted(merged.items()):
-            # ``member``: each aggregator pairs its own share of the traces, so its statistics are one part
-            # of the window's; the engine keeps one row per member and adds them up when read
-            events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
-                "src": src, "dst": dst, "type": "calls", "window_start": start, "window_seconds": secs,
-                "member": self.member, "stats": st.to_dict()}))
+        for (start, window), part in zip(closed, parts, strict=True):
+            merged: dict[tuple[str, str], EdgeStats] = {}
+            for (src, dst, _), st in window.items():
+                merged.setdefault((src, dst), EdgeStats()).merge(st)
+            for (src, dst), st in sorted(merged.items()):
+                events.append(CloudEvent(
+                    type="airdig.trace.edge", source=self.source, subject=src, time=now,
+                    id=self._event_id(src, dst, start, part), data={
+                        "src": src, "dst": dst, "type": "calls", "window_start": start, "window_seconds": secs,
+                        "part": part, "producer": self.member, "stats": st.to_dict()}))
+        current = now - now % secs
         for src, etype, dst in sorted(edges):
             events.append(CloudEvent(type="airdig.trace.edge", source=self.source, subject=src, time=now, data={
-                "src": src, "dst": dst, "type": etype, "window_start": start, "window_seconds": secs}))
+                "src": src, "dst": dst, "type": etype, "window_start": current, "window_seconds": secs}))
         return events
 
-    def publish_window(self, now: float | None = None) -> list[CloudEvent]:
-        events = self.window_events(now)
+    def _event_id(self, src: str, dst: str, start: float, part: int) -> str:
+        """The same (producer, edge, window, part) always gets the same id: redelivery is idempotent."""
+        key = f"{self.source}\x00{self.member}\x00{src}\x00{dst}\x00{self.window_seconds}\x00{start}\x00{part}"
+        return hashlib.sha1(key.encode()).hexdigest()
+
+    def next_due(self) -> float | None:
+        """When the earliest open window may be published (None if none is open)."""
+        with self._lock:
+            return min((b.due for b in self._buckets.values()), default=None)
+
+    def publish_window(self, now: float | None = None, everything: bool = False) -> list[CloudEvent]:
+        events = self.window_events(now, everything)
         if self.bus is not None and events:
             for ev in events:
                 self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
@@ -233,7 +324,9 @@ class Aggregator:
             next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
             self.expire()
             self._refresh_assignment()
-        if now >= self.window_start + self.window_seconds:
+        due = self.next_due()
+        if (due is not None and now >= due) or (
+                (self._resources or self._peers) and now >= self._last_publish + self.window_seconds):
             self.publish_window(now)
         return next_tick
 
@@ -248,6 +341,6 @@ class Aggregator:
         if flush:
             self.expire(force=True)
             try:
-                self.publish_window()
+                self.publish_window(everything=True)
             except AirDigError as exc:
                 log.error("last window not published", error=str(exc))

@@ -116,6 +116,8 @@ class TraceCoreMetrics:
         self.thread_restarts = Counter("airdig_thread_restarts_total",
                                        "Background threads restarted by the supervisor after dying, by thread.",
                                        ["thread"], registry=self.registry)
+        self.late_dropped = Counter("tracecore_late_calls_dropped", "Calls dropped because they happened more "
+                                    "than the horizon before the newest call seen.", registry=self.registry)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

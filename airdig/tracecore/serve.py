@@ -41,7 +41,9 @@ class TraceCoreOptions:
 
     pair_wait: float = 10.0  # seconds a half waits for its other half
     max_pending: int = 100_000  # bound of the pending store (halves)
-    window_seconds: float = 60.0  # how often edges and statistics are published
+    window_seconds: float = 60.0  # length of the event-time windows edge statistics are published for
+    window_lateness: float = -1.0  # seconds past a window's end before it is published; < 0: 2 x pair_wait
+    window_horizon: float = 3600.0  # calls older than this behind the newest call seen are dropped
     max_queue_spans: int = 200_000  # bound of the ingest queue
     max_body_bytes: int = 16 << 20  # request size limit (both protocols)
     route: str = "bus"  # bus | local
@@ -126,7 +128,8 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     if opts.aggregate:
         aggregator = Aggregator(bus, metrics, wait=opts.pair_wait, max_pending=opts.max_pending,
                                 window_seconds=opts.window_seconds, group=opts.group,
-                                consume=opts.route == "bus")
+                                consume=opts.route == "bus", lateness=opts.window_lateness,
+                                horizon=opts.window_horizon)
     sinks: list[Sink] = []
     if opts.route == "bus":
         if bus is None:

@@ -229,7 +229,7 @@ def _wait_applied(stack: Stack, cases: list[Case], timeout: float = 120) -> None
             time.sleep(1)
     if pending:
         _say(f"WARNING: no health reached {len(pending)} symptom node(s), e.g. {sorted(pending)[:3]}")
-    time.sleep(3)  # TraceCore's last window (2 s) and the bus
+    time.sleep(3)  # TraceCore's last windows (due 2 s after the pairing wait) and the bus
 
 
 def _is_truth(c: Case, change: dict[str, Any]) -> bool:

@@ -41,9 +41,10 @@ class Stack:
         self.data = folder / "airdig"
         self.data.mkdir(parents=True, exist_ok=True)
         config = folder / "airdig.yaml"
-        # TraceCore's statistics window and pairing wait, short: the replay posts hours of spans in seconds
-        config.write_text("log_level: warning\ntracecore_window_seconds: 2\ntracecore_pair_wait: 1\n",
-                          encoding="utf-8")
+        # TraceCore's windows are in event time (per minute, as in production); the pairing wait is short
+        # and the horizon long: the replay posts hours of spans (45 min per incident, newest first) in seconds
+        config.write_text("log_level: warning\ntracecore_window_seconds: 60\ntracecore_pair_wait: 1\n"
+                          "tracecore_window_horizon: 259200\n", encoding="utf-8")
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("AIRDIG_", "KUBECONFIG"))}
         self.env.update(AIRDIG_CONFIG=str(config), AIRDIG_DATA_DIR=str(self.data), AIRDIG_LOG_LEVEL="warning")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, ServiceEdgeRow
+from airdig.backends.store.edge_windows import merge_window_parts
 
 
 def _marks(n: int) -> str:
@@ -107,31 +108,32 @@ class GraphQueries:
 
     def service_edge_stats(self, since: float | None, until: float | None,
                            node_ids: Sequence[str] | None = None) -> list[ServiceEdgeRow]:
-        """Per-window call statistics, optionally only for edges touching ``node_ids``."""
+        """Per-window call statistics, optionally only for edges touching ``node_ids``; the parts of a
+        window (late data published after the window) are added up into one row."""
+        rows: dict[str, ServiceEdgeRow] = {}
         if node_ids:
             ids = list(dict.fromkeys(node_ids))
-            seen: dict[tuple[str, str, float, int], ServiceEdgeRow] = {}
             for i in range(0, len(ids), 400):
-                for r in self._edge_stats(since, until, ids[i:i + 400]):
-                    seen[(r.src, r.dst, r.window_start, r.window_seconds)] = r
-            return sorted(seen.values(), key=lambda r: r.window_start)
-        return self._edge_stats(since, until, None)
+                rows.update(self._edge_stats(since, until, ids[i:i + 400]))
+        else:
+            rows = self._edge_stats(since, until, None)
+        return merge_window_parts(rows.values())
 
-    def _edge_stats(self, since: float | None, until: float | None, ids: list[str] | None) -> list[ServiceEdgeRow]:
+    def _edge_stats(self, since: float | None, until: float | None,
+                    ids: list[str] | None) -> dict[str, ServiceEdgeRow]:
         from airdig.backends.store.sql import loads
 
         where, params = time_range("window_start", since, until, until_inclusive=False)
         if ids:
             where.append(f"(src IN ({_marks(len(ids))}) OR dst IN ({_marks(len(ids))}))")
             params += ids + ids
-        q = ("SELECT src, dst, window_start, window_seconds, request_count, error_count, errors, latency, p50, p95, "
-             "p99 FROM service_edges" + (" WHERE " + " AND ".join(where) if where else "")
+        q = ("SELECT id, src, dst, window_start, window_seconds, request_count, error_count, errors, latency, p50, "
+             "p95, p99 FROM service_edges" + (" WHERE " + " AND ".join(where) if where else "")
              + " ORDER BY window_start")
-        rows = [ServiceEdgeRow(src=r[0], dst=r[1], window_start=r[2], window_seconds=int(r[3]),
-                               request_count=int(r[4]), error_count=int(r[5]), errors=loads(r[6]) or {},
-                               latency=loads(r[7]) or {}, p50=r[8], p95=r[9], p99=r[10])
-                for r in self._read(q, params)]
-        return _add_up(rows)
+        return {r[0]: ServiceEdgeRow(src=r[1], dst=r[2], window_start=r[3], window_seconds=int(r[4]),
+                                     request_count=int(r[5]), error_count=int(r[6]), errors=loads(r[7]) or {},
+                                     latency=loads(r[8]) or {}, p50=r[9], p95=r[10], p99=r[11])
+                for r in self._read(q, params)}
 
     # ------------------------------------------------------------------ drift events
 
@@ -193,32 +195,3 @@ class GraphQueries:
         by_type = {r[0]: {"managed": int(r[2] or 0), "total": int(r[1])} for r in rows}
         return {"managed": sum(v["managed"] for v in by_type.values()),
                 "total": sum(v["total"] for v in by_type.values()), "by_type": by_type}
-
-
-def _add_up(rows: list[ServiceEdgeRow]) -> list[ServiceEdgeRow]:
-    """One row per edge and window: the parts several aggregators stored (one row each) added up —
-    counts and error classes summed, latency histograms merged, percentiles read from the merged one."""
-    from airdig.model import stats
-
-    groups: dict[tuple[str, str, float, int], list[ServiceEdgeRow]] = {}
-    for r in rows:
-        groups.setdefault((r.src, r.dst, r.window_start, r.window_seconds), []).append(r)
-    out: list[ServiceEdgeRow] = []
-    for parts in groups.values():
-        if len(parts) == 1:
-            out.append(parts[0])
-            continue
-        errors: dict[str, Any] = {}
-        for p in parts:
-            for k, v in p.errors.items():
-                if isinstance(v, int | float):
-                    errors[k] = errors.get(k, 0) + v
-        latency = stats.merge(p.latency for p in parts) or {}
-        q = [stats.quantile(latency["bounds"], latency["counts"], x) if latency else None for x in (0.5, 0.95, 0.99)]
-        first = parts[0]
-        out.append(ServiceEdgeRow(src=first.src, dst=first.dst, window_start=first.window_start,
-                                  window_seconds=first.window_seconds,
-                                  request_count=sum(p.request_count for p in parts),
-                                  error_count=sum(p.error_count for p in parts), errors=errors, latency=latency,
-                                  p50=q[0], p95=q[1], p99=q[2]))
-    return out

@@ -65,8 +65,9 @@ class TraceStats:
 
     def __init__(self, keep: int = 120) -> None:
         self._lock = threading.Lock()
-        # dst -> window_start -> src -> stats (a later event for the same edge+window replaces it)
-        self._windows: dict[str, dict[float, dict[str, dict[str, Any]]]] = defaultdict(dict)
+        # dst -> window_start -> (src, producer, part) -> stats: a redelivered part replaces itself,
+        # late parts of a window add to it
+        self._windows: dict[str, dict[float, dict[tuple[str, str, int], dict[str, Any]]]] = defaultdict(dict)
         self._order: dict[str, deque[float]] = defaultdict(deque)
         self._keep = keep
         self._length: dict[str, float] = {}
@@ -86,7 +87,8 @@ class TraceStats:
                     self._order[dst] = order = deque(sorted(order))
                 while len(order) > self._keep:
                     wins.pop(order.popleft(), None)
-            wins[start][src] = stats
+            part = ev.data.get("part")
+            wins[start][(src, str(ev.data.get("producer") or ""), part if isinstance(part, int) else 0)] = stats
             self._length[dst] = seconds
 
     def instant(self, query: str, at: float, window: float = 0.0) -> list[Sample]:

@@ -155,9 +155,52 @@ def test_two_aggregators_statistics_of_one_window_add_up(store: Store) -> None:
     a, b = Aggregator(None, TraceCoreMetrics()), Aggregator(None, TraceCoreMetrics())
     calls(a, 3)
     calls(b, 5)
-    now = a.window_start + 30
-    events = [ev for agg in (a, b) for ev in agg.window_events(now)]
+    events = [ev for agg in (a, b) for ev in agg.window_events(everything=True)]
     Applier(store).apply([rec(ev, i) for i, ev in enumerate(events)])
     [row] = [r for r in store.service_edge_stats(None, None) if r.src.endswith("front")]
     assert row.request_count == 8
     assert sum(row.latency["counts"]) == 8
+
+
+def _calls(part: int, requests: int, errors: int, ms: float, start: float = 600.0) -> CloudEvent:
+    """A calls window of TraceCore: ``requests`` calls all in the latency bucket holding ``ms``."""
+    from airdig.tracecore.servicemap import LATENCY_BOUNDS_MS
+
+    counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
+    counts[next(i for i, b in enumerate(LATENCY_BOUNDS_MS) if ms <= b)] = requests
+    return CloudEvent(type="airdig.trace.edge", source="tracecore", subject=SVC, time=start + 100 + part,
+                      id=f"edge-{start}-{part}", data={
+                          "src": SVC, "dst": "service://shop/orders", "type": "calls", "window_start": start,
+                          "window_seconds": 60, "part": part, "producer": "agg1",
+                          "stats": {"request_count": requests, "error_count": errors, "errors": {"5xx": errors},
+                                    "latency_ms": {"bounds": list(LATENCY_BOUNDS_MS), "counts": counts},
+                                    "p50": ms, "p95": ms, "p99": ms}})
+
+
+def test_late_parts_of_a_window_add_up_and_redelivery_counts_once(store: Store) -> None:
+    from airdig.engine.intel import servicemap
+
+    a = Applier(store)
+    a.apply([rec(_calls(0, 4, 0, 10.0, start=540.0)), rec(_calls(0, 5, 1, 10.0), 1)])
+    a.apply([rec(_calls(1, 3, 2, 400.0), 2)])  # late data for the window at 600, published after it
+    a.apply([rec(_calls(1, 3, 2, 400.0), 3), rec(_calls(0, 5, 1, 10.0), 4)])  # both redelivered
+    rows = store.service_edge_stats(0, 10_000, [SVC])
+    assert [(r.window_start, r.request_count, r.error_count, r.errors) for r in rows] == \
+        [(540.0, 4, 0, {"5xx": 0}), (600.0, 8, 3, {"5xx": 3})]
+    assert [r.request_count for r in store.service_edge_stats(0, 10_000)] == [4, 8]
+    # 3 of the 8 calls were slow: the window's p95 comes from the added histograms, in the slow bucket
+    assert rows[1].p95 is not None and 250 < rows[1].p95 <= 500
+    [edge] = servicemap.service_map(store, 0, 10_000)[0]
+    assert edge.request_count == 12 and edge.error_count == 3 and edge.seconds == 120.0
+    [cmp] = servicemap.before_after(store, [SVC], 600.0, 60.0)
+    assert cmp["before"]["requests"] == 4 and cmp["after"]["requests"] == 8
+    assert cmp["after"]["errorRatio"] == round(3 / 8, 4)
+
+
+def test_a_bad_part_is_set_aside_with_the_reason(store: Store) -> None:
+    ev = _calls(0, 1, 0, 10.0)
+    ev.data["part"] = "one"
+    result = Applier(store).apply([rec(ev), rec(_calls(0, 2, 0, 10.0, start=540.0), 1)])
+    [(_, reason)] = result.dead
+    assert f"event {ev.id}" in reason and "part must be a non-negative integer" in reason
+    assert [r.request_count for r in store.service_edge_stats(0, 10_000)] == [2]  # nothing else lost
