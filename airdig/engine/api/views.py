@@ -68,8 +68,8 @@ def node_filter(kind: str | None = None, provider: str | None = None, account: s
 
 def change_view(c: ChangeRow, writers: list[PathWriters] | None = None) -> dict[str, Any]:
     """A change row; ``writers`` (scan diffs: who set each changed attribute) is added when given."""
-    out: dict[str, Any] = {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind, "source": c.source,
-           "actor": c.actor, "summary": c.summary, "details": c.details}
+    out: dict[str, Any] = {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind,
+                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": c.details}
     if writers is not None:
         out["writers"] = [{"path": p.path, "writer": writer_view(p.writer),
                            "writers": [writer_view(w) for w in p.writers]} for p in writers]
