@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -44,12 +45,13 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def record(eid: str, who: str, at: float, params: dict[str, Any], ip: str) -> dict[str, Any]:
+def record(eid: str, who: str, at: float, params: dict[str, Any], ip: str,
+           name: str = "UpdateFunctionConfiguration20150331v2") -> dict[str, Any]:
     return {"eventVersion": "1.09", "userIdentity": {
         "type": "IAMUser", "principalId": f"AIDA{who.upper()}", "arn": f"arn:aws:iam::{ACCOUNT}:user/{who}",
         "accountId": ACCOUNT, "userName": who},
         "eventTime": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "lambda.amazonaws.com", "eventName": "UpdateFunctionConfiguration20150331v2",
+        "eventSource": "lambda.amazonaws.com", "eventName": name,
         "awsRegion": "us-east-1", "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.30 Python/3.11.8",
         "requestParameters": params, "responseElements": None, "requestID": eid, "eventID": eid,
         "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": ACCOUNT,
@@ -76,6 +78,7 @@ def test_each_changed_attribute_of_a_scan_diff_names_its_writer(moto_endpoint: s
                                                                store_for: str, tmp_path: Path) -> None:
     import boto3
 
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=30).raise_for_status()  # one account per stack
     data = tmp_path / "airdig"
     data.mkdir()
     env = {**{k: v for k, v in os.environ.items() if k not in ENV_KEYS and k != "KUBECONFIG"},
@@ -100,6 +103,9 @@ def test_each_changed_attribute_of_a_scan_diff_names_its_writer(moto_endpoint: s
     time.sleep(1.1)
     t_bob = time.time()
     lam.update_function_configuration(FunctionName=fn, Description="edited by bob")
+    t_carol = time.time()
+    lam.tag_resource(Resource=fn, Tags={"Owner": "carol"})
+    lam.tag_resource(Resource=fn, Tags={"Team": "core"})  # a write whose CloudTrail record is not on file
     time.sleep(1.1)
     cli(env, *scan)
 
@@ -109,7 +115,9 @@ def test_each_changed_attribute_of_a_scan_diff_names_its_writer(moto_endpoint: s
     write_trail(trail, [record("e-bob", "bob", t_bob, {"functionName": fn, "description": "edited by bob"},
                                "203.0.113.22"),
                         record("e-alice", "alice", t_alice, {"functionName": "worker", "timeout": 10},
-                               "203.0.113.21")], t_bob)
+                               "203.0.113.21"),
+                        record("e-carol", "carol", t_carol, {"resource": fn, "tags": {"Owner": "carol"}},
+                               "203.0.113.23", "TagResource20170331v2")], t_bob)
     cli(env, "deepdrift", "watch", "--once", "--state", str(state), "--cloudtrail", str(trail))
 
     store = open_store(store_for)
@@ -119,7 +127,7 @@ def test_each_changed_attribute_of_a_scan_diff_names_its_writer(moto_endpoint: s
     svc.start()
     try:
         deadline = time.monotonic() + 60
-        while len(store.changes_of([fn], None, None, ["updated", "cloudtrail"])) < 3:
+        while len(store.changes_of([fn], None, None, ["updated", "cloudtrail"])) < 4:
             if time.monotonic() > deadline:
                 raise AssertionError(f"changes on the function: {store.changes_of([fn], None, None)}")
             time.sleep(0.2)
@@ -136,8 +144,9 @@ def test_each_changed_attribute_of_a_scan_diff_names_its_writer(moto_endpoint: s
             assert who["attrs.Description"]["principal"] == "user/bob"
             assert who["attrs.Description"]["eventId"] == "e-bob"
             assert who["attrs.Description"]["channel"]
-            others = {p for p, w in who.items() if p not in ("attrs.Timeout", "attrs.Description")}
-            assert others and all(who[p] is None for p in others)  # LastModified, RevisionId…: no request named them
+            assert who["tags.Owner"]["principal"] == "user/carol"
+            assert who["tags.Team"] is None  # no write on record named that key: no name rather than a guess
+            assert set(who) == {"attrs.Timeout", "attrs.Description", "tags.Owner", "tags.Team"}
             by_path = {p["path"]: [w["eventId"] for w in p["writers"]] for p in diff["writers"]}
             assert by_path["attrs.Timeout"] == ["e-alice"] and by_path["attrs.Description"] == ["e-bob"]
 
