@@ -8,7 +8,8 @@ from strawberry.scalars import JSON
 from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow
 from airdig.engine.api.graphql.types import Health, PageInfo, Resource, as_json
 from airdig.engine.api.views import ts
-from airdig.engine.intel import writers
+from airdig.engine.intel.writers import PathWriters
+from airdig.engine.intel.writers import Writer as TrailWrite
 
 
 @strawberry.type(description="An edge of the graph; `stale` when no scan or trace has observed it lately.")
@@ -157,7 +158,7 @@ class Writer:
     source_ip: str | None
 
     @classmethod
-    def of(cls, w: writers.Writer | None) -> Writer | None:
+    def of(cls, w: TrailWrite | None) -> Writer | None:
         if w is None:
             return None
         return cls(event_id=w.event_id, event_name=w.event_name, time=ts(w.time) or "", principal=w.principal,
@@ -188,7 +189,7 @@ class Change:
                                           "(empty for other kinds).")
 
     @classmethod
-    def of(cls, c: ChangeRow, found: dict[str, list[writers.PathWriters]] | None = None) -> Change:
+    def of(cls, c: ChangeRow, found: dict[str, list[PathWriters]] | None = None) -> Change:
         """``found``: :func:`airdig.engine.intel.writers.for_changes` of the batch, when asked for."""
         attrs = [ChangedAttribute(path=p.path, writer=Writer.of(p.writer),
                                   writers=[w for w in map(Writer.of, p.writers) if w is not None])
