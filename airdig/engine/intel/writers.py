@@ -8,7 +8,9 @@ member names, in lowerCamel for the request and UpperCamel for the Describe resp
 *touches* a path when:
 
 - ``attrs.<Name>...``: ``<Name>`` equals, ignoring case, a top-level request parameter name of the write
-  (EC2's ``{"items": [...]}`` wrappers sit below that name and do not matter);
+  (EC2's ``{"items": [...]}`` wrappers sit below that name and do not matter), with the few members the
+  response names differently listed in :data:`RENAMED` (egress rules), and the ``attribute`` value of
+  EC2's ``Modify*Attribute`` calls (``{"attribute": "instanceType", "value": …}``);
 - ``tags.<Key>``: the write's mapped attributes (``details.attributes``, from DeepDrift's event table)
   name that exact tag key (``tags.<Key>``, or ``tag.<Key>`` for Auto Scaling groups).
 
@@ -25,12 +27,23 @@ scan are taken into account as soon as the watch has recorded them.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from airdig.backends.interfaces import ChangeRow, Store
 
+# Request members whose Describe-response member has another name, per event: EC2's egress calls send
+# their rules as ``ipPermissions``, which the response calls ``IpPermissionsEgress`` (``IpPermissions``
+# are the ingress rules: matching by name alone would blame an egress change for an ingress diff).
+RENAMED: dict[tuple[str, str], str] = {
+    (event, "ipPermissions"): "IpPermissionsEgress"
+    for event in ("AuthorizeSecurityGroupEgress", "RevokeSecurityGroupEgress",
+                  "UpdateSecurityGroupRuleDescriptionsEgress")}
+# EC2's Modify*/Reset*Attribute calls may name the attribute they set as a value (``attribute: instanceType``)
+_NAMES_ITS_ATTRIBUTE = re.compile(r"^(Modify|Reset)\w*Attribute$")
+_VERSION_SUFFIX = re.compile(r"\d{8}(v\d+)?$")  # UpdateFunctionConfiguration20150331v2
 SCAN_DIFF_KINDS = ("updated",)
 WRITE_KIND = "cloudtrail"
 MAX_WRITES = 20000  # newest writes read per batch; older ones dropped can only turn a writer into null
@@ -84,8 +97,17 @@ def _writer(w: ChangeRow) -> Writer:
 
 
 def _request_names(w: ChangeRow) -> frozenset[str]:
-    params = w.details.get("request_parameters") if isinstance(w.details, dict) else None
-    return frozenset(str(k).lower() for k in params) if isinstance(params, dict) else frozenset()
+    """The response members a write's request names, lower-cased (see :data:`RENAMED`, ``attribute``)."""
+    d = w.details if isinstance(w.details, dict) else {}
+    params = d.get("request_parameters")
+    if not isinstance(params, dict):
+        return frozenset()
+    event = _VERSION_SUFFIX.sub("", str(d.get("event_name") or ""))
+    names = {RENAMED.get((event, str(k)), str(k)).lower() for k in params}
+    attribute = params.get("attribute")
+    if _NAMES_ITS_ATTRIBUTE.match(event) and isinstance(attribute, str) and attribute:
+        names.add(attribute.lower())  # ModifyInstanceAttribute {attribute: instanceType, value: …}
+    return frozenset(names)
 
 
 def _attributes(w: ChangeRow) -> frozenset[str]:

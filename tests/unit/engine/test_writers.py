@@ -85,6 +85,28 @@ def test_the_writer_before_the_previous_scan_still_names_the_value_when_nothing_
     assert p.writer is not None and p.writer.event_id == "dba" and [w.event_id for w in p.writers] == ["dba"]
 
 
+def test_egress_rules_are_not_blamed_for_an_ingress_diff() -> None:
+    rules = {"items": [{"ipProtocol": "-1", "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}
+    row = scan_diff(["attrs.IpPermissions", "attrs.IpPermissionsEgress"], T - 3600, T,
+                    node="arn:aws:ec2:us-east-1:1:security-group/sg-1")
+    writes = [write("in", T - 500, "user/a", {"groupId": "sg-1", "ipPermissions": rules},
+                    node=row.node_id, name="AuthorizeSecurityGroupIngress"),
+              write("out", T - 100, "user/b", {"groupId": "sg-1", "ipPermissions": rules},
+                    node=row.node_id, name="RevokeSecurityGroupEgress")]
+    assert named(writers_of(row, writes)) == {"attrs.IpPermissions": "in", "attrs.IpPermissionsEgress": "out"}
+
+
+def test_modify_attribute_calls_name_their_attribute_as_a_value() -> None:
+    node = "arn:aws:ec2:us-east-1:1:instance/i-1"
+    row = scan_diff(["attrs.InstanceType", "attrs.SourceDestCheck"], T - 3600, T, node=node)
+    writes = [write("old-shape", T - 50, "user/a", {"instanceId": "i-1", "attribute": "instanceType",
+                                                    "value": "t3.large"}, node=node,
+                    name="ModifyInstanceAttribute"),
+              write("not-a-modify", T - 10, "user/b", {"attribute": "sourceDestCheck"}, node=node,
+                    name="DescribeInstanceAttribute")]
+    assert named(writers_of(row, writes)) == {"attrs.InstanceType": "old-shape", "attrs.SourceDestCheck": None}
+
+
 def test_tags_are_matched_by_the_key_the_call_named() -> None:
     row = scan_diff(["tags.Owner", "tags.Env"], None, T)
     writes = [write("tag", T - 10, "user/t", {"resourceName": "arn", "tags": [{"key": "Owner"}]},
