@@ -194,3 +194,18 @@ def test_a_batch_of_scan_diffs_is_resolved_with_one_store_read(store: Store) -> 
     by_node = {r.node_id: named(found[r.id]) for r in rows}
     assert by_node == {FN: {"attrs.Timeout": "e-a", "attrs.Description": "e-b"},
                        FN.replace("worker", "other"): {"attrs.Description": None}}
+
+
+def test_root_cause_folds_a_scan_diff_under_the_write_that_touched_it_not_the_latest_on_the_node() -> None:
+    from airdig.engine.intel.rootcause import _screen
+
+    row = scan_diff(["attrs.Timeout"], T - 3600, T)
+    alice = write("alice", T - 600, "user/alice", {"functionName": "worker", "timeout": 10})
+    carol = write("carol", T - 60, "user/carol", {"functionName": "worker", "reservedConcurrentExecutions": 5},
+                  name="PutFunctionConcurrency20171031")
+    kept, folded, _ = _screen([carol, row, alice])
+    assert [c.id for c in folded.get("alice", [])] == [row.id] and "carol" not in folded
+    assert {c.id for c in kept} == {"alice", "carol"}
+    # with no write that touched a changed attribute, the scan still saw the node's latest write
+    untouched = scan_diff(["attrs.LastModified"], T - 3600, T)
+    assert [c.id for c in _screen([carol, untouched, alice])[1].get("carol", [])] == [untouched.id]
