@@ -209,3 +209,48 @@ def test_root_cause_folds_a_scan_diff_under_the_write_that_touched_it_not_the_la
     # with no write that touched a changed attribute, the scan still saw the node's latest write
     untouched = scan_diff(["attrs.LastModified"], T - 3600, T)
     assert [c.id for c in _screen([carol, untouched, alice])[1].get("carol", [])] == [untouched.id]
+
+
+def test_graphql_and_rest_answer_the_writers_of_a_page_with_one_read(store: Store, monkeypatch: Any,
+                                                                     tmp_path: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from airdig.backends.registry import open_bus, open_cache
+    from airdig.engine.app import build_app
+    from airdig.engine.service import EngineService
+
+    names = [f"fn{i}" for i in range(4)]
+    before = ScopeGraph(nodes={n.id: n for n in (fn_node(30, "v1", x) for x in names)}, edges={})
+    after = ScopeGraph(nodes={n.id: n for n in (fn_node(10, "v2", x) for x in names)}, edges={})
+    evs: list[CloudEvent] = [*change_events(diff_scope(None, before), at=T - 3600)]
+    before.observed_at = T - 3600
+    evs += change_events(diff_scope(before, after), at=T)
+    evs += [change_event(trail(f"e-{x}", "UpdateFunctionConfiguration20150331v2", T - 100, f"user/{x}",
+                               {"functionName": x, "timeout": 10}), FN.replace("worker", x), ("timeout",))
+            for x in names]
+    assert not Applier(store).apply([Record(e.topic, 0, i, e.subject, e.encode(), e.time)
+                                     for i, e in enumerate(evs)]).dead
+    reads: list[Any] = []
+    real = store.changes_of
+    monkeypatch.setattr(store, "changes_of", lambda *a, **kw: reads.append(a) or real(*a, **kw))
+    svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"), group="w")
+    with TestClient(build_app(svc)) as client:
+        body = client.post("/graphql", json={"query": """{ timeline(first: 50) { id kind resourceId
+            writers { path writer { eventId principal sourceIp channel } } } }"""}).json()
+        assert "errors" not in body, body
+        assert len(reads) == 1
+        diffs = [c for c in body["data"]["timeline"] if c["kind"] == "updated"]
+        assert len(diffs) == 4
+        for c in diffs:
+            x = c["resourceId"].rsplit(":", 1)[-1]
+            assert {p["path"]: p["writer"] and p["writer"]["eventId"] for p in c["writers"]} == {
+                "attrs.Timeout": f"e-{x}", "attrs.Description": None}
+        assert all(c["writers"] == [] for c in body["data"]["timeline"] if c["kind"] != "updated")
+        reads.clear()
+        assert "errors" not in client.post("/graphql", json={"query": "{ timeline(first: 50) { id } }"}).json()
+        assert reads == []  # not asked for: not read
+        items = client.get("/api/v1/timeline", params={"first": 50}).json()["items"]
+        assert len(reads) == 1
+        rest = {c["resourceId"]: c["writers"] for c in items if c["kind"] == "updated"}
+        fn0 = {p["path"]: p["writer"] for p in rest[FN.replace("worker", "fn0")]}
+        assert fn0["attrs.Timeout"]["principal"] == "user/fn0" and fn0["attrs.Description"] is None
