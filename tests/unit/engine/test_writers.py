@@ -254,3 +254,42 @@ def test_graphql_and_rest_answer_the_writers_of_a_page_with_one_read(store: Stor
         rest = {c["resourceId"]: c["writers"] for c in items if c["kind"] == "updated"}
         fn0 = {p["path"]: p["writer"] for p in rest[FN.replace("worker", "fn0")]}
         assert fn0["attrs.Timeout"]["principal"] == "user/fn0" and fn0["attrs.Description"] is None
+
+
+
+def test_root_cause_shows_the_writer_of_a_scan_diff_candidate(store: Store, tmp_path: Any) -> None:
+    """The scan saw a timeout applied after alice's call (before the previous scan): the diff stays a
+    candidate of its own, and its evidence and ``writers`` name alice for the timeout, nobody else."""
+    from starlette.testclient import TestClient
+
+    from airdig.backends.registry import open_bus, open_cache
+    from airdig.engine.app import build_app
+    from airdig.engine.service import EngineService
+
+    one = ScopeGraph(nodes={FN: fn_node(30, "v1")}, edges={})
+    evs: list[CloudEvent] = [*change_events(diff_scope(None, one), at=T - 3600)]
+    one.observed_at = T - 1500
+    evs += change_events(diff_scope(one, ScopeGraph(nodes={FN: fn_node(10, "v1")}, edges={})), at=T - 300)
+    evs.append(change_event(trail("e-a", "UpdateFunctionConfiguration20150331v2", T - 1700, "user/alice",
+                                  {"functionName": "worker", "timeout": 10}), FN, ("timeout",)))
+    evs.append(change_event(trail("e-c", "PutFunctionConcurrency20171031", T - 1600, "user/carol",
+                                  {"functionName": "worker", "reservedConcurrentExecutions": 5}), FN,
+                            ("reserved_concurrent_executions",)))
+    evs.append(CloudEvent("airdig.health.changed", "pulsesight", FN, {
+        "node_id": FN, "status": "critical", "previous": "healthy", "since": to_rfc3339(T),
+        "reasons": [{"rule": "errors", "message": "timeouts"}]}, time=T))
+    assert not Applier(store).apply([Record(e.topic, 0, i, e.subject, e.encode(), e.time)
+                                     for i, e in enumerate(evs)]).dead
+    svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"),
+                        cache=open_cache("memory://"), group="w")
+    with TestClient(build_app(svc)) as client:
+        body = client.post("/graphql", json={"query": """query($id: ID!, $at: String) { rootCause(id: $id, at: $at) {
+            candidates { evidence change { id kind writers { path writer { principal eventName } } } }
+            setAside { change { id writers { path } } } } }""",
+            "variables": {"id": FN, "at": to_rfc3339(T + 60)}}).json()
+    assert "errors" not in body, body
+    (scan,) = [c for c in body["data"]["rootCause"]["candidates"] if c["change"]["kind"] == "updated"]
+    assert scan["change"]["writers"] == [{"path": "attrs.Timeout", "writer": {
+        "principal": "user/alice", "eventName": "UpdateFunctionConfiguration20150331v2"}}]
+    assert any(e.startswith("attrs.Timeout set by user/alice (UpdateFunctionConfiguration") for e in scan["evidence"])
+    assert not any("carol" in e for e in scan["evidence"])
