@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, NodeFilter, NodeRow
+from airdig.engine.intel.writers import PathWriters, Writer
 from airdig.errors import InvalidInput, LimitExceeded
 from airdig.model.events import to_rfc3339
 from airdig.model.kinds import DRIFT_STATUSES, HEALTH_STATUSES
@@ -65,9 +66,22 @@ def node_filter(kind: str | None = None, provider: str | None = None, account: s
                       drift=drift, changed_since=changed_since, include_deleted=include_deleted)
 
 
-def change_view(c: ChangeRow) -> dict[str, Any]:
-    return {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind, "source": c.source,
-            "actor": c.actor, "summary": c.summary, "details": c.details}
+def change_view(c: ChangeRow, writers: list[PathWriters] | None = None) -> dict[str, Any]:
+    """A change row; ``writers`` (scan diffs: who set each changed attribute) is added when given."""
+    out: dict[str, Any] = {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind,
+                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": c.details}
+    if writers is not None:
+        out["writers"] = [{"path": p.path, "writer": writer_view(p.writer),
+                           "writers": [writer_view(w) for w in p.writers]} for p in writers]
+    return out
+
+
+def writer_view(w: Writer | None) -> dict[str, Any] | None:
+    """One CloudTrail write behind a changed attribute (the GraphQL ``Writer`` has the same fields)."""
+    if w is None:
+        return None
+    return {"eventId": w.event_id, "eventName": w.event_name, "time": ts(w.time), "principal": w.principal,
+            "channel": w.channel, "sourceIp": w.source_ip}
 
 
 def drift_view(d: DriftRow) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, ServiceEdgeRow, Store
-from airdig.engine.intel import changetime
+from airdig.engine.intel import changetime, writers
 from airdig.engine.intel.changepoint import ChangePoint, error_step, latency_step
 from airdig.engine.intel.changetime import ChangeTime
 from airdig.engine.intel.graphwalk import walk
@@ -315,6 +315,11 @@ def _screen(changes: list[ChangeRow]) -> tuple[list[ChangeRow], dict[str, list[C
         ct = changetime.of(ch)
         lo = ct.earliest if ct.earliest is not None else ct.latest - SCAN_LAG
         seen = [w for w in writes if w.node_id == ch.node_id and lo - 1 <= w.time <= ct.latest + 1]
+        # a scan diff is the write that touched one of its changed attributes, seen again — not a later
+        # write on the same node that touched none of them (issue 19: a wrong name is worse than none)
+        paths = ch.details.get("changed") if writers.is_scan_diff(ch) else None
+        touching = [w for w in seen if any(writers.touches(str(p), w) for p in paths)] if paths else []
+        seen = touching or seen
         seen_id = max(seen, key=lambda w: w.time).id if seen else ch.id
         if seen:  # the scan saw that write
             folded.setdefault(seen_id, []).append(ch)
@@ -386,6 +391,11 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
             f"path: {' → '.join(path)}" if distance else f"on the symptom itself: {symptom}",
             f"symptom: {summary}; onset {to_rfc3339(onset.time)} ({onset.source})",
         ]
+        if writers.is_scan_diff(ch):  # who set each changed attribute, from the writes already read
+            for pw in writers.writers_of(ch, changes)[:8]:
+                if (w := pw.writer) is not None:  # the writes read here start at the window: none is no proof
+                    evidence.append(f"{pw.path} set by {w.principal or 'an unknown principal'} ({w.event_name}, "
+                                    f"{to_rfc3339(w.time)}, {w.channel or '?'})")
         for d in folded.get(ch.id, []):
             what = "drift from Terraform" if d.kind == "drift" else f"seen by {d.source}"
             evidence.insert(1, f"{what}: {d.summary} ({to_rfc3339(d.time)})")

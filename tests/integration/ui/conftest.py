@@ -43,6 +43,7 @@ SG = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0web"
 INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0abc123def"
 RDS = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db"
 ENI = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-0new"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker"  # no edges: outside every Dig walk
 FRONTEND, CHECKOUT, ORDERS = "service://shop/frontend", "service://shop/checkout", "service://shop/orders"
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"
@@ -129,6 +130,21 @@ def seed_events(now: float) -> list[CloudEvent]:
                          time=now - 400)
     eni.data["discovered"] = True
     evs += [eni, edge_event("observed", Edge(ENI, INSTANCE, "network"), "skygraph", time=now - 400)]
+    # two people on one Lambda function between two scans: each changed attribute names its own writer
+    fn_old = _aws(FUNCTION, "aws.lambda.function", "worker", ("worker",), Timeout=30, Description="v1", MemorySize=128)
+    fn_new = _aws(FUNCTION, "aws.lambda.function", "worker", ("worker",), Timeout=10, Description="v2", MemorySize=256)
+    evs.append(resource_event("created", fn_old, "skygraph", time=now - 3600))
+    fn_scan = resource_event("updated", fn_new, "skygraph",
+                             changed=["attrs.Timeout", "attrs.Description", "attrs.MemorySize"], time=now - 2000)
+    fn_scan.data["observed_between"] = [to_rfc3339(now - 3600), to_rfc3339(now - 2000)]
+    evs.append(fn_scan)
+    for eid, who, at, params in [("ct-fn-1", ALICE, now - 2600, {"functionName": "worker", "timeout": 10}),
+                                 ("ct-fn-2", BOB, now - 2300, {"functionName": "worker", "description": "v2"})]:
+        evs.append(CloudEvent("airdig.change.recorded", "deepdrift", FUNCTION, {
+            "id": eid, "kind": "cloudtrail", "summary": "UpdateFunctionConfiguration20150331v2", "actor": who,
+            "time": to_rfc3339(at), "details": {
+                "event_id": eid, "event_name": "UpdateFunctionConfiguration20150331v2", "channel": "cli-sdk",
+                "source_ip": "198.51.100.9", "request_parameters": params}}, time=at))
     evs.append(CloudEvent("airdig.health.changed", "pulsesight", INSTANCE, {
         "node_id": INSTANCE, "status": "critical", "previous": "healthy", "since": to_rfc3339(now - 300),
         "reasons": [{"rule": "p95_latency", "value": 2300, "threshold": 500, "since": to_rfc3339(now - 300),

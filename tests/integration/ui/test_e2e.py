@@ -22,6 +22,7 @@ from tests.integration.ui.conftest import (
     CHECKOUT,
     DRIFT_ID,
     FRONTEND,
+    FUNCTION,
     HEALTH_MESSAGE,
     INSTANCE,
     RDS,
@@ -83,6 +84,27 @@ def test_home_shows_counts_unhealthy_changes_and_search_opens_the_instance(page:
 
     page.fill("#search", "10.0.1.5")  # a native id (IP) finds the same instance
     page.wait_for_selector(f'#search-results li[data-id="{INSTANCE}"]')
+
+
+def test_resource_timeline_names_the_writer_of_each_changed_attribute_of_a_scan_diff(
+        page: Any, estate: Estate) -> None:
+    if not estate.has("timeline"):
+        pytest.skip("engine without a timeline")
+    store = estate.svc.store
+    deadline = time.monotonic() + 20
+    while len(store.changes_of([FUNCTION], None, None, ["updated", "cloudtrail"])) < 3:
+        assert time.monotonic() < deadline, "the function's scan diff and writes were not applied"
+        time.sleep(0.1)
+    page.goto(res_url(FUNCTION))
+    settled(page, "#timeline")
+
+    def line(path: str) -> str:
+        return text(page, f'#timeline .writers li[data-path="{path}"]')
+
+    assert "set by" in line("attrs.Timeout") and "alice" in line("attrs.Timeout")
+    assert "bob" in line("attrs.Description") and "alice" not in line("attrs.Description")
+    assert "198.51.100.9" in line("attrs.Description") and "cli-sdk" in line("attrs.Description")
+    assert "writer not on record" in line("attrs.MemorySize")  # no write on record named it: no guess
 
 
 def test_resource_page_shows_attributes_health_reasons_graph_and_dig(page: Any, estate: Estate) -> None:

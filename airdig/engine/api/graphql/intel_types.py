@@ -8,6 +8,8 @@ from strawberry.scalars import JSON
 from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow
 from airdig.engine.api.graphql.types import Health, PageInfo, Resource, as_json
 from airdig.engine.api.views import ts
+from airdig.engine.intel.writers import PathWriters
+from airdig.engine.intel.writers import Writer as TrailWrite
 
 
 @strawberry.type(description="An edge of the graph; `stale` when no scan or trace has observed it lately.")
@@ -146,6 +148,32 @@ class Impact:
     truncated: bool
 
 
+@strawberry.type(description="A CloudTrail write behind a changed attribute of a scan diff.")
+class Writer:
+    event_id: str
+    event_name: str | None
+    time: str
+    principal: str | None
+    channel: str | None
+    source_ip: str | None
+
+    @classmethod
+    def of(cls, w: TrailWrite | None) -> Writer | None:
+        if w is None:
+            return None
+        return cls(event_id=w.event_id, event_name=w.event_name, time=ts(w.time) or "", principal=w.principal,
+                   channel=w.channel, source_ip=w.source_ip)
+
+
+@strawberry.type(description="One changed attribute of a scan diff: the latest CloudTrail write before detection "
+                             "whose request touched it (`writer`, null when none on record did — never a guess) "
+                             "and every such write since the previous scan, newest first (`writers`).")
+class ChangedAttribute:
+    path: str
+    writer: Writer | None
+    writers: list[Writer]
+
+
 @strawberry.type(description="One line of a node's change timeline.")
 class Change:
     id: strawberry.ID
@@ -156,11 +184,18 @@ class Change:
     actor: str | None
     summary: str
     details: JSON
+    writers: list[ChangedAttribute] = strawberry.field(
+        default_factory=list, description="Scan diffs (`updated`): who set each changed attribute "
+                                          "(empty for other kinds).")
 
     @classmethod
-    def of(cls, c: ChangeRow) -> Change:
+    def of(cls, c: ChangeRow, found: dict[str, list[PathWriters]] | None = None) -> Change:
+        """``found``: :func:`airdig.engine.intel.writers.for_changes` of the batch, when asked for."""
+        attrs = [ChangedAttribute(path=p.path, writer=Writer.of(p.writer),
+                                  writers=[w for w in map(Writer.of, p.writers) if w is not None])
+                 for p in (found or {}).get(c.id, [])]
         return cls(id=strawberry.ID(c.id), resource_id=strawberry.ID(c.node_id), time=ts(c.time) or "", kind=c.kind,
-                   source=c.source, actor=c.actor, summary=c.summary, details=as_json(c.details))
+                   source=c.source, actor=c.actor, summary=c.summary, details=as_json(c.details), writers=attrs)
 
 
 @strawberry.type

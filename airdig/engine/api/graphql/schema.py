@@ -58,7 +58,7 @@ from airdig.engine.api.graphql.types import (
     field,
 )
 from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter, ts
-from airdig.engine.intel import reads, rootcause, servicemap
+from airdig.engine.intel import reads, rootcause, servicemap, writers
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, InvalidInput
 from airdig.logs import get_logger
@@ -168,7 +168,10 @@ class Query:
         n = check_first(first)
         lo = parse_time(since, "since") if since else None
         hi = parse_time(until, "until") if until else None
-        return [Change.of(c) for c in reads.timeline(_svc(info).store, str(id) if id else None, lo, hi, n, hops)]
+        store = _svc(info).store
+        rows = reads.timeline(store, str(id) if id else None, lo, hi, n, hops)
+        found = writers.for_changes(store, rows) if _selects(info, "writers") else None
+        return [Change.of(c, found) for c in rows]
 
     @field("Dig: rank the state changes that could explain a symptom at a node around time `at`.")
     def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
@@ -181,10 +184,13 @@ class Query:
         dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
         found = store.get_nodes([i for i, _, _ in dg.impact])
         onset = dg.onset
+        who = writers.for_changes(store, [c.change for c in dg.candidates] + [ch for ch, _ in dg.set_aside[:100]]) \
+            if _selects(info, "candidates", "change", "writers") or _selects(info, "setAside", "change", "writers") \
+            else None
         return RootCause(
             symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
             candidates=[Candidate(
-                score=c.score, change=Change.of(c.change), path=[strawberry.ID(p) for p in c.path],
+                score=c.score, change=Change.of(c.change, who), path=[strawberry.ID(p) for p in c.path],
                 distance=c.distance, evidence=c.evidence,
                 before_after=[EdgeComparison(src=strawberry.ID(b["src"]), dst=strawberry.ID(b["dst"]),
                                              before=_numbers(b["before"]), after=_numbers(b["after"]))
@@ -198,7 +204,7 @@ class Query:
                                resource=Resource.of(found[i]) if i in found else None) for i, d, path in dg.impact],
             onset=Onset(time=ts(onset.time) or "", source=onset.source, detail=onset.detail) if onset else None,
             verdict=dg.verdict, margin=dg.margin,
-            set_aside=[SetAside(change=Change.of(ch), reason=why) for ch, why in dg.set_aside[:100]])
+            set_aside=[SetAside(change=Change.of(ch, who), reason=why) for ch, why in dg.set_aside[:100]])
 
     @field("Terraform coverage of the live AWS graph (managed / total, per kind).")
     def coverage(self, info: Info[Any, Any]) -> Coverage:

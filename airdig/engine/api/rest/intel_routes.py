@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
-from airdig.engine.intel import reads, rootcause, servicemap
+from airdig.engine.intel import reads, rootcause, servicemap, writers
 from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import parse_time
 
@@ -43,7 +43,9 @@ def neighbors(request: Request) -> Response:
 def timeline(request: Request) -> Response:
     rows = reads.timeline(_svc(request).store, request.query_params.get("id") or None, _time(request, "since"),
                           _time(request, "until"), check_first(_int(request, "first", 50)), _int(request, "hops", 0) or 0)
-    return json({"items": [change_view(c) for c in rows]})
+    store = _svc(request).store
+    found = writers.for_changes(store, rows)  # one read for the page: who set each changed attribute
+    return json({"items": [change_view(c, found.get(c.id, [])) for c in rows]})
 
 
 def root_cause(request: Request) -> Response:

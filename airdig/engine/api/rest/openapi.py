@@ -53,10 +53,10 @@ _ID = _param("id", "Node id (ARN, k8s://…, service://…) or a native id.", wh
 _OBJ = {"type": "object"}
 
 
-def _get(summary: str, op: str, params: list[dict[str, Any]], errors: tuple[str, ...] = ("400", "404")
-         ) -> dict[str, Any]:
+def _get(summary: str, op: str, params: list[dict[str, Any]], errors: tuple[str, ...] = ("400", "404"),
+         schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"get": {"summary": summary, "operationId": op, "parameters": params, "responses": {
-        "200": {"description": summary, "content": {"application/json": {"schema": _OBJ}}},
+        "200": {"description": summary, "content": {"application/json": {"schema": schema or _OBJ}}},
         **{code: _ERROR for code in errors}}}}
 
 
@@ -65,6 +65,20 @@ def _int_param(name: str, description: str, lo: int, hi: int) -> dict[str, Any]:
 
 
 _TIME = {"type": "string", "format": "date-time"}
+_STR_OR_NULL = {"type": ["string", "null"]}
+_WRITER = {"type": ["object", "null"], "required": ["eventId", "time"], "properties": {
+    "eventId": {"type": "string"}, "eventName": _STR_OR_NULL, "time": {"type": "string"},
+    "principal": _STR_OR_NULL, "channel": _STR_OR_NULL, "sourceIp": _STR_OR_NULL}}
+_CHANGE = {"type": "object", "required": ["id", "resourceId", "time", "kind", "source", "summary", "details",
+                                          "writers"], "properties": {
+    "id": {"type": "string"}, "resourceId": {"type": "string"}, "time": {"type": "string"},
+    "kind": {"type": "string"}, "source": {"type": "string"}, "actor": _STR_OR_NULL, "summary": {"type": "string"},
+    "details": _OBJ,
+    # scan diffs (kind `updated`): per changed attribute, the latest CloudTrail write before detection whose
+    # request touched it (null: none on record did) and every such write since the previous scan
+    "writers": {"type": "array", "items": {"type": "object", "required": ["path", "writer", "writers"],
+                                           "properties": {"path": {"type": "string"}, "writer": _WRITER,
+                                                          "writers": {"type": "array", "items": _WRITER}}}}}}
 
 INTEL_PATHS: dict[str, Any] = {
     "/api/v1/impact/{id}": _get("Blast radius of a node", "impact", [
@@ -79,7 +93,8 @@ INTEL_PATHS: dict[str, Any] = {
     "/api/v1/timeline": _get("Change timeline", "timeline", [
         _param("id", "Node id; all nodes when absent."), _param("since", "From.", _TIME),
         _param("until", "Until.", _TIME), _int_param("first", "At most this many.", 1, 100),
-        _int_param("hops", "Also changes of nodes this many hops away.", 0, 3)]),
+        _int_param("hops", "Also changes of nodes this many hops away.", 0, 3)], schema={
+            "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": _CHANGE}}}),
     "/api/v1/drift-events": _get("Drift events, newest first", "driftEvents", [
         _param("resource_id", "Only this resource."),
         _param("status", "Status.", {"type": "string", "enum": ["open", "acknowledged", "resolved"]}),

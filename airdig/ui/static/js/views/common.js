@@ -1,6 +1,6 @@
 // Pieces shared by several views: resource rows, timelines, drift rows.
 
-import { h, badge, kindBadge, dot, resHref, timeEl, shortId, emptyBox } from "../dom.js";
+import { h, badge, kindBadge, dot, resHref, timeEl, shortId, emptyBox, principalEl, fmtTime } from "../dom.js";
 
 export const RES_FIELDS = "id kind name provider account region health { status reasons since } drift { status lastEvent }";
 export const CHANGE_FIELDS = "id resourceId time kind source actor summary";
@@ -42,5 +42,20 @@ export function timelineList(changes, { showResource = false } = {}) {
     h("span", { class: "what" },
       showResource ? [h("a", { href: resHref(c.resourceId), title: c.resourceId }, shortId(c.resourceId)), " · "] : null,
       c.summary || "(no summary)",
-      h("div", { class: "who" }, c.actor ? `by ${c.actor}` : "actor unknown", c.source ? ` · via ${c.source}` : "")))));
+      h("div", { class: "who" }, c.actor ? `by ${c.actor}` : "actor unknown", c.source ? ` · via ${c.source}` : ""),
+      changeWriters(c.writers)))));
+}
+
+// a scan diff's changed attributes, each with the CloudTrail write that set it (null: none on record did)
+export const WRITER_FIELDS = "writers { path writer { eventId eventName time principal channel sourceIp } }";
+
+function changeWriters(writers) {
+  if (!writers || !writers.length) return null;
+  return h("ul", { class: "writers" }, writers.map((p) => h("li", { "data-path": p.path },
+    h("code", {}, p.path), " ",
+    p.writer
+      ? h("span", { class: "who", title: [p.writer.eventName, p.writer.time, p.writer.channel, p.writer.sourceIp].filter(Boolean).join(" · ") },
+        "set by ", h("b", {}, principalEl(p.writer.principal)),
+        ` · ${p.writer.eventName || "?"} · ${p.writer.channel || "?"}${p.writer.sourceIp ? ` · ${p.writer.sourceIp}` : ""} · ${fmtTime(p.writer.time)}`)
+      : h("span", { class: "muted", title: "no CloudTrail write on record touched this attribute" }, "writer not on record"))));
 }

@@ -5,13 +5,13 @@ import { gql } from "../api.js";
 import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
   loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl } from "../dom.js";
 import { drawGraph } from "../graph.js";
-import { CHANGE_FIELDS, reasonText, timelineList, navRow } from "./common.js";
+import { CHANGE_FIELDS, WRITER_FIELDS, reasonText, timelineList, navRow } from "./common.js";
 
 const RESOURCE = `query($id: ID!) { resource(id: $id) { id kind name provider account region attrs tags managedBy
   health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt } }`;
 const NEIGHBORS = `query($id: ID!) { neighbors(id: $id, depth: 1, first: 100) {
   nodes { id kind name health { status } drift { status } } edges { src dst type stale } } }`;
-const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIELDS} } }`;
+const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIELDS} ${WRITER_FIELDS} } }`;
 const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id distance path
   resource { kind name health { status } } } } }`;
 const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
