@@ -6,12 +6,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import redis
 
+from airdig.backends.options import UrlOptions
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
+from airdig.model.redact import redact_text
+
+SETTING = "AIRDIG_CACHE_URL"
+# AirDig's own options; every other query option goes to redis-py's URL parser unchanged
+_OWN = {"prefix", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_identity", "password", "password_file",
+        "password_env", "username"}
 
 log = get_logger("cache.redis")
 
@@ -31,20 +38,43 @@ class _RedisSub:
 
 
 class RedisCache:
-    """``redis://host:6379/0[?prefix=airdig:]`` (``rediss://`` for TLS); every key and channel is prefixed."""
+    """``redis://host:6379/0[?prefix=airdig:]`` (``rediss://`` for TLS); every key and channel is prefixed.
+
+    ``rediss://user@host:6380/0?ssl_ca=/ca.pem&password_file=/run/secrets/redis``: TLS checked against
+    ``ssl_ca`` (else the system CAs) including the host name (``ssl_verify_identity=false`` to skip the
+    name), ``ssl_cert``/``ssl_key`` for a client certificate, an ACL user and its password (from the URL,
+    a file or a variable).
+    """
 
     def __init__(self, url: str) -> None:
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("AIRDIG_CACHE_URL", f"expected redis://host:port/db, got {url!r}")
+            raise ConfigError(SETTING, f"expected redis://host:port/db, got {redact_text(url)!r}")
         self.url = url
         parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "prefix"]
-        self.prefix = dict(parse_qsl(parts.query)).get("prefix", "airdig:")
+        opts = UrlOptions(SETTING, parts.query)
+        self.prefix = opts.get("prefix", "airdig:") or ""
+        query = [(k, v) for k, v in opts.values.items() if k not in _OWN]
         plain = urlunsplit(parts._replace(query=urlencode(query)))
+        kwargs: dict[str, Any] = {}
+        password = opts.secret("password")
+        if password is not None:
+            kwargs["password"] = password
+        if opts.get("username"):
+            kwargs["username"] = opts.get("username")
+        if parts.scheme == "rediss":
+            ca, cert, key = opts.path("ssl_ca"), opts.path("ssl_cert"), opts.path("ssl_key")
+            if bool(cert) != bool(key):
+                raise ConfigError(SETTING, "a client certificate needs both ssl_cert and ssl_key")
+            kwargs.update(ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_cert_reqs="required",
+                          ssl_check_hostname=opts.flag("ssl_verify_identity", True))
+        elif any(opts.get(k) for k in ("ssl_ca", "ssl_cert", "ssl_key")):
+            raise ConfigError(SETTING, "TLS options need a rediss:// URL")
+        self.where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else "redis"
         try:
-            self._r = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+            self._r = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=5,
+                                           health_check_interval=30, **kwargs)
         except ValueError as exc:
-            raise ConfigError("AIRDIG_CACHE_URL", f"bad Redis URL {url!r}: {exc}") from exc
+            raise ConfigError(SETTING, f"bad Redis URL {redact_text(url)!r}: {exc}") from None
         self._lock = threading.Lock()
 
     def _k(self, key: str) -> str:
@@ -109,7 +139,7 @@ class RedisCache:
         try:
             self._r.ping()
         except redis.RedisError as exc:
-            raise BackendUnavailable("redis", str(exc)) from exc
+            raise BackendUnavailable("redis", f"{self.where}: {redact_text(str(exc))}") from None
 
     def close(self) -> None:
         self._r.close()
