@@ -18,6 +18,7 @@ Any librdkafka property can be given in the URL's query (a name with a dot), e.g
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -104,10 +105,8 @@ class _LastError:
 
     def explain(self, exc: BaseException, client: Any = None) -> str:
         if client is not None:
-            try:
+            with contextlib.suppress(KafkaException, RuntimeError):
                 client.poll(0)
-            except (KafkaException, RuntimeError):
-                pass
         text = redact_text(str(exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else exc))
         return f"{text} (last client error: {self.text})" if self.text and self.text not in text else text
 
