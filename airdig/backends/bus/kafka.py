@@ -19,6 +19,7 @@ Any librdkafka property can be given in the URL's query (a name with a dot), e.g
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from airdig.model.redact import redact_text
 log = get_logger("bus.kafka")
 
 SETTING = "AIRDIG_BUS_URL"
+_RETRY_NOTE = re.compile(r" \(after \d+ms in state \w+\)")
 _OWN_OPTIONS = {"partitions", "replication", "prefix", "region"}
 _SECRET_PROPS = ("password", "secret", "key.pem", "token")
 
@@ -87,7 +89,7 @@ class _LastError:
         self.text = ""
 
     def __call__(self, err: Any) -> None:  # error_cb
-        self._keep(str(err))
+        self._keep(err.str() if hasattr(err, "str") else str(err))
 
     def log(self, level: int, fmt: str, *args: Any) -> None:  # logger (logging.Logger's signature)
         text = fmt % args if args else fmt
@@ -99,7 +101,8 @@ class _LastError:
     def _keep(self, text: str) -> None:
         # librdkafka's log prefix "[thrd:...]: host/bootstrap: " adds nothing for the reader
         text = redact_text(text.rsplit("/bootstrap: ", 1)[-1])
-        if text != self.text:
+        # the client retries every few ms: log a reason once, not each "(after 4ms in state ...)" retry
+        if _RETRY_NOTE.sub("", text) != _RETRY_NOTE.sub("", self.text):
             log.warning("kafka client error", error=text)
         self.text = text
 

@@ -12,6 +12,7 @@ offers it, unverified), ``required`` (TLS, server unverified), ``verify_ca`` or 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -116,10 +117,14 @@ class MysqlDialect:
 
     def _unavailable(self, cause: object, params: dict[str, Any]) -> BackendUnavailable:
         """The driver's reason, without the password (or IAM token) it may quote, and with the TLS mode."""
-        text = redact_text(str(cause))
+        # "(using password: YES)" is the server saying whether one was sent, not a secret
+        text = redact_text(re.sub(r"\(using password: (YES|NO)\)", r"(password sent: \1)", str(cause)))
         password = str(params.get("password") or "")
         if len(password) >= 4:
             text = text.replace(password, "***")
+        if self.ssl_mode == "disabled" and "Access denied" in text:
+            # MariaDB answers a plaintext login to a require_secure_transport server with "access denied"
+            text += "; if the server requires TLS, drop ssl_mode=disabled"
         return BackendUnavailable("mysql", f"cannot connect to {self.where} (ssl_mode={self.ssl_mode}): {text}")
 
     def _create_database(self, connect: dict[str, Any]) -> Any:

@@ -79,7 +79,7 @@ MYSQL_CASES: dict[str, tuple[Callable[[str], str], tuple[str, ...]]] = {
     "wrong-ca": (lambda u: rewrite(u, lambda q: q.update(ssl_ca=other_ca())), ("certificate verify failed",)),
     "wrong-password": (lambda u: rewrite(u, lambda q: None, password="not-the-password"), ("access denied",)),
     "plaintext": (lambda u: rewrite(u, lambda q: (q.pop("ssl_ca"), q.update(ssl_mode="disabled"))),
-                  ("insecure transport", "secure transport", "ssl")),
+                  ("insecure transport", "the server requires TLS")),
 }
 
 
