@@ -110,7 +110,7 @@ class HttpQueryClient:
         except orjson.JSONDecodeError:
             body = None
         if resp.status_code >= 400:
-            detail = body.get("error") if isinstance(body, dict) else resp.text[:200]
+            detail = body.get("error") if isinstance(body, dict) else " ".join(resp.text[:200].split())
             raise BackendUnavailable(self.backend, f"{self.where}{path}: HTTP {resp.status_code}: {detail}")
         if body is None:
             raise BackendUnavailable(self.backend, f"{self.where}{path}: answer is not JSON")
