@@ -44,7 +44,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "`kafka://host:9092[,host:9092]` (any librdkafka property in the query).",
                 "embedded://<data_dir>/bus.db", secret=True),
     SettingSpec("cache_url", "Cache and fan-out to every engine replica: `memory://` or "
-                "`redis://host:6379/0` (`rediss://` for TLS).", "memory://", secret=True),
+                "`redis://host:6379/0` (`rediss://` for TLS, `redis+sentinel://` for Sentinel).", "memory://",
+                secret=True),
     SettingSpec("traces_url", "Trace storage: `embedded://` or `tempo://host:3200` (OTLP export + query API).",
                 "embedded://"),
     SettingSpec("metrics_url", "PromQL source for PulseSight: `http://prometheus:9090` or "

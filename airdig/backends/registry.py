@@ -21,7 +21,9 @@ BUSES = {"embedded": "airdig.backends.bus.embedded:EmbeddedBus",
          "kafka": "airdig.backends.bus.kafka:KafkaBus"}
 CACHES = {"memory": "airdig.backends.cache.memory:MemoryCache",
           "redis": "airdig.backends.cache.redis:RedisCache",
-          "rediss": "airdig.backends.cache.redis:RedisCache"}
+          "rediss": "airdig.backends.cache.redis:RedisCache",
+          "redis+sentinel": "airdig.backends.cache.redis:RedisCache",
+          "rediss+sentinel": "airdig.backends.cache.redis:RedisCache"}
 TRACE_STORES = {"embedded": "airdig.backends.traces.embedded:EmbeddedTraceStore",
                 "tempo": "airdig.backends.traces.tempo:TempoTraceStore"}
 

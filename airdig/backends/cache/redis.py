@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import redis
 
@@ -18,7 +18,7 @@ from airdig.model.redact import redact_text
 SETTING = "AIRDIG_CACHE_URL"
 # AirDig's own options; every other query option goes to redis-py's URL parser unchanged
 _OWN = {"prefix", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_identity", "password", "password_file",
-        "password_env", "username"}
+        "password_env", "username", "sentinel_password", "sentinel_password_file", "sentinel_password_env"}
 
 log = get_logger("cache.redis")
 
@@ -44,10 +44,14 @@ class RedisCache:
     ``ssl_ca`` (else the system CAs) including the host name (``ssl_verify_identity=false`` to skip the
     name), ``ssl_cert``/``ssl_key`` for a client certificate, an ACL user and its password (from the URL,
     a file or a variable).
+
+    ``redis+sentinel://host1:26379,host2:26379/mymaster/0`` (``rediss+sentinel://`` for TLS) asks the
+    Sentinels for the current primary of ``mymaster`` and follows failovers; the user/password are the
+    data nodes', ``sentinel_password`` (``_file``/``_env``) the Sentinels' own if they require one.
     """
 
     def __init__(self, url: str) -> None:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")):
             raise ConfigError(SETTING, f"expected redis://host:port/db, got {redact_text(url)!r}")
         self.url = url
         parts = urlsplit(url)
@@ -61,7 +65,8 @@ class RedisCache:
             kwargs["password"] = password
         if opts.get("username"):
             kwargs["username"] = opts.get("username")
-        if parts.scheme == "rediss":
+        tls = parts.scheme in ("rediss", "rediss+sentinel")
+        if tls:
             ca, cert, key = opts.path("ssl_ca"), opts.path("ssl_cert"), opts.path("ssl_key")
             if bool(cert) != bool(key):
                 raise ConfigError(SETTING, "a client certificate needs both ssl_cert and ssl_key")
@@ -69,6 +74,10 @@ class RedisCache:
                           ssl_check_hostname=opts.flag("ssl_verify_identity", True))
         elif any(opts.get(k) for k in ("ssl_ca", "ssl_cert", "ssl_key")):
             raise ConfigError(SETTING, "TLS options need a rediss:// URL")
+        if parts.scheme.endswith("+sentinel"):
+            self._r = self._from_sentinels(parts.netloc, parts.path, opts, kwargs, tls)
+            self._lock = threading.Lock()
+            return
         self.where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else "redis"
         try:
             self._r = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=5,
@@ -76,6 +85,43 @@ class RedisCache:
         except ValueError as exc:
             raise ConfigError(SETTING, f"bad Redis URL {redact_text(url)!r}: {exc}") from None
         self._lock = threading.Lock()
+
+    def _from_sentinels(self, netloc: str, path: str, opts: UrlOptions, kwargs: dict[str, Any],
+                        tls: bool) -> redis.Redis:
+        """The client of the primary the Sentinels name (``path`` = ``/service[/db]``)."""
+        from redis.sentinel import Sentinel
+
+        userinfo, _, hosts = netloc.rpartition("@")
+        if userinfo:
+            user, _, password = userinfo.partition(":")
+            kwargs.setdefault("username", unquote(user) or None)
+            if password:
+                kwargs.setdefault("password", unquote(password))
+        sentinels: list[tuple[str, int]] = []
+        for item in hosts.split(","):
+            host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "26379")
+            try:
+                sentinels.append((host.strip("[]"), int(port)))
+            except ValueError:
+                raise ConfigError(SETTING, f"bad Sentinel address {item!r}") from None
+        service, _, db = path.strip("/").partition("/")
+        if not sentinels or not service:
+            raise ConfigError(SETTING, "expected redis+sentinel://host:26379[,host:26379]/SERVICE[/DB]")
+        self.where = f"sentinel {service} via {hosts}"
+        sentinel_kwargs: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+        sentinel_password = opts.secret("sentinel_password")
+        if sentinel_password:
+            sentinel_kwargs["password"] = sentinel_password
+        if tls:
+            sentinel_kwargs.update({k: v for k, v in kwargs.items() if k.startswith("ssl_")}, ssl=True)
+        try:
+            sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, ssl=tls,  # type: ignore[no-untyped-call]
+                                **kwargs)
+            primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+                service, db=int(db or 0), socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+            return primary
+        except ValueError as exc:
+            raise ConfigError(SETTING, f"bad Redis Sentinel URL: {exc}") from None
 
     def _k(self, key: str) -> str:
         return self.prefix + key
