@@ -117,6 +117,25 @@ def test_mysql_tls_with_password_file_and_cli(mysql_tls_url: str, tmp_path: Path
     assert password not in bad.output
 
 
+def test_mysql_client_certificate(mysql_tls_url: str) -> None:
+    """A ``REQUIRE X509`` user (no password) gets in with ssl_cert/ssl_key, and only with them."""
+    tls = Path(server_url("AIRDIG_TEST_TLS_DIR"))
+    parts = urlsplit(mysql_tls_url)
+    x509 = urlunsplit(parts._replace(netloc=f"airdig_x509@{parts.hostname}:{parts.port}"))
+    with_cert = rewrite(x509, lambda q: q.update(ssl_cert=str(tls / "client.pem"), ssl_key=str(tls / "client.key")))
+    store = open_store(with_cert)
+    try:
+        store.migrate()
+        assert "nodes" in _tables(mysql_tls_url)
+    finally:
+        store.close()
+    without = open_store(x509)
+    with pytest.raises(BackendUnavailable) as info:
+        without.migrate()
+    without.close()
+    assert_clear(info.value, "mysql", x509, "access denied")
+
+
 # ------------------------------------------------------------------ Kafka
 
 KAFKA_CASES: dict[str, tuple[Callable[[str], str], tuple[str, ...]]] = {
