@@ -89,6 +89,8 @@ class _LastError:
         self.text = ""
 
     def __call__(self, err: Any) -> None:  # error_cb
+        if self.text and hasattr(err, "code") and err.code() == KafkaError._ALL_BROKERS_DOWN:
+            return  # the consequence, not the reason: keep the TLS/SASL failure that caused it
         self._keep(err.str() if hasattr(err, "str") else str(err))
 
     def log(self, level: int, fmt: str, *args: Any) -> None:  # logger (logging.Logger's signature)
