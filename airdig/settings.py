@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from airdig.backends.options import read_secret_file
 from airdig.errors import ConfigError
 
 
@@ -26,6 +27,7 @@ class SettingSpec:
     name: str
     description: str
     default: str | None
+    secret: bool = False  # may hold a credential: also read from AIRDIG_<NAME>_FILE / `<name>_file`
 
     @property
     def env(self) -> str:
@@ -36,17 +38,30 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("data_dir", "Folder of the embedded backends (store, bus, traces); shared by every "
                 "process on the host that points at it.", "~/.airdig"),
     SettingSpec("database_url", "Graph and event store: `sqlite:///PATH` (embedded) or "
-                "`mysql://user:pass@host:4000/db` (TiDB, MySQL, MariaDB).", "sqlite:///<data_dir>/airdig.db"),
+                "`mysql://user:pass@host:4000/db` (TiDB, MySQL, MariaDB; TLS and credential options in "
+                "docs/connect.md).", "sqlite:///<data_dir>/airdig.db", secret=True),
     SettingSpec("bus_url", "Event bus: `embedded:///PATH` (a durable log in a local SQLite file) or "
-                "`kafka://host:9092[,host:9092]`.", "embedded://<data_dir>/bus.db"),
+                "`kafka://host:9092[,host:9092]` (any librdkafka property in the query).",
+                "embedded://<data_dir>/bus.db", secret=True),
     SettingSpec("cache_url", "Cache and fan-out to every engine replica: `memory://` or "
-                "`redis://host:6379/0`.", "memory://"),
+                "`redis://host:6379/0` (`rediss://` for TLS, `redis+sentinel://` for Sentinel).", "memory://",
+                secret=True),
     SettingSpec("traces_url", "Trace storage: `embedded://` or `tempo://host:3200` (OTLP export + query API).",
                 "embedded://"),
     SettingSpec("metrics_url", "PromQL source for PulseSight: `http://prometheus:9090` or "
                 "`http://mimir/prometheus`; empty = scrape `/metrics` endpoints directly.", None),
     SettingSpec("logs_url", "LogQL source for PulseSight: `http://loki:3100`; empty = no log signals.", None),
     SettingSpec("tenant", "Tenant sent as `X-Scope-OrgID` to Tempo, Mimir and Loki.", None),
+    SettingSpec("metrics_auth", "Credentials for metrics_url: `bearer:TOKEN` or `basic:USER:PASSWORD`.", None,
+                secret=True),
+    SettingSpec("logs_auth", "Credentials for logs_url: `bearer:TOKEN` or `basic:USER:PASSWORD`.", None,
+                secret=True),
+    SettingSpec("traces_auth", "Credentials for a `tempo://` traces_url: `bearer:TOKEN` or "
+                "`basic:USER:PASSWORD`.", None, secret=True),
+    SettingSpec("http_ca_file", "PEM CA bundle the HTTPS readers (Tempo, Prometheus/Mimir, Loki) trust instead "
+                "of the system CAs.", None),
+    SettingSpec("http_cert_file", "Client certificate (PEM) the HTTPS readers present (mutual TLS).", None),
+    SettingSpec("http_key_file", "Private key (PEM) of http_cert_file.", None),
     SettingSpec("consumer_group", "Consumer group the engine replicas share on the bus.", "airdig-engine"),
     SettingSpec("log_level", "Log level: debug, info, warning, error.", "info"),
     SettingSpec("log_format", "Log line format: `json` (one object per line) or `text`.", "json"),
@@ -83,6 +98,12 @@ class Settings:
     metrics_url: str | None = None
     logs_url: str | None = None
     tenant: str | None = None
+    metrics_auth: str | None = None
+    logs_auth: str | None = None
+    traces_auth: str | None = None
+    http_ca_file: str | None = None
+    http_cert_file: str | None = None
+    http_key_file: str | None = None
     consumer_group: str = "airdig-engine"
     log_level: str = "info"
     log_format: str = "json"
@@ -106,7 +127,8 @@ class Settings:
         env = os.environ if environ is None else environ
         from_file = _read_config(config_file or env.get("AIRDIG_CONFIG"))
         known = {spec.name for spec in SETTINGS}
-        extra = {k: v for k, v in from_file.items() if k not in known}
+        extra = {k: v for k, v in from_file.items()
+                 if k not in known and k.removesuffix("_file") not in known}
         given = {k: v for k, v in (overrides or {}).items() if v is not None}
 
         def pick(spec: SettingSpec) -> str | None:
@@ -114,8 +136,12 @@ class Settings:
                 return str(given[spec.name])
             if spec.env in env and env[spec.env] != "":
                 return env[spec.env]
+            if spec.secret and env.get(spec.env + "_FILE"):
+                return read_secret_file(spec.env + "_FILE", env[spec.env + "_FILE"])
             if spec.name in from_file and from_file[spec.name] is not None:
                 return str(from_file[spec.name])
+            if spec.secret and from_file.get(spec.name + "_file"):
+                return read_secret_file(spec.name + "_file", str(from_file[spec.name + "_file"]))
             return None
 
         raw = {spec.name: pick(spec) for spec in SETTINGS}
@@ -135,6 +161,12 @@ class Settings:
             metrics_url=raw["metrics_url"],
             logs_url=raw["logs_url"],
             tenant=raw["tenant"],
+            metrics_auth=raw["metrics_auth"],
+            logs_auth=raw["logs_auth"],
+            traces_auth=raw["traces_auth"],
+            http_ca_file=raw["http_ca_file"],
+            http_cert_file=raw["http_cert_file"],
+            http_key_file=raw["http_key_file"],
             consumer_group=raw["consumer_group"] or "airdig-engine",
             log_level=level,
             log_format=fmt,

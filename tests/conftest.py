@@ -1,7 +1,10 @@
 """Shared fixtures: every backend fixture runs on the embedded backend AND on the real server.
 
 The real servers (MariaDB for TiDB, Redis, an Apache Kafka broker) are started by ``scripts/test``,
-which exports their URLs. Outside it those cases skip, unless ``AIRDIG_TEST_REQUIRE_SERVERS=1`` (set by
+which exports their URLs; each also has a TLS listener with credentials (a MariaDB with
+``require_secure_transport=ON``, Redis's tls-port with an ACL user, Kafka SASL_SSL + SCRAM), signed by a
+throwaway CA, and the store, bus and cache fixtures run there too (``mysql-tls``, ``kafka-sasl``,
+``redis-tls``). Outside it those cases skip, unless ``AIRDIG_TEST_REQUIRE_SERVERS=1`` (set by
 ``scripts/test`` and so in CI), where a missing server is a failure: nothing is skipped in CI.
 """
 
@@ -13,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pymysql
 import pytest
@@ -58,12 +61,34 @@ def mysql_url() -> Iterator[str]:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def kafka_base() -> str:
-    """The broker, warmed up: on a fresh broker the first consumer group waits while Kafka creates
+def with_query(url: str, extra: str) -> str:
+    """``url`` with ``extra`` (``a=1&b=2``) added to its query."""
+    return f"{url}{'&' if '?' in url else '?'}{extra}"
+
+
+@pytest.fixture
+def mysql_tls_url() -> Iterator[str]:
+    """A fresh database on the MariaDB that refuses plaintext (TLS, verified against the test CA)."""
+    base = server_url("AIRDIG_TEST_MYSQL_TLS_URL")
+    parts = urlsplit(base)
+    ca = dict(parse_qsl(parts.query))["ssl_ca"]
+    name = f"airdig_t_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                           password=parts.password or "", autocommit=True, ssl_ca=ca, ssl_verify_identity=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        conn.close()
+
+
+def warm_kafka(base: str) -> str:
+    """Warm a broker listener up: on a fresh broker the first consumer group waits while Kafka creates
     ``__consumer_offsets`` and elects its coordinator; do that once, before any test measures anything."""
-    base = server_url("AIRDIG_TEST_KAFKA_URL")
-    bus = open_bus(f"{base}?partitions=1&prefix=warmup{uuid.uuid4().hex[:6]}.")
+    bus = open_bus(with_query(base, f"partitions=1&prefix=warmup{uuid.uuid4().hex[:6]}."))
     try:
         bus.publish("airdig.resources", "k", b"warm")
         bus.flush(30)
@@ -81,23 +106,46 @@ def kafka_base() -> str:
     return base
 
 
+@pytest.fixture(scope="session")
+def kafka_base() -> str:
+    """The broker's plaintext listener, warmed up."""
+    return warm_kafka(server_url("AIRDIG_TEST_KAFKA_URL"))
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_base() -> str:
+    """The broker's SASL_SSL + SCRAM-SHA-512 listener (test CA), warmed up."""
+    return warm_kafka(server_url("AIRDIG_TEST_KAFKA_SASL_URL"))
+
+
 @pytest.fixture
 def kafka_url(kafka_base: str) -> str:
     """The broker, with a topic prefix unique to this test so tests never see each other's records."""
-    return f"{kafka_base}?partitions=4&prefix=t{uuid.uuid4().hex[:10]}."
+    return with_query(kafka_base, f"partitions=4&prefix=t{uuid.uuid4().hex[:10]}.")
+
+
+@pytest.fixture
+def kafka_sasl_url(kafka_sasl_base: str) -> str:
+    return with_query(kafka_sasl_base, f"partitions=4&prefix=t{uuid.uuid4().hex[:10]}.")
 
 
 @pytest.fixture
 def redis_url() -> str:
     base = server_url("AIRDIG_TEST_REDIS_URL")
-    return f"{base}?prefix=t{uuid.uuid4().hex[:10]}:"
+    return with_query(base, f"prefix=t{uuid.uuid4().hex[:10]}:")
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture
+def redis_tls_url() -> str:
+    """Redis's tls-port (test CA) as its ACL user."""
+    return with_query(server_url("AIRDIG_TEST_REDIS_TLS_URL"), f"prefix=t{uuid.uuid4().hex[:10]}:")
+
+
+@pytest.fixture(params=["sqlite", "mysql", "mysql-tls"])
 def store_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{data_dir / 'airdig.db'}"
-    url: str = request.getfixturevalue("mysql_url")
+    url: str = request.getfixturevalue("mysql_tls_url" if request.param == "mysql-tls" else "mysql_url")
     return url
 
 
@@ -109,11 +157,11 @@ def store(store_url: str) -> Iterator[Store]:
     s.close()
 
 
-@pytest.fixture(params=["embedded", "kafka"])
+@pytest.fixture(params=["embedded", "kafka", "kafka-sasl"])
 def bus_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
     if request.param == "embedded":
         return f"embedded://{data_dir / 'bus.db'}"
-    url: str = request.getfixturevalue("kafka_url")
+    url: str = request.getfixturevalue("kafka_sasl_url" if request.param == "kafka-sasl" else "kafka_url")
     return url
 
 
@@ -124,11 +172,11 @@ def bus(bus_url: str) -> Iterator[Bus]:
     b.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-tls"])
 def cache_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue("redis_tls_url" if request.param == "redis-tls" else "redis_url")
     return url
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from airdig.backends.interfaces import Bus, Cache, Store, TraceStore
 from airdig.errors import ConfigError
+from airdig.model.redact import redact_text
 
 STORES = {"sqlite": "airdig.backends.store.sqlite:SqliteStore",
           "mysql": "airdig.backends.store.mysql:MysqlStore",
@@ -19,18 +20,22 @@ STORES = {"sqlite": "airdig.backends.store.sqlite:SqliteStore",
 BUSES = {"embedded": "airdig.backends.bus.embedded:EmbeddedBus",
          "kafka": "airdig.backends.bus.kafka:KafkaBus"}
 CACHES = {"memory": "airdig.backends.cache.memory:MemoryCache",
-          "redis": "airdig.backends.cache.redis:RedisCache"}
+          "redis": "airdig.backends.cache.redis:RedisCache",
+          "rediss": "airdig.backends.cache.redis:RedisCache",
+          "redis+sentinel": "airdig.backends.cache.redis:RedisCache",
+          "rediss+sentinel": "airdig.backends.cache.redis:RedisCache"}
 TRACE_STORES = {"embedded": "airdig.backends.traces.embedded:EmbeddedTraceStore",
                 "tempo": "airdig.backends.traces.tempo:TempoTraceStore"}
 
 
 def _resolve(setting: str, table: dict[str, str], url: str) -> Any:
     if not url or "://" not in url:
-        raise ConfigError(setting, f"expected a URL like {next(iter(table))}://..., got {url!r}")
+        raise ConfigError(setting, f"expected a URL like {next(iter(table))}://..., got {redact_text(url)!r}")
     scheme = urlsplit(url).scheme.lower()
     target = table.get(scheme)
     if target is None:
-        raise ConfigError(setting, f"unknown scheme {scheme!r} in {url!r}; known: {', '.join(sorted(table))}")
+        raise ConfigError(setting, f"unknown scheme {scheme!r} in {redact_text(url)!r}; "
+                                   f"known: {', '.join(sorted(table))}")
     module, _, attr = target.partition(":")
     try:
         return getattr(importlib.import_module(module), attr)

@@ -63,6 +63,8 @@ class EngineService:
     def from_settings(cls, settings: Settings, migrate: bool = True) -> EngineService:
         """Open every backend (raising a one-line reason on a bad URL or unreachable server)."""
         store = open_store(settings.database_url)
+        if not migrate:
+            store.check_schema()  # a newer release's schema is refused even when another job migrates
         if migrate:
             applied = store.migrate()
             if applied:

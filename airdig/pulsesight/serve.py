@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from airdig.backends.http_auth import reader_auth
 from airdig.backends.interfaces import Bus, Cache
 from airdig.backends.registry import open_bus, open_cache
 from airdig.edge.auth import Verify
@@ -57,13 +58,15 @@ class ChainResolver:
 def build_sources(settings: Settings, cfg: PulseSightConfig) -> dict[str, MetricSource]:
     sources: dict[str, MetricSource] = {}
     if settings.metrics_url:
-        sources["prometheus"] = PrometheusSource(settings.metrics_url, settings.tenant, cfg.query_timeout)
+        sources["prometheus"] = PrometheusSource(settings.metrics_url, settings.tenant, cfg.query_timeout,
+                                                 auth=reader_auth(settings, "metrics"))
     elif cfg.scrape_targets:
         scrape = ScrapeSource(list(cfg.scrape_targets), timeout=cfg.query_timeout)
         # the embedded default: PromQL rules whose query is a plain selector are answered by the scrape
         sources["scrape"] = sources["prometheus"] = scrape
     if settings.logs_url:
-        sources["loki"] = LokiSource(settings.logs_url, settings.tenant, cfg.query_timeout)
+        sources["loki"] = LokiSource(settings.logs_url, settings.tenant, cfg.query_timeout,
+                                     auth=reader_auth(settings, "logs"))
     return sources
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from airdig.backends.http_auth import reader_auth
 from airdig.backends.interfaces import Bus, TraceStore
 from airdig.backends.registry import open_bus, open_trace_store
 from airdig.edge.auth import Verify
@@ -122,7 +123,8 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
         bus = open_bus(settings.bus_url)
         owned.append(bus)
     if trace_store is None and opts.store_traces:
-        trace_store = open_trace_store(settings.traces_url, data_dir=settings.data_dir, tenant=settings.tenant)
+        trace_store = open_trace_store(settings.traces_url, data_dir=settings.data_dir, tenant=settings.tenant,
+                                       auth=reader_auth(settings, "traces"))
         owned.append(trace_store)
     aggregator = None
     if opts.aggregate:

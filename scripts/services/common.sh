@@ -7,6 +7,9 @@
 #   AIRDIG_TEST_REDIS_PORT          Redis port                  (default 16379)
 #   AIRDIG_TEST_KAFKA_PORT          Kafka PLAINTEXT listener    (default 19092)
 #   AIRDIG_TEST_KAFKA_CONTROLLER_PORT  Kafka KRaft controller   (default 19093)
+#   AIRDIG_TEST_MYSQL_TLS_PORT      2nd MariaDB, require_secure_transport=ON (default MYSQL_PORT+1)
+#   AIRDIG_TEST_REDIS_TLS_PORT      Redis tls-port (ACL user airdig)   (default REDIS_PORT+1)
+#   AIRDIG_TEST_KAFKA_SASL_PORT     Kafka SASL_SSL + SCRAM listener     (default KAFKA_PORT+2)
 #   AIRDIG_TEST_KAFKA_VERSION       override the Kafka version pinned in kafka/pom.xml
 #   AIRDIG_TEST_SERVICES_TIMEOUT    seconds to wait for each server to answer (default 120)
 #   AIRDIG_TEST_SERVICES            which servers start starts (default "mariadb redis kafka"; the
@@ -30,12 +33,26 @@ SERVICES_TIMEOUT="${AIRDIG_TEST_SERVICES_TIMEOUT:-120}"
 SERVICES_WANTED=" ${AIRDIG_TEST_SERVICES:-mariadb redis kafka} "
 # wants NAME: start (and wait for) this server
 wants() { [[ "$SERVICES_WANTED" == *" $1 "* ]]; }
+MYSQL_TLS_PORT="${AIRDIG_TEST_MYSQL_TLS_PORT:-$((MYSQL_PORT + 1))}"
+REDIS_TLS_PORT="${AIRDIG_TEST_REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
+KAFKA_SASL_PORT="${AIRDIG_TEST_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}"
 
 MYSQL_DB=airdig_test
 MYSQL_USER=airdig
 MYSQL_PASSWORD=airdig
 
+# Credentials of the TLS listeners: test-only secrets, different from the plaintext ones so a test can
+# tell which server answered.
+TLS_MYSQL_PASSWORD=airdig-tls-pw
+TLS_REDIS_USER=airdig
+TLS_REDIS_PASSWORD=airdig-redis-pw
+TLS_KAFKA_USER=airdig
+TLS_KAFKA_PASSWORD=airdig-kafka-pw
+TLS_DIR="$RUN_DIR/tls"  # the throwaway CA and the servers' certificate (made by start)
+
 MARIADB_DIR="$RUN_DIR/mariadb"
+MARIADB_TLS_DIR="$RUN_DIR/mariadb-tls"
+MARIADB_TLS_PIDFILE="$MARIADB_TLS_DIR/mariadbd.pid"
 MARIADB_PIDFILE="$MARIADB_DIR/mariadbd.pid"
 REDIS_DIR="$RUN_DIR/redis"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
@@ -47,6 +64,10 @@ SERVICES_ENV="$RUN_DIR/services.env"
 MARIADB_SOCKET="$MARIADB_DIR/mysqld.sock"
 if ((${#MARIADB_SOCKET} > 100)); then
   MARIADB_SOCKET="${TMPDIR:-/tmp}/airdig-mariadb-$(printf '%s' "$RUN_DIR" | cksum | cut -d' ' -f1).sock"
+fi
+MARIADB_TLS_SOCKET="$MARIADB_TLS_DIR/mysqld.sock"
+if ((${#MARIADB_TLS_SOCKET} > 100)); then
+  MARIADB_TLS_SOCKET="${TMPDIR:-/tmp}/airdig-mariadb-tls-$(printf '%s' "$RUN_DIR" | cksum | cut -d' ' -f1).sock"
 fi
 
 KAFKA_POM="$SERVICES_DIR/kafka/pom.xml"

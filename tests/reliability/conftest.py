@@ -45,7 +45,11 @@ class PrivateServers:
         return {**os.environ, "AIRDIG_TEST_RUN_DIR": str(self.run_dir), "AIRDIG_TEST_SERVICES": services,
                 "AIRDIG_TEST_MYSQL_PORT": str(self.ports["mysql"]), "AIRDIG_TEST_REDIS_PORT": str(self.ports["redis"]),
                 "AIRDIG_TEST_KAFKA_PORT": str(self.ports["kafka"]),
-                "AIRDIG_TEST_KAFKA_CONTROLLER_PORT": str(self.ports["controller"])}
+                "AIRDIG_TEST_KAFKA_CONTROLLER_PORT": str(self.ports["controller"]),
+                # the TLS listeners the script also starts, on ports of their own (never next to another's)
+                "AIRDIG_TEST_MYSQL_TLS_PORT": str(self.ports["mysql_tls"]),
+                "AIRDIG_TEST_REDIS_TLS_PORT": str(self.ports["redis_tls"]),
+                "AIRDIG_TEST_KAFKA_SASL_PORT": str(self.ports["kafka_sasl"])}
 
     def start(self, service: str) -> float:
         """Start (or restart) one server and wait until it answers; returns the seconds it took."""
@@ -87,7 +91,8 @@ class PrivateServers:
 @pytest.fixture(scope="session")
 def private() -> Iterator[PrivateServers]:
     run_dir = Path(tempfile.mkdtemp(prefix="airdig-rel-"))
-    servers = PrivateServers(run_dir, {k: _free_port() for k in ("mysql", "redis", "kafka", "controller")})
+    servers = PrivateServers(run_dir, {k: _free_port() for k in ("mysql", "redis", "kafka", "controller", "mysql_tls",
+                                                                "redis_tls", "kafka_sasl")})
     yield servers
     servers.stop_all()
 

@@ -5,26 +5,115 @@ consumer agree on partitions. Offsets are committed explicitly, only after the e
 records (at-least-once; the engine's apply is idempotent).
 
     bus = KafkaBus("kafka://kafka-0:9092,kafka-1:9092?partitions=12&replication=3")
+
+Any librdkafka property can be given in the URL's query (a name with a dot), e.g. TLS and SASL::
+
+    kafka://b-1.msk:9096?security.protocol=SASL_SSL&sasl.mechanism=SCRAM-SHA-512
+        &sasl.username=airdig&sasl.password_file=/run/secrets/kafka/password&ssl.ca.location=/ca.pem
+
+``<property>_file`` / ``<property>_env`` read a property's value from a file or an environment variable;
+``sasl.mechanism=AWS_MSK_IAM`` signs OAUTHBEARER tokens with the AWS credential chain (needs the
+``aws-msk-iam-sasl-signer-python`` package).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from confluent_kafka import Consumer as _KConsumer
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from airdig.backends.interfaces import Record
+from airdig.backends.options import UrlOptions
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
 from airdig.model.events import TOPICS
+from airdig.model.redact import redact_text
 
 log = get_logger("bus.kafka")
+
+SETTING = "AIRDIG_BUS_URL"
+_RETRY_NOTE = re.compile(r" \(after \d+ms in state \w+\)")
+_OWN_OPTIONS = {"partitions", "replication", "prefix", "region"}
+_SECRET_PROPS = ("password", "secret", "key.pem", "token")
+
+
+def client_properties(opts: UrlOptions) -> dict[str, Any]:
+    """The librdkafka properties in a bus URL's query, secrets resolved from ``_file``/``_env``."""
+    props: dict[str, Any] = {}
+    for key in opts.values:
+        if key in _OWN_OPTIONS:
+            continue
+        name = key.removesuffix("_file").removesuffix("_env")
+        if "." not in name:
+            raise ConfigError(SETTING, f"unknown option {key!r}: AirDig's own are partitions, replication, "
+                                       "prefix, region; librdkafka properties have a dot (security.protocol)")
+        props[name] = opts.secret(name)
+    if str(props.get("sasl.mechanism", "")).upper() == "AWS_MSK_IAM":
+        props["sasl.mechanism"] = "OAUTHBEARER"
+        props["oauth_cb"] = msk_iam_token_provider(opts.get("region") or "")
+    return props
+
+
+def msk_iam_token_provider(region: str) -> Any:
+    """An ``oauth_cb`` that signs MSK IAM tokens with the AWS credential chain (refreshed by librdkafka)."""
+    try:
+        from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigError(SETTING, "sasl.mechanism=AWS_MSK_IAM needs the aws-msk-iam-sasl-signer-python "
+                                   "package (pip install 'airdig[msk]')") from None
+    if not region:
+        raise ConfigError(SETTING, "sasl.mechanism=AWS_MSK_IAM needs region=<the cluster's AWS region>")
+
+    def oauth_cb(_config: Any) -> tuple[str, float]:
+        token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
+        return token, expiry_ms / 1000.0
+
+    return oauth_cb
+
+
+class _LastError:
+    """librdkafka reports TLS and SASL failures (certificate not trusted, authentication failed) only in its
+    log and ``error_cb`` while the call itself fails with "transport failure"; keep the latest so the error
+    the caller sees says why. Also the client's logger: its lines go to AirDig's log, not raw to stderr.
+    Both are served by ``poll``, so :meth:`explain` takes the client to poll. Texts are redacted."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def __call__(self, err: Any) -> None:  # error_cb
+        if self.text and hasattr(err, "code") and err.code() == KafkaError._ALL_BROKERS_DOWN:
+            return  # the consequence, not the reason: keep the TLS/SASL failure that caused it
+        self._keep(err.str() if hasattr(err, "str") else str(err))
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:  # logger (logging.Logger's signature)
+        text = fmt % args if args else fmt
+        if level >= 30:  # warning and above: connection failures
+            self._keep(text)
+        else:
+            log.debug("kafka client", message=redact_text(text))
+
+    def _keep(self, text: str) -> None:
+        # librdkafka's log prefix "[thrd:...]: host/bootstrap: " adds nothing for the reader
+        text = redact_text(text.rsplit("/bootstrap: ", 1)[-1])
+        # the client retries every few ms: log a reason once, not each "(after 4ms in state ...)" retry
+        if _RETRY_NOTE.sub("", text) != _RETRY_NOTE.sub("", self.text):
+            log.warning("kafka client error", error=text)
+        self.text = text
+
+    def explain(self, exc: BaseException, client: Any = None) -> str:
+        if client is not None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                client.poll(0)
+        text = redact_text(str(exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else exc))
+        return f"{text} (last client error: {self.text})" if self.text and self.text not in text else text
 
 
 class KafkaBus:
@@ -37,15 +126,17 @@ class KafkaBus:
         parts = urlsplit(url)
         if parts.scheme != "kafka" or not parts.netloc:
             raise ConfigError("AIRDIG_BUS_URL", f"expected kafka://host:port[,host:port], got {url!r}")
-        q = parse_qs(parts.query)
+        opts = UrlOptions(SETTING, parts.query)
         try:
-            self.partitions = int(q.get("partitions", ["6"])[0])
-            self.replication = int(q.get("replication", ["1"])[0])
+            self.partitions = int(opts.get("partitions") or "6")
+            self.replication = int(opts.get("replication") or "1")
         except ValueError as exc:
-            raise ConfigError("AIRDIG_BUS_URL", f"bad option in {url!r}: {exc}") from exc
+            raise ConfigError(SETTING, f"bad option in {redact_text(url)!r}: {exc}") from None
         self.url = url
-        self.prefix = q.get("prefix", [""])[0]
+        self.prefix = opts.get("prefix") or ""
         self.bootstrap = parts.netloc
+        self.properties = client_properties(opts)
+        self.last_error = _LastError()
         self.client_id = client_id
         self._producer: Any = None
         self._lock = threading.Lock()
@@ -53,18 +144,27 @@ class KafkaBus:
         self._topics_ready = False
 
     def _base(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, "client.id": self.client_id}
+        return {"bootstrap.servers": self.bootstrap, "client.id": self.client_id, **self.properties,
+                "error_cb": self.last_error, "logger": self.last_error}
+
+    def _client(self, factory: Any, conf: dict[str, Any]) -> Any:
+        """A librdkafka client; a misspelt or invalid property is a configuration error, not a crash."""
+        try:
+            return factory(conf)
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise ConfigError(SETTING, f"kafka client configuration rejected: {redact_text(str(exc))}") from None
 
     def ensure_topics(self, topics: Sequence[str] | None = None) -> None:
         """Create AirDig's topics with the configured partitions (existing ones are left alone)."""
         if self._topics_ready:
             return
-        admin = AdminClient(self._base())
+        admin = self._client(AdminClient, self._base())
         wanted = [self.prefix + t for t in (topics or TOPICS)]
         try:
             existing = set(admin.list_topics(timeout=10).topics)
         except KafkaException as exc:
-            raise BackendUnavailable("kafka", f"cannot reach {self.bootstrap}: {exc}") from exc
+            raise BackendUnavailable("kafka", f"cannot reach {self.bootstrap}: {self.last_error.explain(exc, admin)}") \
+                from None
         new = [NewTopic(t, num_partitions=self.partitions, replication_factor=self.replication)
                for t in wanted if t not in existing]
         if new:
@@ -81,7 +181,7 @@ class KafkaBus:
         with self._lock:
             if self._producer is None:
                 self.ensure_topics()
-                self._producer = Producer({
+                self._producer = self._client(Producer, {
                     **self._base(), "enable.idempotence": True, "acks": "all", "linger.ms": 5,
                     "compression.type": "lz4", "partitioner": "murmur2_random",
                     "queue.buffering.max.messages": 200000,
@@ -117,14 +217,15 @@ class KafkaBus:
         return KafkaConsumer(self, group, list(topics), member_id)
 
     def ping(self) -> None:
-        admin = AdminClient(self._base())
+        admin = self._client(AdminClient, self._base())
         try:
             admin.list_topics(timeout=5)
         except KafkaException as exc:
-            raise BackendUnavailable("kafka", f"cannot reach {self.bootstrap}: {exc}") from exc
+            raise BackendUnavailable("kafka", f"cannot reach {self.bootstrap}: {self.last_error.explain(exc, admin)}") \
+                from None
 
     def end_offsets(self, topic: str) -> dict[int, int]:
-        c = _KConsumer({**self._base(), "group.id": "airdig-probe", "enable.auto.commit": False})
+        c = self._client(_KConsumer, {**self._base(), "group.id": "airdig-probe", "enable.auto.commit": False})
         try:
             name = self.prefix + topic
             meta = c.list_topics(name, timeout=10).topics[name]
@@ -149,7 +250,7 @@ class KafkaConsumer:
         }
         if member_id:
             conf["client.id"] = f"{bus.client_id}-{member_id}"
-        self._c = _KConsumer(conf)
+        self._c = bus._client(_KConsumer, conf)
         self._prefix = bus.prefix
         self._c.subscribe([bus.prefix + t for t in topics])
         self.group = group

@@ -7,13 +7,20 @@ import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import redis
 
+from airdig.backends.options import UrlOptions
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
+from airdig.model.redact import redact_text
 from airdig.supervisor import Supervisor
+
+SETTING = "AIRDIG_CACHE_URL"
+# AirDig's own options; every other query option goes to redis-py's URL parser unchanged
+_OWN = {"prefix", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_identity", "password", "password_file",
+        "password_env", "username", "sentinel_password", "sentinel_password_file", "sentinel_password_env"}
 
 log = get_logger("cache.redis")
 
@@ -33,23 +40,92 @@ class _RedisSub:
 
 
 class RedisCache:
-    """``redis://host:6379/0[?prefix=airdig:]`` (``rediss://`` for TLS); every key and channel is prefixed."""
+    """``redis://host:6379/0[?prefix=airdig:]`` (``rediss://`` for TLS); every key and channel is prefixed.
+
+    ``rediss://user@host:6380/0?ssl_ca=/ca.pem&password_file=/run/secrets/redis``: TLS checked against
+    ``ssl_ca`` (else the system CAs) including the host name (``ssl_verify_identity=false`` to skip the
+    name), ``ssl_cert``/``ssl_key`` for a client certificate, an ACL user and its password (from the URL,
+    a file or a variable).
+
+    ``redis+sentinel://host1:26379,host2:26379/mymaster/0`` (``rediss+sentinel://`` for TLS) asks the
+    Sentinels for the current primary of ``mymaster`` and follows failovers; the user/password are the
+    data nodes', ``sentinel_password`` (``_file``/``_env``) the Sentinels' own if they require one.
+    """
 
     def __init__(self, url: str) -> None:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("AIRDIG_CACHE_URL", f"expected redis://host:port/db, got {url!r}")
+        if not url.startswith(("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")):
+            raise ConfigError(SETTING, f"expected redis://host:port/db, got {redact_text(url)!r}")
         self.url = url
         parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "prefix"]
-        self.prefix = dict(parse_qsl(parts.query)).get("prefix", "airdig:")
+        opts = UrlOptions(SETTING, parts.query)
+        self.prefix = opts.get("prefix", "airdig:") or ""
+        query = [(k, v) for k, v in opts.values.items() if k not in _OWN]
         plain = urlunsplit(parts._replace(query=urlencode(query)))
+        kwargs: dict[str, Any] = {}
+        password = opts.secret("password")
+        if password is not None:
+            kwargs["password"] = password
+        if opts.get("username"):
+            kwargs["username"] = opts.get("username")
+        tls = parts.scheme in ("rediss", "rediss+sentinel")
+        if tls:
+            ca, cert, key = opts.path("ssl_ca"), opts.path("ssl_cert"), opts.path("ssl_key")
+            if bool(cert) != bool(key):
+                raise ConfigError(SETTING, "a client certificate needs both ssl_cert and ssl_key")
+            kwargs.update(ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_cert_reqs="required",
+                          ssl_check_hostname=opts.flag("ssl_verify_identity", True))
+        elif any(opts.get(k) for k in ("ssl_ca", "ssl_cert", "ssl_key")):
+            raise ConfigError(SETTING, "TLS options need a rediss:// URL")
+        if parts.scheme.endswith("+sentinel"):
+            self._r = self._from_sentinels(parts.netloc, parts.path, opts, kwargs, tls)
+            self._lock = threading.Lock()
+            return
+        self.where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else "redis"
         try:
-            self._r = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+            self._r = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=5,
+                                           health_check_interval=30, **kwargs)
         except ValueError as exc:
-            raise ConfigError("AIRDIG_CACHE_URL", f"bad Redis URL {url!r}: {exc}") from exc
+            raise ConfigError(SETTING, f"bad Redis URL {redact_text(url)!r}: {exc}") from None
         self._lock = threading.Lock()
         # the subscriber loops run under it; the engine hands in its own (metrics, liveness)
         self.supervisor = Supervisor("cache")
+
+    def _from_sentinels(self, netloc: str, path: str, opts: UrlOptions, kwargs: dict[str, Any],
+                        tls: bool) -> redis.Redis:
+        """The client of the primary the Sentinels name (``path`` = ``/service[/db]``)."""
+        from redis.sentinel import Sentinel
+
+        userinfo, _, hosts = netloc.rpartition("@")
+        if userinfo:
+            user, _, password = userinfo.partition(":")
+            kwargs.setdefault("username", unquote(user) or None)
+            if password:
+                kwargs.setdefault("password", unquote(password))
+        sentinels: list[tuple[str, int]] = []
+        for item in hosts.split(","):
+            host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "26379")
+            try:
+                sentinels.append((host.strip("[]"), int(port)))
+            except ValueError:
+                raise ConfigError(SETTING, f"bad Sentinel address {item!r}") from None
+        service, _, db = path.strip("/").partition("/")
+        if not sentinels or not service:
+            raise ConfigError(SETTING, "expected redis+sentinel://host:26379[,host:26379]/SERVICE[/DB]")
+        self.where = f"sentinel {service} via {hosts}"
+        sentinel_kwargs: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
+        sentinel_password = opts.secret("sentinel_password")
+        if sentinel_password:
+            sentinel_kwargs["password"] = sentinel_password
+        if tls:
+            sentinel_kwargs.update({k: v for k, v in kwargs.items() if k.startswith("ssl_")}, ssl=True)
+        try:
+            sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, ssl=tls,  # type: ignore[no-untyped-call]
+                                **kwargs)
+            primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+                service, db=int(db or 0), socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+            return primary
+        except ValueError as exc:
+            raise ConfigError(SETTING, f"bad Redis Sentinel URL: {exc}") from None
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -148,7 +224,7 @@ class RedisCache:
         try:
             self._r.ping()
         except redis.RedisError as exc:
-            raise BackendUnavailable("redis", str(exc)) from exc
+            raise BackendUnavailable("redis", f"{self.where}: {redact_text(str(exc))}") from None
 
     def close(self) -> None:
         self._r.close()

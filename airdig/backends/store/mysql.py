@@ -1,15 +1,31 @@
-"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too, and are what the tests use)."""
+"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too, and are what the tests use).
+
+TLS and credentials come from the URL's query (see docs/connect.md)::
+
+    mysql://airdig@tidb.example.com:4000/airdig?ssl_ca=/etc/airdig/ca.pem&password_file=/run/secrets/db
+    mysql://airdig@aurora.example.com:3306/airdig?auth=rds-iam&region=eu-west-1
+
+``ssl_mode`` is ``disabled``, ``preferred`` (the driver's default without TLS options: TLS if the server
+offers it, unverified), ``required`` (TLS, server unverified), ``verify_ca`` or ``verify_identity``
+(chain and host name; the default as soon as any TLS option, ``tls=true`` or RDS IAM is given).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pymysql
 
+from airdig.backends.options import UrlOptions, client_tls_context
 from airdig.backends.store.sql import SqlStore
 from airdig.errors import AirDigError, BackendUnavailable, ConfigError, StoreRejected
+from airdig.model.redact import redact_text
+
+SETTING = "AIRDIG_DATABASE_URL"
+SSL_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
 
 _DISCONNECT_CODES = {2003, 2006, 2013, 2055, 4031}
 # worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait,
@@ -35,28 +51,90 @@ class MysqlDialect:
             port = parts.port or 4000
         except ValueError as exc:
             raise ConfigError("AIRDIG_DATABASE_URL", f"bad port in {url!r}") from exc
-        query = parse_qs(parts.query)
+        opts = UrlOptions(SETTING, parts.query)
         self.params: dict[str, Any] = {
             "host": parts.hostname, "port": port, "user": unquote(parts.username or "root"),
-            "password": unquote(parts.password or ""), "database": db, "charset": "utf8mb4",
-            "autocommit": False, "connect_timeout": float(query.get("connect_timeout", ["5"])[0]),
-            "read_timeout": float(query.get("read_timeout", ["60"])[0]),
-            "write_timeout": float(query.get("write_timeout", ["60"])[0]),
+            "password": unquote(parts.password or "") or opts.secret("password", "") or "",
+            "database": db, "charset": "utf8mb4",
+            "autocommit": False, "connect_timeout": opts.number("connect_timeout", 5),
+            "read_timeout": opts.number("read_timeout", 60),
+            "write_timeout": opts.number("write_timeout", 60),
         }
         self.where = f"{parts.hostname}:{port}/{db}"
+        self.iam_region: str | None = None
+        auth = (opts.get("auth") or "password").lower()
+        if auth == "rds-iam":
+            self.iam_region = opts.get("region") or ""
+        elif auth != "password":
+            raise ConfigError(SETTING, f"option auth must be password or rds-iam, got {auth!r}")
+        self.ssl_mode = self._tls(opts)
+
+    def _tls(self, opts: UrlOptions) -> str:
+        """Put the TLS context into the connect parameters; answers the effective ssl_mode."""
+        ca, cert, key = opts.path("ssl_ca"), opts.path("ssl_cert"), opts.path("ssl_key")
+        if bool(cert) != bool(key):
+            raise ConfigError(SETTING, "a client certificate needs both ssl_cert and ssl_key")
+        asked = any(opts.get(k) for k in ("ssl_ca", "ssl_cert", "ssl_verify_identity")) \
+            or opts.flag("tls", False) or self.iam_region is not None
+        mode = (opts.get("ssl_mode") or ("verify_identity" if asked else "preferred")).lower()
+        if mode not in SSL_MODES:
+            raise ConfigError(SETTING, f"option ssl_mode must be one of {', '.join(SSL_MODES)}, got {mode!r}")
+        if mode == "verify_identity" and not opts.flag("ssl_verify_identity", True):
+            mode = "verify_ca"
+        if self.iam_region is not None and mode in ("disabled", "preferred"):
+            raise ConfigError(SETTING, "RDS IAM authentication sends a token and needs TLS; "
+                                       "drop ssl_mode or set it to required or stronger")
+        if mode == "disabled":
+            self.params["ssl_disabled"] = True
+        elif mode != "preferred":
+            self.params["ssl"] = client_tls_context(SETTING, ca, cert, key, verify=mode != "required",
+                                                    check_hostname=mode == "verify_identity")
+        return mode
+
+    def _iam_token(self) -> str:
+        """A 15-minute RDS IAM authentication token, signed with the AWS credential chain (no API call)."""
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client = boto3.client("rds", region_name=self.iam_region or None)
+            token: str = client.generate_db_auth_token(DBHostname=self.params["host"], Port=self.params["port"],
+                                                       DBUsername=self.params["user"])
+        except (BotoCoreError, ClientError) as exc:
+            raise BackendUnavailable("mysql", f"cannot sign an RDS IAM token for {self.where}: {exc}") from None
+        return token
+
+    def connect_params(self) -> dict[str, Any]:
+        """The driver's connect arguments; an RDS IAM token is made fresh for every connection."""
+        if self.iam_region is None:
+            return self.params
+        return {**self.params, "password": self._iam_token()}
 
     def connect(self) -> Any:
+        params = self.connect_params()
         try:
-            return pymysql.connect(**self.params)
+            return pymysql.connect(**params)
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] == 1049:  # unknown database: create it, as `db migrate` promises
-                return self._create_database()
-            raise BackendUnavailable("mysql", f"cannot connect to {self.where}: {exc.args[-1]}") from exc
+                return self._create_database(params)
+            raise self._unavailable(exc.args[-1] if exc.args else exc, params) from None
         except (OSError, pymysql.err.MySQLError) as exc:
-            raise BackendUnavailable("mysql", f"cannot connect to {self.where}: {exc}") from exc
+            raise self._unavailable(exc, params) from None
 
-    def _create_database(self) -> Any:
-        params = dict(self.params)
+    def _unavailable(self, cause: object, params: dict[str, Any]) -> BackendUnavailable:
+        """The driver's reason, without the password (or IAM token) it may quote, and with the TLS mode."""
+        # "(using password: YES)" is the server saying whether one was sent, not a secret
+        text = redact_text(re.sub(r"\(using password: (YES|NO)\)", r"(password sent: \1)", str(cause)))
+        password = str(params.get("password") or "")
+        if len(password) >= 4:
+            text = text.replace(password, "***")
+        if self.ssl_mode == "disabled" and "Access denied" in text:
+            # MariaDB answers a plaintext login to a require_secure_transport server with "access denied"
+            text += "; if the server requires TLS, drop ssl_mode=disabled"
+        return BackendUnavailable("mysql", f"cannot connect to {self.where} (ssl_mode={self.ssl_mode}): {text}")
+
+    def _create_database(self, connect: dict[str, Any]) -> Any:
+        params = dict(connect)
         db = params.pop("database")
         try:
             conn = pymysql.connect(**params)
@@ -64,8 +142,9 @@ class MysqlDialect:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS `{db.replace('`', '``')}` CHARACTER SET utf8mb4")
             conn.select_db(db)
             return conn
-        except pymysql.err.MySQLError as exc:
-            raise BackendUnavailable("mysql", f"database {db} does not exist and cannot be created: {exc}") from exc
+        except (OSError, pymysql.err.MySQLError) as exc:
+            raise BackendUnavailable("mysql", f"database {db} does not exist and cannot be created: "
+                                              f"{redact_text(str(exc))}") from None
 
     def sql(self, query: str) -> str:
         return query.replace("?", "%s")
@@ -119,7 +198,7 @@ class MysqlDialect:
 
 
 class MysqlStore(SqlStore):
-    """``mysql://user:pass@host:4000/db`` — TiDB, MySQL or MariaDB."""
+    """``mysql://user:pass@host:4000/db[?ssl_ca=...&ssl_mode=...]`` — TiDB, MySQL or MariaDB."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url, MysqlDialect(url))

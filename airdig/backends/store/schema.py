@@ -1,5 +1,11 @@
 """The store's tables, declared once and rendered to each SQL dialect, plus the migration list.
 
+A migration is ``(version, name, steps)``; new ones are appended with the next version. A step is a
+:class:`Table` (created if missing), an :class:`AddColumn` or an :class:`AddIndex` (ALTERs rendered per
+dialect by Alembic, see :mod:`airdig.backends.store.migrations`). When a migration adds a column to a
+table, add it to the table's declaration too: fresh installs then create it at once and the ALTER step
+is skipped because the column exists.
+
 Only DDL that TiDB also accepts: indexes are declared inline for MySQL-protocol servers (TiDB and MySQL
 have no ``CREATE INDEX IF NOT EXISTS``), key columns stay within the 3072-byte index limit of
 utf8mb4 (768 characters per key), and no foreign keys, triggers or stored procedures are used.
@@ -64,6 +70,32 @@ class Table:
                 )
         return stmts
 
+
+@dataclass(frozen=True)
+class AddColumn:
+    """``ALTER TABLE table ADD COLUMN``; nullable or with a default, so existing rows stay valid."""
+
+    table: str
+    column: Column
+
+    def __post_init__(self) -> None:
+        if not self.column.nullable and self.column.default is None:
+            raise ValueError(f"{self.table}.{self.column.name}: an added column needs nullable=True or a default")
+
+
+@dataclass(frozen=True)
+class AddIndex:
+    """``CREATE INDEX ix_<table>_<cols> ON table (cols)`` (the same name :class:`Table` gives inline indexes)."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"ix_{self.table}_{'_'.join(self.columns)}"
+
+
+Step = Table | AddColumn | AddIndex
 
 C = Column
 NODES = Table("nodes", (
@@ -136,7 +168,7 @@ LEASES = Table("leases", (
     C("scope", "id"), C("holder", "medium"), C("acquired_at", "float"), C("expires_at", "float"),
 ), ("scope",))
 
-MIGRATIONS: list[tuple[int, str, tuple[Table, ...]]] = [
+MIGRATIONS: list[tuple[int, str, tuple[Step, ...]]] = [
     (1, "graph, history, drift, service edges, health, applied events",
      (NODES, EDGES, NATIVE_IDS, CHANGES, DRIFT_EVENTS, SERVICE_EDGES, HEALTH, APPLIED_EVENTS)),
     (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
@@ -155,7 +187,16 @@ def _chars(type_: str) -> int | None:
 
 # table -> column -> (abstract type, characters or None): what the applier checks a row against before
 # writing it, so SQLite (which enforces no length) rejects exactly what MariaDB/TiDB in strict mode would
-COLUMNS: dict[str, dict[str, tuple[str, int | None]]] = {
-    t.name: {c.name: (c.type, _chars(c.type)) for c in t.columns}
-    for _, _, tables in MIGRATIONS for t in tables
-}
+def _columns() -> dict[str, dict[str, tuple[str, int | None]]]:
+    """Every table's columns at the head of the migrations (created tables plus columns added later)."""
+    out: dict[str, dict[str, tuple[str, int | None]]] = {}
+    for _, _, steps in MIGRATIONS:
+        for step in steps:
+            if isinstance(step, Table):
+                out[step.name] = {c.name: (c.type, _chars(c.type)) for c in step.columns}
+            elif isinstance(step, AddColumn):
+                out.setdefault(step.table, {})[step.column.name] = (step.column.type, _chars(step.column.type))
+    return out
+
+
+COLUMNS: dict[str, dict[str, tuple[str, int | None]]] = _columns()

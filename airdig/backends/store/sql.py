@@ -19,9 +19,10 @@ from typing import Any, Protocol
 import orjson
 
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
+from airdig.backends.store import migrations
 from airdig.backends.store.queries import GraphQueries, time_range
-from airdig.backends.store.schema import MIGRATIONS
-from airdig.errors import AirDigError
+from airdig.backends.store.schema import MIGRATIONS, Step, Table
+from airdig.errors import AirDigError, ConfigError
 from airdig.model.ids import node_key
 
 _SHORT_HEX = re.compile(r"[0-9a-fA-F]{12,63}")
@@ -226,20 +227,48 @@ class SqlStore(GraphQueries):
 
     # -------------------------------------------------------------- lifecycle
 
-    def migrate(self) -> list[str]:
-        """Apply missing migrations in order; safe to run from several replicas at once."""
+    def applied_versions(self) -> set[int]:
+        """The schema versions recorded in the database (empty for a new one)."""
+        if not migrations.table_exists(self, "schema_migrations", self.d.name):
+            return set()
+        return {int(r[0]) for r in self._read("SELECT version FROM schema_migrations")}
+
+    def schema_status(self) -> dict[str, Any]:
+        """``{"version", "head", "pending": ["N: name", ...], "too_new": reason | None}`` for `db status`."""
+        done = self.applied_versions()
+        return {"version": max(done, default=0), "head": migrations.head(),
+                "pending": [f"{v}: {n}" for v, n, _ in migrations.pending(done)],
+                "too_new": migrations.too_new(done)}
+
+    def check_schema(self) -> None:
+        """Refuse a database that a newer AirDig migrated: its writes could break what that release reads."""
+        reason = migrations.too_new(self.applied_versions())
+        if reason:
+            raise ConfigError("AIRDIG_DATABASE_URL", reason)
+
+    def migrate(self, dry_run: bool = False) -> list[str]:
+        """Apply missing migrations in order; safe to run from several replicas at once.
+
+        ``dry_run`` applies nothing and answers the SQL that would run (``-- N: name`` before each
+        migration's statements)."""
+        done = self.applied_versions()
+        reason = migrations.too_new(done)
+        if reason:
+            raise ConfigError("AIRDIG_DATABASE_URL", reason)
+        ledger = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, "
+                  "name VARCHAR(255) NOT NULL, applied_at DOUBLE NOT NULL)")
+        if dry_run:
+            lines = [] if done else [ledger]
+            for version, name, steps in migrations.pending(done):
+                lines.append(f"-- {version}: {name}")
+                lines += [s for step in steps for s in migrations.render(step, self.d.name)]
+            return lines
         applied: list[str] = []
         with self.transaction() as tx:
-            tx.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, "
-                   "name VARCHAR(255) NOT NULL, applied_at DOUBLE NOT NULL)")
-        done = {r[0] for r in self._read("SELECT version FROM schema_migrations")}
-        for version, name, tables in MIGRATIONS:
-            if version in done:
-                continue
-            for table in tables:
-                for stmt in table.ddl(self.d.name):
-                    with self.transaction() as tx:
-                        tx.run(stmt)
+            tx.run(ledger)
+        for version, name, steps in migrations.pending(done):
+            for step in steps:
+                self._apply_step(step)
             if version == 3:
                 self._backfill_adjacency()
             with self.transaction() as tx:
@@ -247,6 +276,19 @@ class SqlStore(GraphQueries):
                        (version, name, time.time()))
             applied.append(f"{version}: {name}")
         return applied
+
+    def _apply_step(self, step: Step) -> None:
+        if migrations.exists(self, step, self.d.name):
+            return
+        for stmt in migrations.render(step, self.d.name):
+            try:
+                with self.transaction() as tx:
+                    tx.run(stmt)
+            except Exception:
+                # another replica may have added the same column/index a moment ago: that is success
+                if migrations.exists(self, step, self.d.name):
+                    return
+                raise
 
     def _backfill_adjacency(self) -> None:
         """Index the edges a store already holds when it is upgraded to migration 3."""
@@ -398,7 +440,7 @@ class SqlStore(GraphQueries):
     def table_counts(self) -> dict[str, int]:
         """Rows per table (for operators and tests)."""
         return {t.name: int(self._read(f"SELECT COUNT(*) FROM {t.name}")[0][0])
-                for _, _, tables in MIGRATIONS for t in tables}
+                for _, _, steps in MIGRATIONS for t in steps if isinstance(t, Table)}
 
     def changes(self, node_id: str | None, since: float | None, until: float | None,
                 limit: int = 500) -> list[ChangeRow]:

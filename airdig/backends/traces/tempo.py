@@ -2,7 +2,7 @@
 
 ``tempo://host:3200?otlp=http://host:4318&tls=false``: the query API on ``host:3200`` (``https`` with
 ``tls=true``), OTLP ingest on ``otlp`` (default: the same host, port 4318). Every request carries
-``X-Scope-OrgID`` when a tenant is set.
+``X-Scope-OrgID`` when a tenant is set, and the credentials and CA of ``traces_auth`` / ``http_ca_file``.
 
 * ``GET /api/traces/<id>`` answers OTLP JSON (``batches`` or ``resourceSpans``, also under ``trace``)
   or protobuf (``tempopb.Trace``, wire-compatible with ``TracesData``);
@@ -20,7 +20,9 @@ import httpx
 import orjson
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from airdig.backends.http_auth import HttpAuth
 from airdig.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
+from airdig.model.redact import redact_text
 
 _KINDS = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 _STATUS = {"unset": 0, "ok": 1, "error": 2}
@@ -64,7 +66,8 @@ def to_otlp_json(spans: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 class TempoTraceStore:
-    def __init__(self, url: str, tenant: str | None = None, timeout: float = 10.0, **_: Any) -> None:
+    def __init__(self, url: str, tenant: str | None = None, timeout: float = 10.0, auth: HttpAuth | None = None,
+                 **_: Any) -> None:
         parts = urlsplit(url)
         if parts.scheme != "tempo" or not parts.hostname:
             raise ConfigError("AIRDIG_TRACES_URL", f"expected tempo://host:3200[?otlp=URL], got {url!r}")
@@ -73,15 +76,18 @@ class TempoTraceStore:
         self.url = url
         self.base = f"{scheme}://{parts.netloc}"
         self.otlp = q.get("otlp", [f"{scheme}://{parts.hostname}:4318"])[0].rstrip("/") + "/v1/traces"
-        headers = {"X-Scope-OrgID": tenant} if tenant else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        auth = auth or HttpAuth()
+        headers = auth.headers()
+        if tenant:
+            headers["X-Scope-OrgID"] = tenant
+        self._http = httpx.Client(timeout=timeout, headers=headers, verify=auth.verify())
 
     def _get(self, path: str, params: dict[str, Any] | None = None, accept: str = "application/json"
              ) -> httpx.Response:
         try:
             return self._http.get(self.base + path, params=params, headers={"Accept": accept})
         except httpx.HTTPError as exc:
-            raise BackendUnavailable("tempo", f"GET {path}: {exc}") from exc
+            raise BackendUnavailable("tempo", f"GET {path}: {redact_text(str(exc))}") from None
 
     def put_spans(self, spans: Sequence[dict[str, Any]]) -> None:
         if not spans:
@@ -90,7 +96,7 @@ class TempoTraceStore:
             r = self._http.post(self.otlp, content=orjson.dumps(to_otlp_json(spans)),
                                 headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            raise BackendUnavailable("tempo", f"OTLP export: {exc}") from exc
+            raise BackendUnavailable("tempo", f"OTLP export: {redact_text(str(exc))}") from None
         if r.status_code >= 300:
             raise BackendUnavailable("tempo", f"OTLP export answered {r.status_code}: {r.text[:200]}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 
+from airdig.backends.http_auth import HttpAuth
 from airdig.errors import BackendUnavailable, InvalidInput
 from airdig.pulsesight.sources.base import RangeSeries, Sample
 from airdig.pulsesight.sources.prometheus import HttpQueryClient, parse_matrix
@@ -23,8 +24,8 @@ class LokiSource:
     name = "loki"
 
     def __init__(self, base_url: str, tenant: str | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.http = HttpQueryClient("loki", base_url, tenant, timeout, transport)
+                 transport: httpx.BaseTransport | None = None, auth: HttpAuth | None = None) -> None:
+        self.http = HttpQueryClient("loki", base_url, tenant, timeout, transport, auth=auth)
 
     def range(self, query: str, start: float, end: float, step: float) -> list[RangeSeries]:
         body = self.http.get_json("/loki/api/v1/query_range", {

@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import orjson
 
+from airdig.backends.http_auth import HttpAuth
 from airdig.errors import BackendUnavailable, InvalidInput
+from airdig.model.redact import redact_text, redact_url
 from airdig.pulsesight.sources.base import RangeSeries, Sample
 
 
@@ -83,30 +85,35 @@ class HttpQueryClient:
     """GET with tenant header and error mapping shared by the Prometheus and Loki sources."""
 
     def __init__(self, backend: str, base_url: str, tenant: str | None, timeout: float,
-                 transport: httpx.BaseTransport | None = None, headers: dict[str, str] | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, headers: dict[str, str] | None = None,
+                 auth: HttpAuth | None = None) -> None:
         self.backend = backend
         self.base_url = base_url.rstrip("/")
-        hdrs = dict(headers or {})
+        auth = auth or HttpAuth()
+        hdrs = {**dict(headers or {}), **auth.headers()}
         if tenant:
             hdrs["X-Scope-OrgID"] = tenant
-        self._client = httpx.Client(base_url=self.base_url, headers=hdrs, timeout=timeout, transport=transport)
+        # credentials in the URL's user part become basic auth (httpx) and must not show in errors
+        self.where = redact_url(self.base_url)
+        self._client = httpx.Client(base_url=self.base_url, headers=hdrs, timeout=timeout, transport=transport,
+                                    verify=auth.verify())
 
     def get_json(self, path: str, params: dict[str, Any]) -> Any:
         try:
             resp = self._client.get(path, params=params)
         except httpx.TimeoutException as exc:
-            raise BackendUnavailable(self.backend, f"{self.base_url}{path}: timed out ({type(exc).__name__})") from exc
+            raise BackendUnavailable(self.backend, f"{self.where}{path}: timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
-            raise BackendUnavailable(self.backend, f"{self.base_url}{path}: {exc}") from exc
+            raise BackendUnavailable(self.backend, f"{self.where}{path}: {redact_text(str(exc))}") from None
         try:
             body = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
             body = None
         if resp.status_code >= 400:
-            detail = body.get("error") if isinstance(body, dict) else resp.text[:200]
-            raise BackendUnavailable(self.backend, f"{self.base_url}{path}: HTTP {resp.status_code}: {detail}")
+            detail = body.get("error") if isinstance(body, dict) else " ".join(resp.text[:200].split())
+            raise BackendUnavailable(self.backend, f"{self.where}{path}: HTTP {resp.status_code}: {detail}")
         if body is None:
-            raise BackendUnavailable(self.backend, f"{self.base_url}{path}: answer is not JSON")
+            raise BackendUnavailable(self.backend, f"{self.where}{path}: answer is not JSON")
         return body
 
     def close(self) -> None:
@@ -119,8 +126,8 @@ class PrometheusSource:
     name = "prometheus"
 
     def __init__(self, base_url: str, tenant: str | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.http = HttpQueryClient("prometheus", base_url, tenant, timeout, transport)
+                 transport: httpx.BaseTransport | None = None, auth: HttpAuth | None = None) -> None:
+        self.http = HttpQueryClient("prometheus", base_url, tenant, timeout, transport, auth=auth)
 
     def instant(self, query: str, at: float, window: float = 0.0) -> list[Sample]:
         body = self.http.get_json("/api/v1/query", {"query": query, "time": f"{at:.3f}"})

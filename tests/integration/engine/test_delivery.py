@@ -29,10 +29,12 @@ class Stack:
     bus_url: str
 
 
-@pytest.fixture(params=["embedded", "distributed"])
+@pytest.fixture(params=["embedded", "distributed", "distributed-tls"])
 def stack(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Stack]:
     if request.param == "embedded":
         store_url, bus_url = f"sqlite:///{data_dir / 'airdig.db'}", f"embedded://{data_dir / 'bus.db'}"
+    elif request.param == "distributed-tls":  # MariaDB over verified TLS, Kafka over SASL_SSL + SCRAM
+        store_url, bus_url = request.getfixturevalue("mysql_tls_url"), request.getfixturevalue("kafka_sasl_url")
     else:
         store_url, bus_url = request.getfixturevalue("mysql_url"), request.getfixturevalue("kafka_url")
     store = open_store(store_url)

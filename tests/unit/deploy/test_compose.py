@@ -113,7 +113,8 @@ def test_mounted_config_files_exist(services: dict[str, dict[str, Any]]) -> None
 
 
 def airdig_env(svc: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+    """The environment as compose resolves it without a .env (``${VAR:-default}`` -> default)."""
+    return {k: re.sub(r"^\$\{[A-Z_]+:-(.*)\}$", r"\1", str(v)) for k, v in (svc.get("environment") or {}).items()}
 
 
 def test_airdig_roles_point_at_the_right_services(services: dict[str, dict[str, Any]]) -> None:
@@ -184,3 +185,16 @@ def test_no_secret_is_committed(services: dict[str, dict[str, Any]]) -> None:
     for m in re.finditer(r"(?im)^\s*([A-Z_]*(PASSWORD|SECRET|SECRET_KEY|ACCESS_KEY)[A-Z_]*):\s*(\S+)", text):
         assert m.group(3).startswith("${"), f"{m.group(1)} has a literal value"
     assert Path(COMPOSE.parent / ".gitignore").read_text().count(".env") >= 1
+
+
+def test_managed_services_and_their_credentials_come_from_env(services: dict[str, dict[str, Any]]) -> None:
+    """Every connector URL and HTTP credential can be set in .env (docs/connect.md), nothing literal."""
+    raw = {k: str(v) for k, v in (services["airdig-engine"].get("environment") or {}).items()}
+    for var in ("AIRDIG_DATABASE_URL", "AIRDIG_BUS_URL", "AIRDIG_CACHE_URL", "AIRDIG_TRACES_URL",
+                "AIRDIG_METRICS_URL", "AIRDIG_LOGS_URL", "AIRDIG_TENANT", "AIRDIG_METRICS_AUTH",
+                "AIRDIG_LOGS_AUTH", "AIRDIG_TRACES_AUTH", "AIRDIG_HTTP_CA_FILE"):
+        assert raw[var].startswith("${" + var + ":-"), var
+    for var in ("AIRDIG_METRICS_AUTH", "AIRDIG_LOGS_AUTH", "AIRDIG_TRACES_AUTH"):
+        assert raw[var] == "${" + var + ":-}"
+    example = (COMPOSE.parent / ".env.example").read_text()
+    assert "AIRDIG_METRICS_AUTH=" in example and "AIRDIG_HTTP_CA_FILE=" in example

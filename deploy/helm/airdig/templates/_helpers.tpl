@@ -59,6 +59,30 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- $servers := required "dataPlatform.kafka.bootstrapServers is required (e.g. airdig-kafka-kafka-bootstrap.kafka:9092)" $k.bootstrapServers -}}
 {{- $q := printf "partitions=%d&replication=%d" (int $k.partitions) (int $k.replication) -}}
 {{- if $k.topicPrefix }}{{ $q = printf "%s&prefix=%s" $q $k.topicPrefix }}{{ end -}}
+{{- $proto := $k.securityProtocol | default "PLAINTEXT" -}}
+{{- if not (has $proto (list "PLAINTEXT" "SSL" "SASL_SSL" "SASL_PLAINTEXT")) }}
+{{- fail "dataPlatform.kafka.securityProtocol must be PLAINTEXT, SSL, SASL_SSL or SASL_PLAINTEXT" }}
+{{- end }}
+{{- if ne $proto "PLAINTEXT" }}{{ $q = printf "%s&security.protocol=%s" $q $proto }}{{ end -}}
+{{- if $k.saslMechanism }}
+{{- $q = printf "%s&sasl.mechanism=%s" $q $k.saslMechanism }}
+{{- if eq $k.saslMechanism "AWS_MSK_IAM" }}
+{{- $q = printf "%s&region=%s" $q (required "dataPlatform.kafka.region is required with AWS_MSK_IAM" $k.region) }}
+{{- end }}
+{{- if $k.saslUsername }}{{ $q = printf "%s&sasl.username=%s" $q $k.saslUsername }}{{ end -}}
+{{- if and .Values.secrets.existingSecret .Values.secrets.kafkaPasswordKey }}
+{{- $q = printf "%s&sasl.password_env=AIRDIG_SECRET_KAFKA_PASSWORD" $q }}
+{{- end }}
+{{- end }}
+{{- if and (contains "SSL" $proto) .Values.tls.existingSecret .Values.tls.caKey }}
+{{- $q = printf "%s&ssl.ca.location=%s" $q (include "airdig.tlsFile" (dict "key" .Values.tls.caKey)) }}
+{{- end }}
+{{- range $name, $value := $k.properties }}
+{{- if regexMatch "(?i)password|secret" $name }}
+{{- fail (printf "dataPlatform.kafka.properties.%s looks like a credential: put it in secrets.existingSecret" $name) }}
+{{- end }}
+{{- $q = printf "%s&%s=%s" $q $name (toString $value) }}
+{{- end }}
 {{- printf "kafka://%s?%s" $servers $q -}}
 {{- end -}}
 
@@ -88,6 +112,9 @@ credential is ever rendered. Each role gets only the settings it reads.
   value: /data
 - name: AIRDIG_LOG_FORMAT
   value: json
+{{- if and $s.existingSecret $s.kafkaPasswordKey }}
+{{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_SECRET_KAFKA_PASSWORD" "key" $s.kafkaPasswordKey) }}
+{{- end }}
 - name: AIRDIG_BUS_URL
   value: {{ include "airdig.busUrl" $root | quote }}
 - name: AIRDIG_CONSUMER_GROUP
@@ -98,6 +125,7 @@ credential is ever rendered. Each role gets only the settings it reads.
 {{- end }}
 {{- if has $role (list "engine" "migrate") }}
 {{- $db := required "dataPlatform.database.url is required (e.g. mysql://airdig@basic-tidb.tidb:4000/airdig)" $dp.database.url }}
+{{- $db = include "airdig.databaseUrl" $root }}
 {{- if regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $db }}
 {{- fail "dataPlatform.database.url must not hold a password: put it in secrets.existingSecret (key secrets.databasePasswordKey)" }}
 {{- end }}
@@ -116,16 +144,39 @@ credential is ever rendered. Each role gets only the settings it reads.
 {{- end }}
 {{- if and $s.existingSecret $s.redisPasswordKey }}
 {{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_SECRET_REDIS_PASSWORD" "key" $s.redisPasswordKey) }}
+{{- $redis := $dp.redis.url }}
+{{- if and (hasPrefix "rediss://" $redis) $v.tls.existingSecret $v.tls.caKey }}
+{{- $redis = printf "%s%sssl_ca=%s" $redis (include "airdig.sep" $redis) (include "airdig.tlsFile" (dict "key" $v.tls.caKey)) }}
+{{- end }}
 - name: AIRDIG_CACHE_URL
-  value: {{ regexReplaceAll "^(rediss?)://([^@]*@)?" $dp.redis.url "${1}://:$(AIRDIG_SECRET_REDIS_PASSWORD)@" | quote }}
+  value: {{ regexReplaceAll "^(rediss?)://(([^@:/]*)(:[^@]*)?@)?" $redis "${1}://${3}:$(AIRDIG_SECRET_REDIS_PASSWORD)@" | quote }}
 {{- else }}
+{{- $redis := $dp.redis.url }}
+{{- if and (hasPrefix "rediss://" $redis) $v.tls.existingSecret $v.tls.caKey }}
+{{- $redis = printf "%s%sssl_ca=%s" $redis (include "airdig.sep" $redis) (include "airdig.tlsFile" (dict "key" $v.tls.caKey)) }}
+{{- end }}
 - name: AIRDIG_CACHE_URL
-  value: {{ $dp.redis.url | quote }}
+  value: {{ $redis | quote }}
 {{- end }}
 {{- end }}
 {{- if and (has $role (list "engine" "tracecore")) $dp.tempo.url }}
 - name: AIRDIG_TRACES_URL
   value: {{ $dp.tempo.url | quote }}
+{{- if and $s.existingSecret $s.tracesAuthKey }}
+{{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_TRACES_AUTH" "key" $s.tracesAuthKey) }}
+{{- end }}
+{{- end }}
+{{- if and (has $role (list "engine" "tracecore" "pulsesight")) $v.tls.existingSecret }}
+{{- if $v.tls.caKey }}
+- name: AIRDIG_HTTP_CA_FILE
+  value: {{ include "airdig.tlsFile" (dict "key" $v.tls.caKey) | quote }}
+{{- end }}
+{{- if and $v.tls.clientCertKey $v.tls.clientKeyKey }}
+- name: AIRDIG_HTTP_CERT_FILE
+  value: {{ include "airdig.tlsFile" (dict "key" $v.tls.clientCertKey) | quote }}
+- name: AIRDIG_HTTP_KEY_FILE
+  value: {{ include "airdig.tlsFile" (dict "key" $v.tls.clientKeyKey) | quote }}
+{{- end }}
 {{- end }}
 {{- if eq $role "pulsesight" }}
 {{- if $dp.mimir.url }}
@@ -135,6 +186,12 @@ credential is ever rendered. Each role gets only the settings it reads.
 {{- if $dp.loki.url }}
 - name: AIRDIG_LOGS_URL
   value: {{ $dp.loki.url | quote }}
+{{- end }}
+{{- if and $s.existingSecret $s.metricsAuthKey $dp.mimir.url }}
+{{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_METRICS_AUTH" "key" $s.metricsAuthKey) }}
+{{- end }}
+{{- if and $s.existingSecret $s.logsAuthKey $dp.loki.url }}
+{{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_LOGS_AUTH" "key" $s.logsAuthKey) }}
 {{- end }}
 {{- if not (and $s.existingSecret $s.pulsesightSecretKey) }}
 {{- fail "pulsesight listens on the pod network and needs a webhook secret: set secrets.existingSecret and secrets.pulsesightSecretKey (or pulsesight.enabled=false)" }}
@@ -219,15 +276,58 @@ readinessProbe:
 
 {{/* Writable scratch: the root filesystem is read-only. */}}
 {{- define "airdig.volumeMounts" -}}
+{{- $root := .root | default . -}}
 - name: tmp
   mountPath: /tmp
 - name: data
   mountPath: /data
+{{- if $root.Values.tls.existingSecret }}
+- name: tls
+  mountPath: /etc/airdig/tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "airdig.scratchVolumes" -}}
+{{- $root := .root | default . -}}
 - name: tmp
   emptyDir: {}
+{{- if $root.Values.tls.existingSecret }}
+- name: tls
+  secret:
+    secretName: {{ $root.Values.tls.existingSecret }}
+    defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{/* A file of tls.existingSecret as mounted; call with (dict "root" $ "key" "ca.crt"). */}}
+{{- define "airdig.tlsFile" -}}
+{{- printf "/etc/airdig/tls/%s" .key -}}
+{{- end -}}
+
+{{/* "?" or "&": how to append one more option to URL . */}}
+{{- define "airdig.sep" -}}
+{{- if contains "?" . }}&{{ else }}?{{ end -}}
+{{- end -}}
+
+{{/* The database URL with its TLS options (dataPlatform.database.tls, tls.*). */}}
+{{- define "airdig.databaseUrl" -}}
+{{- $v := .Values -}}
+{{- $url := $v.dataPlatform.database.url -}}
+{{- $mode := $v.dataPlatform.database.tls | default "" -}}
+{{- if $mode }}
+{{- if not (has $mode (list "required" "verify_ca" "verify_identity")) }}
+{{- fail "dataPlatform.database.tls must be empty, required, verify_ca or verify_identity" }}
+{{- end }}
+{{- $url = printf "%s%sssl_mode=%s" $url (include "airdig.sep" $url) $mode }}
+{{- if and $v.tls.existingSecret $v.tls.caKey }}
+{{- $url = printf "%s&ssl_ca=%s" $url (include "airdig.tlsFile" (dict "key" $v.tls.caKey)) }}
+{{- end }}
+{{- if and $v.tls.existingSecret $v.tls.clientCertKey $v.tls.clientKeyKey }}
+{{- $url = printf "%s&ssl_cert=%s&ssl_key=%s" $url (include "airdig.tlsFile" (dict "key" $v.tls.clientCertKey)) (include "airdig.tlsFile" (dict "key" $v.tls.clientKeyKey)) }}
+{{- end }}
+{{- end }}
+{{- $url -}}
 {{- end -}}
 
 {{/* POSIX-shell single quoting of one argument. */}}
