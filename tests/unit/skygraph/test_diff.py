@@ -77,3 +77,36 @@ def test_a_deployment_rollout_is_timed_by_its_newest_replica_set() -> None:
     evs = {e.subject: e for e in change_events(diff(prev, cur), at=1767226200.0 + 300)}
     assert evs[dep.id].data["changed_at"] == "2026-01-01T00:10:00.000000Z"
     assert evs[rs.id].data["changed_at"] == "2026-01-01T00:10:00.000000Z"  # a new object: its creation
+
+
+def test_a_rollout_is_timed_by_its_new_replica_set_even_before_the_previous_scan_not_by_a_rollback() -> None:
+    """The new ReplicaSet's creationTimestamp is the API server's record of the rollout; a scan that
+    observed the scope after it (a scanner clock ahead of the server's) does not discard it. A rollback
+    scales an older ReplicaSet up and creates none: nothing new, no rollout time."""
+    from airdig.skygraph.scan import change_events
+
+    def dep(image: str) -> Node:
+        return Node(id="k8s://c/ns/Deployment/web", kind="k8s.deployment", provider="k8s",
+                    attrs={"uid": "u-1", "spec": {"template": {"image": image}}})
+
+    def rs(name: str, created: str) -> Node:
+        return Node(id=f"k8s://c/ns/ReplicaSet/{name}", kind="k8s.replicaset", provider="k8s",
+                    attrs={"uid": name, "creationTimestamp": created,
+                           "ownerReferences": [{"kind": "Deployment", "uid": "u-1"}]})
+
+    old, new = rs("web-1", "2025-12-31T00:00:00Z"), rs("web-2", "2026-01-01T00:10:00Z")
+    prev = {"k8s.deployment/c": _sg(dep("web:1")), "k8s.replicaset/c": _sg(old)}
+    for sg in prev.values():
+        sg.observed_at = 1767226200.0 + 60  # the scanner's clock: a minute after the server's creation time
+    evs = {e.subject: e for e in change_events(diff(prev, Graph({"k8s.deployment/c": _sg(dep("web:2")),
+                                                                 "k8s.replicaset/c": _sg(old, new)})),
+                                               at=1767226200.0 + 300)}
+    assert evs[dep("x").id].data["changed_at"] == "2026-01-01T00:10:00.000000Z"
+    # rolled back: web-1 (old, existing) takes over again; web-2 stays the newest but is not new
+    prev = {"k8s.deployment/c": _sg(dep("web:2")), "k8s.replicaset/c": _sg(old, new)}
+    for sg in prev.values():
+        sg.observed_at = 1767226200.0 + 600
+    evs = {e.subject: e for e in change_events(diff(prev, Graph({"k8s.deployment/c": _sg(dep("web:1")),
+                                                                 "k8s.replicaset/c": _sg(old, new)})),
+                                               at=1767226200.0 + 900)}
+    assert "changed_at" not in evs[dep("x").id].data and evs[dep("x").id].data["observed_between"]
