@@ -75,6 +75,7 @@ EVIDENCE_ON_PATH, EVIDENCE_NEAR_PATH = 3.0, 1.5
 SCAN_LAG = 900.0  # a scan diff with no lower bound: a write this long before it is the change it saw
 POSTURE = ("unmanaged", "missing")
 BASELINE = 600.0  # history before the window that the change-point search may use as "before"
+DETECTION_LAG = 86400.0  # how long after the time asked about a change may still be detected (a daily scan)
 _TAG_CALL = re.compile(r"^(Create|Delete)Tags$|^(Un)?Tag[A-Z]|^(Add|Remove)Tags(To|From)|^(Un)?TagResource$")
 
 
@@ -362,8 +363,12 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     affected = [symptom, *hosted]
     onset, aff_shifts = find_onset(store, affected, at, window)
     ref = onset.latest
-    changes = store.changes_of(list(reach), min(ref, at) - window, max(at, ref), kinds=STATE_CHANGE_KINDS,
-                               limit=2000)
+    # what happened in the window, known now: a change is often detected after the question's time (the
+    # next scan, a late trail delivery) yet happened before it; only what surely happened later is left out
+    until = max(at, ref)
+    changes = [c for c in store.changes_of(list(reach), min(ref, at) - window, until + DETECTION_LAG,
+                                           kinds=STATE_CHANGE_KINDS, limit=2000)
+               if c.time <= until or (changetime.of(c).earliest is not None and changetime.of(c).earliest <= until)]
     summary = _symptom_summary(store, symptom, at, window)
     kept, folded, aside = _screen(changes)
     born = {n.id: n.first_seen for n in store.get_nodes(sorted({c.node_id for c in kept
