@@ -75,7 +75,7 @@ EVIDENCE_ON_PATH, EVIDENCE_NEAR_PATH = 3.0, 1.5
 SCAN_LAG = 900.0  # a scan diff with no lower bound: a write this long before it is the change it saw
 POSTURE = ("unmanaged", "missing")
 BASELINE = 600.0  # history before the window that the change-point search may use as "before"
-DETECTION_LAG = 86400.0  # how long after the time asked about a change may still be detected (a daily scan)
+DETECTION_LAG = 7 * 86400.0  # how long after the time asked about a change may still be detected (a weekly scan)
 _TAG_CALL = re.compile(r"^(Create|Delete)Tags$|^(Un)?Tag[A-Z]|^(Add|Remove)Tags(To|From)|^(Un)?TagResource$")
 
 
@@ -365,10 +365,13 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     ref = onset.latest
     # what happened in the window, known now: a change is often detected after the question's time (the
     # next scan, a late trail delivery) yet happened before it; only what surely happened later is left out
+    # (two queries, so that what was detected later never crowds the window's own rows out of the limit)
     until = max(at, ref)
-    changes = [c for c in store.changes_of(list(reach), min(ref, at) - window, until + DETECTION_LAG,
-                                           kinds=STATE_CHANGE_KINDS, limit=2000)
-               if c.time <= until or (changetime.of(c).earliest is not None and changetime.of(c).earliest <= until)]
+    changes = store.changes_of(list(reach), min(ref, at) - window, until, kinds=STATE_CHANGE_KINDS, limit=2000)
+    known = {c.id for c in changes}
+    changes += [c for c in store.changes_of(list(reach), until, until + DETECTION_LAG, kinds=STATE_CHANGE_KINDS,
+                                            limit=2000)
+                if c.id not in known and (lo := changetime.of(c).earliest) is not None and lo <= until]
     summary = _symptom_summary(store, symptom, at, window)
     kept, folded, aside = _screen(changes)
     born = {n.id: n.first_seen for n in store.get_nodes(sorted({c.node_id for c in kept
