@@ -35,8 +35,9 @@ The model, in the order the answer is built:
    * *distance*: ``0.6^hops`` times the edge weights along the path (how surely trouble travels);
    * *kind*: a prior on how often such a change breaks things — writes to an existing resource
      (CloudTrail, drift, deploys) 1, configuration 0.9, deletions 0.9, scanned updates 0.8, scaling
-     0.7, resources appearing (a scan's "created", a write that created its resource, an unmanaged
-     drift with a record of the write) 0.5, a drift resolved 0.3; a change that touched only tags 0.1;
+     0.7, resources appearing (a scan's "created", a write that created its resource — marked
+     ``(created)`` by the writes table or seen appearing by a rescan, never inferred from when a scan
+     first saw the node — an unmanaged drift with a record of the write) 0.5, a drift resolved 0.3; a change that touched only tags 0.1;
      an anonymous change times 0.85 (no record of who wrote it means it was inferred from a diff);
    * *evidence*: a call edge that stepped up right after the change (change point no earlier than the
      change, within the window) is a likelihood ratio of 3 when the edge lies **on** the change's path
@@ -260,19 +261,28 @@ def _tag_only(ch: ChangeRow) -> bool:
     return ch.kind == "cloudtrail" and bool(_TAG_CALL.match(str(d.get("event_name") or "")))
 
 
-def _kind_factor(ch: ChangeRow, first_seen: float | None) -> float:
+WRITE_CREATED, WRITE_DELETED = "(created)", "(deleted)"  # DeepDrift's markers in a write's details.attributes
+
+
+def _kind_factor(ch: ChangeRow, folded: list[ChangeRow]) -> float:
     """The prior of the change's kind. What a write *did* decides, not who reported it: a write that
-    brought its resource into existence (the node was first seen no earlier than the write) is an
-    appearance, like a scan's "created"; a posture drift with a record of the write is the appearance
-    (``unmanaged``) or disappearance (``missing``) that record shows."""
+    brought its resource into existence is an appearance, like a scan's "created" — the write's own
+    record says so (the writes table marks creating calls ``(created)``), or a rescan saw the node
+    appear and folded into the write. When the node was first seen plays no part: a first scan that
+    ran after the write is discovery, not a record of creation. A posture drift with a record of the
+    write is the appearance (``unmanaged``) or disappearance (``missing``) that record shows."""
     kind = ch.kind
     drift_kind = _drift_kind(ch)
+    attrs = ch.details.get("attributes") if isinstance(ch.details, dict) else None
+    seen = {d.kind for d in folded}
     if drift_kind == "unmanaged":
         kind = "created"
     elif drift_kind == "missing":
         kind = "deleted"
-    elif kind == "cloudtrail" and first_seen is not None and first_seen >= changetime.of(ch).latest - 1:
+    elif kind == "cloudtrail" and ((isinstance(attrs, list) and WRITE_CREATED in attrs) or "created" in seen):
         kind = "created"
+    elif kind == "cloudtrail" and ((isinstance(attrs, list) and WRITE_DELETED in attrs) or "deleted" in seen):
+        kind = "deleted"
     weight = TAG_ONLY if _tag_only(ch) else KIND_WEIGHT.get(kind, 0.5)
     return weight * (1.0 if ch.actor else ANONYMOUS)
 
@@ -374,8 +384,6 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
                 if c.id not in known and (lo := changetime.of(c).earliest) is not None and lo <= until]
     summary = _symptom_summary(store, symptom, at, window)
     kept, folded, aside = _screen(changes)
-    born = {n.id: n.first_seen for n in store.get_nodes(sorted({c.node_id for c in kept
-                                                               if c.kind == "cloudtrail"})).values()}
     ranked: list[Candidate] = []
     for ch in kept:
         distance, path, weight = reach[ch.node_id]
@@ -385,7 +393,7 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         if not after and changetime.proximity(ct, ref, window) == 0.0:
             aside.append((ch, f"before the window: changed {_when(ct)}"))
             continue
-        factors = {"kind": round(_kind_factor(ch, born.get(ch.node_id)), 4), "distance": round((0.6 ** distance) * weight, 4),
+        factors = {"kind": round(_kind_factor(ch, folded.get(ch.id, [])), 4), "distance": round((0.6 ** distance) * weight, 4),
                    "time": round(changetime.proximity(ct, ref, window), 4), "evidence": 1.0}
         evidence = [
             f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor and ch.actor not in ch.summary else "")
