@@ -56,7 +56,7 @@ from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, ServiceEdgeRow, Store
 from airdig.engine.intel import changetime
-from airdig.engine.intel.changepoint import ChangePoint, error_step, latency_step
+from airdig.engine.intel.changepoint import ChangePoint, error_count_step, latency_step
 from airdig.engine.intel.changetime import ChangeTime
 from airdig.engine.intel.graphwalk import walk
 from airdig.engine.intel.servicemap import compare
@@ -166,7 +166,8 @@ def shifts(rows: list[ServiceEdgeRow]) -> dict[tuple[str, str], Shift]:
         lat = latency_step([(r.window_start, v) for r in rs if (v := _p95(r)) is not None], width)
         if lat:
             found.append(Shift(key[0], key[1], "p95", lat, width))
-        err = error_step([(r.window_start, r.error_count / r.request_count) for r in rs if r.request_count], width)
+        err = error_count_step([(r.window_start, r.error_count, r.request_count) for r in rs if r.request_count],
+                               width)
         if err:
             found.append(Shift(key[0], key[1], "error ratio", err, width))
         if found:
