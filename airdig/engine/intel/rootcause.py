@@ -86,6 +86,7 @@ class Onset:
     latest: float  # by when it had surely begun (end of that window); changes are compared to this
     source: str  # call edge p95 | call edge error ratio | health | query time
     detail: str
+    earliest: float | None = None  # it surely began after this (end of the last window at the old level)
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ def find_onset(store: Store, affected: list[str], at: float,
     options: list[Onset] = []
     for s in edge_shifts.values():
         if anchor - window <= s.cp.time <= at + 60:
-            options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe()))
+            options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe(),
+                                 earliest=s.cp.earliest))
     options += [Onset(t, t, "health", text) for t, text in health]
     if not options:
         return Onset(at, at, "query time", "no change point in the affected edges and no health transition: "
@@ -374,6 +376,9 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     affected = [symptom, *hosted]
     onset, aff_shifts = find_onset(store, affected, at, window)
     ref = onset.latest
+    # the onset lies somewhere between the last window at the old level and the end of the first at the
+    # new one: a change is scored against every onset time in that span, not only the latest
+    onset_lo = min(ref, onset.earliest if onset.earliest is not None else onset.time)
     # what happened in the window, known now: a change is often detected after the question's time (the
     # next scan, a late trail delivery) yet happened before it; only what surely happened later is left out
     # (two queries, so that what was detected later never crowds the window's own rows out of the limit)
@@ -395,7 +400,7 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
             aside.append((ch, f"before the window: changed {_when(ct)}"))
             continue
         factors = {"kind": round(_kind_factor(ch, folded.get(ch.id, [])), 4), "distance": round((0.6 ** distance) * weight, 4),
-                   "time": round(changetime.proximity(ct, ref, window), 4), "evidence": 1.0}
+                   "time": round(changetime.proximity_to_span(ct, onset_lo, ref, window), 4), "evidence": 1.0}
         evidence = [
             f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor and ch.actor not in ch.summary else "")
             + f" at {to_rfc3339(ch.time)} ({ch.source})",
