@@ -8,7 +8,8 @@ The model, in the order the answer is built:
    episode (``since``: for Alertmanager, the alert's ``startsAt``; an episode still held counts even
    when it began before the window — asked late, the onset still anchors the window of changes).
    Without either, the query time is the onset (and the answer says so). A step in a per-minute series is only known to have begun
-   within its first bad window, so changes are compared against the end of that window.
+   after the last window at the old level and within its first bad window, so a change is "after the onset" only after the end
+   of that window. Error-ratio steps are placed by the binomial likelihood of the error counts.
 
 2. **What can be a candidate.** State changes on nodes from which trouble can travel to the symptom
    (≤ 4 hops along the declared propagation of edge types; a host's symptom is also its workloads', so
@@ -31,7 +32,9 @@ The model, in the order the answer is built:
    that no factor needs tuning against another:
 
    * *time*: mean over the interval of ``τ/(τ+lag)`` before the onset (τ = 5 min), 0 after it or
-     before the window;
+     before the window — averaged over the span the onset is known to lie in (from the end of the last
+     window at the old level to the end of the first at the new one), so a change inside that span
+     counts only for the onsets it precedes;
    * *distance*: ``0.6^hops`` times the edge weights along the path (how surely trouble travels);
    * *kind*: a prior on how often such a change breaks things — writes to an existing resource
      (CloudTrail, drift, deploys) 1, configuration 0.9, deletions 0.9, scanned updates 0.8, scaling
