@@ -26,6 +26,7 @@ from airdig.deepdrift.plan import Plan, load_plan, root_attribute
 from airdig.deepdrift.remediation import remediation
 from airdig.deepdrift.severity import severity
 from airdig.deepdrift.tfstate import StateResource, load_states
+from airdig.deepdrift.writes import native_ref
 from airdig.deepdrift.writes import node_id as write_node_id
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
@@ -409,7 +410,7 @@ def _compute(resources: list[StateResource], live_items: dict[str, list[Raw]], f
     for ev in events:
         for t in ev.targets:
             nid = next((node_ids[(t.kind, i)] for i in t.ids if (t.kind, i) in node_ids), None) \
-                or write_node_id(t, ev.region or ctx.region, ev.account or ctx.account)
+                or write_node_id(t, ev.region or ctx.region, ev.account or ctx.account) or native_ref(t)
             if nid is None:
                 unresolved += 1
             else:

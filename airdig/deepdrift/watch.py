@@ -25,6 +25,7 @@ import orjson
 from airdig.backends.interfaces import Bus
 from airdig.deepdrift.cloudtrail import TrailEvent
 from airdig.deepdrift.detect import DetectResult
+from airdig.deepdrift.writes import NATIVE
 from airdig.errors import AirDigError
 from airdig.logs import get_logger
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, TOPIC_DRIFT, CloudEvent, to_rfc3339
@@ -55,6 +56,9 @@ def change_event(ev: TrailEvent, subject: str, attributes: tuple[str, ...] = (),
                                "principal_type": ev.principal_type, "principal_arn": ev.principal_arn,
                                "session": ev.session, "channel": ev.channel, "source_ip": ev.source_ip,
                                "user_agent": ev.user_agent, "request_parameters": ev.request_parameters})}
+    if subject.startswith(NATIVE):  # named by native id only: say which node the engine is to look for
+        kind = next((t.kind for t in ev.targets if subject[len(NATIVE):] in t.ids), None)
+        data["target"] = {k: v for k, v in (("kind", kind), ("account", ev.account), ("region", ev.region)) if v}
     return CloudEvent(type="airdig.change.recorded", source=SOURCE, subject=subject, data=data, time=ev.ts)
 
 

@@ -607,6 +607,18 @@ def node_id(target: Target, region: str, account: str) -> str | None:
     return fmt.format(r=region, a=account, id=native) if fmt else None
 
 
+NATIVE = "native://"  # the engine's prefix for a reference resolved through its native-id index
+
+
+def native_ref(target: Target) -> str | None:
+    """The reference for a written node whose graph id :func:`node_id` cannot derive: ``native://<id>``
+    with the native id the request names (an Auto Scaling group's name, a KMS alias). The engine
+    resolves it through the native ids SkyGraph records for its nodes (checking the kind), and binds it
+    when the node arrives later, so the write still reaches its node with its eventTime."""
+    native = target.ids[-1] if target.ids else ""
+    return NATIVE + native if native and not native.startswith(("arn:", "http://", "https://")) else None
+
+
 def describe() -> list[str]:
     """The table as Markdown rows (docs/deepdrift.md carries them; a test keeps the two equal)."""
     rows = []

@@ -145,8 +145,11 @@ def _scan_time(ev: CloudEvent, attrs: dict[str, Any], action: str) -> dict[str, 
         return out
     at = ev.data.get("changed_at")
     if at is not None:
+        # the object's own record of the write (set by the API server when it happened) decides, even
+        # before the previous observation: that scan missed the object or ran on a clock ahead of the
+        # server's; only a time after this observation is impossible
         t = parse_time(at, f"{src}.changed_at")
-        if (lo is None or t >= lo - 1) and t <= ev.time + 1:
+        if t <= ev.time + 1:
             out["change_time"] = changetime.interval(t, t, "rollout")
             return out
     out["change_time"] = changetime.interval(lo, ev.time, "scan")
@@ -174,6 +177,13 @@ def _plan_change(ev: CloudEvent, plan: Plan) -> None:
             else (when, when)
         details = {**details, "change_time": changetime.interval(lo, hi if hi is not None else when,
                                                                  "cloudtrail" if kind == "cloudtrail" else "reported")}
+    target = d.get("target")
+    if target is not None:  # the node is named by a native id only (``native://<id>``): what to look for
+        if not ev.subject.startswith(NATIVE) or not isinstance(target, dict) \
+                or not all(isinstance(target.get(k, ""), str) for k in ("kind", "account", "region")):
+            raise InvalidInput(src, "target must be an object {kind?, account?, region?} of strings, "
+                                    "with a native:// subject")
+        details = {**details, "target": {k: v for k, v in target.items() if k in ("kind", "account", "region")}}
     plan.changes.append(ChangeRow(id=str(d.get("id") or ev.id), node_id=ev.subject, time=when, kind=kind,
                                   source=ev.source, summary=summary, actor=_str(d, "actor", src, required=False),
                                   details=details))
@@ -398,6 +408,63 @@ def _rebind_native_edges(tx: SqlTx, pairs: list[tuple[str, str]]) -> None:
     tx.delete_edges([(r[0], r[2], r[1]) for r in rows])
 
 
+def _matches(target: Any, kind: str, account: str | None, region: str | None) -> bool:
+    """Whether a node (kind, account, region) is the one a ``native://`` change's target describes."""
+    t = target if isinstance(target, dict) else {}
+    return all(not t.get(k) or t[k] == v for k, v in (("kind", kind), ("account", account), ("region", region)))
+
+
+def _resolve_native_changes(tx: SqlTx, changes: list[ChangeRow]) -> list[ChangeRow]:
+    """A write DeepDrift could place only by a native id (an Auto Scaling group's name: its ARN holds a
+    UUID no request carries; a KMS key named by alias) comes as ``native://<id>`` with the node's kind.
+    The node is the one node of that kind (and account, region) that claims the id; otherwise the row
+    keeps its reference until such a node arrives (:func:`_rebind_native_changes`)."""
+    refs = {c.node_id[len(NATIVE):] for c in changes if c.node_id.startswith(NATIVE)}
+    if not refs:
+        return changes
+    claims: dict[str, list[tuple[str, str, str | None, str | None]]] = {}
+    ids = sorted(refs)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for nid, node, kind, account, region in tx.fetch(
+                "SELECT native_ids.native_id, nodes.id, nodes.kind, nodes.account, nodes.region FROM native_ids "
+                f"JOIN nodes ON nodes.id = native_ids.node_id WHERE native_ids.native_id IN "
+                f"({','.join('?' * len(chunk))})", chunk):
+            claims.setdefault(nid, []).append((node, kind, account, region))
+    out = []
+    for c in changes:
+        if c.node_id.startswith(NATIVE):
+            target = c.details.get("target") if isinstance(c.details, dict) else None
+            nodes = {n for n, kind, account, region in claims.get(c.node_id[len(NATIVE):], [])
+                     if _matches(target, kind, account, region)}
+            if len(nodes) == 1:
+                c = replace(c, node_id=nodes.pop())
+        out.append(c)
+    return out
+
+
+def _rebind_native_changes(tx: SqlTx, plan: Plan) -> None:
+    """A node that arrives after the writes that named it by native id takes over their changes."""
+    nodes = {n.id: n for n in plan.nodes}
+    refs: dict[str, list[str]] = {}
+    for native, node in plan.natives:
+        if node in nodes:
+            refs.setdefault(NATIVE + native[:255], []).append(node)
+    keys = sorted(refs)
+    moves: list[tuple[str, str]] = []
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        from airdig.backends.store.sql import loads
+
+        for cid, ref, details in tx.fetch(f"SELECT id, node_id, details FROM changes WHERE node_id IN "
+                                          f"({','.join('?' * len(chunk))})", chunk):
+            target = (loads(details) or {}).get("target")
+            fit = {n for n in refs[ref] if _matches(target, nodes[n].kind, nodes[n].account, nodes[n].region)}
+            if len(fit) == 1:
+                moves.append((fit.pop(), cid))
+    tx.run_many("UPDATE changes SET node_id = ? WHERE id = ?", moves)
+
+
 def _write(tx: SqlTx, plan: Plan) -> None:
     from airdig.backends.store.sql import dumps
 
@@ -410,8 +477,10 @@ def _write(tx: SqlTx, plan: Plan) -> None:
         tx.upsert_edges([e for e, _ in edges], [v for _, v in edges])
     if plan.natives:
         _rebind_native_edges(tx, plan.natives)
+    if plan.natives:
+        _rebind_native_changes(tx, plan)
     if plan.changes:
-        tx.add_changes(plan.changes)
+        tx.add_changes(_resolve_native_changes(tx, plan.changes))
     d = tx._s.d
     if plan.drifts:
         cols = ("id", "resource_id", "resource_type", "terraform_address", "kind", "severity", "status", "diffs",

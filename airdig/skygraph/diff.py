@@ -108,10 +108,12 @@ def _created_at(node: Node) -> float | None:
         return None
 
 
-def _rollouts(current: Graph) -> dict[str, float]:
-    """Owner uid → creation time of its newest ReplicaSet: a Deployment's rollout creates one."""
+def _rollouts(created: list[Node]) -> dict[str, float]:
+    """Owner uid → creation time of its newest ReplicaSet among those new since the previous scan: a
+    Deployment's rollout creates one. (A rollback scales an older ReplicaSet up again and creates none:
+    its creation time is not the rollout's, so only ReplicaSets that are new count.)"""
     out: dict[str, float] = {}
-    for n in current.nodes():
+    for n in created:
         if n.kind != "k8s.replicaset" or (t := _created_at(n)) is None:
             continue
         for ref in n.attrs.get("ownerReferences") or []:
@@ -131,11 +133,12 @@ def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | 
         ch = diff_scope(previous.get(scope), sg, present, present_edges)
         out.nodes.extend(ch.nodes)
         out.edges.extend(ch.edges)
-    rollouts = _rollouts(current) if any(c.node.kind == "k8s.deployment" for c in out.nodes) else {}
+    rollouts = _rollouts([c.node for c in out.nodes if c.action == "created" and c.observed_since is not None]) \
+        if any(c.node.kind == "k8s.deployment" for c in out.nodes) else {}
     for i, c in enumerate(out.nodes):
-        # a Deployment whose template changed rolled out when its newest ReplicaSet was created
+        # a Deployment whose template changed rolled out when its new ReplicaSet was created: the API
+        # server's record of that write, like a CloudTrail eventTime (the scanner's clock can lag it)
         uid = c.node.attrs.get("uid")
-        if c.action == "updated" and c.node.kind == "k8s.deployment" and isinstance(uid, str) and uid in rollouts \
-                and (c.observed_since is None or rollouts[uid] >= c.observed_since):
+        if c.action == "updated" and c.node.kind == "k8s.deployment" and isinstance(uid, str) and uid in rollouts:
             out.nodes[i] = NodeChange(c.action, c.node, c.changed, c.observed_since, rollouts[uid])
     return out

@@ -38,7 +38,7 @@ LIVE_CYCLE = 120.0  # live layout: seconds between two scans (and drift cycles),
 LIVE_TRAIL_LAG = 90.0  # live layout: CloudTrail delivers a call's record this long after it
 NOT_FOUND_RANK = 11  # rootCause lists 10 candidates: a truth not among them counts as rank 11
 CANDIDATES = """query($id: ID!, $at: String) { rootCause(id: $id, at: $at) { candidates {
-  score evidence change { id kind summary actor time resourceId } } } }"""
+  score evidence changeTime { earliest latest } change { id kind summary actor time resourceId } } } }"""
 NEAR = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
   first: 100, hops: 3) { kind resourceId time } }"""
 TIMELINE = """query($id: ID!, $since: String, $until: String) { timeline(id: $id, since: $since, until: $until,
@@ -56,11 +56,14 @@ class Case:
     baseline_rank: int | None = None  # the same question answered by recency alone (see score)
     above: list[dict[str, Any]] = field(default_factory=list)
     truth_changes: list[dict[str, Any]] = field(default_factory=list)  # what reached the truth's nodes
+    truth_changed_at: float | None = None  # when the engine places the ranked truth (its changeTime.latest)
 
     @property
     def in_window(self) -> bool:
         """Whether the cause reached the graph as a change inside the question's window (30 minutes up to
         the alert): a cause recorded only at detection time, after the alert, cannot be ranked."""
+        if self.truth_changed_at is not None and self.inc.alert_at - 1800 <= self.truth_changed_at <= self.inc.alert_at:
+            return True  # detected later (a rescan), placed by its own time (a rollout's creationTimestamp)
         return any(not c["discovery"] and self.inc.alert_at - 1800 <= parse_time(c["time"], "time")
                    <= self.inc.alert_at for c in self.truth_changes)
 
@@ -247,6 +250,8 @@ def score(stack: Stack, cases: list[Case], baseline_done: float) -> None:
         data = stack.graphql(CANDIDATES, id=c.symptom, at=to_rfc3339(inc.alert_at))
         cands = data["rootCause"]["candidates"]
         c.rank = next((n for n, cand in enumerate(cands, start=1) if _is_truth(c, cand["change"])), None)
+        if c.rank is not None and (ct := cands[c.rank - 1].get("changeTime") or {}).get("latest"):
+            c.truth_changed_at = parse_time(ct["latest"], "changeTime.latest")
         # the baseline, measured in the same run through the same API: the timeline of everything within
         # three hops of the symptom in the same 30 minutes, newest first — what a user would scroll
         near = stack.graphql(NEAR, id=c.symptom, since=to_rfc3339(inc.alert_at - 1800),

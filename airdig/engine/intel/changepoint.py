@@ -68,7 +68,12 @@ def step_up(points: Sequence[tuple[float, float]], *, width: float = 60.0, log: 
             best = (gain, k)
     if best is None:
         return None
-    k = best[1]
+    return _judge(pts, ys, best[1], width, min_step, min_z, noise_floor)
+
+
+def _judge(pts: Sequence[tuple[float, float]], ys: Sequence[float], k: int, width: float, min_step: float,
+           min_z: float, noise_floor: float) -> ChangePoint | None:
+    """The step at split ``k`` (``pts[k]`` is the first "after" point), if upward, large and significant."""
     lo, hi = ys[:k], ys[k:]
     step = _median(hi) - _median(lo)
     if step <= 0 or step < min_step:
@@ -90,3 +95,38 @@ def latency_step(points: Sequence[tuple[float, float]], width: float = 60.0) -> 
 def error_step(points: Sequence[tuple[float, float]], width: float = 60.0) -> ChangePoint | None:
     """An error ratio that rose by at least 2 points, well beyond the noise."""
     return step_up(points, width=width, min_step=0.02, noise_floor=0.005)
+
+
+def _loglik(errors: float, requests: float) -> float:
+    """Binomial log-likelihood of ``errors`` in ``requests`` at their own ratio (0·log 0 = 0)."""
+    out = 0.0
+    for x in (errors, requests - errors):
+        if x > 0:
+            out += x * math.log(x / requests)
+    return out
+
+
+def error_count_step(windows: Sequence[tuple[float, int, int]], width: float = 60.0, *, min_before: int = 2,
+                     min_after: int = 1) -> ChangePoint | None:
+    """An error-ratio step from per-window counts ``(time, errors, requests)``.
+
+    Errors are counts, not measurements: a window of ten calls with two errors says less than one of a
+    thousand, and many windows without a single error say a great deal. So the split is placed where the
+    binomial likelihood of "one ratio before, another after" is highest (an upward step only), and then
+    judged like :func:`error_step` (the step in the ratios at least 2 points and beyond their noise).
+    Without a significant step there, the least-squares split of the ratios is the answer."""
+    ws = sorted((t, e, n) for t, e, n in windows if n > 0)
+    pts = [(t, e / n) for t, e, n in ws]
+    if len(ws) < min_before + min_after:
+        return None
+    best: tuple[float, int] | None = None
+    for k in range(min_before, len(ws) - min_after + 1):
+        e1, n1 = sum(w[1] for w in ws[:k]), sum(w[2] for w in ws[:k])
+        e2, n2 = sum(w[1] for w in ws[k:]), sum(w[2] for w in ws[k:])
+        if e2 / n2 <= e1 / n1:
+            continue
+        ll = _loglik(e1, n1) + _loglik(e2, n2)
+        if best is None or ll > best[0]:
+            best = (ll, k)
+    found = _judge(pts, [v for _, v in pts], best[1], width, 0.02, 4.0, 0.005) if best else None
+    return found or error_step(pts, width)

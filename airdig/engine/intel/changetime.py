@@ -104,6 +104,17 @@ def proximity(ct: ChangeTime, onset: float, window: float) -> float:
     return _integral(a, b) / (hi - lo)
 
 
+def proximity_to_span(ct: ChangeTime, onset_lo: float, onset_hi: float, window: float, steps: int = 12) -> float:
+    """:func:`proximity` when the onset itself is only known to lie in ``[onset_lo, onset_hi]`` (between the
+    last window at the old level and the end of the first at the new one): its mean over that span, every
+    onset time in it equally likely. A change inside the span gets the share of onsets it precedes, not
+    the benefit of the latest one."""
+    if onset_hi - onset_lo < 1e-6:
+        return proximity(ct, onset_hi, window)
+    step = (onset_hi - onset_lo) / steps
+    return sum(proximity(ct, onset_lo + (i + 0.5) * step, window) for i in range(steps)) / steps
+
+
 def share_before(ct: ChangeTime, onset: float, floor: float) -> float:
     """The share of the interval that lies before ``onset`` (1 for a change surely before it)."""
     lo, hi = ct.bounded(floor)

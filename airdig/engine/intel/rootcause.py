@@ -8,7 +8,8 @@ The model, in the order the answer is built:
    episode (``since``: for Alertmanager, the alert's ``startsAt``; an episode still held counts even
    when it began before the window — asked late, the onset still anchors the window of changes).
    Without either, the query time is the onset (and the answer says so). A step in a per-minute series is only known to have begun
-   within its first bad window, so changes are compared against the end of that window.
+   after the last window at the old level and within its first bad window, so a change is "after the onset" only after the end
+   of that window. Error-ratio steps are placed by the binomial likelihood of the error counts.
 
 2. **What can be a candidate.** State changes on nodes from which trouble can travel to the symptom
    (≤ 4 hops along the declared propagation of edge types; a host's symptom is also its workloads', so
@@ -31,12 +32,15 @@ The model, in the order the answer is built:
    that no factor needs tuning against another:
 
    * *time*: mean over the interval of ``τ/(τ+lag)`` before the onset (τ = 5 min), 0 after it or
-     before the window;
+     before the window — averaged over the span the onset is known to lie in (from the end of the last
+     window at the old level to the end of the first at the new one), so a change inside that span
+     counts only for the onsets it precedes;
    * *distance*: ``0.6^hops`` times the edge weights along the path (how surely trouble travels);
    * *kind*: a prior on how often such a change breaks things — writes to an existing resource
      (CloudTrail, drift, deploys) 1, configuration 0.9, deletions 0.9, scanned updates 0.8, scaling
-     0.7, resources appearing (a scan's "created", a write that created its resource, an unmanaged
-     drift with a record of the write) 0.5, a drift resolved 0.3; a change that touched only tags 0.1;
+     0.7, resources appearing (a scan's "created", a write that created its resource — marked
+     ``(created)`` by the writes table or seen appearing by a rescan, never inferred from when a scan
+     first saw the node — an unmanaged drift with a record of the write) 0.5, a drift resolved 0.3; a change that touched only tags 0.1;
      an anonymous change times 0.85 (no record of who wrote it means it was inferred from a diff);
    * *evidence*: a call edge that stepped up right after the change (change point no earlier than the
      change, within the window) is a likelihood ratio of 3 when the edge lies **on** the change's path
@@ -55,7 +59,7 @@ from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, ServiceEdgeRow, Store
 from airdig.engine.intel import changetime, writers
-from airdig.engine.intel.changepoint import ChangePoint, error_step, latency_step
+from airdig.engine.intel.changepoint import ChangePoint, error_count_step, latency_step
 from airdig.engine.intel.changetime import ChangeTime
 from airdig.engine.intel.graphwalk import walk
 from airdig.engine.intel.servicemap import compare
@@ -75,6 +79,7 @@ EVIDENCE_ON_PATH, EVIDENCE_NEAR_PATH = 3.0, 1.5
 SCAN_LAG = 900.0  # a scan diff with no lower bound: a write this long before it is the change it saw
 POSTURE = ("unmanaged", "missing")
 BASELINE = 600.0  # history before the window that the change-point search may use as "before"
+DETECTION_LAG = 7 * 86400.0  # how long after the time asked about a change may still be detected (a weekly scan)
 _TAG_CALL = re.compile(r"^(Create|Delete)Tags$|^(Un)?Tag[A-Z]|^(Add|Remove)Tags(To|From)|^(Un)?TagResource$")
 
 
@@ -84,6 +89,7 @@ class Onset:
     latest: float  # by when it had surely begun (end of that window); changes are compared to this
     source: str  # call edge p95 | call edge error ratio | health | query time
     detail: str
+    earliest: float | None = None  # it surely began after this (end of the last window at the old level)
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,8 @@ def shifts(rows: list[ServiceEdgeRow]) -> dict[tuple[str, str], Shift]:
         lat = latency_step([(r.window_start, v) for r in rs if (v := _p95(r)) is not None], width)
         if lat:
             found.append(Shift(key[0], key[1], "p95", lat, width))
-        err = error_step([(r.window_start, r.error_count / r.request_count) for r in rs if r.request_count], width)
+        err = error_count_step([(r.window_start, r.error_count, r.request_count) for r in rs if r.request_count],
+                               width)
         if err:
             found.append(Shift(key[0], key[1], "error ratio", err, width))
         if found:
@@ -216,7 +223,8 @@ def find_onset(store: Store, affected: list[str], at: float,
     options: list[Onset] = []
     for s in edge_shifts.values():
         if anchor - window <= s.cp.time <= at + 60:
-            options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe()))
+            options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe(),
+                                 earliest=s.cp.earliest))
     options += [Onset(t, t, "health", text) for t, text in health]
     if not options:
         return Onset(at, at, "query time", "no change point in the affected edges and no health transition: "
@@ -259,19 +267,28 @@ def _tag_only(ch: ChangeRow) -> bool:
     return ch.kind == "cloudtrail" and bool(_TAG_CALL.match(str(d.get("event_name") or "")))
 
 
-def _kind_factor(ch: ChangeRow, first_seen: float | None) -> float:
+WRITE_CREATED, WRITE_DELETED = "(created)", "(deleted)"  # DeepDrift's markers in a write's details.attributes
+
+
+def _kind_factor(ch: ChangeRow, folded: list[ChangeRow]) -> float:
     """The prior of the change's kind. What a write *did* decides, not who reported it: a write that
-    brought its resource into existence (the node was first seen no earlier than the write) is an
-    appearance, like a scan's "created"; a posture drift with a record of the write is the appearance
-    (``unmanaged``) or disappearance (``missing``) that record shows."""
+    brought its resource into existence is an appearance, like a scan's "created" — the write's own
+    record says so (the writes table marks creating calls ``(created)``), or a rescan saw the node
+    appear and folded into the write. When the node was first seen plays no part: a first scan that
+    ran after the write is discovery, not a record of creation. A posture drift with a record of the
+    write is the appearance (``unmanaged``) or disappearance (``missing``) that record shows."""
     kind = ch.kind
     drift_kind = _drift_kind(ch)
+    attrs = ch.details.get("attributes") if isinstance(ch.details, dict) else None
+    seen = {d.kind for d in folded}
     if drift_kind == "unmanaged":
         kind = "created"
     elif drift_kind == "missing":
         kind = "deleted"
-    elif kind == "cloudtrail" and first_seen is not None and first_seen >= changetime.of(ch).latest - 1:
+    elif kind == "cloudtrail" and ((isinstance(attrs, list) and WRITE_CREATED in attrs) or "created" in seen):
         kind = "created"
+    elif kind == "cloudtrail" and ((isinstance(attrs, list) and WRITE_DELETED in attrs) or "deleted" in seen):
+        kind = "deleted"
     weight = TAG_ONLY if _tag_only(ch) else KIND_WEIGHT.get(kind, 0.5)
     return weight * (1.0 if ch.actor else ANONYMOUS)
 
@@ -367,12 +384,20 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
     affected = [symptom, *hosted]
     onset, aff_shifts = find_onset(store, affected, at, window)
     ref = onset.latest
-    changes = store.changes_of(list(reach), min(ref, at) - window, max(at, ref), kinds=STATE_CHANGE_KINDS,
-                               limit=2000)
+    # the onset lies somewhere between the last window at the old level and the end of the first at the
+    # new one: a change is scored against every onset time in that span, not only the latest
+    onset_lo = min(ref, onset.earliest if onset.earliest is not None else onset.time)
+    # what happened in the window, known now: a change is often detected after the question's time (the
+    # next scan, a late trail delivery) yet happened before it; only what surely happened later is left out
+    # (two queries, so that what was detected later never crowds the window's own rows out of the limit)
+    until = max(at, ref)
+    changes = store.changes_of(list(reach), min(ref, at) - window, until, kinds=STATE_CHANGE_KINDS, limit=2000)
+    known = {c.id for c in changes}
+    changes += [c for c in store.changes_of(list(reach), until, until + DETECTION_LAG, kinds=STATE_CHANGE_KINDS,
+                                            limit=2000)
+                if c.id not in known and (lo := changetime.of(c).earliest) is not None and lo <= until]
     summary = _symptom_summary(store, symptom, at, window)
     kept, folded, aside = _screen(changes)
-    born = {n.id: n.first_seen for n in store.get_nodes(sorted({c.node_id for c in kept
-                                                               if c.kind == "cloudtrail"})).values()}
     ranked: list[Candidate] = []
     for ch in kept:
         distance, path, weight = reach[ch.node_id]
@@ -382,8 +407,8 @@ def dig(store: Store, symptom: str, at: float, window: float = 1800.0, limit: in
         if not after and changetime.proximity(ct, ref, window) == 0.0:
             aside.append((ch, f"before the window: changed {_when(ct)}"))
             continue
-        factors = {"kind": round(_kind_factor(ch, born.get(ch.node_id)), 4), "distance": round((0.6 ** distance) * weight, 4),
-                   "time": round(changetime.proximity(ct, ref, window), 4), "evidence": 1.0}
+        factors = {"kind": round(_kind_factor(ch, folded.get(ch.id, [])), 4), "distance": round((0.6 ** distance) * weight, 4),
+                   "time": round(changetime.proximity_to_span(ct, onset_lo, ref, window), 4), "evidence": 1.0}
         evidence = [
             f"change: {ch.summary}" + (f" by {ch.actor}" if ch.actor and ch.actor not in ch.summary else "")
             + f" at {to_rfc3339(ch.time)} ({ch.source})",

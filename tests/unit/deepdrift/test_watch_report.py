@@ -131,3 +131,23 @@ def test_every_mapped_write_is_published_once_per_node_it_changed(tmp_path: Path
     assert [k for _, k, v in bus.sent if b"airdig.change.recorded" in v] == [e.subject for e in events]
     assert Watcher(bus, tmp_path / "w.json").cycle(result)["changes"] == 0  # type: ignore[arg-type]
     assert result.attribution["unknown_events"] == {"ec2:FrobnicateWidget": 1}
+
+
+def test_a_write_whose_arn_cannot_be_derived_is_published_by_native_id(tmp_path: Path) -> None:
+    """An Auto Scaling group's ARN holds a UUID no request carries: the write still goes out, as
+    ``native://<name>`` with the node's kind, account and region, for the engine's native-id index."""
+    from airdig.deepdrift.cloudtrail import Trail
+
+    trail = Trail()
+    trail.add_records([
+        {"eventID": "s1", "eventName": "SetDesiredCapacity", "eventSource": "autoscaling.amazonaws.com",
+         "eventTime": "2025-01-01T00:00:00Z", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "userName": "bob"}, "userAgent": "aws-cli/2",
+         "requestParameters": {"autoScalingGroupName": "workers", "desiredCapacity": 1}}], "t")
+    result = compute([], {}, {}, CTX, trail.finish().events)
+    assert result.attribution["unresolved_targets"] == 0 and result.attribution["mapped"] == 1
+    bus = FakeBus()
+    assert Watcher(bus, tmp_path / "w.json").cycle(result)["changes"] == 1  # type: ignore[arg-type]
+    ev = next(e for e in (CloudEvent.decode(v) for _, _, v in bus.sent) if e.type == "airdig.change.recorded")
+    assert ev.subject == "native://workers" and ev.data["time"] == "2025-01-01T00:00:00.000000Z"
+    assert ev.data["target"] == {"kind": "aws.autoscaling.group", "account": "111122223333", "region": "us-east-1"}

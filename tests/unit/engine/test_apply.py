@@ -204,3 +204,66 @@ def test_a_bad_part_is_set_aside_with_the_reason(store: Store) -> None:
     [(_, reason)] = result.dead
     assert f"event {ev.id}" in reason and "part must be a non-negative integer" in reason
     assert [r.request_count for r in store.service_edge_stats(0, 10_000)] == [2]  # nothing else lost
+
+
+def _asg_write(eid: str, t: float, target: dict[str, str] | None = None) -> CloudEvent:
+    from airdig.model.events import to_rfc3339
+
+    data = {"id": eid, "kind": "cloudtrail", "summary": "SetDesiredCapacity (autoscaling.amazonaws.com) by dba",
+            "time": to_rfc3339(t), "target": target if target is not None else
+            {"kind": "aws.autoscaling.group", "account": "123456789012", "region": "us-east-1"}}
+    return CloudEvent(type="airdig.change.recorded", source="deepdrift", subject="native://app", time=t, data=data)
+
+
+def test_a_write_named_by_native_id_reaches_its_node_now_or_when_the_node_arrives(store: Store) -> None:
+    """An Auto Scaling group's ARN holds a UUID no request carries: DeepDrift sends ``native://<name>``
+    with the node's kind; the engine binds it to the one node of that kind claiming the name."""
+    asg = Node(id="arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:9f1c:autoScalingGroupName/app",
+               kind="aws.autoscaling.group", account="123456789012", region="us-east-1", name="app",
+               native_ids=("app",))
+    fn = Node(id="arn:aws:lambda:us-east-1:123456789012:function:app", kind="aws.lambda.function",
+              account="123456789012", region="us-east-1", name="app", native_ids=("app",))  # same name, other kind
+    a = Applier(store)
+    a.apply([rec(_asg_write("ct-early", 50.0))])  # before any scan saw the group: the row waits
+    assert [c.id for c in store.changes("native://app", None, None)] == ["ct-early"]
+    a.apply([rec(resource_event("created", fn, "skygraph", time=60.0)),
+             rec(resource_event("created", asg, "skygraph", time=60.0), 1)])
+    a.apply([rec(_asg_write("ct-late", 300.0))])
+    rows = {c.id: c for c in store.changes(asg.id, None, None)}
+    assert {"ct-early", "ct-late"} <= set(rows) and rows["ct-late"].time == 300.0
+    assert rows["ct-late"].details["change_time"] == {"earliest": 300.0, "latest": 300.0, "basis": "cloudtrail"}
+    assert not [c for c in store.changes(fn.id, None, None) if c.kind == "cloudtrail"]
+    assert not store.changes("native://app", None, None)
+
+
+def test_a_native_write_stays_unbound_when_the_id_is_ambiguous_or_malformed(store: Store) -> None:
+    a = Applier(store)
+    for i, region in enumerate(("us-east-1", "eu-west-1")):
+        a.apply([rec(resource_event("created", Node(
+            id=f"arn:aws:autoscaling:{region}:123456789012:autoScalingGroup:u{i}:autoScalingGroupName/app",
+            kind="aws.autoscaling.group", account="123456789012", region=region, name="app", native_ids=("app",)),
+            "skygraph", time=10.0), i)])
+    a.apply([rec(_asg_write("ct-any-region", 20.0, {"kind": "aws.autoscaling.group"}))])
+    assert [c.id for c in store.changes("native://app", None, None)] == ["ct-any-region"]  # two claim it
+    bad = _asg_write("ct-bad", 30.0)
+    bad.data["target"] = ["aws.autoscaling.group"]
+    res = a.apply([rec(bad)])
+    assert len(res.dead) == 1 and "target must be an object" in res.dead[0][1]
+
+
+def test_an_objects_own_creation_time_places_it_even_before_the_previous_scan(store: Store) -> None:
+    """A Kubernetes object's creationTimestamp is the API server's record of the write: a previous scan
+    that ran after it (missed the object, or a scanner clock ahead) does not move the change to the scan."""
+    from airdig.model.events import to_rfc3339
+
+    rs = Node(id="k8s://c/ns/replicaset/api-2", kind="k8s.replicaset", provider="k8s", name="api-2")
+    ev = resource_event("created", rs, "skygraph", time=1000.0)
+    ev.data["observed_between"] = [to_rfc3339(600.0), to_rfc3339(1000.0)]
+    ev.data["changed_at"] = to_rfc3339(400.0)
+    future = resource_event("updated", rs, "skygraph", changed=["attrs.x"], time=1100.0)
+    future.data["observed_between"] = [to_rfc3339(1000.0), to_rfc3339(1100.0)]
+    future.data["changed_at"] = to_rfc3339(1500.0)  # after the observation: impossible, the scan bounds it
+    Applier(store).apply([rec(ev), rec(future, 1)])
+    rows = {c.id: c for c in store.changes(rs.id, None, None)}
+    assert rows[ev.id].details["change_time"] == {"earliest": 400.0, "latest": 400.0, "basis": "rollout"}
+    assert rows[future.id].details["change_time"] == {"earliest": 1000.0, "latest": 1100.0, "basis": "scan"}

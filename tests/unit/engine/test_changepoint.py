@@ -60,3 +60,21 @@ def test_unordered_points_and_non_positive_latencies() -> None:
     pts = list(reversed(series([5.0] * 8 + [0.0] + [90.0] * 3)))
     cp = step_up(pts, log=True, min_step=0.4)
     assert cp is not None and cp.time == T + 9 * 60 and cp.earliest == T + 8 * 60  # the 0 ms window is skipped
+
+
+def test_an_error_step_in_few_calls_is_placed_by_the_counts() -> None:
+    """Ten calls a window, 40 % of them failing from window 14: the ratios read 0.2, 0.3, 0.6 — least
+    squares on the ratios puts the step a window late (the first bad window looks like noise), while the
+    counts say fourteen windows without one error, then errors: the step begins at window 14."""
+    from airdig.engine.intel.changepoint import error_count_step
+
+    errors = [0] * 14 + [2, 3, 6]
+    windows = [(T + i * 120, e, 10) for i, e in enumerate(errors)]  # a window every two minutes
+    late = error_step([(t, e / n) for t, e, n in windows], 60.0)
+    assert late is not None and late.time == T + 15 * 120  # the ratios alone: one window late
+    cp = error_count_step(windows, 60.0)
+    assert cp is not None and cp.time == T + 14 * 120 and cp.before == 0.0
+    # a single failed call in a window is no onset, and a steady error rate is no step
+    assert error_count_step([(T + i * 60, 0, 300) for i in range(20)] + [(T + 20 * 60, 1, 300)]) is None
+    assert error_count_step([(T + i * 60, 30, 1000) for i in range(20)]) is None
+    assert error_count_step([(T, 0, 10)]) is None

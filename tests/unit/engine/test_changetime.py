@@ -72,3 +72,19 @@ def test_a_drift_row_stored_before_intervals_is_timed_by_its_cause() -> None:
     drift = ChangeRow(id="d", node_id="n", time=ONSET, kind="drift", source="deepdrift", summary="s", actor="alice",
                       details={"cause": {"event_time": "1970-01-01T02:40:00Z"}})  # a row from before intervals
     assert of(drift) == ChangeTime(9600.0, 9600.0, "cloudtrail")
+
+
+def test_an_onset_known_only_to_a_span_scores_a_change_inside_it_by_the_onsets_it_precedes() -> None:
+    """Statistics every minute with a quiet minute between: the onset lies between the end of the last
+    window at the old level and the end of the first at the new one. A change in that span preceded only
+    part of the possible onsets; one before the span preceded all of them."""
+    from airdig.engine.intel.changetime import proximity_to_span
+
+    lo, hi = ONSET - 60, ONSET + 60
+    inside = ChangeTime(ONSET + 30, ONSET + 30, "cloudtrail")
+    before = ChangeTime(lo - 30, lo - 30, "cloudtrail")
+    assert proximity(inside, hi, 1800) > 0.9  # against the latest possible onset alone: as if surely before
+    assert proximity_to_span(inside, lo, hi, 1800) < 0.3  # it precedes a quarter of the possible onsets
+    assert proximity_to_span(before, lo, hi, 1800) > 3 * proximity_to_span(inside, lo, hi, 1800)
+    assert proximity_to_span(ChangeTime(hi + 1, hi + 1, "cloudtrail"), lo, hi, 1800) == 0.0
+    assert proximity_to_span(before, hi, hi, 1800) == proximity(before, hi, 1800)  # a known onset

@@ -270,3 +270,65 @@ def test_asked_late_the_onset_still_anchors_the_window(store: Store) -> None:
     dg = dig(store, HOST, ALERT + 3000, 1800.0)
     assert dg.onset is not None and dg.onset.time == ONSET, dg.onset
     assert dg.candidates[0].change.id == "ct-resize", [(c.change.id, c.factors) for c in dg.candidates]
+
+
+def test_a_change_detected_after_the_question_but_made_before_it_is_a_candidate(store: Store) -> None:
+    """Detection time plays no part: the rescan that sees a rollout may run after the time asked about
+    (the next cron run); the rollout's own time places it. What surely happened later is not listed."""
+    from airdig.model.events import resource_event
+
+    pod_old = Node(id="k8s://c/shop/pod/checkout-1", kind="k8s.pod", provider="k8s", name="checkout-1")
+    pod_new = Node(id="k8s://c/shop/pod/checkout-2", kind="k8s.pod", provider="k8s", name="checkout-2")
+    evs = incident()
+    found = resource_event("created", pod_old, "skygraph", time=T0 - 3600)
+    found.data["discovered"] = True
+    rolled = resource_event("created", pod_new, "skygraph", time=AT + 900)  # seen 15 min after the question
+    rolled.data["observed_between"] = [to_rfc3339(T0 - 1200), to_rfc3339(AT + 900)]
+    rolled.data["changed_at"] = to_rfc3339(T0 - 60)  # its creationTimestamp: the rollout
+    later = resource_event("updated", pod_old, "skygraph", changed=["attrs.status"], time=AT + 900)
+    later.data["observed_between"] = [to_rfc3339(AT + 300), to_rfc3339(AT + 900)]  # surely after AT
+    evs += [found, rolled, later]
+    evs += [CloudEvent(type="airdig.trace.edge", source="tracecore", subject=CHECKOUT, time=T0 - 3600,
+                       data={"src": CHECKOUT, "dst": p.id, "type": "runs_on"}) for p in (pod_old, pod_new)]
+    apply_all(store, evs)
+    dg = dig(store, HOST, AT, 1800.0)
+    by_id = {c.change.id: c for c in dg.candidates}
+    assert rolled.id in by_id and not by_id[rolled.id].after_onset, [(c.change.id, c.factors) for c in dg.candidates]
+    assert by_id[rolled.id].change_time.latest == T0 - 60
+    assert later.id not in by_id and all(c.id != later.id for c, _ in dg.set_aside)
+    assert dg.candidates[0].change.id == "ct-resize"
+
+
+def test_a_write_to_a_resource_first_scanned_after_it_is_not_an_appearance(store: Store) -> None:
+    """What a write did decides its kind, not when a scan first saw the node: the first scan of the
+    database's security group ran after the DBA revoked a rule (discovery), yet the revoke changed an
+    existing group — a full-weight write, above a tag edit on the host. A write the writes table marks
+    ``(created)`` is an appearance."""
+    from airdig.model.events import resource_event
+
+    nodes, edges = ec2_scope("db.r6g.2xlarge")
+    evs = change_events(diff_scope(None, scope(nodes, edges)), at=T0 + 400)  # the first scan: after the writes
+    revoke = change_event(trail("ct-revoke", "RevokeSecurityGroupIngress", "ec2.amazonaws.com", T0, DBA), SG_DB,
+                          ("ingress",))
+    tag = change_event(trail("ct-tag", "CreateTags", "ec2.amazonaws.com", T0 + 60, DBA), HOST, ("tags.Owner",))
+    bucket = Node(id="arn:aws:s3:::scratch", kind="aws.s3.bucket", provider="aws", account=ACCT, name="scratch")
+    made = change_event(trail("ct-bucket", "CreateBucket", "s3.amazonaws.com", T0 + 30, DBA), bucket.id,
+                        ("(created)",))
+    found = resource_event("created", bucket, "skygraph", time=T0 + 400)
+    found.data["discovered"] = True
+    evs += [found, revoke, tag, made,
+            CloudEvent(type="airdig.edge.observed", source="skygraph", subject=bucket.id, time=T0 + 400,
+                       data={"edge": {"src": bucket.id, "dst": HOST, "type": "network"}}),
+            CloudEvent(type="airdig.trace.edge", source="tracecore", subject=CHECKOUT, time=T0 - 3600,
+                       data={"src": CHECKOUT, "dst": HOST, "type": "runs_on"}),
+            CloudEvent(type="airdig.trace.edge", source="tracecore", subject=CHECKOUT, time=T0 - 3600,
+                       data={"src": CHECKOUT, "dst": DB, "type": "calls"}),
+            CloudEvent(type="airdig.health.changed", source="pulsesight", subject=HOST, time=ALERT, data={
+                "node_id": HOST, "status": "critical", "previous": "healthy", "since": to_rfc3339(ALERT)})]
+    apply_all(store, evs)
+    dg = dig(store, HOST, AT, 1800.0)
+    by_id = {c.change.id: c for c in dg.candidates}
+    assert by_id["ct-revoke"].factors["kind"] == 1.0, [(c.change.id, c.factors) for c in dg.candidates]
+    assert by_id["ct-bucket"].factors["kind"] == 0.5 and by_id["ct-tag"].factors["kind"] == 0.1
+    order = [c.change.id for c in dg.candidates]
+    assert order.index("ct-revoke") < order.index("ct-tag"), order
