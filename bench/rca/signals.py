@@ -14,7 +14,10 @@ from airdig.model.events import to_rfc3339
 from bench.rca.kube import CLUSTER
 from bench.rca.plan import Incident
 
-BATCH_EVERY = 120.0  # seconds of event time between two exported batches
+# continuous traffic, as a service under alerting has: 20 requests a minute, evenly spread (one exported
+# batch every 30 s); a burst every two minutes left half the minutes without a call, and no onset can be
+# placed closer than the gaps in the traffic
+BATCH_EVERY = 30.0  # seconds of event time between two exported batches
 PER_BATCH = 10  # requests per batch
 K8S_FAMILIES = ("image_deploy", "env_change")
 FN_FAMILIES = ("lambda_config", "kms_disabled")
@@ -61,7 +64,7 @@ def batches(inc: Incident, rng: random.Random, every: float = BATCH_EVERY, lead:
 
     out = []
     t = inc.onset - lead
-    gap = every / 60  # requests spread over the first sixth of the interval
+    gap = every / PER_BATCH  # requests spread evenly over the interval
     while t < inc.alert_at + every:
         degraded = t >= inc.onset
         spans = []
