@@ -35,6 +35,16 @@ def _scan_lease(database_url: str, opts: ScanOptions) -> Lease:
     return Lease(store, "skygraph:scan:" + hashlib.sha1(key).hexdigest(), ttl=120.0)
 
 
+def _services(values: tuple[str, ...]) -> list[str] | None:
+    """The --services asked for (None: all), refusing a name no scanner reads."""
+    wanted = _split(values) or None
+    unknown = sorted(set(wanted or []) - set(SERVICE_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
+                                 param_hint="--services")
+    return wanted
+
+
 @click.group("skygraph")
 def skygraph() -> None:
     """SkyGraph: the AWS + Kubernetes + Terraform resource graph."""
@@ -82,11 +92,7 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
     cannot be read is reported and keeps its previous graph: it never produces deletions.
     """
     settings = cli_context().settings
-    wanted = _split(services) or None
-    unknown = sorted(set(wanted or []) - set(SERVICE_NAMES))
-    if unknown:
-        raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
-                                 param_hint="--services")
+    wanted = _services(services)
     try:
         account_list = check_accounts(_split(account_ids))
         check_role_name(role_name)
@@ -184,11 +190,7 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
     from airdig.skygraph.follow import Follower
 
     settings = cli_context().settings
-    wanted = _split(services) or None
-    unknown = sorted(set(wanted or []) - set(SERVICE_NAMES))
-    if unknown:
-        raise click.BadParameter(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}",
-                                 param_hint="--services")
+    wanted = _services(services)
     try:
         check_role_name(role_name)
     except AccountsError as exc:
