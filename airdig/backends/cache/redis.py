@@ -76,6 +76,8 @@ class RedisCache:
                           ssl_check_hostname=opts.flag("ssl_verify_identity", True))
         elif any(opts.get(k) for k in ("ssl_ca", "ssl_cert", "ssl_key")):
             raise ConfigError(SETTING, "TLS options need a rediss:// URL")
+        # the subscriber loops run under it; the engine hands in its own (metrics, liveness)
+        self.supervisor = Supervisor("cache")
         if parts.scheme.endswith("+sentinel"):
             self._r = self._from_sentinels(parts.netloc, parts.path, opts, kwargs, tls)
             self._lock = threading.Lock()
@@ -87,8 +89,6 @@ class RedisCache:
         except ValueError as exc:
             raise ConfigError(SETTING, f"bad Redis URL {redact_text(url)!r}: {exc}") from None
         self._lock = threading.Lock()
-        # the subscriber loops run under it; the engine hands in its own (metrics, liveness)
-        self.supervisor = Supervisor("cache")
 
     def _from_sentinels(self, netloc: str, path: str, opts: UrlOptions, kwargs: dict[str, Any],
                         tls: bool) -> redis.Redis:

@@ -49,7 +49,7 @@ export function timelineList(changes, { showResource = false } = {}) {
 // a scan diff's changed attributes, each with the CloudTrail write that set it (null: none on record did)
 export const WRITER_FIELDS = "writers { path writer { eventId eventName time principal channel sourceIp } }";
 
-function changeWriters(writers) {
+export function changeWriters(writers) {
   if (!writers || !writers.length) return null;
   return h("ul", { class: "writers" }, writers.map((p) => h("li", { "data-path": p.path },
     h("code", {}, p.path), " ",

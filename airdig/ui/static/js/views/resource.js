@@ -5,7 +5,7 @@ import { gql } from "../api.js";
 import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
   loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl } from "../dom.js";
 import { drawGraph } from "../graph.js";
-import { CHANGE_FIELDS, WRITER_FIELDS, reasonText, timelineList, navRow } from "./common.js";
+import { CHANGE_FIELDS, WRITER_FIELDS, changeWriters, reasonText, timelineList, navRow } from "./common.js";
 
 const RESOURCE = `query($id: ID!) { resource(id: $id) { id kind name provider account region attrs tags managedBy
   health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt } }`;
@@ -19,7 +19,7 @@ const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $
 const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
   symptom at summary onset { time source detail } verdict margin
   candidates { score distance path evidence deciding afterOnset changeTime { earliest latest basis }
-    change { ${CHANGE_FIELDS} details }
+    change { ${CHANGE_FIELDS} details ${WRITER_FIELDS} }
     beforeAfter { src dst before { rate errorRatio p95 } after { rate errorRatio p95 } } }
   setAside { reason change { id kind resourceId summary } }
   impact { id distance } } }`;
@@ -213,7 +213,8 @@ function candidates(rc, r, navigate) {
         h("div", { class: "grow" },
           h("div", {}, h("b", {}, ch.summary || "(no summary)"), c.afterOnset ? h("span", { class: "badge" }, " after the onset") : null),
           h("div", { class: "muted small" }, `${ch.actor ? "by " + ch.actor : "actor unknown"} · ${when} · ${c.distance} hop${c.distance === 1 ? "" : "s"} away · via ${ch.source || "?"}`),
-          c.deciding ? h("div", { class: "deciding small" }, c.deciding) : null),
+          c.deciding ? h("div", { class: "deciding small" }, c.deciding) : null,
+          changeWriters(ch.writers)),
         h("a", { class: "btn btn-small", href: resHref(ch.resourceId) }, "open")),
       chain,
       c.evidence && c.evidence.length ? h("details", { class: "evidence-box", open: i === 0 }, h("summary", { class: "small muted" }, "evidence chain"),
