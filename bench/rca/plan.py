@@ -63,11 +63,16 @@ def plan(n: int, seed: int, start: float, families: tuple[str, ...] = FAMILIES, 
     ``start``. Live: every incident happens from ``start`` on, in real time, at the same moment (they
     share no graph neighbourhood), with every distance scaled by ``LIVE_SCALE``."""
     rng = random.Random(seed)
+    # where in its minute each replayed onset falls is the seed's choice, not the clock's: per-minute
+    # statistics place an onset to its minute, so the phase changes what can be told apart, and a run
+    # must give the same answer whenever it is started (a stream of its own keeps the plan's draws)
+    phase = random.Random(f"{seed}:phase")
+    minute = start - start % 60
     scale = LIVE_SCALE if live else 1.0
     out = []
     for i in range(n):
         family = families[i % len(families)]
-        onset = start + LIVE_LEAD + i % 10 if live else start - NEWEST - i * SLOT
+        onset = start + LIVE_LEAD + i % 10 if live else minute - NEWEST - i * SLOT + phase.uniform(0, 60)
         kinds = list(DECOYS)
         rng.shuffle(kinds)
         kinds = kinds[:rng.choice((5, 6))]

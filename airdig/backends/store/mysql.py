@@ -97,7 +97,9 @@ class MysqlDialect:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            client = boto3.client("rds", region_name=self.iam_region or None)
+            # a session of its own: boto3's process-wide default session keeps the credentials it first
+            # resolved, so rotated keys (or another test's) would sign every later token
+            client = boto3.session.Session().client("rds", region_name=self.iam_region or None)
             token: str = client.generate_db_auth_token(DBHostname=self.params["host"], Port=self.params["port"],
                                                        DBUsername=self.params["user"])
         except (BotoCoreError, ClientError) as exc:

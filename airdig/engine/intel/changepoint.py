@@ -33,6 +33,7 @@ class ChangePoint:
     before: float  # level before (median, in the series' own unit)
     after: float  # level after (median)
     z: float  # the step against the noise
+    latest: float | None = None  # by when it had surely begun (None: the end of the window at ``time``)
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -130,3 +131,68 @@ def error_count_step(windows: Sequence[tuple[float, int, int]], width: float = 6
             best = (ll, k)
     found = _judge(pts, [v for _, v in pts], best[1], width, 0.02, 4.0, 0.005) if best else None
     return found or error_step(pts, width)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window's share of calls at the new level, for :func:`within_window`."""
+
+    start: float
+    bad: float  # the share of its calls that look like the new level (erring, or slower than the middle)
+    calls: int
+
+
+def _partial(w: Window, low: float, high: float) -> float | None:
+    """How much of ``w`` was at the new level, when its share differs significantly from both levels
+    (a binomial z of 2 against each); ``None`` when it is indistinguishable from one of them."""
+    if w.calls < 5 or high - low <= 0:
+        return None
+
+    def differs(level: float) -> bool:
+        p = min(max(level, 1.0 / w.calls), 1.0 - 1.0 / w.calls)
+        return abs(w.bad - level) > 2.0 * math.sqrt(p * (1.0 - p) / w.calls)
+
+    if not (differs(low) and differs(high)):
+        return None
+    return min(1.0, max(0.0, (w.bad - low) / (high - low)))
+
+
+def within_window(cp: ChangePoint, windows: Sequence[Window], width: float) -> ChangePoint:
+    """Place the onset inside its window, from the calls themselves.
+
+    A per-window series only says the step happened somewhere in ``[earliest, time + width]``. But a
+    window the step fell into holds calls of both levels, and with calls spread over the window the share
+    at the new level says where: a window whose last 40 % of calls erred began erring 60 % of the way in.
+    That share is used only where it differs significantly from both the old and the new level (counts
+    are binomial); otherwise the window counts as wholly old (the last one before) or wholly new (the
+    first one after). The onset is then placed ± ``width / sqrt(calls)`` around that point (the resolution
+    the calls allow), never outside what the series alone allows. Without calls to go by (no counts, too
+    few calls, a gap before the first bad window) the change point is returned as it was."""
+    ws = sorted(windows, key=lambda w: w.start)
+    before = [w for w in ws if w.start < cp.time]
+    after = [w for w in ws if w.start >= cp.time]
+    if not before or not after or after[0].start != cp.time:
+        return cp
+    low = _median([w.bad for w in before])
+    high = _median([w.bad for w in after])
+    if high - low < 0.05:
+        return cp
+    last, first = before[-1], after[0]
+    latest = cp.time + width
+    estimate: tuple[float, int] | None = None
+    if last.start + width == first.start:
+        f = _partial(last, low, high)
+        if f is not None and f > 0:
+            estimate = (last.start + (1.0 - f) * width, last.calls)
+    if estimate is None:
+        if first.calls < 5:
+            return cp
+        f = _partial(first, low, high)
+        estimate = (first.start + (1.0 - (1.0 if f is None else f)) * width, first.calls)
+    at, calls = estimate
+    margin = width / math.sqrt(calls)
+    # across a gap without calls the onset may lie anywhere in it: only the upper bound narrows then
+    earliest = max(last.start, at - margin) if last.start + width == first.start else cp.earliest
+    end = min(latest, max(at + margin, earliest))
+    return ChangePoint(time=max(earliest, min(at, end)), earliest=earliest, before=cp.before, after=cp.after,
+                       z=cp.z, latest=end)

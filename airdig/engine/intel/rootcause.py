@@ -9,7 +9,9 @@ The model, in the order the answer is built:
    when it began before the window — asked late, the onset still anchors the window of changes).
    Without either, the query time is the onset (and the answer says so). A step in a per-minute series is only known to have begun
    after the last window at the old level and within its first bad window, so a change is "after the onset" only after the end
-   of that window. Error-ratio steps are placed by the binomial likelihood of the error counts.
+   of that window. Error-ratio steps are placed by the binomial likelihood of the error counts. The calls
+   narrow that span (:func:`.changepoint.within_window`): the share of a boundary window's calls at the
+   new level (failing, or slower than the middle of the two p95 levels) says where in it the step fell.
 
 2. **What can be a candidate.** State changes on nodes from which trouble can travel to the symptom
    (≤ 4 hops along the declared propagation of edge types; a host's symptom is also its workloads', so
@@ -59,7 +61,7 @@ from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, ServiceEdgeRow, Store
 from airdig.engine.intel import changetime, writers
-from airdig.engine.intel.changepoint import ChangePoint, error_count_step, latency_step
+from airdig.engine.intel.changepoint import ChangePoint, Window, error_count_step, latency_step, within_window
 from airdig.engine.intel.changetime import ChangeTime
 from airdig.engine.intel.graphwalk import walk
 from airdig.engine.intel.servicemap import compare
@@ -158,6 +160,20 @@ def _p95(r: ServiceEdgeRow) -> float | None:
     return r.p95
 
 
+def _slow_share(r: ServiceEdgeRow, middle: float) -> Window | None:
+    """The share of a window's calls slower than ``middle`` (from its latency histogram), if it has one."""
+    lat = r.latency
+    if not isinstance(lat, dict) or not lat.get("bounds") or not lat.get("counts"):
+        return None
+    bounds, counts = list(lat["bounds"]), list(lat["counts"])
+    total = sum(counts)
+    if not total:
+        return None
+    # bucket i holds (bounds[i-1], bounds[i]]: count the buckets wholly above the middle
+    slow = sum(c for i, c in enumerate(counts) if i > 0 and float(bounds[i - 1]) >= middle)
+    return Window(r.window_start, slow / total, int(total))
+
+
 def shifts(rows: list[ServiceEdgeRow]) -> dict[tuple[str, str], Shift]:
     """The earliest significant upward step of each edge's p95 or error ratio."""
     series: dict[tuple[str, str], list[ServiceEdgeRow]] = {}
@@ -169,10 +185,14 @@ def shifts(rows: list[ServiceEdgeRow]) -> dict[tuple[str, str], Shift]:
         found: list[Shift] = []
         lat = latency_step([(r.window_start, v) for r in rs if (v := _p95(r)) is not None], width)
         if lat:
+            middle = math.sqrt(lat.before * lat.after)  # between the two levels, in log space
+            lat = within_window(lat, [w for r in rs if (w := _slow_share(r, middle)) is not None], width)
             found.append(Shift(key[0], key[1], "p95", lat, width))
         err = error_count_step([(r.window_start, r.error_count, r.request_count) for r in rs if r.request_count],
                                width)
         if err:
+            err = within_window(err, [Window(r.window_start, r.error_count / r.request_count, r.request_count)
+                                      for r in rs if r.request_count], width)
             found.append(Shift(key[0], key[1], "error ratio", err, width))
         if found:
             out[key] = min(found, key=lambda s: s.cp.time)
@@ -223,8 +243,8 @@ def find_onset(store: Store, affected: list[str], at: float,
     options: list[Onset] = []
     for s in edge_shifts.values():
         if anchor - window <= s.cp.time <= at + 60:
-            options.append(Onset(s.cp.time, s.cp.time + s.width, f"call edge {s.metric}", s.describe(),
-                                 earliest=s.cp.earliest))
+            options.append(Onset(s.cp.time, s.cp.latest if s.cp.latest is not None else s.cp.time + s.width,
+                                 f"call edge {s.metric}", s.describe(), earliest=s.cp.earliest))
     options += [Onset(t, t, "health", text) for t, text in health]
     if not options:
         return Onset(at, at, "query time", "no change point in the affected edges and no health transition: "

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from airdig.engine.intel.changepoint import error_step, latency_step, step_up
+from airdig.engine.intel.changepoint import (
+    Window,
+    error_count_step,
+    error_step,
+    latency_step,
+    step_up,
+    within_window,
+)
 
 T = 1_790_000_000.0
 
@@ -78,3 +85,60 @@ def test_an_error_step_in_few_calls_is_placed_by_the_counts() -> None:
     assert error_count_step([(T + i * 60, 0, 300) for i in range(20)] + [(T + 20 * 60, 1, 300)]) is None
     assert error_count_step([(T + i * 60, 30, 1000) for i in range(20)]) is None
     assert error_count_step([(T, 0, 10)]) is None
+
+
+# ---- placing the onset inside its window (within_window)
+
+def _errors(per_window: list[tuple[int, int]]) -> tuple[list[tuple[float, int, int]], list[Window]]:
+    """(errors, calls) per minute from T → the counts for error_count_step and the windows to place it."""
+    counts = [(T + i * 60.0, e, n) for i, (e, n) in enumerate(per_window)]
+    return counts, [Window(t, e / n, n) for t, e, n in counts]
+
+
+def test_a_window_the_errors_began_in_places_the_onset_inside_it() -> None:
+    # 20 calls a minute; from 40 s into minute 10 on, 60 % of the calls fail: minute 10 shows 4 of 20
+    counts, windows = _errors([(0, 20)] * 10 + [(4, 20)] + [(12, 20)] * 4)
+    cp = error_count_step(counts)
+    assert cp is not None
+    placed = within_window(cp, windows, 60.0)
+    assert placed.latest is not None and T + 10 * 60 <= placed.earliest <= placed.time <= placed.latest
+    assert abs(placed.time - (T + 10 * 60 + 40)) <= 15  # the share erring says where: about 40 s in
+    assert placed.latest - placed.earliest <= 2 * 60 / 20 ** 0.5 + 1e-6  # ± width/sqrt(calls)
+
+
+def test_a_clean_last_window_and_a_wholly_bad_first_one_put_the_onset_at_their_border() -> None:
+    # the last minute before is clean, the first after as bad as the rest: the step came at the border
+    windows = [Window(T + i * 60.0, 0.0, 20) for i in range(10)] + [Window(T + i * 60.0, 1.0, 20)
+                                                                    for i in range(10, 14)]
+    cp = latency_step([(w.start, 300.0 if w.bad else 5.0) for w in windows])
+    assert cp is not None and cp.time == T + 600
+    placed = within_window(cp, windows, 60.0)
+    assert placed.latest is not None and placed.latest < T + 600 + 60  # not the end of the window any more
+    assert placed.earliest < T + 600 <= placed.latest  # the border, give or take what 20 calls resolve
+
+
+def test_a_share_indistinguishable_from_a_level_counts_the_window_wholly() -> None:
+    # 7 of 20 failing against a level of 8/20: noise, not a partial window — the window is wholly new
+    counts, windows = _errors([(0, 20)] * 10 + [(7, 20)] + [(8, 20)] * 4)
+    cp = error_count_step(counts)
+    assert cp is not None and cp.time == T + 600
+    placed = within_window(cp, windows, 60.0)
+    assert placed.latest is not None and placed.latest <= T + 600 + 60 / 20 ** 0.5 + 1e-6
+
+
+def test_without_calls_to_go_by_the_change_point_is_kept() -> None:
+    counts, windows = _errors([(0, 3)] * 10 + [(2, 3)] * 4)  # three calls a minute: too few to place
+    cp = error_count_step(counts)
+    assert cp is not None
+    assert within_window(cp, windows, 60.0) == cp
+    gap = [w for w in windows if w.start != T + 540]  # no calls in the minute before the step either
+    assert within_window(cp, gap, 60.0) == cp
+
+
+def test_across_a_gap_only_the_upper_bound_narrows() -> None:
+    windows = [Window(T + i * 60.0, 0.0, 20) for i in range(8)] + [Window(T + i * 60.0, 0.5, 20)
+                                                                   for i in range(10, 14)]
+    cp = error_count_step([(w.start, int(w.bad * w.calls), w.calls) for w in windows])
+    assert cp is not None and cp.time == T + 600 and cp.earliest == T + 480
+    placed = within_window(cp, windows, 60.0)
+    assert placed.earliest == T + 480 and placed.latest is not None and placed.latest < T + 660
