@@ -457,6 +457,20 @@ def test_db_migrate_runs_as_pre_install_and_pre_upgrade_hook(docs: Docs) -> None
     assert "--no-migrate" in engine["args"]
 
 
+def test_db_prune_runs_on_a_schedule_with_the_retention_policy(render: Render) -> None:
+    docs = render("prune.retention=changes=30\\,applied_events=7")
+    cron = one(docs, "CronJob", "rel-airdig-prune")
+    assert cron["spec"]["schedule"] == "17 3 * * *" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    spec = pod_spec(cron)
+    assert spec["automountServiceAccountToken"] is False
+    container = spec["containers"][0]
+    assert container["args"] == ["db", "prune"]
+    env = env_of(container)
+    assert env["AIRDIG_DATABASE_URL"]["value"].startswith("mysql://airdig:$(AIRDIG_SECRET_DATABASE_PASSWORD)@")
+    assert env["AIRDIG_RETENTION"]["value"] == "changes=30,applied_events=7"
+    assert not [d for d in render("prune.enabled=false") if d["metadata"]["name"] == "rel-airdig-prune"]
+
+
 # ------------------------------------------------------------------ settings, secrets, image, security
 
 
@@ -475,7 +489,7 @@ def test_roles_point_at_the_external_data_platform(docs: Docs) -> None:
     for role, e in env.items():
         assert e["AIRDIG_BUS_URL"]["value"].startswith("kafka://airdig-kafka-kafka-bootstrap.kafka:9092?"), role
         assert e["AIRDIG_DATA_DIR"]["value"] == "/data"
-        if role not in ("engine", "migrate"):
+        if role not in ("engine", "migrate", "prune"):
             assert "AIRDIG_DATABASE_URL" not in e, f"{role} does not need the database credentials"
         # $(VAR) references resolve only to variables defined earlier in the same container
         names = list(e)

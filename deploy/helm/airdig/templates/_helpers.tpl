@@ -123,7 +123,7 @@ credential is ever rendered. Each role gets only the settings it reads.
 - name: AIRDIG_TENANT
   value: {{ $dp.tenant | quote }}
 {{- end }}
-{{- if has $role (list "engine" "migrate") }}
+{{- if has $role (list "engine" "migrate" "prune") }}
 {{- $db := required "dataPlatform.database.url is required (e.g. mysql://airdig@basic-tidb.tidb:4000/airdig)" $dp.database.url }}
 {{- $db = include "airdig.databaseUrl" $root }}
 {{- if regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $db }}
