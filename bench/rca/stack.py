@@ -7,7 +7,6 @@ in this process's environment, which the commands inherit), the simulated Kubern
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,19 +15,7 @@ from typing import Any
 
 import httpx
 
-from airdig.demo.estate import REGION
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+from airdig.demo.estate import REGION, free_ports
 
 
 class StackFailed(RuntimeError):
@@ -48,7 +35,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("AIRDIG_", "KUBECONFIG"))}
         self.env.update(AIRDIG_CONFIG=str(config), AIRDIG_DATA_DIR=str(self.data), AIRDIG_LOG_LEVEL="warning")
-        ports = _free_ports(5)
+        ports = free_ports(5)
         self.engine = f"http://127.0.0.1:{ports[0]}"
         self.otlp = f"http://127.0.0.1:{ports[3]}/v1/traces"
         self.pulsesight = f"http://127.0.0.1:{ports[4]}"

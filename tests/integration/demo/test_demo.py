@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,20 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from airdig.demo.estate import free_ports
+
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:ec2:us-east-1:{ACCOUNT}"
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 class Run:
@@ -80,7 +69,7 @@ def _gql(url: str, query: str, **variables: Any) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(tmp_path: Path) -> None:
-    engine, ui, grpc, http, ps = _free_ports(5)
+    engine, ui, grpc, http, ps = free_ports(5)
     env = {**os.environ, "AIRDIG_LOG_LEVEL": "warning"}
     for key in [k for k in env if k.startswith(("AWS_", "AIRDIG_PULSESIGHT_", "AIRDIG_METRICS", "AIRDIG_DATABASE",
                                                  "AIRDIG_BUS", "AIRDIG_CACHE", "AIRDIG_TRACES", "AIRDIG_CONFIG",
@@ -155,7 +144,7 @@ def test_demo_finds_the_security_group_change_behind_the_critical_checkout_host(
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_demo_without_incident_stops_by_itself_after_exit_after(tmp_path: Path) -> None:
-    ports = _free_ports(5)
+    ports = free_ports(5)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRDIG_"))}
     names = ["--engine-port", "--ui-port", "--otlp-grpc-port", "--otlp-http-port", "--pulsesight-port"]
     run = Run(["--speed", "10", "--no-incident", "--exit-after", "12", "--data-dir", str(tmp_path / "airdig"),
