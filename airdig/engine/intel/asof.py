@@ -10,12 +10,14 @@ T; drift follows from the drift events open at T.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, NodeRow, Store
 from airdig.engine.apply import STATE_KEY
+from airdig.errors import InvalidInput
 
 STATE_KINDS = ("created", "updated")
 _DRIFT_NODE_STATUS = {"changed": "drifted", "missing": "missing", "unmanaged": "unmanaged"}
@@ -136,3 +138,22 @@ def health_summary(store: Store, at: float, statuses: Sequence[str], first: int)
     picked = sorted((n for n in alive.values() if n.node.health_status in statuses),
                     key=lambda n: (order.get(n.node.health_status, 4), n.node.id))
     return counts, picked[:first]
+
+
+MAX_DRIFT_AT = 5000
+
+
+def drift_events_at(store: Store, at: float, resource_id: str | None, status: str | None, severity: str | None,
+                    kind: str | None, first: int, after: tuple[float, str] | None) -> tuple[list[DriftRow], bool, int]:
+    """Drift events detected by ``at`` with their status then (open/acknowledged or resolved), newest
+    first: (page, has next page, total). Refused above :data:`MAX_DRIFT_AT` matches (filter further)."""
+    rows = [drift_at(d, at) for d in store.drift_events(
+        resource_id=resource_id, severity=severity, kind=kind, first=MAX_DRIFT_AT + 1,
+        after=(math.nextafter(at, math.inf), ""))]  # keyset "before": detected_at <= at
+    if len(rows) > MAX_DRIFT_AT:
+        raise InvalidInput("at", f"more than {MAX_DRIFT_AT} drift events by then: filter by resource or severity")
+    rows = [d for d in rows if status is None or d.status == status]
+    total = len(rows)
+    if after is not None:
+        rows = [d for d in rows if (d.detected_at, d.id) < after]
+    return rows[:first], len(rows) > first, total

@@ -2,7 +2,9 @@
 
 Each selected field costs 1 times the page sizes of the lists it sits in: a list field's ``first``
 argument multiplies the cost of everything below it (a variable or a missing ``first`` counts as the
-largest page, 100). ``rootCause`` and ``impact`` cost extra for the graph walks they run. Fragment
+largest page, 100); under ``neighborhood`` and ``serviceMap`` the ``budget`` (visible items, default 60
+for a neighbourhood, a variable counting as 500) multiplies instead. ``rootCause``, ``impact``,
+``neighborhood`` and ``graphDiff`` cost extra for the graph walks they run. Fragment
 spreads and inline fragments are costed where they are spread (a fragment spread ten times costs ten
 times). A query over :data:`MAX_COST` is rejected with ``LIMIT_EXCEEDED`` before anything executes.
 """
@@ -25,7 +27,11 @@ from graphql import (
 
 MAX_COST = 10_000
 PAGE = 100
-EXPENSIVE = {"rootCause": 1000, "impact": 200, "neighbors": 50, "serviceMap": 50, "timeline": 20}
+EXPENSIVE = {"rootCause": 1000, "impact": 200, "neighbors": 50, "serviceMap": 50, "timeline": 20,
+             "neighborhood": 200, "graphDiff": 200, "healthAt": 50}
+# fields whose lists are sized by ``budget`` (visible items) instead of ``first``: default when it is absent
+BUDGETED = {"neighborhood": 60, "serviceMap": 1}
+MAX_BUDGET = 500
 MAX_SPREAD_DEPTH = 20  # fragment cycles are refused by GraphQL's own rule; this only bounds the walk
 
 
@@ -34,6 +40,12 @@ def _page(node: FieldNode) -> int:
         if arg.name.value == "first":
             page = int(arg.value.value) if isinstance(arg.value, IntValueNode) else PAGE
             return max(1, min(page, PAGE))
+    if node.name.value in BUDGETED:  # a summarised graph answers up to `budget` items in each of its lists
+        for arg in node.arguments or ():
+            if arg.name.value == "budget":
+                budget = int(arg.value.value) if isinstance(arg.value, IntValueNode) else MAX_BUDGET
+                return max(1, min(budget, MAX_BUDGET))
+        return BUDGETED[node.name.value]
     return 1
 
 

@@ -127,12 +127,6 @@ class ServiceEdge:
     p99: float | None
 
 
-@strawberry.type
-class ServiceMap:
-    nodes: list[ServiceNode]
-    edges: list[ServiceEdge]
-
-
 @strawberry.type(description="A node reached by the walk, with its distance and path from the start.")
 class ImpactNode:
     id: strawberry.ID
