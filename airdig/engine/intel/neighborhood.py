@@ -123,9 +123,10 @@ def namespace_of(node_id: str) -> str | None:
     return None
 
 
-def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str],
-                at: float | None) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Each node's grouping-key values, and the names of the subnets / security groups they point at."""
+def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str], at: float | None,
+                center: str | None = None) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Each node's grouping-key values, and the names of the subnets / security groups they point at
+    (never the center: "in sg-web" tells nothing when sg-web is what the neighbourhood is around)."""
     out: dict[str, dict[str, str]] = {i: {} for i in nodes}
     for i, n in nodes.items():
         if "account" in keys and n.account:
@@ -137,7 +138,8 @@ def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str],
     wanted = {k: kind for k, kind in EDGE_KEYS.items() if k in keys}
     if not wanted or not nodes:
         return out, names
-    incoming = [e for e in store.edges(list(nodes), "in", KEY_EDGE_TYPES) if _alive(e, at)]
+    incoming = [e for e in store.edges([i for i in nodes if i != center], "in", KEY_EDGE_TYPES)
+                if e.src != center and _alive(e, at)]
     srcs = {e.src for e in incoming}
     known = {i: n for i, n in nodes.items() if i in srcs}
     rest = [s for s in srcs if s not in known]
@@ -177,7 +179,7 @@ def neighborhood(store: Store, node_id: str, depth: int = 1, budget: int = DEFAU
         raise NotFound("resource", f"{node_id} (at that time)" if at is not None else node_id)
     order = [i for i in ids if i in found]
     rows = {i: n.node for i, n in found.items()}
-    mkeys, names = member_keys(store, rows, keys, at) if len(order) > budget else ({}, {})
+    mkeys, names = member_keys(store, rows, keys, at, root) if len(order) > budget else ({}, {})
     summary = grouping.summarise(root, order, {i: n.kind for i, n in rows.items()}, mkeys,
                                  [(e.src, e.dst, e.type) for e in edges.values()], budget, keys, expand,
                                  {i: _rank(n) for i, n in rows.items()})
