@@ -40,16 +40,19 @@ def exists_at(first_seen: float, deleted_at: float | None, at: float) -> bool:
     return first_seen <= at and (deleted_at is None or deleted_at > at)
 
 
-def nodes_at(store: Store, node_ids: Sequence[str], at: float | None) -> dict[str, NodeAt]:
-    """The nodes among ``node_ids`` that existed at ``at``, each as it was then (now, when ``at`` is None)."""
-    current = store.get_nodes(node_ids)
+def nodes_at(store: Store, node_ids: Sequence[str], at: float | None, brief: bool = False) -> dict[str, NodeAt]:
+    """The nodes among ``node_ids`` that existed at ``at``, each as it was then (now, when ``at`` is None).
+
+    ``brief``: without attrs, tags and health reasons (kind, account, health and drift status only), for
+    counting and grouping thousands of nodes; such rows carry no gaps (what they hold is exact)."""
+    current = store.node_briefs(node_ids) if brief else store.get_nodes(node_ids)
     if at is None:
         return {i: NodeAt(n, None) for i, n in current.items() if n.deleted_at is None}
     alive = {i: n for i, n in current.items() if exists_at(n.first_seen, n.deleted_at, at)}
     if not alive:
         return {}
     ids = list(alive)
-    newer = [i for i, n in alive.items() if n.version > at]
+    newer = [i for i, n in alive.items() if n.version > at and not brief]
     states = store.latest_changes(newer, STATE_KINDS, at) if newer else {}
     health = store.latest_changes(ids, ("health",), at)
     drifts: dict[str, list[DriftRow]] = {}
@@ -59,7 +62,7 @@ def nodes_at(store: Store, node_ids: Sequence[str], at: float | None) -> dict[st
     for i, n in alive.items():
         gaps: tuple[str, ...] = ()
         row = replace(n, deleted_at=None, last_seen=min(n.last_seen, at))
-        if n.version > at:
+        if n.version > at and not brief:
             snap = _state(states.get(i))
             if snap is None:
                 gaps = ("attrs",)
