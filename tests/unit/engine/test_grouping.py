@@ -132,3 +132,32 @@ def test_5000_neighbours_group_within_budget_and_expand_in_place(store: Store) -
     assert len(rest.members) + len(shown) == N // 5 and set(rest.members).isdisjoint(shown)
     assert rest.worst_health == "unknown"  # the critical member is out of the group now
     assert neighborhood.group_members(rest.members, 10, rest.members[9]) == rest.members[10:20]
+
+
+# ------------------------------------------------------------------ the service map, grouped
+
+
+def test_service_map_groups_by_namespace_above_the_budget(store: Store) -> None:
+    store.migrate()
+    evs: list[CloudEvent] = []
+    db = "service://data/orders-db"
+    for ns in ("shop", "pay", "ads"):
+        for i in range(10):
+            svc = f"service://{ns}/svc-{i}"
+            evs.append(CloudEvent(type="airdig.trace.edge", source="tracecore", subject=svc, time=1000.0, data={
+                "src": svc, "dst": db, "type": "calls", "window_start": 960.0, "window_seconds": 60,
+                "stats": {"request_count": 100, "error_count": 5 if ns == "pay" else 0, "p50": 10.0,
+                          "p95": 20.0 + i, "p99": 40.0}}))
+    Applier(store).apply([rec(e, k) for k, e in enumerate(evs)])
+    plain, _ = neighborhood.service_map(store, 900.0, 1100.0, None)
+    assert not plain.grouped and len(plain.nodes) == 31 and len(plain.edges) == 30
+    gm, _ = neighborhood.service_map(store, 900.0, 1100.0, 10)
+    assert gm.grouped and len(gm.nodes) + len(gm.groups) <= 10
+    assert db in gm.nodes  # a namespace of one opens
+    pay = next(g for g in gm.groups if g.value == "pay")
+    assert pay.id == grouping.group_id("namespace", "pay", "service") and len(pay.members) == 10
+    edge = next(e for e in gm.edges if e.src == pay.id)
+    assert (edge.dst, edge.request_count, edge.error_count, edge.p95) == (db, 1000, 50, 29.0)
+    opened, _ = neighborhood.service_map(store, 900.0, 1100.0, 20, [pay.id])
+    assert {f"service://pay/svc-{i}" for i in range(10)} <= set(opened.nodes)
+    assert len(opened.nodes) + len(opened.groups) <= 20

@@ -64,6 +64,14 @@ def test_neighborhood_grouped_as_of_and_expanded(client: TestClient) -> None:
     assert {n["id"] for n in now["nodes"]} == {SUBNET, INST[0], INST[2]} and now["nodes"][0]["asOf"] is None
     rest = client.get(f"/api/v1/neighborhood/{SUBNET}", params={"budget": 10, "at": T(250.0)}).json()
     assert {n["id"] for n in rest["nodes"]} == {SUBNET, *INST} and rest["nodes"][1]["asOf"] == T(250.0)
+    # the plain neighbours read travels in time too
+    nq = "query($id: ID!, $at: String) { neighbors(id: $id, at: $at) { nodes { id asOf } edges { src dst } } }"
+    then = gql(client, nq, id=SUBNET, at=T(250.0))["data"]["neighbors"]
+    assert {n["id"] for n in then["nodes"]} == {SUBNET, *INST} and {"src": SUBNET, "dst": INST[1]} in then["edges"]
+    assert INST[1] not in {n["id"] for n in gql(client, nq, id=SUBNET)["data"]["neighbors"]["nodes"]}
+    old_rest = client.get(f"/api/v1/neighbors/{SUBNET}", params={"at": T(250.0)}).json()
+    assert {n["id"] for n in old_rest["nodes"]} == {SUBNET, *INST}
+    assert gql(client, nq, id=SUBNET, at=T(50.0))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 def test_neighborhood_groups_above_the_budget(client: TestClient, svc: EngineService) -> None:
