@@ -61,17 +61,19 @@ def nodes_at(store: Store, node_ids: Sequence[str], at: float | None, brief: boo
     out: dict[str, NodeAt] = {}
     for i, n in alive.items():
         gaps: tuple[str, ...] = ()
-        row = replace(n, deleted_at=None, last_seen=min(n.last_seen, at))
+        # one replace() per node: building thousands of frozen rows is what this loop costs
+        fields: dict[str, Any] = {"deleted_at": None, "last_seen": min(n.last_seen, at)}
         if n.version > at and not brief:
             snap = _state(states.get(i))
             if snap is None:
                 gaps = ("attrs",)
             else:
-                row = replace(row, name=str(snap.get("name") or n.name), attrs=dict(snap.get("attrs") or {}),
+                fields.update(name=str(snap.get("name") or n.name), attrs=dict(snap.get("attrs") or {}),
                               tags=dict(snap.get("tags") or {}), managed_by=snap.get("managed_by"))
-        row = _with_health(row, health.get(i))
-        row = _with_drift(row, drifts.get(i, []), at)
-        out[i] = NodeAt(row, at, gaps)
+        fields.update(_health_fields(health.get(i)))
+        status, last = drift_status_at(drifts.get(i, ()), at)
+        fields.update(drift_status=status, drift_last_event=last)
+        out[i] = NodeAt(replace(n, **fields), at, gaps)
     return out
 
 
@@ -80,15 +82,15 @@ def _state(change: ChangeRow | None) -> dict[str, Any] | None:
     return snap if isinstance(snap, dict) else None
 
 
-def _with_health(row: NodeRow, change: ChangeRow | None) -> NodeRow:
+def _health_fields(change: ChangeRow | None) -> dict[str, Any]:
     if change is None:
-        return replace(row, health_status="unknown", health_reasons=[], health_since=None)
+        return {"health_status": "unknown", "health_reasons": [], "health_since": None}
     d = change.details if isinstance(change.details, dict) else {}
     reasons = d.get("reasons")
     since = d.get("since")
-    return replace(row, health_status=str(d.get("status") or "unknown"),
-                   health_reasons=reasons if isinstance(reasons, list) else [],
-                   health_since=float(since) if isinstance(since, int | float) else change.time)
+    return {"health_status": str(d.get("status") or "unknown"),
+            "health_reasons": reasons if isinstance(reasons, list) else [],
+            "health_since": float(since) if isinstance(since, int | float) else change.time}
 
 
 def drift_status_at(drifts: Sequence[DriftRow], at: float) -> tuple[str, str | None]:
@@ -119,11 +121,6 @@ def drift_at(d: DriftRow, at: float) -> DriftRow:
     if is_open_at(d, at):
         return replace(d, status="open" if d.status == "resolved" else d.status, resolved_at=None)
     return replace(d, status="resolved")
-
-
-def _with_drift(row: NodeRow, drifts: Sequence[DriftRow], at: float) -> NodeRow:
-    status, last = drift_status_at(drifts, at)
-    return replace(row, drift_status=status, drift_last_event=last)
 
 
 def health_summary(store: Store, at: float, statuses: Sequence[str], first: int) -> tuple[dict[str, int], list[NodeAt]]:
