@@ -134,8 +134,8 @@ def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str], at
     wanted = {k: kind for k, kind in EDGE_KEYS.items() if k in keys}
     if not wanted or not nodes:
         return out, names
-    incoming = [e for e in store.edge_links([i for i in nodes if i != center], "in", KEY_EDGE_TYPES, at)
-                if e[0] != center]
+    incoming = [e for e in store.edge_links([i for i in nodes if i != center and i.startswith("arn:")], "in",
+                                            KEY_EDGE_TYPES, at) if e[0] != center]
     srcs = {e[0] for e in incoming}
     known = {i: n for i, n in nodes.items() if i in srcs}
     rest = [s for s in srcs if s not in known]
@@ -177,7 +177,7 @@ def neighborhood(store: Store, node_id: str, depth: int = 1, budget: int = DEFAU
     order = [i for i in ids if i in briefs]
     rows = {i: n.node for i, n in briefs.items()}
     mkeys, names = member_keys(store, rows, keys, at, root) if len(order) > budget else ({}, {})
-    summary = grouping.summarise(root, order, {i: n.kind for i, n in rows.items()}, mkeys, sorted(edges), budget,
+    summary = grouping.summarise(root, order, {i: n.kind for i, n in rows.items()}, mkeys, list(edges), budget,
                                  keys, expand, {i: _rank(n) for i, n in rows.items()})
     full = asof.nodes_at(store, summary.nodes, at)
     return Summarised(center=full[root].node, nodes=[full[i] for i in summary.nodes if i in full],
