@@ -128,7 +128,7 @@ def health_summary(store: Store, at: float, statuses: Sequence[str], first: int)
     was one of ``statuses`` (worst first, then by id), each as of ``at``."""
     latest = store.latest_changes_of_kind("health", at)
     total = store.count_nodes_existing_at(at)
-    alive = nodes_at(store, list(latest), at) if latest else {}
+    alive = nodes_at(store, list(latest), at, brief=True) if latest else {}
     counts = {"healthy": 0, "warning": 0, "critical": 0, "unknown": 0}
     for n in alive.values():
         s = n.node.health_status if n.node.health_status in counts else "unknown"
@@ -136,8 +136,9 @@ def health_summary(store: Store, at: float, statuses: Sequence[str], first: int)
     counts["unknown"] += max(0, total - len(alive))
     order = {"critical": 0, "warning": 1, "healthy": 2, "unknown": 3}
     picked = sorted((n for n in alive.values() if n.node.health_status in statuses),
-                    key=lambda n: (order.get(n.node.health_status, 4), n.node.id))
-    return counts, picked[:first]
+                    key=lambda n: (order.get(n.node.health_status, 4), n.node.id))[:first]
+    full = nodes_at(store, [n.node.id for n in picked], at)  # attrs only for the page
+    return counts, [full[n.node.id] for n in picked if n.node.id in full]
 
 
 MAX_DRIFT_AT = 5000

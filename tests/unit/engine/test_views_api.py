@@ -155,3 +155,34 @@ def test_new_fields_are_costed_and_in_openapi(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {"/api/v1/neighborhood/{id}", "/api/v1/diff", "/api/v1/health-at"} <= set(paths)
     assert "at" in {p["name"] for p in paths["/api/v1/resources/{id}"]["get"]["parameters"]}
+
+
+def test_service_map_grouped_and_as_of(client: TestClient, svc: EngineService) -> None:
+    from airdig.engine.apply import Applier
+    from airdig.model.events import CloudEvent
+    from airdig.model.graph import Node
+    from tests.unit.engine.test_timetravel import health, rec
+
+    evs = [CloudEvent(type="airdig.trace.edge", source="tracecore", subject=f"service://ns{k}/s{i}", time=1000.0,
+                      data={"src": f"service://ns{k}/s{i}", "dst": "service://core/db", "type": "calls",
+                            "window_start": 960.0, "window_seconds": 60,
+                            "stats": {"request_count": 10, "error_count": 1, "p95": 5.0 + i}})
+           for k in range(3) for i in range(8)]
+    db = Node(id="service://core/db", kind="service", provider="otel", name="db")
+    evs += [CloudEvent(type="airdig.trace.service", source="tracecore", subject=db.id, time=800.0,
+                       data={"node": db.to_dict()}),
+            health(db.id, "critical", 900.0), health(db.id, "healthy", 2000.0)]
+    Applier(svc.store).apply([rec(e, n) for n, e in enumerate(evs)])
+    q = """query($at: String, $b: Int) { serviceMap(at: $at, budget: $b) { grouped nodes { id health { status } }
+      groups { id count label } edges { src dst requestCount errorCount p95 } } }"""
+    m = gql(client, q, at=T(1010.0), b=10)["data"]["serviceMap"]
+    assert m["grouped"] and len(m["nodes"]) + len(m["groups"]) <= 10
+    assert m["nodes"] == [{"id": "service://core/db", "health": {"status": "critical"}}]  # critical then
+    ns1 = next(g for g in m["groups"] if g["id"] == "group:namespace:ns1:service")
+    assert ns1["count"] == 8 and ns1["label"] == "8 service in namespace ns1"
+    assert {"src": ns1["id"], "dst": "service://core/db", "requestCount": 80, "errorCount": 8, "p95": 12.0} \
+        in m["edges"]
+    rest = client.get("/api/v1/service-map", params={"at": T(1010.0), "budget": 10}).json()
+    assert rest["grouped"] and {g["id"] for g in rest["groups"]} == {g["id"] for g in m["groups"]}
+    plain = gql(client, q, at=T(1010.0))["data"]["serviceMap"]
+    assert not plain["grouped"] and len(plain["nodes"]) == 25

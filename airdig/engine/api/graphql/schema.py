@@ -194,7 +194,7 @@ class Query:
         store = _svc(info).store
         gm, found = hood.service_map(store, lo, hi, budget, [str(g) for g in expand or []])
         if at is not None:  # health as it was at the end of the window
-            found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi).items()}
+            found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi, brief=True).items()}
         nodes = []
         for i in gm.nodes:
             nd = found.get(i)
