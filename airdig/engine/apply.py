@@ -22,6 +22,7 @@ from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge,
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
 DRIFT_KINDS = ("changed", "missing", "unmanaged")
+STATE_KEY = "state"  # details key of a resource change row: the node state it set (not served in timelines)
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -114,6 +115,9 @@ def _plan_resource(ev: CloudEvent, plan: Plan) -> None:
     actor = ev.data.get("actor")
     details: dict[str, Any] = {"changed": changed} if changed else {}
     details.update(_scan_time(ev, node.attrs, action))
+    # the state this event sets, so the graph can be shown as of any time (airdig.engine.intel.asof)
+    details[STATE_KEY] = {"name": node.name or node.id, "attrs": node.attrs, "tags": node.tags,
+                          "managed_by": node.managed_by}
     plan.changes.append(ChangeRow(id=ev.id, node_id=node.id, time=ev.time, kind=action, source=ev.source,
                                   summary=summary, actor=actor if isinstance(actor, str) else None,
                                   details=details))

@@ -20,6 +20,7 @@ import orjson
 
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store import migrations
+from airdig.backends.store.history import HistoryQueries
 from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS, Step, Table
 from airdig.errors import AirDigError, ConfigError
@@ -160,7 +161,7 @@ class SqlTx:
         ])
 
 
-class SqlStore(GraphQueries):
+class SqlStore(GraphQueries, HistoryQueries):
     """A :class:`airdig.backends.interfaces.Store` over a DB-API driver chosen by the dialect."""
 
     def __init__(self, url: str, dialect: Dialect) -> None:
@@ -327,6 +328,9 @@ class SqlStore(GraphQueries):
     def get_node(self, node_id: str) -> NodeRow | None:
         rows = self._read(_NODE_SELECT + " WHERE n.id = ?", (node_id,))
         return self._node(rows[0]) if rows else None
+
+    def _node_rows(self, where: str, params: Sequence[Any]) -> list[NodeRow]:
+        return [self._node(r) for r in self._read(_NODE_SELECT + " WHERE " + where, params)]
 
     def get_nodes(self, node_ids: Sequence[str]) -> dict[str, NodeRow]:
         out: dict[str, NodeRow] = {}

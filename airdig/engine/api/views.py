@@ -66,10 +66,16 @@ def node_filter(kind: str | None = None, provider: str | None = None, account: s
                       drift=drift, changed_since=changed_since, include_deleted=include_deleted)
 
 
+def public_details(details: dict[str, Any]) -> dict[str, Any]:
+    """A change row's details as served: without the node-state snapshot a resource change keeps for
+    time travel (``details.state``: the whole attrs, as large as the node itself)."""
+    return {k: v for k, v in details.items() if k != "state"} if "state" in details else details
+
+
 def change_view(c: ChangeRow, writers: list[PathWriters] | None = None) -> dict[str, Any]:
     """A change row; ``writers`` (scan diffs: who set each changed attribute) is added when given."""
     out: dict[str, Any] = {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind,
-                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": c.details}
+                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": public_details(c.details)}
     if writers is not None:
         out["writers"] = [{"path": p.path, "writer": writer_view(p.writer),
                            "writers": [writer_view(w) for w in p.writers]} for p in writers]

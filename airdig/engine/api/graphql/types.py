@@ -41,6 +41,11 @@ class Resource:
     first_seen: str | None
     last_seen: str | None
     deleted_at: str | None
+    as_of: str | None = strawberry.field(default=None, description="The time this state is as of (null: now).")
+    as_of_exact: bool = strawberry.field(default=True, description="False when history could not reconstruct "
+                                                                   "part of the state then (see asOfGaps).")
+    as_of_gaps: list[str] = strawberry.field(default_factory=list, description="Parts not reconstructed as of "
+                                                                               "`asOf` (attrs): shown as now.")
 
     @classmethod
     def of(cls, n: NodeRow) -> Resource:
