@@ -86,6 +86,10 @@ class TraceCoreHandle:
     _http_thread: threading.Thread | None = None
     _owned: list[Any] = field(default_factory=list)
 
+    def adopt(self, things: list[Any]) -> None:
+        """Close ``things`` (each with ``close()``) when this handle stops, after everything else."""
+        self._owned.extend(things)
+
     def stop(self) -> None:
         """Stop receiving, drain the queue, flush the aggregator, close what we opened."""
         if self._grpc is not None:
