@@ -58,7 +58,8 @@ from airdig.engine.api.graphql.types import (
     field,
 )
 from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter, ts
-from airdig.engine.intel import reads, rootcause, servicemap, writers
+from airdig.engine.intel import reads, servicemap, writers
+from airdig.engine.intel.workers import run_root_cause
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, InvalidInput
 from airdig.logs import get_logger
@@ -174,21 +175,21 @@ class Query:
         return [Change.of(c, found) for c in rows]
 
     @field("Dig: rank the state changes that could explain a symptom at a node around time `at`.")
-    def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
-                   window_minutes: int = 30) -> RootCause:
+    async def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
+                         window_minutes: int = 30) -> RootCause:
+        # async: the walk runs in an intel worker process (or a worker thread without a pool), and the
+        # loop only builds the answer from its result
         if not 1 <= window_minutes <= 24 * 60:
             raise InvalidInput("windowMinutes", f"must be between 1 and 1440, got {window_minutes}")
-        store = _svc(info).store
-        symptom = reads.resolve_id(store, str(id))
+        svc = _svc(info)
         when = parse_time(at, "at") if at else time.time()
-        dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
-        found = store.get_nodes([i for i, _, _ in dg.impact])
+        want_writers = _selects(info, "candidates", "change", "writers") or \
+            _selects(info, "setAside", "change", "writers")
+        res = await run_root_cause(svc.intel_pool, svc.store, str(id), when, window_minutes * 60.0, want_writers)
+        dg, found, who = res.diagnosis, res.nodes, res.writers
         onset = dg.onset
-        who = writers.for_changes(store, [c.change for c in dg.candidates] + [ch for ch, _ in dg.set_aside[:100]]) \
-            if _selects(info, "candidates", "change", "writers") or _selects(info, "setAside", "change", "writers") \
-            else None
         return RootCause(
-            symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
+            symptom=strawberry.ID(res.symptom), at=ts(when) or "", summary=dg.symptom_summary,
             candidates=[Candidate(
                 score=c.score, change=Change.of(c.change, who), path=[strawberry.ID(p) for p in c.path],
                 distance=c.distance, evidence=c.evidence,
