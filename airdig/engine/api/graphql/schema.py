@@ -11,6 +11,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,6 +24,7 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from airdig.backends.interfaces import NodeRow
 from airdig.engine.api.graphql.cost import QueryCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
@@ -80,12 +82,13 @@ def _svc(info: Info[Any, Any]) -> EngineService:
 @strawberry.type
 class Query:
     @field("One resource by its id (ARN, k8s://…, service://…) or native id.")
-    def resource(self, info: Info[Any, Any], id: strawberry.ID) -> Resource | None:
+    async def resource(self, info: Info[Any, Any], id: strawberry.ID) -> Resource | None:
+        # async: a hit of the in-process cache is answered on the loop (no thread hop); everything else
+        # (a miss, a native id, Redis) reads in a worker thread
         svc = _svc(info)
-        node = svc.read_cache.node(str(id))
+        node = svc.read_cache.peek(str(id))
         if node is None:
-            ids = svc.store.resolve_native_id(str(id))
-            node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+            node = await run_in_threadpool(_resource, svc, str(id))
         return Resource.of(node) if node else None
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
@@ -217,6 +220,14 @@ class Query:
            "null before any watch cycle was applied.")
     def drift_coverage(self, info: Info[Any, Any]) -> JSON | None:
         return as_json(reads.drift_coverage(_svc(info).store))
+
+
+def _resource(svc: EngineService, ident: str) -> NodeRow | None:
+    node = svc.read_cache.node(ident)
+    if node is None:
+        ids = svc.store.resolve_native_id(ident)
+        node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+    return node
 
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:
