@@ -327,6 +327,7 @@ def test_role_commands_listen_on_the_probed_ports(docs: Docs) -> None:
     args = {d["metadata"]["labels"]["app.kubernetes.io/component"]: pod_spec(d)["containers"][0]["args"]
             for d in find(docs, "Deployment")}
     assert args["engine"][:5] == ["engine", "--host", "0.0.0.0", "--port", "8080"]
+    assert args["engine"][-2:] == ["--intel-workers", "2"]  # root causes in worker processes
     assert args["ui"][:5] == ["ui", "--host", "0.0.0.0", "--port", "3000"]
     assert args["ui"][5:] == ["--engine-url", "http://rel-airdig-engine:8080"]
     assert args["tracecore"] == ["tracecore", "serve", "--host", "0.0.0.0", "--otlp-grpc-port", "4317",
