@@ -75,3 +75,22 @@ def test_grpc_export_needs_a_valid_bearer_token(setup: tuple[TraceCoreHandle, st
     out = capfd.readouterr()
     for text in (caplog.text, out.out, out.err):
         assert token not in text and "wrong-token-value" not in text
+
+
+def test_grpc_export_is_unavailable_while_the_token_store_is_unreachable(tmp_path: Path) -> None:
+    """A token store that cannot be reached (here: MySQL on a port nobody listens on) is not a reason to
+    call the sender unauthenticated: UNAVAILABLE, which OTLP exporters retry."""
+    store = open_store("mysql://airdig:x@127.0.0.1:1/airdig")
+    settings = Settings.load(overrides={"data_dir": str(tmp_path)}, environ={})
+    handle = start_tracecore(settings, "127.0.0.1", 0, 0, tokens=Authenticator(store, required=True),
+                             options=TraceCoreOptions(route="local", aggregate=False, store_traces=False))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}") as channel, \
+                pytest.raises(grpc.RpcError) as err:
+            TraceServiceStub(channel).Export(_request(1), metadata=(("authorization", "Bearer adg_x-123456789"),),
+                                             timeout=30)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "adg_x" not in str(err.value.details())
+    finally:
+        handle.stop()
+        store.close()

@@ -142,3 +142,15 @@ def test_token_store_source_checks_the_engines_tokens(tmp_path: Path) -> None:
         for thing in owned:
             thing.close()
         store.close()
+
+
+def test_standalone_pulsesight_without_any_credential_does_not_start(tmp_path: Path) -> None:
+    """`airdig pulsesight serve` with auth on (the default) and neither a secret nor a token source: a
+    start-up error naming the settings, not an open read API on loopback."""
+    from click.testing import CliRunner
+
+    from airdig.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["pulsesight", "serve", "--data-dir", str(tmp_path)], env={})
+    assert res.exit_code != 0
+    assert "pulsesight has no token source" in res.output and "AIRDIG_TOKENS_FILE" in res.output
