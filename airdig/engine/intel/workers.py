@@ -20,6 +20,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -65,6 +66,15 @@ def _init(database_url: str) -> None:
     from airdig.backends.registry import open_store
 
     _store = open_store(database_url)
+    parent = os.getppid()
+
+    def orphaned() -> None:  # the serving process was killed (SIGKILL, OOM): do not outlive it
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=orphaned, name="intel-parent-watch", daemon=True).start()
 
 
 @dataclass

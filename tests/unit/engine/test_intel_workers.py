@@ -112,3 +112,37 @@ def test_a_dead_worker_costs_one_retryable_error(engines: tuple[str, EngineServi
         codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "OK")
     assert codes in (["UNAVAILABLE", "OK"], ["OK", "OK"])  # the executor may notice the death before the call
     assert svc.intel_pool.pids() and worker not in svc.intel_pool.pids()
+
+
+def test_workers_do_not_outlive_a_killed_engine(tmp_path: Path) -> None:
+    """`airdig engine` SIGKILLed (OOM killer, node drain): its intel worker processes exit too."""
+    import subprocess
+    import sys
+
+    from airdig.demo.estate import free_ports
+
+    (port,) = free_ports(1)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AIRDIG_")}, "AIRDIG_AUTH": "off",
+           "AIRDIG_DATA_DIR": str(tmp_path), "AIRDIG_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "engine", "--port", str(port), "--no-processor",
+                             "--intel-workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "engine did not start"
+            time.sleep(0.2)
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 2
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{w}").exists() for w in workers):
+        assert time.monotonic() < deadline, "intel workers outlived their engine"
+        time.sleep(0.2)
