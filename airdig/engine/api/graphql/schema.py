@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,7 +24,7 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from airdig.backends.interfaces import Store
+from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.api.graphql.cost import QueryCost, VariableCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
@@ -67,8 +68,9 @@ from airdig.engine.api.graphql.view_types import (
     resource_at,
 )
 from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter, ts
-from airdig.engine.intel import asof, diff, reads, rootcause, writers
+from airdig.engine.intel import asof, diff, reads, writers
 from airdig.engine.intel import neighborhood as hood
+from airdig.engine.intel.workers import run_root_cause
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, InvalidInput, NotFound
 from airdig.logs import get_logger
@@ -89,19 +91,15 @@ def _svc(info: Info[Any, Any]) -> EngineService:
 @strawberry.type
 class Query:
     @field("One resource by its id (ARN, k8s://…, service://…) or native id.")
-    def resource(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None) -> Resource | None:
+    async def resource(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None) -> Resource | None:
+        # async: a hit of the in-process cache is answered on the loop (no thread hop); everything else
+        # (a miss, a native id, Redis, a time in the past) reads in a worker thread
         svc = _svc(info)
         if at is not None:
-            when = parse_time(at, "at")
-            try:
-                found = asof.nodes_at(svc.store, [reads.resolve_id(svc.store, str(id))], when)
-            except NotFound:
-                return None
-            return resource_at(next(iter(found.values()))) if found else None
-        node = svc.read_cache.node(str(id))
+            return await run_in_threadpool(_resource_at, svc, str(id), parse_time(at, "at"))
+        node = svc.read_cache.peek(str(id))
         if node is None:
-            ids = svc.store.resolve_native_id(str(id))
-            node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+            node = await run_in_threadpool(_resource, svc, str(id))
         return Resource.of(node) if node else None
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
@@ -227,21 +225,21 @@ class Query:
         return [Change.of(c, found) for c in rows]
 
     @field("Dig: rank the state changes that could explain a symptom at a node around time `at`.")
-    def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
-                   window_minutes: int = 30) -> RootCause:
+    async def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
+                         window_minutes: int = 30) -> RootCause:
+        # async: the walk runs in an intel worker process (or a worker thread without a pool), and the
+        # loop only builds the answer from its result
         if not 1 <= window_minutes <= 24 * 60:
             raise InvalidInput("windowMinutes", f"must be between 1 and 1440, got {window_minutes}")
-        store = _svc(info).store
-        symptom = reads.resolve_id(store, str(id))
+        svc = _svc(info)
         when = parse_time(at, "at") if at else time.time()
-        dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
-        found = store.get_nodes([i for i, _, _ in dg.impact])
+        want_writers = _selects(info, "candidates", "change", "writers") or \
+            _selects(info, "setAside", "change", "writers")
+        res = await run_root_cause(svc.intel_pool, svc.store, str(id), when, window_minutes * 60.0, want_writers)
+        dg, found, who = res.diagnosis, res.nodes, res.writers
         onset = dg.onset
-        who = writers.for_changes(store, [c.change for c in dg.candidates] + [ch for ch, _ in dg.set_aside[:100]]) \
-            if _selects(info, "candidates", "change", "writers") or _selects(info, "setAside", "change", "writers") \
-            else None
         return RootCause(
-            symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
+            symptom=strawberry.ID(res.symptom), at=ts(when) or "", summary=dg.symptom_summary,
             candidates=[Candidate(
                 score=c.score, change=Change.of(c.change, who), path=[strawberry.ID(p) for p in c.path],
                 distance=c.distance, evidence=c.evidence,
@@ -279,6 +277,22 @@ def _drift_events_at(store: Store, f: DriftFilter, n: int, after: str | None, wh
              for d in page]
     return DriftEventConnection(edges=edges, page_info=PageInfo(
         has_next_page=more, end_cursor=edges[-1].cursor if edges else None), total_count=total)
+
+
+def _resource_at(svc: EngineService, ident: str, when: float) -> Resource | None:
+    try:
+        found = asof.nodes_at(svc.store, [reads.resolve_id(svc.store, ident)], when)
+    except NotFound:
+        return None
+    return resource_at(next(iter(found.values()))) if found else None
+
+
+def _resource(svc: EngineService, ident: str) -> NodeRow | None:
+    node = svc.read_cache.node(ident)
+    if node is None:
+        ids = svc.store.resolve_native_id(ident)
+        node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+    return node
 
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:

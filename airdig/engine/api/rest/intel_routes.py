@@ -14,7 +14,8 @@ from starlette.routing import Route
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.rest.view_routes import group_view, list_param, node_at_view
 from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
-from airdig.engine.intel import asof, neighborhood, reads, rootcause, writers
+from airdig.engine.intel import asof, neighborhood, reads, writers
+from airdig.engine.intel.workers import run_root_cause
 from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import parse_time
 
@@ -51,14 +52,17 @@ def timeline(request: Request) -> Response:
     return json({"items": [change_view(c, found.get(c.id, [])) for c in rows]})
 
 
-def root_cause(request: Request) -> Response:
-    store = _svc(request).store
+async def root_cause(request: Request) -> Response:
+    """Async: the walk runs in an intel worker process (or a worker thread), see
+    :mod:`airdig.engine.intel.workers`."""
+    svc = _svc(request)
     minutes = _int(request, "window_minutes", 30) or 30
     if not 1 <= minutes <= 1440:
         raise InvalidInput("window_minutes", f"must be between 1 and 1440, got {minutes}")
-    symptom = reads.resolve_id(store, request.path_params["id"])
     at = _time(request, "at") or time.time()
-    dg = rootcause.dig(store, symptom, at, minutes * 60.0)
+    res = await run_root_cause(svc.intel_pool, svc.store, request.path_params["id"], at, minutes * 60.0,
+                               with_writers=False, with_nodes=False)
+    symptom, dg = res.symptom, res.diagnosis
     onset = dg.onset
     return json({"symptom": symptom, "at": ts(at), "summary": dg.symptom_summary, "candidates": [
         {"score": c.score, "distance": c.distance, "path": c.path, "evidence": c.evidence,
@@ -113,7 +117,7 @@ def coverage(request: Request) -> Response:
     return json(_svc(request).store.coverage())
 
 
-async def drift_coverage(request: Request) -> Response:
+def drift_coverage(request: Request) -> Response:
     cov = reads.drift_coverage(_svc(request).store)
     if cov is None:
         raise NotFound("drift coverage", "no deepdrift watch cycle has been applied yet")
