@@ -110,3 +110,34 @@ def test_a_rollout_is_timed_by_its_new_replica_set_even_before_the_previous_scan
                                                                  "k8s.replicaset/c": _sg(old, new)})),
                                                at=1767226200.0 + 900)}
     assert "changed_at" not in evs[dep("x").id].data and evs[dep("x").id].data["observed_between"]
+
+
+def test_a_read_confirms_changed_nodes_in_their_events_and_unchanged_ones_by_scope() -> None:
+    """confirmedAt: created/updated events carry the read's start; the nodes that did not change are
+    confirmed by ``airdig.resource.confirmed`` events of their scope (with the scan cadence), deletes never."""
+    from airdig.model.events import parse_time
+    from airdig.skygraph.scan import change_events
+
+    prev = _sg(A, B, Node(id="d", kind="aws.ec2.instance"))
+    prev.observed_at = 1000.0
+    a2 = Node(id="a", kind=A.kind, name="db", attrs={**A.attrs, "VpcId": "v2"}, tags=A.tags)
+    c = Node(id="c", kind="aws.ec2.instance")
+    ch = diff({"ec2/r": prev}, Graph({"ec2/r": _sg(a2, B, c)}), read_at={"ec2/r": 1900.0})
+    evs = change_events(ch, at=2000.0)
+    by = {(e.type, e.subject): e for e in evs}
+    assert parse_time(by[("airdig.resource.updated", "a")].data["confirmed_at"]) == 1900.0
+    assert parse_time(by[("airdig.resource.created", "c")].data["confirmed_at"]) == 1900.0
+    assert "confirmed_at" not in by[("airdig.resource.deleted", "d")].data
+    conf = by[("airdig.resource.confirmed", "scope://ec2/r")]
+    assert conf.data["nodes"] == ["b"] and conf.data["scope"] == "ec2/r" and conf.data["interval"] == 900.0
+    assert parse_time(conf.data["confirmed_at"]) == 1900.0 and evs[-1] is conf  # applied after the changes
+    # without a read time (a scope not read now, or an old caller) nothing is claimed
+    assert all("confirmed_at" not in e.data for e in change_events(diff({"ec2/r": prev}, Graph({"ec2/r": _sg(a2)}))))
+
+
+def test_confirmations_are_chunked() -> None:
+    from airdig.model.events import confirm_events
+
+    evs = confirm_events("ec2/r", [f"n{i}" for i in range(2500)], 5.0, "skygraph", chunk=1000)
+    assert [len(e.data["nodes"]) for e in evs] == [1000, 1000, 500]
+    assert {e.subject for e in evs} == {"scope://ec2/r"} and "interval" not in evs[0].data
