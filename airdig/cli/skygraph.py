@@ -221,7 +221,8 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
             bus.close()
     st = follower.stats
     click.echo(f"skygraph follow: {st.messages} messages, {st.writes} writes, {st.ignored_records} ignored records, "
-               f"{st.bad_messages} bad messages, {st.scopes_read} scopes read, {st.scopes_failed} failed, "
+               f"{st.bad_messages} bad messages, {st.redescribed_writes} re-described ({st.redescribed_nodes} nodes), "
+               f"{st.unmapped_writes} unmapped, {st.scopes_read} scopes read, {st.scopes_failed} failed, "
                f"{st.published} events published", err=True)
     for failure in st.failures:
         click.echo(f"airdig: follow: {failure}", err=True)

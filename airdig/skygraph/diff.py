@@ -86,11 +86,12 @@ def changed_paths(old: Node, new: Node) -> list[str]:
 
 def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | None = None,
                present_edges: set[tuple[str, str, str]] | None = None, scope: str = "",
-               read_at: float | None = None) -> Changes:
+               read_at: float | None = None, confirm_only: set[str] | None = None) -> Changes:
     """Changes of one scope; ``present`` ids (seen elsewhere this scan) are never reported deleted.
 
     With ``read_at`` (when this read of the scope started) created and updated nodes carry it as
-    ``confirmed_at`` and the unchanged ones are listed in one :class:`Confirmation`."""
+    ``confirmed_at`` and the unchanged ones are listed in one :class:`Confirmation` (only those in
+    ``confirm_only`` when given: a follow re-describe read just those, not the whole scope)."""
     ch = Changes()
     before = prev or ScopeGraph()
     since = prev.observed_at if prev is not None else None
@@ -105,7 +106,7 @@ def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | Non
             paths = changed_paths(old, node)
             if paths:
                 ch.nodes.append(NodeChange("updated", node, tuple(paths), observed_since=since, confirmed_at=read_at))
-            else:
+            elif confirm_only is None or nid in confirm_only:
                 unchanged.append(nid)
     if read_at is not None and unchanged:
         interval = read_at - since if since is not None and read_at > since else None
