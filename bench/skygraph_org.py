@@ -247,7 +247,7 @@ def main() -> None:
     samples = args.follow_samples or (5 if args.quick else 20)
     server = _start_moto()
     try:
-        out: dict[str, Any] = {"benchmark": "skygraph_org", "quick": args.quick}
+        out: dict[str, Any] = {"benchmark": "skygraph_org", "quick": args.quick, "load_avg_at_start": os.getloadavg()}
         if "org" in parts:
             out["org_scan"] = bench_org(accounts, regions, args.instances or (2 if args.quick else 10))
         if "follow" in parts:
