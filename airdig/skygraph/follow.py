@@ -12,8 +12,8 @@ published — counted as ``unmapped`` and logged. A changed node gets the CloudT
 (``userIdentity.arn``) as the event's ``actor`` when a record of the batch names the node (its id or a
 native id appears in the request or response), or when one principal alone touched the scope.
 
-With ``org`` (an organisation trail) every write re-reads its (service, account, region) scope, the
-scopes of ``skygraph scan --org`` (re-describing through the assumed role is not implemented). A
+With ``org`` (an organisation trail) a write is read in its ``recipientAccountId`` through the role,
+in the ``<service>/<account>/<region>`` scopes of ``skygraph scan --org``. A
 message is deleted only after the scopes it touched were read and their events handed to the bus; a
 scope that failed (busy, denied) leaves its messages for SQS to deliver again. Messages that are not
 CloudTrail (bad JSON, other shapes) are counted, logged and deleted — they would never parse.
@@ -204,7 +204,10 @@ class Follower:
 
         session = boto3.session.Session()
         config = Config(retries=RETRY_CONFIG, connect_timeout=10, read_timeout=max(60, wait_seconds + 10))
-        self._clients = Clients(session, Config(retries=RETRY_CONFIG, connect_timeout=10, read_timeout=60))
+        self._session = session
+        self._describe_config = Config(retries=RETRY_CONFIG, connect_timeout=10, read_timeout=60)
+        self._clients = Clients(session, self._describe_config)
+        self._account_clients: dict[str, Clients] = {}  # --org: account -> clients through the role
         region = queue_url.split(".")[1] if queue_url.startswith("https://sqs.") else (session.region_name or "us-east-1")
         self._sqs = session.client("sqs", region_name=region, config=config)
         self._s3 = session.client("s3", config=config)
@@ -213,7 +216,7 @@ class Follower:
         self.role_name = role_name
         self.external_id = external_id
         try:
-            ident = {} if org else session.client("sts", config=config).get_caller_identity()
+            ident = session.client("sts", config=config).get_caller_identity()
         except Exception as exc:
             raise FollowError(f"follow: cannot identify the credentials' account: {describe_error(exc)}") from exc
         self._caller = str(ident.get("Account") or "")
@@ -259,13 +262,15 @@ class Follower:
             self.stats.writes += len(ws)
             writes_by_msg[handle] = ws
         by_place: dict[tuple[str, str], set[str]] = {}
-        targeted: dict[tuple[str, str], dict[str, set[str]]] = {}  # (service, region) -> section -> ids
+        # (account — with --org only —, service, region) -> section -> ids
+        targeted: dict[tuple[str, str, str], dict[str, set[str]]] = {}
         for ws in writes_by_msg.values():
             for w in ws:
                 if self._targeted(w):
                     self.stats.redescribed_writes += 1
                     for t in w.targets or ():
-                        targeted.setdefault((t.service, w.region), {}).setdefault(t.section, set()).update(t.ids)
+                        targeted.setdefault((w.account if self.org else "", t.service, w.region), {}).setdefault(
+                            t.section, set()).update(t.ids)
                     continue
                 self.stats.unmapped_writes += 1
                 log.info("write not mapped to its resources: re-reading its scopes", event=w.event, region=w.region)
@@ -274,15 +279,16 @@ class Follower:
                 by_place.setdefault(place, set()).update(wanted)
         failed_scopes: set[str] = set()
         all_writes = [w for ws in writes_by_msg.values() for w in ws]
-        for (service, region), sections in sorted(targeted.items()):
+        for (account, service, region), sections in sorted(targeted.items()):
             targets = [Target(sec, tuple(sorted(ids))) for sec, ids in sorted(sections.items())]
-            error = self._redescribe(service, region, targets, all_writes)
+            error = self._redescribe(account, service, region, targets, all_writes)
             self.stats.scopes_read += 1
+            scope = f"{service}/{account + '/' if account else ''}{region}"
             if error == _NO_BASELINE:  # the scope was never read in full: read it now (the diff needs a baseline)
-                by_place.setdefault(("", region), set()).add(service)
+                by_place.setdefault((account, region), set()).add(service)
             elif error is not None:
-                failed_scopes.add(f"{service}/{region}")
-                self.stats.failures.append(f"{service}/{region}: {error}")
+                failed_scopes.add(scope)
+                self.stats.failures.append(f"{scope}: {error}")
         for (account, region), services in sorted(by_place.items()):
             report = self._rescan(account, region, sorted(services), all_writes)
             self.stats.scopes_read += len(report.scopes)
@@ -300,14 +306,12 @@ class Follower:
         return len(messages)
 
     def _targeted(self, w: Write) -> bool:
-        """Whether the write is re-described alone: mapped, in the credentials' account (an organisation
-        trail's writes fall back to their scopes: re-describing through the assumed role is not done)."""
-        return bool(w.targets) and not self.org and all(
-            self.services is None or t.service in self.services for t in w.targets or ())
+        """Whether the write is re-described alone: mapped, and of a followed service."""
+        return bool(w.targets) and all(self.services is None or t.service in self.services for t in w.targets or ())
 
     def _scopes_of(self, w: Write) -> set[str]:
         if self._targeted(w):
-            return {f"{t.service}/{w.region}" for t in w.targets or ()}
+            return {f"{t.service}/{w.account + '/' if self.org else ''}{w.region}" for t in w.targets or ()}
         return {f"{s}/{w.account + '/' if self.org else ''}{'global' if s in _GLOBAL else w.region}" for s in w.services}
 
     def _publisher(self, writes: list[Write]) -> Callable[[CloudEvent], None]:
@@ -325,26 +329,44 @@ class Follower:
 
         return publish
 
-    def _redescribe(self, service: str, region: str, targets: list[Target], writes: list[Write]) -> str | None:
-        """Re-describe the targeted resources of one (service, region) scope, splice them into its saved
-        graph, publish the differences and save. Returns an error (the messages stay in the queue),
-        :data:`_NO_BASELINE` when the scope has no saved graph yet, or ``None``."""
+    def _clients_for(self, account: str) -> Any:
+        """The credentials' own clients, or (``--org``) clients acting in ``account`` through the role,
+        assumed once per account and refreshed as they age (as ``skygraph scan --org`` does)."""
+        from airdig.skygraph.aws import accounts as aws_accounts
+        from airdig.skygraph.aws.common import Clients
+
+        if not account or account == self._caller:
+            return self._clients
+        if account not in self._account_clients:
+            session = aws_accounts.assume_session(
+                self._session, self._describe_config, self._session.region_name or "us-east-1", account,
+                self._partition, self.role_name or aws_accounts.DEFAULT_ROLE_NAME, self.external_id)
+            self._account_clients[account] = Clients(session, self._describe_config)
+        return self._account_clients[account]
+
+    def _redescribe(self, account: str, service: str, region: str, targets: list[Target],
+                    writes: list[Write]) -> str | None:
+        """Re-describe the targeted resources of one (service, [account,] region) scope, splice them into
+        its saved graph, publish the differences and save. Returns an error (the messages stay in the
+        queue), :data:`_NO_BASELINE` when the scope has no saved graph yet, or ``None``."""
         from airdig.skygraph.aws.common import Where
 
-        scope = f"{service}/{region}"
+        scope = f"{service}/{account + '/' if account else ''}{region}"
         try:
             with self.state.lock(scope):
                 prev = self.state.load(scope)
                 if prev is None:
                     return _NO_BASELINE
                 started = now()
-                where = Where(self._caller, region, self._partition)
+                where = Where(account or self._caller, region, self._partition)
+                clients = self._clients_for(account)
                 frag = Fragment(scope, read_at=started)
                 for t in targets:
-                    frag.extend(redescribe(self._clients, where, t, scope))
+                    frag.extend(redescribe(clients, where, t, scope))
                 cur, touched = splice(prev, frag, targets, self.state.load_all())
                 changes = diff_scope(prev, cur, scope=scope, read_at=started, confirm_only=touched)
-                publish = self._publisher([w for w in writes if w.region == region])
+                publish = self._publisher([w for w in writes
+                                           if w.region == region and (not account or w.account == account)])
                 for ev in change_events(changes):
                     publish(ev)
                 self.state.save(scope, cur)

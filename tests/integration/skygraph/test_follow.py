@@ -235,6 +235,24 @@ def test_org_follow_rereads_the_writing_account_only(org: dict[str, str], data_d
     saved = state.load(f"sqs/{prod}/{REGION}")
     assert saved is not None and f"arn:aws:sqs:{REGION}:{prod}:late" in saved.nodes
 
+    # a mapped write in a member account is re-described alone, in that account, through the role
+    p_ec2 = in_account(prod, "ec2")
+    vpc = p_ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["prod-vpc"]}])["Vpcs"][0]["VpcId"]
+    gid = p_ec2.create_security_group(GroupName="api", Description="api", VpcId=vpc)["GroupId"]
+    run_scan(ScanOptions(regions=[REGION], services=["ec2"], k8s=False, org=True, role_name=ROLE), state)
+    p_ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    carol = f"arn:aws:iam::{prod}:user/carol"
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", carol, {"groupId": gid}) | {"recipientAccountId": prod}))
+    events.clear()
+    follower.step()
+    assert (follower.stats.redescribed_writes, follower.stats.redescribed_nodes) == (1, 1)
+    sg_arn = f"arn:aws:ec2:{REGION}:{prod}:security-group/{gid}"
+    assert [(e.type, e.subject, e.data.get("actor")) for e in events] == [("airdig.resource.updated", sg_arn, carol)]
+    saved_sg = state.load(f"ec2/{prod}/{REGION}")
+    assert saved_sg is not None and saved_sg.nodes[sg_arn].attrs["IpPermissions"][0]["FromPort"] == 443
+
     # without --org, another account's record is not this follower's business
     sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
     single = Follower(url, GraphState(data_dir / "single"), events.append, wait_seconds=0)
