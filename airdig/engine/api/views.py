@@ -18,6 +18,20 @@ def ts(value: float | None) -> str | None:
     return to_rfc3339(value) if value is not None else None
 
 
+STALE_AFTER_MAX = 86400.0  # a node no read confirmed for a day is stale whatever its scan cadence
+
+
+def confirm_stale(n: NodeRow, at: float | None = None) -> bool | None:
+    """Whether the cloud has not confirmed the node for longer than two scan intervals of its scope, or
+    than a day; ``None`` when nothing ever confirmed it (a trace-only service, an older producer)."""
+    if n.confirmed_at is None:
+        return None
+    import time
+
+    limit = min(STALE_AFTER_MAX, 2 * n.confirm_interval) if n.confirm_interval else STALE_AFTER_MAX
+    return (time.time() if at is None else at) - n.confirmed_at > limit
+
+
 def node_view(n: NodeRow) -> dict[str, Any]:
     return {
         "id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account, "region": n.region,
@@ -25,6 +39,7 @@ def node_view(n: NodeRow) -> dict[str, Any]:
         "health": {"status": n.health_status, "reasons": n.health_reasons, "since": ts(n.health_since)},
         "drift": {"status": n.drift_status, "lastEvent": n.drift_last_event},
         "firstSeen": ts(n.first_seen), "lastSeen": ts(n.last_seen), "deletedAt": ts(n.deleted_at),
+        "confirmedAt": ts(n.confirmed_at), "confirmInterval": n.confirm_interval, "confirmStale": confirm_stale(n),
     }
 
 
