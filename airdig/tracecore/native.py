@@ -1,0 +1,85 @@
+"""Which OTLP protobuf decoder TraceCore runs: the compiled one or the pure-Python reference.
+
+The compiled decoder is the ``airdig_tracecore_native`` extension (Rust, ``native/tracecore/``). It
+must give the same span summaries as :func:`airdig.tracecore.decode.decode_message` for every request
+the protobuf library accepts; for anything it finds malformed it answers None and the reference parser
+runs on the same bytes, so errors are the reference's, word for word. The path is chosen by
+``AIRDIG_TRACECORE_NATIVE``:
+
+* ``auto`` (default): the extension when it is installed, else pure Python (one log line says so);
+* ``on``: the extension or a :class:`ConfigError` (a deployment that expects it fails loudly);
+* ``off``: pure Python.
+
+The active path is logged once and exported as ``tracecore_decoder_info{path="native"|"python"}``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from airdig.errors import ConfigError
+from airdig.logs import get_logger
+from airdig.tracecore.semconv import RESOURCE_KEYS, SPAN_KEYS
+from airdig.tracecore.spans import Resource, SpanSummary
+
+if TYPE_CHECKING:
+    from airdig_tracecore_native import Decoder
+
+log = get_logger("tracecore.native")
+ENV = "AIRDIG_TRACECORE_NATIVE"
+MODES = ("auto", "on", "off")
+
+_lock = threading.Lock()
+_state: dict[str, Decoder | None] = {}
+
+
+def mode(environ: dict[str, str] | None = None) -> str:
+    """The configured mode (``auto`` when unset)."""
+    raw = (os.environ if environ is None else environ).get(ENV, "auto").strip().lower() or "auto"
+    if raw in ("1", "true", "yes"):
+        raw = "on"
+    elif raw in ("0", "false", "no"):
+        raw = "off"
+    if raw not in MODES:
+        raise ConfigError(ENV, f"expected auto, on or off, got {raw!r}")
+    return raw
+
+
+def build(which: str) -> Decoder | None:
+    """A decoder for mode ``which`` (None = pure Python); not cached, for tests and the benchmark."""
+    if which == "off":
+        return None
+    try:
+        from airdig_tracecore_native import Decoder
+    except ImportError as exc:
+        if which == "on":
+            raise ConfigError(ENV, f"on, but the compiled decoder is not installed ({exc}); build it with "
+                                   "`pip install ./native/tracecore` or set auto") from None
+        log.info("tracecore decoder: pure Python (compiled extension not installed)", error=str(exc))
+        return None
+    return Decoder(SpanSummary, Resource, SPAN_KEYS, sorted(RESOURCE_KEYS))
+
+
+def decoder() -> Decoder | None:
+    """The process-wide decoder for the configured mode, loaded (and logged) on first use."""
+    if "decoder" not in _state:
+        with _lock:
+            if "decoder" not in _state:
+                dec = build(mode())
+                log.info("tracecore decoder selected", path="native" if dec is not None else "python",
+                         setting=f"{ENV}={mode()}")
+                _state["decoder"] = dec
+    return _state["decoder"]
+
+
+def active_path() -> str:
+    """``native`` or ``python``: what :func:`airdig.tracecore.decode.decode_request` runs."""
+    return "native" if decoder() is not None else "python"
+
+
+def reset() -> None:
+    """Forget the chosen decoder, so the next use reads the setting again (tests)."""
+    with _lock:
+        _state.clear()

@@ -1,0 +1,281 @@
+//! airdig_tracecore_native: TraceCore's OTLP protobuf decoder, compiled.
+//!
+//! The reference is `airdig.tracecore.decode.decode_message` (pure Python over the protobuf
+//! library); this module must give the same span summaries for every request the reference
+//! accepts. The Python wrapper (`airdig.tracecore.native`) falls back to the reference parser
+//! whenever `Decoder.decode` returns None, which it does for any request it finds malformed, so
+//! errors are the reference's errors word for word.
+
+mod otlp;
+mod wire;
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
+
+use otlp::{Kv, Span, Val};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
+}
+
+fn to_py<'py>(py: Python<'py>, v: &Val<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Val::None => py.None().into_bound(py),
+        Val::Str(s) => PyString::new(py, s).into_any(),
+        Val::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Val::Int(i) => i.into_pyobject(py)?.into_any(),
+        Val::Double(f) => PyFloat::new(py, *f).into_any(),
+        Val::Bytes(b) => PyString::new(py, &hex(b)).into_any(),
+        Val::StrIndex(i) => i.into_pyobject(py)?.into_any(),
+        Val::Array(items) => {
+            let l = PyList::empty(py);
+            for x in items {
+                l.append(to_py(py, x)?)?;
+            }
+            l.into_any()
+        }
+        Val::KvList(items) => {
+            let d = PyDict::new(py);
+            for (k, x) in items {
+                d.set_item(*k, to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+struct Group<'a> {
+    res_attrs: Vec<Kv<'a>>,
+    spans: Vec<Span<'a>>,
+}
+
+fn parse(body: &[u8]) -> Result<Vec<Group<'_>>, ()> {
+    let mut rs_bodies = Vec::new();
+    otlp::request(body, &mut rs_bodies)?;
+    let mut groups = Vec::with_capacity(rs_bodies.len());
+    for rs in rs_bodies {
+        let (mut res_parts, mut scopes) = (Vec::new(), Vec::new());
+        otlp::resource_spans(rs, &mut res_parts, &mut scopes)?;
+        let mut res_attrs = Vec::new();
+        for part in res_parts {
+            otlp::resource(part, &mut res_attrs)?;
+        }
+        let mut bodies = Vec::new();
+        for sc in scopes {
+            otlp::scope_spans(sc, &mut bodies)?;
+        }
+        let mut spans = Vec::with_capacity(bodies.len());
+        for b in bodies {
+            let mut s = Span::default();
+            otlp::span(b, &mut s)?;
+            spans.push(s);
+        }
+        groups.push(Group { res_attrs, spans });
+    }
+    Ok(groups)
+}
+
+/// Decodes ``ExportTraceServiceRequest`` bytes into the Python ``SpanSummary`` / ``Resource``
+/// classes it was built with, reading the span keys it was given (new name, priority).
+#[pyclass(frozen)]
+struct Decoder {
+    span_cls: Py<PyAny>,
+    resource_cls: Py<PyAny>,
+    span_keys: HashMap<String, (usize, u8)>,
+    new_names: Vec<Py<PyString>>,
+    resource_keys: HashMap<String, ()>,
+    service_name: Py<PyString>,
+    service_namespace: Py<PyString>,
+}
+
+#[pymethods]
+impl Decoder {
+    #[new]
+    fn new(py: Python<'_>, span_cls: Py<PyAny>, resource_cls: Py<PyAny>, span_keys: &Bound<'_, PyDict>,
+           resource_keys: Vec<String>) -> PyResult<Self> {
+        let mut names: Vec<String> = Vec::new();
+        let mut keys = HashMap::new();
+        for (k, v) in span_keys.iter() {
+            let key: String = k.extract()?;
+            let (new, prio): (String, u8) = v.extract()?;
+            let idx = match names.iter().position(|n| *n == new) {
+                Some(i) => i,
+                None => {
+                    names.push(new);
+                    names.len() - 1
+                }
+            };
+            keys.insert(key, (idx, prio));
+        }
+        Ok(Decoder {
+            span_cls,
+            resource_cls,
+            span_keys: keys,
+            new_names: names.iter().map(|n| PyString::intern(py, n).unbind()).collect(),
+            resource_keys: resource_keys.into_iter().map(|k| (k, ())).collect(),
+            service_name: PyString::intern(py, "service.name").unbind(),
+            service_namespace: PyString::intern(py, "service.namespace").unbind(),
+        })
+    }
+
+    /// ``(spans, rejected, error_message)``, or None when the bytes are not a well-formed request.
+    fn decode<'py>(&self, py: Python<'py>, body: &[u8], all_attributes: bool)
+                   -> PyResult<Option<(Bound<'py, PyList>, usize, String)>> {
+        let groups = match parse(body) {
+            Ok(g) => g,
+            Err(()) => return Ok(None),
+        };
+        let out = PyList::empty(py);
+        let mut rejected = 0usize;
+        let mut message = String::new();
+        let span_cls = self.span_cls.bind(py);
+        let empty_links = PyTuple::empty(py);
+        for g in &groups {
+            let res = self.resource(py, &g.res_attrs)?;
+            for s in &g.spans {
+                let (tid, sid, pid) = (s.trace_id, s.span_id, s.parent_id);
+                if tid.len() != 16 || sid.len() != 8 || tid.iter().all(|&b| b == 0) || sid.iter().all(|&b| b == 0) {
+                    rejected += 1;
+                    if message.is_empty() {
+                        message = format!("span {}: trace_id must be 16 bytes and span_id 8 bytes, non-zero (got {} and {})",
+                                          PyString::new(py, s.name).repr()?, tid.len(), sid.len());
+                    }
+                    continue;
+                }
+                if !pid.is_empty() && pid.len() != 8 {
+                    rejected += 1;
+                    if message.is_empty() {
+                        message = format!("span {}: parent_span_id must be 8 bytes (got {})",
+                                          PyString::new(py, s.name).repr()?, pid.len());
+                    }
+                    continue;
+                }
+                let attrs = if all_attributes { self.all_attrs(py, &s.attrs)? } else { self.known_attrs(py, &s.attrs)? };
+                let links = if s.links.is_empty() {
+                    empty_links.clone()
+                } else {
+                    let mut v = Vec::with_capacity(s.links.len());
+                    for (lt, ls) in &s.links {
+                        if lt.len() == 16 && ls.len() == 8 {
+                            v.push(PyTuple::new(py, [hex(lt), hex(ls)])?);
+                        }
+                    }
+                    PyTuple::new(py, v)?
+                };
+                let args = (hex(tid), hex(sid), hex(pid), s.kind, s.name, s.start, s.end, s.status_code, res.clone(),
+                            attrs, links, s.status_message);
+                out.append(span_cls.call1(args)?)?;
+            }
+        }
+        Ok(Some((out, rejected, message)))
+    }
+}
+
+impl Decoder {
+    fn resource<'py>(&self, py: Python<'py>, kvs: &[Kv<'_>]) -> PyResult<Bound<'py, PyAny>> {
+        let d = PyDict::new(py);
+        for (k, v) in kvs {
+            if matches!(v, Val::None) || !self.resource_keys.contains_key(*k) {
+                continue;
+            }
+            match v {
+                Val::Str(s) => d.set_item(*k, *s)?,
+                _ => d.set_item(*k, to_py(py, v)?.str()?)?,
+            }
+        }
+        let name = self.service_name.bind(py);
+        let service: String = match d.get_item(name)? {
+            Some(x) => {
+                d.del_item(name)?;
+                x.extract()?
+            }
+            None => String::new(),
+        };
+        let ns_key = self.service_namespace.bind(py);
+        let namespace: String = match d.get_item(ns_key)? {
+            Some(x) => {
+                d.del_item(ns_key)?;
+                x.extract()?
+            }
+            None => String::new(),
+        };
+        let service = if service.is_empty() { "unknown_service".to_string() } else { service };
+        self.resource_cls.bind(py).call1((service, namespace, d))
+    }
+
+    /// The reference's default: only the semantic-convention keys, under their new names.
+    fn known_attrs<'py>(&self, py: Python<'py>, kvs: &[Kv<'_>]) -> PyResult<Bound<'py, PyDict>> {
+        let mut best: Vec<(usize, u8, usize)> = Vec::new(); // (new index, priority, kv index)
+        for (i, (k, _)) in kvs.iter().enumerate() {
+            if let Some(&(idx, p)) = self.span_keys.get(*k) {
+                match best.iter_mut().find(|b| b.0 == idx) {
+                    None => best.push((idx, p, i)),
+                    Some(b) => {
+                        if p < b.1 {
+                            b.1 = p;
+                            b.2 = i;
+                        }
+                    }
+                }
+            }
+        }
+        let d = PyDict::new(py);
+        for (idx, _, i) in best {
+            d.set_item(self.new_names[idx].bind(py), to_py(py, &kvs[i].1)?)?;
+        }
+        Ok(d)
+    }
+
+    /// ``all_attributes=True``: new-name keys first (as the reference orders them), then every key.
+    fn all_attrs<'py>(&self, py: Python<'py>, kvs: &[Kv<'_>]) -> PyResult<Bound<'py, PyDict>> {
+        let mut allv: Vec<(&str, usize)> = Vec::with_capacity(kvs.len());
+        for (i, (k, _)) in kvs.iter().enumerate() {
+            match allv.iter_mut().find(|x| x.0 == *k) {
+                Some(x) => x.1 = i,
+                None => allv.push((k, i)),
+            }
+        }
+        let d = PyDict::new(py);
+        let mut prio: Vec<(usize, u8)> = Vec::new();
+        for &(k, i) in &allv {
+            if let Some(&(idx, p)) = self.span_keys.get(k) {
+                let take = match prio.iter_mut().find(|b| b.0 == idx) {
+                    None => {
+                        prio.push((idx, p));
+                        true
+                    }
+                    Some(b) if p < b.1 => {
+                        b.1 = p;
+                        true
+                    }
+                    _ => false,
+                };
+                if take {
+                    d.set_item(self.new_names[idx].bind(py), to_py(py, &kvs[i].1)?)?;
+                }
+            }
+        }
+        for &(k, i) in &allv {
+            if !d.contains(k)? {
+                d.set_item(k, to_py(py, &kvs[i].1)?)?;
+            }
+        }
+        Ok(d)
+    }
+}
+
+#[pymodule]
+fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Decoder>()?;
+    m.add("ABI", 1)?;
+    Ok(())
+}
