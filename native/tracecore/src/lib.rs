@@ -86,7 +86,7 @@ fn parse(body: &[u8]) -> Result<Vec<Group<'_>>, ()> {
 
 /// Decodes ``ExportTraceServiceRequest`` bytes into the Python ``SpanSummary`` / ``Resource``
 /// classes it was built with, reading the span keys it was given (new name, priority).
-#[pyclass(frozen)]
+#[pyclass(frozen, module = "airdig_tracecore_native")]
 struct Decoder {
     span_cls: Py<PyAny>,
     resource_cls: Py<PyAny>,
