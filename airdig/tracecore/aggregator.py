@@ -45,7 +45,7 @@ from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
 from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.pairing import Call, Pairer
-from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap
+from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
 from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
 
 log = get_logger("tracecore.aggregator")
@@ -135,13 +135,21 @@ class Aggregator:
             self.high_water = newest
         oldest_ok = self.high_water - self.horizon
         dropped = 0
+        kept: list[Call] = []
         for call in calls:
             t = call_time(call)
             if t < oldest_ok or t > wall + self.horizon:
                 dropped += 1
                 continue
-            self.servicemap.record(call)
-            start = t - t % secs
+            kept.append(call)
+            if call.peer is not None:
+                self._peers[call.peer.id] = call.peer
+                self.servicemap.note_peer(call.peer)
+            if call.server is None:
+                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+        # each call classified once (compiled when that path is active), then merged per group
+        for (minute, start, src, dst, ctype), group in accumulate(kept, secs).items():
+            self.servicemap.add_stats(minute, (src, dst, ctype), group)
             bucket = self._buckets.get(start)
             if bucket is None:
                 # a window already published waits ``lateness`` for the rest of its late data
@@ -149,15 +157,10 @@ class Aggregator:
                 if start in self._parts:
                     due = max(due, wall + self.lateness)
                 bucket = self._buckets[start] = _Bucket(due)
-            key = (call.src, call.dst, call.connection_type)
-            st = bucket.edges.get(key)
+            st = bucket.edges.get((src, dst, ctype))
             if st is None:
-                st = bucket.edges[key] = EdgeStats()
-            st.add(call)
-            if call.peer is not None:
-                self._peers[call.peer.id] = call.peer
-            if call.server is None:
-                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+                st = bucket.edges[(src, dst, ctype)] = EdgeStats()
+            st.merge(group)
         if dropped:
             self.late_dropped += dropped
             self.metrics.late_dropped.inc(dropped)

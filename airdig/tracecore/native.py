@@ -1,9 +1,11 @@
-"""Which OTLP protobuf decoder TraceCore runs: the compiled one or the pure-Python reference.
+"""Which hot path TraceCore runs: the compiled one or the pure-Python reference.
 
-The compiled decoder is the ``airdig_tracecore_native`` extension (Rust, ``native/tracecore/``). It
-must give the same span summaries as :func:`airdig.tracecore.decode.decode_message` for every request
-the protobuf library accepts; for anything it finds malformed it answers None and the reference parser
-runs on the same bytes, so errors are the reference's, word for word. The path is chosen by
+The compiled path is the ``airdig_tracecore_native`` extension (Rust, ``native/tracecore/``): an OTLP
+protobuf decoder and a per-edge statistics accumulator. The decoder must give the same span summaries
+as :func:`airdig.tracecore.decode.decode_message` for every request the protobuf library accepts; for
+anything it finds malformed it answers None and the reference parser runs on the same bytes, so errors
+are the reference's, word for word. The accumulator must give the same groups as
+:func:`airdig.tracecore.servicemap.accumulate_python`. The path is chosen by
 ``AIRDIG_TRACECORE_NATIVE``:
 
 * ``auto`` (default): the extension when it is installed, else pure Python (one log line says so);
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from airdig.errors import ConfigError
 from airdig.logs import get_logger
@@ -25,14 +27,14 @@ from airdig.tracecore.semconv import RESOURCE_KEYS, SPAN_KEYS
 from airdig.tracecore.spans import Resource, SpanSummary
 
 if TYPE_CHECKING:
-    from airdig_tracecore_native import Decoder
+    from airdig_tracecore_native import Accumulator, Decoder
 
 log = get_logger("tracecore.native")
 ENV = "AIRDIG_TRACECORE_NATIVE"
 MODES = ("auto", "on", "off")
 
 _lock = threading.Lock()
-_state: dict[str, Decoder | None] = {}
+_state: dict[str, Decoder | Accumulator | None] = {}
 
 
 def mode(environ: dict[str, str] | None = None) -> str:
@@ -56,22 +58,44 @@ def build(which: str) -> Decoder | None:
     except ImportError as exc:
         if which == "on":
             raise ConfigError(ENV, f"on, but the compiled decoder is not installed ({exc}); build it with "
-                                   "`pip install ./native/tracecore` or set auto") from None
+                                   "`scripts/tools/tracecore-native` or set auto") from None
         log.info("tracecore decoder: pure Python (compiled extension not installed)", error=str(exc))
         return None
     return Decoder(SpanSummary, Resource, SPAN_KEYS, sorted(RESOURCE_KEYS))
 
 
-def decoder() -> Decoder | None:
-    """The process-wide decoder for the configured mode, loaded (and logged) on first use."""
+def build_accumulator(which: str) -> Accumulator | None:
+    """The compiled per-edge accumulator for mode ``which`` (None = pure Python)."""
+    if build(which) is None:
+        return None
+    from airdig_tracecore_native import Accumulator
+
+    from airdig.tracecore import semconv as sc
+    from airdig.tracecore.servicemap import LATENCY_BOUNDS_MS, _code
+    return Accumulator([float(b) for b in LATENCY_BOUNDS_MS], _code, sc.HTTP_STATUS, sc.GRPC_STATUS)
+
+
+def _load() -> None:
     if "decoder" not in _state:
         with _lock:
             if "decoder" not in _state:
                 dec = build(mode())
                 log.info("tracecore decoder selected", path="native" if dec is not None else "python",
                          setting=f"{ENV}={mode()}")
+                _state["accumulator"] = build_accumulator(mode()) if dec is not None else None
                 _state["decoder"] = dec
-    return _state["decoder"]
+
+
+def decoder() -> Decoder | None:
+    """The process-wide decoder for the configured mode, loaded (and logged) on first use."""
+    _load()
+    return cast("Decoder | None", _state["decoder"])
+
+
+def accumulator() -> Accumulator | None:
+    """The process-wide per-edge accumulator (present exactly when :func:`decoder` is)."""
+    _load()
+    return cast("Accumulator | None", _state["accumulator"])
 
 
 def active_path() -> str:

@@ -11,3 +11,11 @@ class Decoder:
                  resource_keys: list[str]) -> None: ...
     def decode(self, body: bytes, all_attributes: bool) -> tuple[list[Any], int, str] | None:
         """(spans, rejected, first rejection reason), or None when the bytes are malformed."""
+
+class Accumulator:
+    """Per-edge statistics of paired calls, grouped by (minute, window start, src, dst, connection type)."""
+
+    def __init__(self, bounds: list[float], code_fn: Any, http_key: str, grpc_key: str) -> None: ...
+    def accumulate(self, calls: list[Any], window_seconds: float) -> dict[
+            tuple[int, float, str, str, str],
+            tuple[int, int, int, int, int, int, int, list[int], list[int], float, float]]: ...

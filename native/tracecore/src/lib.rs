@@ -7,6 +7,7 @@
 //! errors are the reference's errors word for word.
 
 mod otlp;
+mod stats;
 mod wire;
 
 use std::collections::HashMap;
@@ -273,9 +274,40 @@ impl Decoder {
     }
 }
 
+/// Per-edge statistics of paired calls, grouped by (minute, window, edge); see `stats.rs`.
+#[pyclass(frozen, module = "airdig_tracecore_native")]
+struct Accumulator {
+    keys: stats::Keys,
+    bounds: Vec<f64>,
+    code_fn: Py<PyAny>,
+    http_key: Py<PyString>,
+    grpc_key: Py<PyString>,
+}
+
+#[pymethods]
+impl Accumulator {
+    #[new]
+    fn new(py: Python<'_>, bounds: Vec<f64>, code_fn: Py<PyAny>, http_key: &str, grpc_key: &str) -> Self {
+        Accumulator {
+            keys: stats::Keys::new(py),
+            bounds,
+            code_fn,
+            http_key: PyString::intern(py, http_key).unbind(),
+            grpc_key: PyString::intern(py, grpc_key).unbind(),
+        }
+    }
+
+    fn accumulate<'py>(&self, py: Python<'py>, calls: &Bound<'py, PyList>, window_seconds: f64)
+                       -> PyResult<Bound<'py, PyDict>> {
+        stats::accumulate(py, &self.keys, calls, window_seconds, &self.bounds, self.code_fn.bind(py),
+                          self.http_key.bind(py), self.grpc_key.bind(py))
+    }
+}
+
 #[pymodule]
 fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Decoder>()?;
+    m.add_class::<Accumulator>()?;
     m.add("ABI", 1)?;
     Ok(())
 }

@@ -274,3 +274,102 @@ def test_missing_extension_falls_back_on_auto_and_fails_on_on(monkeypatch: pytes
         assert decode_request(body).spans == decode_request_python(body).spans
     finally:
         native.reset()
+
+
+# ---------------------------------------------------------------- per-edge statistics
+
+ODD_CODES: list[Any] = [None, 200, 404, 429, 503, 599, 600, 0, 14, -1, True, False, "503", " 429 ", "4_04", "x",
+                        "", 500.7, float("nan"), 2**70, -(2**70), 2**130, [500], {"a": 1}, "٥٠٣", b"503".hex()]
+
+
+def random_calls(rng: random.Random, n: int) -> list[Any]:
+    from airdig.tracecore.pairing import Call
+    from airdig.tracecore.spans import KIND_CLIENT, KIND_SERVER, Resource, SpanSummary
+
+    res = [Resource(f"svc-{i}", "", {}) for i in range(4)]
+    base = 1_700_000_000_000_000_000
+    out = []
+    for i in range(n):
+        start = base + rng.choice([0, 59, 60, 61, 3599]) * 10**9 + rng.randrange(-10**9, 10**9)
+        if rng.random() < 0.02:
+            start = rng.choice([0, 1, -5 * 10**9, 2**64 - 1])
+        dur = rng.choice([0, -1000, rng.randrange(10**10), 5 * 10**6, 10**6, 7_500_000, 10**13])
+
+        def attrs() -> dict[str, Any]:
+            a: dict[str, Any] = {}
+            if rng.random() < 0.7:
+                a["http.response.status_code"] = rng.choice(ODD_CODES)
+            if rng.random() < 0.3:
+                a["rpc.grpc.status_code"] = rng.choice(ODD_CODES)
+            return a
+
+        c = SpanSummary(f"t{i}", f"c{i}", "", KIND_CLIENT, "op", start, start + dur, rng.choice([0, 1, 2]),
+                        rng.choice(res), attrs())
+        s = None
+        if rng.random() < 0.8:
+            s = SpanSummary(f"t{i}", f"s{i}", f"c{i}", KIND_SERVER, "op", start + 10, start + dur // 2,
+                            rng.choice([0, 1, 2, 7]), rng.choice(res), attrs())
+        src, dst = c.resource.service_id, s.resource.service_id if s else "service://~db/x"
+        out.append(Call(src, dst, rng.choice(["", "messaging_system", "database"]), c, s))
+    return out
+
+
+@needs_native
+@pytest.mark.parametrize("window", [60.0, 45.5, 7.0, 3600.0])
+def test_accumulator_groups_equal_the_reference(window: float) -> None:
+    from airdig.tracecore.servicemap import EdgeStats, accumulate_python
+
+    acc = native.build_accumulator("on")
+    assert acc is not None
+    rng = random.Random(int(window * 10))
+    for _ in range(40):
+        calls = random_calls(rng, rng.randint(1, 300))
+        want = accumulate_python(calls, window)
+        got = {k: EdgeStats.from_row(v) for k, v in acc.accumulate(calls, window).items()}
+        assert got == want  # exact, float sums included: same operations in the same order
+        assert list(got) == list(want)
+
+
+@needs_native
+def test_accumulator_raises_what_the_reference_raises(native_on: Any) -> None:
+    from airdig.tracecore.servicemap import accumulate, accumulate_python
+
+    calls = random_calls(random.Random(3), 5)
+    calls[2].client.attrs["http.response.status_code"] = float("inf")  # int(inf): OverflowError in both
+    calls[2].server = None
+    with pytest.raises(OverflowError):
+        accumulate_python(calls, 60.0)
+    with pytest.raises(OverflowError):
+        accumulate(calls, 60.0)
+
+
+def _drive(shape_bodies: list[bytes], which: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    from airdig.tracecore.aggregator import Aggregator
+
+    monkeypatch.setenv(native.ENV, which)
+    native.reset()
+    try:
+        agg = Aggregator(None, TraceCoreMetrics(), wait=10.0, consume=False, horizon=10**10)
+        agg.member = "fixed"
+        for body in shape_bodies:
+            agg.offer(decode_request(body).spans)
+        agg.expire(force=True)
+        events = agg.window_events(now=2e9, everything=True)
+        return {
+            "events": [(e.type, e.subject, e.id if e.data.get("type") == "calls" else "", e.data) for e in events],
+            "buckets": {m: {k: v.to_dict() for k, v in b.items()} for m, b in agg.servicemap.buckets.items()},
+            "totals": {k: (v.to_dict(), round(v.client_sum_ms, 6)) for k, v in agg.servicemap.totals.items()},
+            "counters": agg.pairer.counters,
+        }
+    finally:
+        native.reset()
+
+
+@needs_native
+def test_aggregator_window_events_identical_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _bench()
+    bodies = bench.build(2, "attrs20") + bench.build(1, "bytes500") + [varied(), reordered()]
+    want = _drive(bodies, "off", monkeypatch)
+    got = _drive(bodies, "on", monkeypatch)
+    assert got == want
+    assert sum(1 for e in want["events"] if e[3].get("type") == "calls") >= 8
