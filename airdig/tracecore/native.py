@@ -17,6 +17,7 @@ The active path is logged once and exported as ``tracecore_decoder_info{path="na
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING, cast
@@ -61,7 +62,8 @@ def build(which: str) -> Decoder | None:
                                    "`scripts/tools/tracecore-native` or set auto") from None
         log.info("tracecore decoder: pure Python (compiled extension not installed)", error=str(exc))
         return None
-    return Decoder(SpanSummary, Resource, SPAN_KEYS, sorted(RESOURCE_KEYS))
+    return Decoder(SpanSummary, Resource, SPAN_KEYS, sorted(RESOURCE_KEYS),
+                   [f.name for f in dataclasses.fields(SpanSummary)])
 
 
 def build_accumulator(which: str) -> Accumulator | None:

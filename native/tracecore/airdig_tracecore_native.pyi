@@ -8,7 +8,9 @@ class Decoder:
     """Decodes ExportTraceServiceRequest bytes into the given SpanSummary / Resource classes."""
 
     def __init__(self, span_cls: type[Any], resource_cls: type[Any], span_keys: dict[str, tuple[str, int]],
-                 resource_keys: list[str]) -> None: ...
+                 resource_keys: list[str], span_fields: list[str] | None = None) -> None:
+        """``span_fields``: the class's 13 dataclass fields, in order, to build instances without
+        running ``__init__`` (slots classes only; otherwise the class is called)."""
     def decode(self, body: bytes, all_attributes: bool) -> tuple[list[Any], int, str] | None:
         """(spans, rejected, first rejection reason), or None when the bytes are malformed."""
 

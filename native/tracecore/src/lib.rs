@@ -6,6 +6,7 @@
 //! whenever `Decoder.decode` returns None, which it does for any request it finds malformed, so
 //! errors are the reference's errors word for word.
 
+mod fastnew;
 mod otlp;
 mod stats;
 mod wire;
@@ -18,6 +19,27 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use otlp::{Kv, Span, Val};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// FNV-1a: attribute keys are short and trusted to be few; SipHash's DoS resistance is not needed for a
+/// fixed table of ~30 keys that only ever gets looked up.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
@@ -52,6 +74,11 @@ fn to_py<'py>(py: Python<'py>, v: &Val<'_>) -> PyResult<Bound<'py, PyAny>> {
             d.into_any()
         }
     })
+}
+
+/// One Python string per distinct span name / status message of a request.
+fn cached<'py, 'a>(py: Python<'py>, m: &mut HashMap<&'a str, Bound<'py, PyString>>, s: &'a str) -> Bound<'py, PyString> {
+    m.entry(s).or_insert_with(|| PyString::new(py, s)).clone()
 }
 
 struct Group<'a> {
@@ -90,10 +117,11 @@ fn parse(body: &[u8]) -> Result<Vec<Group<'_>>, ()> {
 #[pyclass(frozen, module = "airdig_tracecore_native")]
 struct Decoder {
     span_cls: Py<PyAny>,
+    span_new: Option<fastnew::SlotMaker>,
     resource_cls: Py<PyAny>,
-    span_keys: HashMap<String, (usize, u8)>,
+    span_keys: FnvMap<String, (usize, u8)>,
     new_names: Vec<Py<PyString>>,
-    resource_keys: HashMap<String, ()>,
+    resource_keys: FnvMap<String, ()>,
     service_name: Py<PyString>,
     service_namespace: Py<PyString>,
 }
@@ -101,10 +129,16 @@ struct Decoder {
 #[pymethods]
 impl Decoder {
     #[new]
+    #[pyo3(signature = (span_cls, resource_cls, span_keys, resource_keys, span_fields=None))]
     fn new(py: Python<'_>, span_cls: Py<PyAny>, resource_cls: Py<PyAny>, span_keys: &Bound<'_, PyDict>,
-           resource_keys: Vec<String>) -> PyResult<Self> {
+           resource_keys: Vec<String>, span_fields: Option<Vec<String>>) -> PyResult<Self> {
+        // the fast constructor needs the 13 fields in the order decode() fills them
+        let span_new = match span_fields {
+            Some(f) if f.len() == 13 => fastnew::SlotMaker::new(py, span_cls.bind(py), &f)?,
+            _ => None,
+        };
         let mut names: Vec<String> = Vec::new();
-        let mut keys = HashMap::new();
+        let mut keys = FnvMap::default();
         for (k, v) in span_keys.iter() {
             let key: String = k.extract()?;
             let (new, prio): (String, u8) = v.extract()?;
@@ -119,6 +153,7 @@ impl Decoder {
         }
         Ok(Decoder {
             span_cls,
+            span_new,
             resource_cls,
             span_keys: keys,
             new_names: names.iter().map(|n| PyString::intern(py, n).unbind()).collect(),
@@ -140,6 +175,8 @@ impl Decoder {
         let mut message = String::new();
         let span_cls = self.span_cls.bind(py);
         let empty_links = PyTuple::empty(py);
+        let zero = 0i64.into_pyobject(py)?.into_any();
+        let mut strs: HashMap<&str, Bound<'py, PyString>> = HashMap::new();
         for g in &groups {
             let res = self.resource(py, &g.res_attrs)?;
             for s in &g.spans {
@@ -172,9 +209,20 @@ impl Decoder {
                     }
                     PyTuple::new(py, v)?
                 };
-                let args = (hex(tid), hex(sid), hex(pid), s.kind, s.name, s.start, s.end, s.status_code, res.clone(),
-                            attrs, links, s.status_message);
-                out.append(span_cls.call1(args)?)?;
+                let name = cached(py, &mut strs, s.name);
+                let msg = cached(py, &mut strs, s.status_message);
+                let pid_s = if pid.is_empty() { cached(py, &mut strs, "") } else { PyString::new(py, &hex(pid)) };
+                let span = match &self.span_new {
+                    Some(maker) => maker.make(py, &[
+                        PyString::new(py, &hex(tid)).into_any(), PyString::new(py, &hex(sid)).into_any(),
+                        pid_s.into_any(), s.kind.into_pyobject(py)?.into_any(), name.into_any(),
+                        s.start.into_pyobject(py)?.into_any(), s.end.into_pyobject(py)?.into_any(),
+                        s.status_code.into_pyobject(py)?.into_any(), res.clone(), attrs.into_any(),
+                        links.into_any(), msg.into_any(), zero.clone()])?,
+                    None => span_cls.call1((hex(tid), hex(sid), pid_s, s.kind, name, s.start, s.end, s.status_code,
+                                            res.clone(), attrs, links, msg))?,
+                };
+                out.append(span)?;
             }
         }
         Ok(Some((out, rejected, message)))
