@@ -1,7 +1,8 @@
 """Which hot path TraceCore runs: the compiled one or the pure-Python reference.
 
 The compiled path is the ``airdig_tracecore_native`` extension (Rust, ``native/tracecore/``): an OTLP
-protobuf decoder and a per-edge statistics accumulator. The decoder must give the same span summaries
+protobuf decoder, ``Pairer.add`` (on the Pairer's own Python state) and a per-edge statistics
+accumulator. The decoder must give the same span summaries
 as :func:`airdig.tracecore.decode.decode_message` for every request the protobuf library accepts; for
 anything it finds malformed it answers None and the reference parser runs on the same bytes, so errors
 are the reference's, word for word. The accumulator must give the same groups as
@@ -28,14 +29,14 @@ from airdig.tracecore.semconv import RESOURCE_KEYS, SPAN_KEYS
 from airdig.tracecore.spans import Resource, SpanSummary
 
 if TYPE_CHECKING:
-    from airdig_tracecore_native import Accumulator, Decoder
+    from airdig_tracecore_native import Accumulator, Decoder, PairKernel
 
 log = get_logger("tracecore.native")
 ENV = "AIRDIG_TRACECORE_NATIVE"
 MODES = ("auto", "on", "off")
 
 _lock = threading.Lock()
-_state: dict[str, Decoder | Accumulator | None] = {}
+_state: dict[str, Decoder | Accumulator | PairKernel | None] = {}
 
 
 def mode(environ: dict[str, str] | None = None) -> str:
@@ -77,6 +78,17 @@ def build_accumulator(which: str) -> Accumulator | None:
     return Accumulator([float(b) for b in LATENCY_BOUNDS_MS], _code, sc.HTTP_STATUS, sc.GRPC_STATUS)
 
 
+def build_pair_kernel(which: str) -> PairKernel | None:
+    """The compiled ``Pairer.add`` for mode ``which`` (None = pure Python)."""
+    if build(which) is None:
+        return None
+    from airdig_tracecore_native import PairKernel
+
+    from airdig.tracecore.pairing import Call, _Half
+    return PairKernel(_Half, [f.name for f in dataclasses.fields(_Half)],
+                      Call, [f.name for f in dataclasses.fields(Call)])
+
+
 def _load() -> None:
     if "decoder" not in _state:
         with _lock:
@@ -85,6 +97,7 @@ def _load() -> None:
                 log.info("tracecore decoder selected", path="native" if dec is not None else "python",
                          setting=f"{ENV}={mode()}")
                 _state["accumulator"] = build_accumulator(mode()) if dec is not None else None
+                _state["pair_kernel"] = build_pair_kernel(mode()) if dec is not None else None
                 _state["decoder"] = dec
 
 
@@ -98,6 +111,12 @@ def accumulator() -> Accumulator | None:
     """The process-wide per-edge accumulator (present exactly when :func:`decoder` is)."""
     _load()
     return cast("Accumulator | None", _state["accumulator"])
+
+
+def pair_kernel() -> PairKernel | None:
+    """The process-wide compiled ``Pairer.add`` (present exactly when :func:`decoder` is)."""
+    _load()
+    return cast("PairKernel | None", _state["pair_kernel"])
 
 
 def active_path() -> str:

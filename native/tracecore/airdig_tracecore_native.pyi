@@ -21,3 +21,10 @@ class Accumulator:
     def accumulate(self, calls: list[Any], window_seconds: float) -> dict[
             tuple[int, float, str, str, str],
             tuple[int, int, int, int, int, int, int, list[int], list[int], float, float]]: ...
+
+class PairKernel:
+    """``Pairer.add`` on the Pairer's own Python state (pending dict, order deque, counters)."""
+
+    def __init__(self, half_cls: type[Any], half_fields: list[str], call_cls: type[Any],
+                 call_fields: list[str]) -> None: ...
+    def add(self, pairer: Any, spans: list[Any], route: str | None, now: float) -> list[Any]: ...

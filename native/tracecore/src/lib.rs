@@ -8,6 +8,7 @@
 
 mod fastnew;
 mod otlp;
+mod pairing;
 mod stats;
 mod wire;
 
@@ -352,8 +353,36 @@ impl Accumulator {
     }
 }
 
+/// `Pairer.add` on the Pairer's own Python state; see `pairing.rs`.
+#[pyclass(frozen, module = "airdig_tracecore_native")]
+struct PairKernel {
+    kernel: pairing::Kernel,
+}
+
+#[pymethods]
+impl PairKernel {
+    #[new]
+    fn new(py: Python<'_>, half_cls: &Bound<'_, PyAny>, half_fields: Vec<String>, call_cls: &Bound<'_, PyAny>,
+           call_fields: Vec<String>) -> PyResult<Self> {
+        let bad = |what: &str| pyo3::exceptions::PyValueError::new_err(format!("{what}: not a slots dataclass of the expected fields"));
+        if half_fields.len() != 4 || call_fields.len() != 6 {
+            return Err(bad("field count"));
+        }
+        let half = fastnew::SlotMaker::new(py, half_cls, &half_fields)?.ok_or_else(|| bad("_Half"))?;
+        let call = fastnew::SlotMaker::new(py, call_cls, &call_fields)?.ok_or_else(|| bad("Call"))?;
+        Ok(PairKernel { kernel: pairing::Kernel { names: pairing::Names::new(py), half, call } })
+    }
+
+    #[pyo3(signature = (pairer, spans, route, now))]
+    fn add<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>, spans: &Bound<'py, PyList>,
+                route: Option<Bound<'py, PyAny>>, now: f64) -> PyResult<Bound<'py, PyList>> {
+        self.kernel.add(py, pairer, spans, route, now)
+    }
+}
+
 #[pymodule]
 fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PairKernel>()?;
     m.add_class::<Decoder>()?;
     m.add_class::<Accumulator>()?;
     m.add("ABI", 1)?;

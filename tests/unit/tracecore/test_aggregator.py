@@ -15,6 +15,8 @@ from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.servicemap import LATENCY_BOUNDS_MS
 from airdig.tracecore.spans import KIND_CLIENT, KIND_SERVER, Resource, SpanSummary
 
+pytestmark = pytest.mark.usefixtures("hot_path")  # both paths: pure Python and compiled
+
 WEB, API = Resource("web", "", {}), Resource("api", "", {})
 SRC, DST = "service://_/web", "service://_/api"
 

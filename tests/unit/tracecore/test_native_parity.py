@@ -373,3 +373,68 @@ def test_aggregator_window_events_identical_on_both_paths(monkeypatch: pytest.Mo
     got = _drive(bodies, "on", monkeypatch)
     assert got == want
     assert sum(1 for e in want["events"] if e[3].get("type") == "calls") >= 8
+
+
+# ---------------------------------------------------------------- pairing
+
+def span_stream(seed: int) -> list[list[Any]]:
+    """Batches of clients, servers, producers, consumers (linked, some to several producers), internal
+    and root spans, duplicates and strays: everything Pairer.add branches on. Same seed, same spans."""
+    from airdig.tracecore.spans import Resource, SpanSummary
+
+    rng = random.Random(seed)
+    res = [Resource(f"svc-{i}", "ns" if i % 2 else "", {}) for i in range(5)]
+    traces = [f"{i:032x}" for i in range(1, 12)]
+    ids = [f"{i:016x}" for i in range(1, 40)]
+    batches = []
+    for _ in range(rng.randint(3, 12)):
+        batch = []
+        for _ in range(rng.randint(1, 40)):
+            links: tuple[tuple[str, str], ...] = ()
+            if rng.random() < 0.25:
+                links = tuple((rng.choice(traces), rng.choice(ids)) for _ in range(rng.randint(1, 3)))
+            batch.append(SpanSummary(rng.choice(traces), rng.choice(ids), rng.choice(["", *ids[:10]]),
+                                     rng.choice([0, 1, 2, 3, 4, 5, 2, 3, 7]), "op", 10**18, 10**18 + 5 * 10**6,
+                                     0, rng.choice(res), {}, links))
+        batches.append(batch)
+    return batches
+
+
+def _pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from airdig.tracecore.pairing import Pairer
+
+    monkeypatch.setenv(native.ENV, which)
+    native.reset()
+    try:
+        rng = random.Random(seed + 1)
+        clock = [0.0]
+        p = Pairer(wait=5.0, max_pending=rng.choice([3, 20, 1000]), clock=lambda: clock[0])
+        batches = span_stream(seed)
+        log = []
+        for batch in batches:
+            route = rng.choice([None, None, batch[0].trace_id])
+            calls = p.add(batch, route)
+            log.append([(c.src, c.dst, c.connection_type, c.client.span_id, c.server.span_id if c.server else "")
+                        for c in calls])
+            clock[0] += rng.choice([0.0, 1.0, 6.0])
+            log.append([(c.src, c.dst, c.connection_type, c.client.span_id) for c in p.expire()])
+        pending = {k: (h.client is not None, h.server is not None, h.deadline, h.siblings)
+                   for k, h in p.pending.items()}
+        order = list(p._order)
+        log.append([(c.src, c.dst, c.client.span_id) for c in p.expire(force=True)])
+        states = [[s.state for s in b] for b in batches]
+        return log, states, p.counters, pending, order
+    finally:
+        native.reset()
+
+
+@needs_native
+def test_pairing_identical_on_random_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes: dict[str, int] = {}
+    for seed in range(150):
+        want = _pair_run(seed, "off", monkeypatch)
+        got = _pair_run(seed, "on", monkeypatch)
+        assert got == want, seed
+        for k, v in want[2].spans.items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    assert all(outcomes[k] > 0 for k in ("paired", "dropped", "root", "internal", "duplicate", "expired_unpaired"))
