@@ -13,6 +13,7 @@ interpolated inside histogram buckets, which are fine-grained below 100 ms where
 from __future__ import annotations
 
 import bisect
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,10 +97,8 @@ class EdgeStats:
         self.errors += other.errors
         for k, v in other.classes.items():
             self.classes[k] += v
-        for i, v in enumerate(other.client):
-            self.client[i] += v
-        for i, v in enumerate(other.server):
-            self.server[i] += v
+        self.client[:] = map(operator.add, self.client, other.client)  # in place: holders see it
+        self.server[:] = map(operator.add, self.server, other.server)
         self.client_sum_ms += other.client_sum_ms
         self.server_sum_ms += other.server_sum_ms
 
