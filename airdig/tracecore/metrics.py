@@ -119,6 +119,8 @@ class TraceCoreMetrics:
                                        ["thread"], registry=self.registry)
         self.late_dropped = Counter("tracecore_late_calls_dropped", "Calls dropped because they happened more "
                                     "than the horizon before the newest call seen.", registry=self.registry)
+        self.edges_dropped = Counter("tracecore_edge_calls_dropped", "Calls dropped because they would open a "
+                                     "new (window, edge) past tracecore_max_edges.", registry=self.registry)
         self.decoder = Gauge("tracecore_decoder_info", "1 for the OTLP protobuf decoder in use: native (compiled "
                              "extension) or python (the reference); see AIRDIG_TRACECORE_NATIVE.", ["path"],
                              registry=self.registry)
