@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from airdig.errors import ConfigError
 from airdig.logs import get_logger
@@ -63,8 +63,21 @@ def build(which: str) -> Decoder | None:
                                    "`scripts/tools/tracecore-native` or set auto") from None
         log.info("tracecore decoder: pure Python (compiled extension not installed)", error=str(exc))
         return None
+    # the extension fills instances slot by slot in this order; any other layout is built by calling
+    # the class (slower, still right)
+    fields = _fields(SpanSummary)
     return Decoder(SpanSummary, Resource, SPAN_KEYS, sorted(RESOURCE_KEYS),
-                   [f.name for f in dataclasses.fields(SpanSummary)])
+                   fields if fields == SPAN_FIELDS else None)
+
+
+SPAN_FIELDS = ["trace_id", "span_id", "parent_id", "kind", "name", "start_ns", "end_ns", "status", "resource",
+               "attrs", "links", "status_message", "state"]
+HALF_FIELDS = ["client", "server", "deadline", "siblings"]
+CALL_FIELDS = ["src", "dst", "connection_type", "client", "server", "peer"]
+
+
+def _fields(cls: type[Any]) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
 
 
 def build_accumulator(which: str) -> Accumulator | None:
@@ -85,8 +98,10 @@ def build_pair_kernel(which: str) -> PairKernel | None:
     from airdig_tracecore_native import PairKernel
 
     from airdig.tracecore.pairing import Call, _Half
-    return PairKernel(_Half, [f.name for f in dataclasses.fields(_Half)],
-                      Call, [f.name for f in dataclasses.fields(Call)])
+    if _fields(_Half) != HALF_FIELDS or _fields(Call) != CALL_FIELDS:
+        log.warning("tracecore pairing: pure Python (Call/_Half fields changed; update the extension)")
+        return None
+    return PairKernel(_Half, HALF_FIELDS, Call, CALL_FIELDS)
 
 
 def _load() -> None:

@@ -438,3 +438,18 @@ def test_pairing_identical_on_random_streams(monkeypatch: pytest.MonkeyPatch) ->
         for k, v in want[2].spans.items():
             outcomes[k] = outcomes.get(k, 0) + v
     assert all(outcomes[k] > 0 for k in ("paired", "dropped", "root", "internal", "duplicate", "expired_unpaired"))
+
+
+def test_field_layouts_the_extension_fills_match_the_classes() -> None:
+    """The extension stores SpanSummary/_Half/Call fields slot by slot in a fixed order; a class change
+    must be caught here (the guards in native.py then fall back to calling the class / pure Python)."""
+    import dataclasses
+
+    from airdig.tracecore.pairing import Call, _Half
+    from airdig.tracecore.spans import SpanSummary
+
+    assert [f.name for f in dataclasses.fields(SpanSummary)] == native.SPAN_FIELDS
+    assert [f.name for f in dataclasses.fields(_Half)] == native.HALF_FIELDS
+    assert [f.name for f in dataclasses.fields(Call)] == native.CALL_FIELDS
+    for cls in (SpanSummary, _Half, Call):
+        assert "__slots__" in vars(cls)  # slot descriptors are what the extension writes through
