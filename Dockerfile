@@ -11,6 +11,18 @@
 #   --build-arg PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:<digest>
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
+
+# ---------------------------------------------------------------- native: TraceCore's compiled decoder
+# Rust + PyO3, abi3 (any CPython >= 3.11), built without a Python in this stage (PYO3_NO_PYTHON).
+FROM ${RUST_IMAGE} AS native
+WORKDIR /src/native/tracecore
+COPY native/tracecore/Cargo.toml native/tracecore/Cargo.lock ./
+COPY native/tracecore/src ./src
+ENV PYO3_NO_PYTHON=1 \
+    CARGO_TARGET_DIR=/build
+RUN cargo build --release --locked \
+    && cp /build/release/libairdig_tracecore_native.so /airdig_tracecore_native.abi3.so
 
 # ---------------------------------------------------------------- build: a venv with airdig in it
 FROM ${PYTHON_IMAGE} AS build
@@ -26,6 +38,10 @@ COPY pyproject.toml README* ./
 COPY airdig ./airdig
 RUN /opt/airdig/bin/pip install . \
     && /opt/airdig/bin/airdig --version
+COPY --from=native /airdig_tracecore_native.abi3.so /opt/airdig/lib/python3.11/site-packages/
+# AIRDIG_TRACECORE_NATIVE=on: fail here if the compiled decoder does not load
+RUN AIRDIG_TRACECORE_NATIVE=on /opt/airdig/bin/python -c \
+    "from airdig.tracecore import native; assert native.active_path() == 'native'"
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -28,6 +28,8 @@ def tracecore() -> None:
 @click.option("--window", "window_seconds", type=float, default=None,
               help="Seconds between published edge statistics [60].")
 @click.option("--max-pending", type=int, default=None, help="Bound of the pending-pair store [100000].")
+@click.option("--max-edges", type=int, default=None,
+              help="Bound of the (window, edge) statistics awaiting publication [100000].")
 @click.option("--max-queue-spans", type=int, default=None, help="Bound of the ingest queue in spans [200000].")
 @click.option("--max-body-bytes", type=int, default=None, help="Request size limit [16777216].")
 @click.option("--route", type=click.Choice(["bus", "local"]), default=None,

@@ -45,7 +45,7 @@ from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
 from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.pairing import Call, Pairer
-from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap
+from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
 from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
 
 log = get_logger("tracecore.aggregator")
@@ -70,9 +70,11 @@ class Aggregator:
     def __init__(self, bus: Bus | None, metrics: TraceCoreMetrics, wait: float = 10.0,
                  max_pending: int = 100_000, window_seconds: float = 60.0, group: str = "airdig-tracecore",
                  source: str = "tracecore", consume: bool = True, retention: float = 7200.0,
-                 lateness: float | None = None, horizon: float = 3600.0) -> None:
+                 lateness: float | None = None, horizon: float = 3600.0, max_edges: int = 100_000) -> None:
         if window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
+        if max_edges < 1:
+            raise ValueError("max_edges must be >= 1")
         if horizon < window_seconds:
             raise ValueError("horizon must be >= window_seconds")
         self.bus = bus
@@ -84,6 +86,10 @@ class Aggregator:
         self.horizon = horizon
         self.high_water = 0.0  # newest call time seen (capped at the wall clock when seen)
         self.late_dropped = 0
+        self.max_edges = max_edges  # bound of the (window, edge) statistics held for publication
+        self._open_edges = 0
+        self.edges_dropped = 0
+        self._next_edge_log = 0.0
         self._next_drop_log = 0.0
         self._buckets: dict[float, _Bucket] = {}
         self._parts: dict[float, int] = {}  # window_start -> parts already published
@@ -135,29 +141,44 @@ class Aggregator:
             self.high_water = newest
         oldest_ok = self.high_water - self.horizon
         dropped = 0
+        kept: list[Call] = []
         for call in calls:
             t = call_time(call)
             if t < oldest_ok or t > wall + self.horizon:
                 dropped += 1
                 continue
-            self.servicemap.record(call)
-            start = t - t % secs
+            kept.append(call)
+            if call.peer is not None:
+                self._peers[call.peer.id] = call.peer
+                self.servicemap.note_peer(call.peer)
+            if call.server is None:
+                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+        # each call classified once (compiled when that path is active), then merged per group
+        over = 0
+        for (minute, start, src, dst, ctype), group in accumulate(kept, secs).items():
             bucket = self._buckets.get(start)
+            st = bucket.edges.get((src, dst, ctype)) if bucket is not None else None
+            if st is None and self._open_edges >= self.max_edges:
+                over += group.requests  # memory bound: a new (window, edge) past max_edges is refused
+                continue
+            self.servicemap.add_stats(minute, (src, dst, ctype), group)
             if bucket is None:
                 # a window already published waits ``lateness`` for the rest of its late data
                 due = start + secs + self.lateness
                 if start in self._parts:
                     due = max(due, wall + self.lateness)
                 bucket = self._buckets[start] = _Bucket(due)
-            key = (call.src, call.dst, call.connection_type)
-            st = bucket.edges.get(key)
             if st is None:
-                st = bucket.edges[key] = EdgeStats()
-            st.add(call)
-            if call.peer is not None:
-                self._peers[call.peer.id] = call.peer
-            if call.server is None:
-                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+                st = bucket.edges[(src, dst, ctype)] = EdgeStats()
+                self._open_edges += 1
+            st.merge(group)
+        if over:
+            self.edges_dropped += over
+            self.metrics.edges_dropped.inc(over)
+            if wall >= self._next_edge_log:
+                self._next_edge_log = wall + 10.0
+                log.warning("calls on new edges dropped: max_edges reached", calls=over,
+                            dropped_total=self.edges_dropped, max_edges=self.max_edges)
         if dropped:
             self.late_dropped += dropped
             self.metrics.late_dropped.inc(dropped)
@@ -182,6 +203,7 @@ class Aggregator:
         with self._lock:
             due = sorted(s for s, b in self._buckets.items() if everything or b.due <= now)
             closed = [(start, self._buckets.pop(start).edges) for start in due]
+            self._open_edges -= sum(len(edges) for _, edges in closed)
             parts: list[int] = []
             for start, _ in closed:
                 n = self._parts.get(start, 0)

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from airdig.errors import InvalidInput
+from airdig.tracecore import native
 from airdig.tracecore.semconv import RESOURCE_KEYS, SPAN_KEYS
 from airdig.tracecore.spans import Resource, SpanSummary
 
@@ -59,6 +60,19 @@ def parse_request(body: bytes) -> Any:
 
 
 def decode_request(body: bytes, all_attributes: bool = False) -> DecodeResult:
+    """Decode with the active path (see :mod:`.native`): the compiled decoder when selected, else the
+    reference. The compiled one answers None for bytes it finds malformed; the reference then parses
+    them, so a bad request gets the reference's precise error and a good one is never lost."""
+    dec = native.decoder()
+    if dec is not None:
+        out = dec.decode(body, all_attributes)
+        if out is not None:
+            return DecodeResult(out[0], out[1], out[2])
+    return decode_message(parse_request(body), all_attributes)
+
+
+def decode_request_python(body: bytes, all_attributes: bool = False) -> DecodeResult:
+    """The pure-Python reference, whatever path is active (parity tests, the benchmark)."""
     return decode_message(parse_request(body), all_attributes)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from airdig.tracecore import native
 from airdig.tracecore.pairing import OUTCOMES, Pairer
 from airdig.tracecore.servicemap import LATENCY_BOUNDS_MS, ServiceMap
 
@@ -118,6 +119,12 @@ class TraceCoreMetrics:
                                        ["thread"], registry=self.registry)
         self.late_dropped = Counter("tracecore_late_calls_dropped", "Calls dropped because they happened more "
                                     "than the horizon before the newest call seen.", registry=self.registry)
+        self.edges_dropped = Counter("tracecore_edge_calls_dropped", "Calls dropped because they would open a "
+                                     "new (window, edge) past tracecore_max_edges.", registry=self.registry)
+        self.decoder = Gauge("tracecore_decoder_info", "1 for the OTLP protobuf decoder in use: native (compiled "
+                             "extension) or python (the reference); see AIRDIG_TRACECORE_NATIVE.", ["path"],
+                             registry=self.registry)
+        self.decoder.labels(native.active_path()).set(1)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from airdig.model.graph import Node
+from airdig.tracecore import native
 from airdig.tracecore.infra import virtual_peer
 from airdig.tracecore.spans import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, SpanSummary
 
@@ -78,6 +79,9 @@ class Pairer:
         under) a span is only paired under keys of that trace: its other keys belong to other
         aggregators, which receive their own copy of the span."""
         now = self.clock()
+        kernel = native.pair_kernel()
+        if kernel is not None and type(spans) is list:
+            return kernel.add(self, spans, route, float(now))  # the same statements, compiled
         out: list[Call] = []
         count = self.counters.spans
         for s in spans:

@@ -1,8 +1,11 @@
 """OTLP/gRPC receiver: ``opentelemetry.proto.collector.trace.v1.TraceService/Export`` on :4317.
 
-Uses the service stubs generated in ``opentelemetry-proto``. Overload answers RESOURCE_EXHAUSTED
-(queue full) or UNAVAILABLE (downstream failing), both retryable for OTLP exporters; oversized messages
-are refused by gRPC itself (RESOURCE_EXHAUSTED) at ``max_message_bytes``.
+The method is registered with a pass-through request deserializer, so the request's protobuf bytes go
+to :func:`.decode_request` (the compiled decoder when active, see :mod:`.native`) instead of being
+parsed into message objects first; a malformed request answers INVALID_ARGUMENT with the parser's
+reason. Overload answers RESOURCE_EXHAUSTED (queue full) or UNAVAILABLE (downstream failing), both
+retryable for OTLP exporters; oversized messages are refused by gRPC itself (RESOURCE_EXHAUSTED) at
+``max_message_bytes``.
 
 With ``tokens`` (auth on), every call needs the metadata ``authorization: Bearer <token>`` — what the
 collector's ``bearertokenauth`` extension and the SDKs' ``OTEL_EXPORTER_OTLP_HEADERS`` send. An
@@ -19,19 +22,19 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 
 from airdig.edge.auth import TokenCheck
-from airdig.errors import AirDigError, BackendUnavailable, Unauthorized
+from airdig.errors import AirDigError, BackendUnavailable, InvalidInput, Unauthorized
 from airdig.logs import get_logger
-from airdig.tracecore.decode import decode_message
+from airdig.tracecore.decode import decode_request
 from airdig.tracecore.ingest import Ingest
 from airdig.tracecore.metrics import TraceCoreMetrics
 
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 log = get_logger("tracecore.grpc")
 
 
@@ -67,18 +70,23 @@ class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         return continuation(handler_call_details)
 
 
-class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+
+class TraceServicer:
     def __init__(self, ingest: Ingest, metrics: TraceCoreMetrics, all_attributes: bool = False) -> None:
         self.ingest = ingest
         self.metrics = metrics
         self.all_attributes = all_attributes
 
-    def Export(self, request: Any, context: Any) -> Any:
+    def Export(self, request: bytes, context: Any) -> Any:
         m = self.metrics
         if self.ingest.degraded:
             m.requests.labels("grpc", "unavailable").inc()
             context.abort(grpc.StatusCode.UNAVAILABLE, f"downstream unavailable: {self.ingest.last_error}")
-        result = decode_message(request, self.all_attributes)
+        try:
+            result = decode_request(request, self.all_attributes)
+        except InvalidInput as exc:
+            m.requests.labels("grpc", "bad_request").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if not self.ingest.submit(result.spans):
             m.requests.labels("grpc", "overloaded").inc()
             m.received.labels("refused").inc(len(result.spans))
@@ -102,8 +110,11 @@ def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
                          interceptors=interceptors, maximum_concurrent_rpcs=workers * 16,
                          options=[("grpc.max_receive_message_length", max_message_bytes)])
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        TraceServicer(ingest, metrics, all_attributes), server)
+    servicer = TraceServicer(ingest, metrics, all_attributes)
+    handler = grpc.method_handlers_generic_handler(SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(
+        servicer.Export, request_deserializer=bytes,
+        response_serializer=ExportTraceServiceResponse.SerializeToString)})
+    server.add_generic_rpc_handlers((handler,))
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     bound = server.add_insecure_port(addr)
     if not bound:

@@ -45,6 +45,7 @@ class TraceCoreOptions:
     window_seconds: float = 60.0  # length of the event-time windows edge statistics are published for
     window_lateness: float = -1.0  # seconds past a window's end before it is published; < 0: 2 x pair_wait
     window_horizon: float = 3600.0  # calls older than this behind the newest call seen are dropped
+    max_edges: int = 100_000  # bound of the (window, edge) statistics awaiting publication
     max_queue_spans: int = 200_000  # bound of the ingest queue
     max_body_bytes: int = 16 << 20  # request size limit (both protocols)
     route: str = "bus"  # bus | local
@@ -138,7 +139,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
         aggregator = Aggregator(bus, metrics, wait=opts.pair_wait, max_pending=opts.max_pending,
                                 window_seconds=opts.window_seconds, group=opts.group,
                                 consume=opts.route == "bus", lateness=opts.window_lateness,
-                                horizon=opts.window_horizon)
+                                horizon=opts.window_horizon, max_edges=opts.max_edges)
     sinks: list[Sink] = []
     if opts.route == "bus":
         if bus is None:

@@ -13,6 +13,7 @@ interpolated inside histogram buckets, which are fine-grained below 100 ms where
 from __future__ import annotations
 
 import bisect
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from airdig.errors import InvalidInput
 from airdig.model import stats
 from airdig.model.graph import Node
+from airdig.tracecore import native
 from airdig.tracecore import semconv as sc
 from airdig.tracecore.pairing import Call
 from airdig.tracecore.spans import STATUS_ERROR, SpanSummary
@@ -82,15 +84,21 @@ class EdgeStats:
             self.server[bisect.bisect_left(LATENCY_BOUNDS_MS, ms)] += 1
             self.server_sum_ms += ms
 
+    @classmethod
+    def from_row(cls, row: tuple[int, int, int, int, int, int, int, list[int], list[int], float, float]
+                 ) -> EdgeStats:
+        """From the compiled accumulator's tuple (same fields, in declaration order)."""
+        req, err, c5, c4, c429, cst, cg, client, server, csum, ssum = row
+        return cls(req, err, {"5xx": c5, "4xx": c4, "429": c429, "status_error": cst, "grpc": cg},
+                   client, server, csum, ssum)
+
     def merge(self, other: EdgeStats) -> None:
         self.requests += other.requests
         self.errors += other.errors
         for k, v in other.classes.items():
             self.classes[k] += v
-        for i, v in enumerate(other.client):
-            self.client[i] += v
-        for i, v in enumerate(other.server):
-            self.server[i] += v
+        self.client[:] = map(operator.add, self.client, other.client)  # in place: holders see it
+        self.server[:] = map(operator.add, self.server, other.server)
         self.client_sum_ms += other.client_sum_ms
         self.server_sum_ms += other.server_sum_ms
 
@@ -122,6 +130,36 @@ def window_seconds(window: str | int | float) -> int:
 
 
 EdgeKey = tuple[str, str, str]  # (src, dst, connection_type)
+GroupKey = tuple[int, float, str, str, str]  # (minute, window start, src, dst, connection_type)
+
+
+def accumulate_python(calls: list[Call], window_seconds: float) -> dict[GroupKey, EdgeStats]:
+    """The statistics of a batch of calls, one :class:`EdgeStats` per (minute, window, edge): each call
+    is classified once, and the groups are merged into the service map and the open windows (the
+    reference for the compiled accumulator)."""
+    out: dict[GroupKey, EdgeStats] = {}
+    for call in calls:
+        ns = call.client.start_ns
+        t = ns // 1_000_000_000
+        tf = ns / 1e9
+        key = (t - t % BUCKET, tf - tf % window_seconds, call.src, call.dst, call.connection_type)
+        st = out.get(key)
+        if st is None:
+            st = out[key] = EdgeStats()
+        st.add(call)
+    return out
+
+
+def accumulate(calls: list[Call], window_seconds: float) -> dict[GroupKey, EdgeStats]:
+    """:func:`accumulate_python`, by the compiled accumulator when that path is active."""
+    acc = native.accumulator()
+    if acc is None or not calls:
+        return accumulate_python(calls, window_seconds)
+    try:
+        rows = acc.accumulate(calls, window_seconds)
+    except Exception:  # values it cannot read (e.g. an int past 128 bits): the reference decides
+        return accumulate_python(calls, window_seconds)
+    return {k: EdgeStats.from_row(v) for k, v in rows.items()}
 
 
 class ServiceMap:
@@ -150,6 +188,24 @@ class ServiceMap:
         tot.add(call)
         if call.peer is not None and call.peer.id not in self.nodes:
             self.nodes[call.peer.id] = call.peer
+
+    def add_stats(self, minute: int, key: EdgeKey, st: EdgeStats) -> None:
+        """Merge a group of :func:`accumulate` into its minute bucket and the totals."""
+        bucket = self.buckets.get(minute)
+        if bucket is None:
+            bucket = self.buckets[minute] = {}
+        mine = bucket.get(key)
+        if mine is None:
+            mine = bucket[key] = EdgeStats()
+        mine.merge(st)
+        tot = self.totals.get(key)
+        if tot is None:
+            tot = self.totals[key] = EdgeStats()
+        tot.merge(st)
+
+    def note_peer(self, peer: Node) -> None:
+        if peer.id not in self.nodes:
+            self.nodes[peer.id] = peer
 
     def prune(self, now: float | None = None) -> None:
         cutoff = (now if now is not None else time.time()) - self.retention

@@ -11,6 +11,7 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
+from prometheus_client import generate_latest
 
 from airdig.settings import Settings
 from airdig.tracecore.serve import TraceCoreHandle, TraceCoreOptions, start_tracecore
@@ -70,3 +71,19 @@ def test_partial_success_and_resource_exhausted(tc: TraceCoreHandle, held: threa
         held.set()
         assert tc.ingest.drain()
         assert stub.Export(_request(1, 99), timeout=5).partial_success.rejected_spans == 0
+
+
+def test_malformed_protobuf_is_invalid_argument_with_the_parser_reason(tc: TraceCoreHandle) -> None:
+    """The request's bytes reach the decoder as they are (pass-through deserializer): a truncated
+    message is the client's fault, INVALID_ARGUMENT naming it, and the server keeps serving."""
+    with grpc.insecure_channel(f"127.0.0.1:{tc.grpc_port}") as channel:
+        raw = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                  request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as err:
+            raw(b"\x0a\x05abc", timeout=5)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "cannot parse ExportTraceServiceRequest" in (err.value.details() or "")
+        resp = TraceServiceStub(channel).Export(_request(2, 7), timeout=5)
+        assert resp.partial_success.rejected_spans == 0
+    text = generate_latest(tc.metrics.registry).decode()
+    assert 'tracecore_receiver_requests_total{protocol="grpc",result="bad_request"} 1.0' in text

@@ -30,14 +30,18 @@ def test_multi_stage_on_a_pinned_python_311_slim_base() -> None:
     args = dict(re.match(r"(\w+)=(.*)", v).groups() for k, v in ins if k == "ARG" and "=" in v)  # type: ignore[union-attr]
     base = args["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
+    assert re.fullmatch(r"rust:\d+\.\d+\.\d+-slim-\w+", args["RUST_IMAGE"]), args["RUST_IMAGE"]
     froms = [v for k, v in ins if k == "FROM"]
-    assert len(froms) == 2 and all(f.startswith("${PYTHON_IMAGE} AS ") for f in froms)
+    assert froms[0] == "${RUST_IMAGE} AS native"  # TraceCore's compiled decoder, copied into the venv
+    assert len(froms) == 3 and all(f.startswith("${PYTHON_IMAGE} AS ") for f in froms[1:])
     assert "latest" not in DOCKERFILE.read_text().lower().replace("# ", "")
 
 
 def test_installs_the_repo_and_runs_as_non_root_with_airdig_entrypoint() -> None:
     ins = instructions()
     assert any(k == "RUN" and "pip install ." in v for k, v in ins)
+    assert any(k == "COPY" and v.startswith("--from=native ") for k, v in ins)
+    assert any(k == "RUN" and "AIRDIG_TRACECORE_NATIVE=on" in v for k, v in ins)
     users = [v for k, v in ins if k == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert users[-1] == "10001:10001"  # numeric: Kubernetes runAsNonRoot checks it without /etc/passwd

@@ -15,6 +15,8 @@ from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.servicemap import LATENCY_BOUNDS_MS
 from airdig.tracecore.spans import KIND_CLIENT, KIND_SERVER, Resource, SpanSummary
 
+pytestmark = pytest.mark.usefixtures("hot_path")  # both paths: pure Python and compiled
+
 WEB, API = Resource("web", "", {}), Resource("api", "", {})
 SRC, DST = "service://_/web", "service://_/api"
 
@@ -128,3 +130,28 @@ def test_a_span_from_the_future_does_not_push_current_data_out() -> None:
 def test_bad_horizon_is_refused() -> None:
     with pytest.raises(ValueError, match="horizon"):
         Aggregator(None, TraceCoreMetrics(), window_seconds=60.0, horizon=30.0, consume=False)
+
+
+def test_max_edges_bounds_open_window_statistics_and_counts_what_it_refuses() -> None:
+    metrics = TraceCoreMetrics()
+    agg = Aggregator(None, metrics, wait=1.0, window_seconds=60.0, consume=False, max_edges=2)
+    t0 = time.time() - 600
+    t0 -= t0 % 60
+    spans = []
+    for n, callee in enumerate(["api", "db", "cache", "api"]):
+        res = Resource(callee, "", {})
+        t = int((t0 + n) * 1e9)
+        spans += [SpanSummary(f"t{n}", f"c{n}", "", KIND_CLIENT, "GET", t, t + 10**6, 0, WEB, {}),
+                  SpanSummary(f"t{n}", f"s{n}", f"c{n}", KIND_SERVER, "GET", t, t + 10**6, 0, res, {})]
+    agg.offer(spans)
+    assert agg.edges_dropped == 1  # web -> cache would have been the third open (window, edge)
+    edges = {(e["src"], e["dst"]): e["stats"]["request_count"] for e in calls_edges(agg.window_events(everything=True))}
+    assert edges == {(SRC, DST): 2, (SRC, "service://_/db"): 1}
+    assert metrics.edges_dropped._value.get() == 1  # type: ignore[attr-defined]
+    # publishing frees the bound: the next window takes the refused edge
+    t = int((t0 + 60) * 1e9)
+    agg.offer([SpanSummary("t9", "c9", "", KIND_CLIENT, "GET", t, t + 10**6, 0, WEB, {}),
+               SpanSummary("t9", "s9", "c9", KIND_SERVER, "GET", t, t + 10**6, 0, Resource("cache", "", {}), {})])
+    assert agg.edges_dropped == 1
+    assert [(e["src"], e["dst"]) for e in calls_edges(agg.window_events(everything=True))] == [
+        (SRC, "service://_/cache")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from airdig.tracecore.pairing import Pairer
 from airdig.tracecore.spans import (
     KIND_CLIENT,
@@ -12,6 +14,8 @@ from airdig.tracecore.spans import (
     Resource,
     SpanSummary,
 )
+
+pytestmark = pytest.mark.usefixtures("hot_path")  # both paths: pure Python and compiled
 
 WEB, API, WORKER = Resource("web", "", {}), Resource("api", "shop", {}), Resource("worker", "", {})
 

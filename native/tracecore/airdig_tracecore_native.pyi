@@ -1,0 +1,30 @@
+"""Type stubs of the compiled TraceCore decoder (native/tracecore/src/lib.rs)."""
+
+from typing import Any
+
+ABI: int
+
+class Decoder:
+    """Decodes ExportTraceServiceRequest bytes into the given SpanSummary / Resource classes."""
+
+    def __init__(self, span_cls: type[Any], resource_cls: type[Any], span_keys: dict[str, tuple[str, int]],
+                 resource_keys: list[str], span_fields: list[str] | None = None) -> None:
+        """``span_fields``: the class's 13 dataclass fields, in order, to build instances without
+        running ``__init__`` (slots classes only; otherwise the class is called)."""
+    def decode(self, body: bytes, all_attributes: bool) -> tuple[list[Any], int, str] | None:
+        """(spans, rejected, first rejection reason), or None when the bytes are malformed."""
+
+class Accumulator:
+    """Per-edge statistics of paired calls, grouped by (minute, window start, src, dst, connection type)."""
+
+    def __init__(self, bounds: list[float], code_fn: Any, http_key: str, grpc_key: str) -> None: ...
+    def accumulate(self, calls: list[Any], window_seconds: float) -> dict[
+            tuple[int, float, str, str, str],
+            tuple[int, int, int, int, int, int, int, list[int], list[int], float, float]]: ...
+
+class PairKernel:
+    """``Pairer.add`` on the Pairer's own Python state (pending dict, order deque, counters)."""
+
+    def __init__(self, half_cls: type[Any], half_fields: list[str], call_cls: type[Any],
+                 call_fields: list[str]) -> None: ...
+    def add(self, pairer: Any, spans: list[Any], route: str | None, now: float) -> list[Any]: ...
