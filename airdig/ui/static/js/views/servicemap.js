@@ -9,18 +9,19 @@ const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400 };
 const MAP = `query($since: String, $until: String) { serviceMap(since: $since, until: $until) {
   nodes { id kind name health { status } } edges { src dst requestCount errorCount errorRate p50 p95 p99 } } }`;
 
-export function renderServiceMap({ root, params, navigate, signal }) {
+export function renderServiceMap({ root, params, navigate, signal, at }) {
   const range = RANGES[params.get("range")] ? params.get("range") : "1h";
   const seg = h("div", { class: "seg", role: "group", "aria-label": "time range" },
     Object.keys(RANGES).map((k) => h("button", { type: "button", class: k === range ? "on" : "", "data-range": k,
       onclick: () => navigate(`#/map?range=${k}`) }, k)));
   const graphSlot = h("div", {}), tableSlot = h("div", {});
   root.append(h("div", { class: "grid" },
-    panel("Service map", { flush: true, id: "service-map", actions: h("div", { class: "row" }, h("span", { class: "muted small" }, "last"), seg) }, graphSlot),
+    panel("Service map", { flush: true, id: "service-map", actions: h("div", { class: "row" },
+      h("span", { class: "muted small" }, at ? "the window ending at the as-of time:" : "last"), seg) }, graphSlot),
     panel("Call edges", { flush: true, id: "call-edges" }, tableSlot)));
 
   const seconds = RANGES[range];
-  const until = new Date(), since = new Date(until.getTime() - seconds * 1000);
+  const until = at ? new Date(at) : new Date(), since = new Date(until.getTime() - seconds * 1000);
   let data = null;
   const load = async () => {
     if (!data) data = (await gql(MAP, { since: since.toISOString(), until: until.toISOString() }, { signal })).serviceMap;
@@ -37,9 +38,10 @@ export function renderServiceMap({ root, params, navigate, signal }) {
       weight: (3 * e.requestCount) / maxRate,
       label: `${fmtNum(e.requestCount / seconds, 2)}/s · ${fmtPct(e.errorRate)} · p95 ${fmtMs(e.p95)}`,
       title: `${name(m, e.src)} → ${name(m, e.dst)}\n${e.requestCount} requests, ${e.errorCount} errors\np50 ${fmtMs(e.p50)} p95 ${fmtMs(e.p95)} p99 ${fmtMs(e.p99)}` }));
-    const height = Math.min(560, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
-    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, onClick: (id) => navigate(resHref(id)) }),
-      h("div", { class: "legend pad" }, "edge label: request rate · error rate · p95 latency; red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
+    const height = Math.min(640, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
+    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, caption: "service map", onClick: (id) => navigate(resHref(id)) }),
+      h("div", { class: "legend pad" }, `${edges.length <= 30 ? "edge label: request rate · error rate · p95 latency; " : "numbers per edge: the table below; "}`
+        + "red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
   });
 
   fill(tableSlot, "Call edges", async () => {
