@@ -23,16 +23,19 @@ function sweep() {
 // a view change (or a panel redraw) detaches the old canvas: free its WebGL context right away
 window.addEventListener("hashchange", () => setTimeout(sweep, 0));
 
-/** Load graphology + sigma once (classic UMD scripts: the CSP allows same-origin scripts only). */
+/** Load graphology + sigma once (classic UMD scripts: the CSP allows same-origin scripts only).
+ *  Both download in parallel and run in order; called at start-up so the renderer is ready when data is. */
 export function loadRenderer() {
   if (!vendorLoad) {
-    vendorLoad = VENDOR.reduce((p, src) => p.then(() => new Promise((resolve, reject) => {
+    const load = (src) => new Promise((resolve, reject) => {
       const el = document.createElement("script");
       el.src = src;
+      el.async = false;  // keep execution order while downloading together
       el.onload = resolve;
       el.onerror = () => reject(new Error(`could not load ${src}`));
       document.head.append(el);
-    })), Promise.resolve()).then(() => ({ Graph: window.graphology.Graph, Sigma: window.Sigma }))
+    });
+    vendorLoad = Promise.all(VENDOR.map(load)).then(() => ({ Graph: window.graphology.Graph, Sigma: window.Sigma }))
       .catch((e) => { vendorLoad = null; throw e; });
   }
   return vendorLoad;
@@ -78,7 +81,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, h
     if (!wrap.isConnected) { requestAnimationFrame(tryMount); return; }
     loadRenderer().then(({ Graph, Sigma }) => {
       if (!wrap.isConnected) return;
-      const r = mount({ Graph, Sigma, host: canvasHost, overlay, nodes, edges, layout, rootId, order, open, announce, byId });
+        const r = mount({ Graph, Sigma, host: canvasHost, overlay, nodes, edges, layout, rootId, order, open, announce, byId });
       wrap.graph = r;
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const ms = Math.round(performance.now() - started);

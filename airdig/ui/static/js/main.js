@@ -10,6 +10,7 @@ import { renderDrift } from "./views/drift.js";
 import { renderSearch } from "./views/search.js";
 import { renderDiff } from "./views/diff.js";
 import { atOf, withAt, renderTimebar } from "./timectl.js";
+import { loadRenderer } from "./graph.js";
 
 const view = document.getElementById("view");
 let current = null;     // { name, refresh() }
@@ -210,6 +211,7 @@ const live = new Live((field, v) => {
 });
 
 updateTokenBtn();
+loadRenderer().catch(() => { /* each graph says so where it would be drawn */ });
 window.addEventListener("hashchange", () => route());
 route();
 live.start();

@@ -22,12 +22,16 @@ export function renderServiceMap({ root, params, navigate, signal, at }) {
 
   const seconds = RANGES[range];
   const until = at ? new Date(at) : new Date(), since = new Date(until.getTime() - seconds * 1000);
-  let data = null;
-  const load = async () => {
-    if (!data) data = (await gql(MAP, { since: since.toISOString(), until: until.toISOString() }, { signal })).serviceMap;
+  let data = null;  // one request shared by the graph and the table
+  const load = () => {
+    if (!data) data = gql(MAP, { since: since.toISOString(), until: until.toISOString() }, { signal }).then((d) => d.serviceMap);
     return data;
   };
-  const name = (m, id) => { const n = m.nodes.find((x) => x.id === id); return n ? n.name : shortId(id); };
+  const names = new WeakMap();  // id → name per answer (a Map, not a scan per edge: thousands of edges)
+  const name = (m, id) => {
+    if (!names.has(m)) names.set(m, new Map(m.nodes.map((n) => [n.id, n.name])));
+    return names.get(m).get(id) || shortId(id);
+  };
 
   fill(graphSlot, "Service map", async () => {
     const m = await load();
@@ -47,19 +51,28 @@ export function renderServiceMap({ root, params, navigate, signal, at }) {
   fill(tableSlot, "Call edges", async () => {
     const m = await load();
     if (!m.edges.length) return emptyBox(`no calls between services in the last ${range}`);
-    const rows = [...m.edges].sort((a, b) => b.errorRate - a.errorRate || (b.p95 || 0) - (a.p95 || 0));
-    return h("table", { class: "t" },
+    const all = [...m.edges].sort((a, b) => b.errorRate - a.errorRate || (b.p95 || 0) - (a.p95 || 0));
+    const byId = new Map(m.nodes.map((n) => [n.id, n]));
+    const nm = (id) => (byId.get(id) ? byId.get(id).name : shortId(id));
+    const row = (e) => {
+      const dst = byId.get(e.dst);
+      return navRow(resHref(e.src), navigate,
+        h("td", { title: e.src }, nm(e.src)), h("td", { title: e.dst }, h("a", { href: resHref(e.dst) }, nm(e.dst))),
+        h("td", {}, dst ? kindBadge(dst.kind) : "—"),
+        h("td", { class: "num" }, fmtNum(e.requestCount / seconds, 2)), h("td", { class: "num" }, e.requestCount),
+        h("td", { class: "num" }, e.errorCount),
+        h("td", { class: "num" }, e.errorRate >= 0.05 ? h("span", { class: "worse" }, fmtPct(e.errorRate)) : fmtPct(e.errorRate)),
+        h("td", { class: "num" }, fmtMs(e.p50)), h("td", { class: "num" }, fmtMs(e.p95)), h("td", { class: "num" }, fmtMs(e.p99)));
+    };
+    // thousands of rows would cost seconds of layout: the worst first, the rest on demand
+    const FIRST = 200;
+    const tbody = h("tbody", {}, all.slice(0, FIRST).map(row));
+    const more = all.length > FIRST ? h("div", { class: "pad small muted", id: "call-edges-more" },
+      `the ${FIRST} worst of ${all.length} call edges (by error rate, then p95) `,
+      h("button", { class: "btn btn-small", type: "button", onclick: () => { tbody.append(...all.slice(FIRST).map(row)); more.remove(); } },
+        "show all")) : null;
+    return h("div", {}, h("table", { class: "t" },
       h("thead", {}, h("tr", {}, ["caller", "callee", "kind", "req/s", "requests", "errors", "error rate", "p50", "p95", "p99"]
-        .map((t, i) => h("th", { class: i > 2 ? "num" : "" }, t)))),
-      h("tbody", {}, rows.map((e) => {
-        const dst = m.nodes.find((n) => n.id === e.dst);
-        return navRow(resHref(e.src), navigate,
-          h("td", { title: e.src }, name(m, e.src)), h("td", { title: e.dst }, h("a", { href: resHref(e.dst) }, name(m, e.dst))),
-          h("td", {}, dst ? kindBadge(dst.kind) : "—"),
-          h("td", { class: "num" }, fmtNum(e.requestCount / seconds, 2)), h("td", { class: "num" }, e.requestCount),
-          h("td", { class: "num" }, e.errorCount),
-          h("td", { class: "num" }, e.errorRate >= 0.05 ? h("span", { class: "worse" }, fmtPct(e.errorRate)) : fmtPct(e.errorRate)),
-          h("td", { class: "num" }, fmtMs(e.p50)), h("td", { class: "num" }, fmtMs(e.p95)), h("td", { class: "num" }, fmtMs(e.p99)));
-      })));
+        .map((t, i) => h("th", { class: i > 2 ? "num" : "" }, t)))), tbody), more);
   });
 }
