@@ -51,7 +51,8 @@ def service_events(n: int, m: int, now: float, seed: int = 7) -> list[CloudEvent
     for sid in ids:
         node = Node(id=sid, kind="service", provider="otel", name=sid.rsplit("/", 1)[-1])
         evs.append(CloudEvent("airdig.trace.service", "tracecore", sid, {"node": node.to_dict()}, time=now - 600))
-    pairs: set[tuple[int, int]] = set()
+    # a chain through every service first (the service map lists services seen in calls), then random calls
+    pairs: set[tuple[int, int]] = {(i, i + 1) for i in range(min(n - 1, m))}
     while len(pairs) < m:
         a, b = rng.randrange(n), rng.randrange(n)
         if a != b:

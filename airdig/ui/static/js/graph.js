@@ -118,15 +118,27 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
       label: edges.length <= EDGE_LABELS ? e.label || null : null, forceLabel: edges.length <= EDGE_LABELS });
   }
   const boxes = [];  // label boxes drawn this frame: the no-overlap check
+  const free = (box) => !boxes.some((b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1);
   const drawLabel = (ctx, d, settings) => {
     if (!d.label) return;
     ctx.font = `${settings.labelWeight} ${settings.labelSize}px ${settings.labelFont}`;
     const w = ctx.measureText(d.label).width, x = d.x + d.size + 3, y = d.y + settings.labelSize / 3;
     const box = { x0: x - 1, y0: y - settings.labelSize, x1: x + w + 1, y1: y + 3, id: d.key };
-    if (boxes.some((b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1)) return;
+    if (!free(box)) return;
     boxes.push(box);
     ctx.fillStyle = pal.text;
     ctx.fillText(d.label, x, y);
+  };
+  // edge labels: horizontal at the middle of the edge, under the same no-overlap rule as node labels
+  const drawEdgeLabel = (ctx, ed, src, dst, settings) => {
+    if (!ed.label) return;
+    ctx.font = `${settings.edgeLabelWeight} ${settings.edgeLabelSize}px ${settings.edgeLabelFont}`;
+    const w = ctx.measureText(ed.label).width, mx = (src.x + dst.x) / 2, my = (src.y + dst.y) / 2 - 3;
+    const box = { x0: mx - w / 2 - 1, y0: my - settings.edgeLabelSize, x1: mx + w / 2 + 1, y1: my + 3, id: ed.key };
+    if (!free(box)) return;
+    boxes.push(box);
+    ctx.fillStyle = ed.color || pal.edge;
+    ctx.fillText(ed.label, mx - w / 2, my);
   };
   const drawHover = (ctx, d, settings) => {
     const label = d.label || "";
@@ -144,7 +156,7 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
     renderEdgeLabels: edges.length <= EDGE_LABELS, hideEdgesOnMove: big, hideLabelsOnMove: big, zIndex: true,
     labelFont: pal.font, labelSize: 12, labelColor: { color: pal.text }, edgeLabelColor: { color: pal.edge },
     edgeLabelSize: 10, labelDensity: 0.7, labelGridCellSize: 120, labelRenderedSizeThreshold: big ? 9 : 5,
-    defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, stagePadding: 40, minCameraRatio: 0.02,
+    defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, defaultDrawEdgeLabel: drawEdgeLabel, stagePadding: 40, minCameraRatio: 0.02,
     maxCameraRatio: 4, enableCameraRotation: false, allowInvalidContainer: true,
   });
   r.on("beforeRender", () => { boxes.length = 0; });

@@ -1,7 +1,7 @@
 // Time travel: `at=` in the hash query of every view (shareable URL state) and the bar that sets it.
 // The time stays while you move between views (links keep it); "now" drops it.
 
-import { h, clear, fmtTime, relTime } from "./dom.js";
+import { h, clear, append, fmtTime, relTime } from "./dom.js";
 
 let onset = null;       // the symptom onset of the last Dig panel: offers "before the incident"
 let bar = null, lastCtx = null;
@@ -46,7 +46,7 @@ export function renderTimebar(el, ctx) {
   input.addEventListener("change", () => { if (input.value) set(Date.parse(input.value)); });
   const btn = (label, title, act, extra = {}) => h("button", { class: "btn btn-small", type: "button", title, onclick: act, ...extra }, label);
   const diffFrom = new Date(base - 3600e3).toISOString(), diffTo = new Date(base).toISOString();
-  clear(el).append(
+  append(clear(el), [
     h("label", { for: "at-input", class: "muted small" }, "as of"), input,
     btn("−1 h", "one hour earlier", () => set(base - 3600e3), { "data-step": "-1h" }),
     btn("−1 d", "one day earlier", () => set(base - 86400e3), { "data-step": "-1d" }),
@@ -58,5 +58,5 @@ export function renderTimebar(el, ctx) {
     h("span", { class: "grow" }),
     at ? h("span", { class: "asof-banner", id: "asof-banner", role: "status" },
       `${view === "diff" ? "" : "viewing the estate "}as of ${fmtTime(at)} (${relTime(at)}) — live updates don't apply here`)
-      : h("span", { class: "muted small", id: "asof-banner" }, "live: the estate now"));
+      : h("span", { class: "muted small", id: "asof-banner" }, "live: the estate now")]);
 }
