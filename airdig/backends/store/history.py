@@ -34,6 +34,47 @@ class HistoryQueries:
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def edge_links(self, node_ids: Sequence[str], direction: str, types: Sequence[str] | None,
+                   at: float | None) -> list[tuple[str, str, str]]:
+        """``(src, dst, type)`` of the edges touching ``node_ids`` that are alive now (``at`` None) or
+        existed at ``at`` — no attributes decoded, for walks over thousands of nodes."""
+        alive = ("deleted_at IS NULL" if at is None else "first_seen <= ? AND (deleted_at IS NULL OR deleted_at > ?)")
+        tparams: list[Any] = [] if at is None else [at, at]
+        tfilter = ""
+        if types:
+            tfilter = f" AND type IN ({_marks(len(types))})"
+            tparams += list(types)
+        out: list[tuple[str, str, str]] = []
+        ids = list(dict.fromkeys(node_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            parts: list[str] = []
+            params: list[Any] = []
+            for col, wanted in (("src", ("out", "both")), ("dst", ("in", "both"))):
+                if direction in wanted:
+                    parts.append(f"SELECT src, dst, type FROM edges WHERE {col} IN ({_marks(len(chunk))}) AND "
+                                 f"{alive}{tfilter}")
+                    params += [*chunk, *tparams]
+            out += [(str(r[0]), str(r[1]), str(r[2])) for r in self._read(" UNION ".join(parts), params)]
+        return out
+
+    def node_briefs(self, node_ids: Sequence[str]) -> dict[str, NodeRow]:
+        """Nodes without their JSON columns (attrs and tags empty, no health reasons): what grouping and
+        counting thousands of nodes need, at a fraction of :meth:`get_nodes`' cost."""
+        out: dict[str, NodeRow] = {}
+        ids = list(dict.fromkeys(node_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for r in self._read(
+                    "SELECT n.id, n.kind, n.provider, n.account, n.region, n.name, n.managed_by, n.version, "
+                    "n.first_seen, n.last_seen, n.deleted_at, n.drift_status, n.drift_last_event, h.status, h.since "
+                    f"FROM nodes n LEFT JOIN health h ON h.node_id = n.id WHERE n.id IN ({_marks(len(chunk))})", chunk):
+                out[r[0]] = NodeRow(id=r[0], kind=r[1], provider=r[2], account=r[3], region=r[4], name=r[5], attrs={},
+                                    tags={}, managed_by=r[6], version=r[7], first_seen=r[8], last_seen=r[9],
+                                    deleted_at=r[10], drift_status=r[11] or "unknown", drift_last_event=r[12],
+                                    health_status=r[13] or "unknown", health_since=r[14])
+        return out
+
     def _node_rows(self, where: str, params: Sequence[Any]) -> list[NodeRow]:
         raise NotImplementedError
 

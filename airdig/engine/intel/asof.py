@@ -40,16 +40,19 @@ def exists_at(first_seen: float, deleted_at: float | None, at: float) -> bool:
     return first_seen <= at and (deleted_at is None or deleted_at > at)
 
 
-def nodes_at(store: Store, node_ids: Sequence[str], at: float | None) -> dict[str, NodeAt]:
-    """The nodes among ``node_ids`` that existed at ``at``, each as it was then (now, when ``at`` is None)."""
-    current = store.get_nodes(node_ids)
+def nodes_at(store: Store, node_ids: Sequence[str], at: float | None, brief: bool = False) -> dict[str, NodeAt]:
+    """The nodes among ``node_ids`` that existed at ``at``, each as it was then (now, when ``at`` is None).
+
+    ``brief``: without attrs, tags and health reasons (kind, account, health and drift status only), for
+    counting and grouping thousands of nodes; such rows carry no gaps (what they hold is exact)."""
+    current = store.node_briefs(node_ids) if brief else store.get_nodes(node_ids)
     if at is None:
         return {i: NodeAt(n, None) for i, n in current.items() if n.deleted_at is None}
     alive = {i: n for i, n in current.items() if exists_at(n.first_seen, n.deleted_at, at)}
     if not alive:
         return {}
     ids = list(alive)
-    newer = [i for i, n in alive.items() if n.version > at]
+    newer = [i for i, n in alive.items() if n.version > at and not brief]
     states = store.latest_changes(newer, STATE_KINDS, at) if newer else {}
     health = store.latest_changes(ids, ("health",), at)
     drifts: dict[str, list[DriftRow]] = {}
@@ -58,17 +61,19 @@ def nodes_at(store: Store, node_ids: Sequence[str], at: float | None) -> dict[st
     out: dict[str, NodeAt] = {}
     for i, n in alive.items():
         gaps: tuple[str, ...] = ()
-        row = replace(n, deleted_at=None, last_seen=min(n.last_seen, at))
-        if n.version > at:
+        # one replace() per node: building thousands of frozen rows is what this loop costs
+        fields: dict[str, Any] = {"deleted_at": None, "last_seen": min(n.last_seen, at)}
+        if n.version > at and not brief:
             snap = _state(states.get(i))
             if snap is None:
                 gaps = ("attrs",)
             else:
-                row = replace(row, name=str(snap.get("name") or n.name), attrs=dict(snap.get("attrs") or {}),
+                fields.update(name=str(snap.get("name") or n.name), attrs=dict(snap.get("attrs") or {}),
                               tags=dict(snap.get("tags") or {}), managed_by=snap.get("managed_by"))
-        row = _with_health(row, health.get(i))
-        row = _with_drift(row, drifts.get(i, []), at)
-        out[i] = NodeAt(row, at, gaps)
+        fields.update(_health_fields(health.get(i)))
+        status, last = drift_status_at(drifts.get(i, ()), at)
+        fields.update(drift_status=status, drift_last_event=last)
+        out[i] = NodeAt(replace(n, **fields), at, gaps)
     return out
 
 
@@ -77,15 +82,15 @@ def _state(change: ChangeRow | None) -> dict[str, Any] | None:
     return snap if isinstance(snap, dict) else None
 
 
-def _with_health(row: NodeRow, change: ChangeRow | None) -> NodeRow:
+def _health_fields(change: ChangeRow | None) -> dict[str, Any]:
     if change is None:
-        return replace(row, health_status="unknown", health_reasons=[], health_since=None)
+        return {"health_status": "unknown", "health_reasons": [], "health_since": None}
     d = change.details if isinstance(change.details, dict) else {}
     reasons = d.get("reasons")
     since = d.get("since")
-    return replace(row, health_status=str(d.get("status") or "unknown"),
-                   health_reasons=reasons if isinstance(reasons, list) else [],
-                   health_since=float(since) if isinstance(since, int | float) else change.time)
+    return {"health_status": str(d.get("status") or "unknown"),
+            "health_reasons": reasons if isinstance(reasons, list) else [],
+            "health_since": float(since) if isinstance(since, int | float) else change.time}
 
 
 def drift_status_at(drifts: Sequence[DriftRow], at: float) -> tuple[str, str | None]:
@@ -118,17 +123,12 @@ def drift_at(d: DriftRow, at: float) -> DriftRow:
     return replace(d, status="resolved")
 
 
-def _with_drift(row: NodeRow, drifts: Sequence[DriftRow], at: float) -> NodeRow:
-    status, last = drift_status_at(drifts, at)
-    return replace(row, drift_status=status, drift_last_event=last)
-
-
 def health_summary(store: Store, at: float, statuses: Sequence[str], first: int) -> tuple[dict[str, int], list[NodeAt]]:
     """Health counts over the nodes that existed at ``at``, and up to ``first`` of those whose health then
     was one of ``statuses`` (worst first, then by id), each as of ``at``."""
     latest = store.latest_changes_of_kind("health", at)
     total = store.count_nodes_existing_at(at)
-    alive = nodes_at(store, list(latest), at) if latest else {}
+    alive = nodes_at(store, list(latest), at, brief=True) if latest else {}
     counts = {"healthy": 0, "warning": 0, "critical": 0, "unknown": 0}
     for n in alive.values():
         s = n.node.health_status if n.node.health_status in counts else "unknown"
@@ -136,8 +136,9 @@ def health_summary(store: Store, at: float, statuses: Sequence[str], first: int)
     counts["unknown"] += max(0, total - len(alive))
     order = {"critical": 0, "warning": 1, "healthy": 2, "unknown": 3}
     picked = sorted((n for n in alive.values() if n.node.health_status in statuses),
-                    key=lambda n: (order.get(n.node.health_status, 4), n.node.id))
-    return counts, picked[:first]
+                    key=lambda n: (order.get(n.node.health_status, 4), n.node.id))[:first]
+    full = nodes_at(store, [n.node.id for n in picked], at)  # attrs only for the page
+    return counts, [full[n.node.id] for n in picked if n.node.id in full]
 
 
 MAX_DRIFT_AT = 5000

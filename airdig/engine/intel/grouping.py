@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+LAST = 1 << 30  # the priority of a member nobody ranked
 OTHER = "other"  # the ``by`` of the group that holds kinds beyond the budget (its kind is "*")
 
 
@@ -66,7 +67,20 @@ def summarise(center: str | None, order: Sequence[str], kinds: Mapping[str, str]
     if fixed + len(members) <= budget:
         return _finish(center, members, [], edges, members)
     refine = [k for k in group_by if k != "kind"]
-    buckets = _kind_buckets(members, kinds, budget - fixed)
+    # expand: the named groups take their members first (deepest key first, so a subgroup named next to
+    # its parent keeps its own members); each such group is then opened as far as the budget allows
+    named: list[Bucket] = []
+    taken: set[str] = set()
+    depth = {"kind": 0, **{k: i + 1 for i, k in enumerate(refine)}}
+    asked = [p for p in map(parse_group_id, dict.fromkeys(expand)) if p is not None and p[0] in depth]
+    for by, value, kind in sorted(asked, key=lambda p: -depth[p[0]]):
+        picked = [m for m in members if m not in taken and kinds.get(m) == kind
+                  and ((by == "kind" and value == kind) or keys.get(m, {}).get(by) == value)]
+        if picked:
+            taken.update(picked)
+            named.append(Bucket(kind=kind, by=by, value=value, members=picked, next_key=depth[by]))
+    buckets = _kind_buckets([m for m in members if m not in taken], kinds, max(1, budget - fixed - len(named)))
+    buckets += named
     opened: list[str] = []
 
     def visible() -> int:
@@ -87,30 +101,22 @@ def summarise(center: str | None, order: Sequence[str], kinds: Mapping[str, str]
                 return parts
         return None
 
-    # expand: open the named groups first (a piece of an expanded group may be named too)
-    wanted = set(expand)
-    progress = True
-    while progress:
-        progress = False
-        for b in list(buckets):
-            if b.id not in wanted or b.forced:
-                continue
-            b.forced = True
-            progress = True
-            room = budget - visible()
-            buckets.remove(b)
-            if len(b.members) - 1 <= room:
-                opened += b.members
-                continue
-            parts = split(b, room, forced=True)
-            if parts is not None:
-                buckets += parts
-                continue
-            fit = max(0, room)
-            ranked = sorted(b.members, key=lambda m: (prio.get(m, 0), m))
-            opened += ranked[:fit]
-            b.members = sorted(ranked[fit:])
-            buckets.append(b)
+    for b in sorted(named, key=lambda b: (len(b.members), b.id)):
+        b.forced = True
+        room = budget - visible()
+        buckets.remove(b)
+        if len(b.members) - 1 <= room:
+            opened += b.members
+            continue
+        parts = split(b, room, forced=True)
+        if parts is not None:
+            buckets += parts
+            continue
+        fit = max(0, room)
+        ranked = sorted(b.members, key=lambda m: (prio.get(m, LAST), m))
+        opened += ranked[:fit]
+        b.members = sorted(ranked[fit:])
+        buckets.append(b)
 
     progress = True
     while progress:
@@ -135,6 +141,15 @@ def summarise(center: str | None, order: Sequence[str], kinds: Mapping[str, str]
                    edges, members)
 
 
+def parse_group_id(gid: str) -> tuple[str, str, str] | None:
+    """``group:<by>:<value>:<kind>`` → (by, value, kind); None for anything else."""
+    if not gid.startswith("group:"):
+        return None
+    by, sep, rest = gid[len("group:"):].partition(":")
+    value, sep2, kind = rest.rpartition(":")
+    return (by, value, kind) if sep and sep2 and by and value and kind else None
+
+
 def _cut(b: Bucket, value_of: Mapping[str, str], key: str, room: int, forced: bool) -> list[Bucket] | None:
     """Pieces of ``b`` by ``value_of`` (largest first, as many as ``room`` allows) plus the remainder
     under ``b``'s own id; None when the key tells nothing (for an expand: nothing new) or nothing fits."""
@@ -143,8 +158,8 @@ def _cut(b: Bucket, value_of: Mapping[str, str], key: str, room: int, forced: bo
     for m in b.members:
         v = value_of.get(m)
         (pieces.setdefault(v, []) if v else rest).append(m)
-    if not pieces or (forced and len(pieces) == 1 and not rest):
-        return None
+    if not pieces or (len(pieces) == 1 and not rest and (forced or b.by != "kind")):
+        return None  # the key tells nothing new (a kind-level group may still take a more telling label)
     ranked = sorted(pieces.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     keep = len(ranked) if len(ranked) + (1 if rest else 0) - 1 <= room else room
     if keep < 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from airdig.backends.interfaces import EdgeRow, NodeRow, Store
+from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.intel import asof, grouping, servicemap
 from airdig.engine.intel.reads import MAX_NEIGHBOR_DEPTH, check_edge_types, resolve_id
 from airdig.engine.intel.servicemap import EdgeSummary
@@ -59,11 +59,12 @@ class Summarised:
     total: int
     truncated: bool
     at: float | None
-    inexact_members: int = 0  # grouped members whose attributes history could not reconstruct
 
     @property
     def exact(self) -> bool:
-        return self.inexact_members == 0 and all(n.exact for n in self.nodes)
+        """Whether every visible node's state as of ``at`` is reconstructed (groups show only kind,
+        health and drift, which history always has)."""
+        return all(n.exact for n in self.nodes)
 
 
 def check_budget(budget: int) -> int:
@@ -80,25 +81,20 @@ def check_group_by(group_by: Sequence[str] | None) -> list[str]:
     return keys
 
 
-def _alive(e: EdgeRow, at: float | None) -> bool:
-    return e.deleted_at is None if at is None else asof.exists_at(e.first_seen, e.deleted_at, at)
-
-
 def walk(store: Store, root: str, depth: int, types: Sequence[str] | None,
-         at: float | None) -> tuple[list[str], dict[tuple[str, str, str], EdgeRow], bool]:
-    """Node ids within ``depth`` hops (walk order, root first), the edges met, and whether the cap cut it."""
+         at: float | None) -> tuple[list[str], set[tuple[str, str, str]], bool]:
+    """Node ids within ``depth`` hops (walk order, root first), the edges met ``(src, dst, type)``, and
+    whether the cap cut it. Edges are those alive now, or that existed at ``at``."""
     seen = [root]
     seen_set = {root}
-    edges: dict[tuple[str, str, str], EdgeRow] = {}
+    edges: set[tuple[str, str, str]] = set()
     frontier = [root]
     truncated = False
     for _ in range(depth):
         nxt: list[str] = []
-        for e in store.edges(frontier, "both", types):
-            if not _alive(e, at):
-                continue
-            edges[(e.src, e.type, e.dst)] = e
-            for other in (e.src, e.dst):
+        for e in store.edge_links(frontier, "both", types, at):
+            edges.add(e)
+            for other in (e[0], e[1]):
                 if other not in seen_set:
                     if len(seen) >= MAX_HOOD_NODES:
                         truncated = True
@@ -123,9 +119,10 @@ def namespace_of(node_id: str) -> str | None:
     return None
 
 
-def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str],
-                at: float | None) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Each node's grouping-key values, and the names of the subnets / security groups they point at."""
+def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str], at: float | None,
+                center: str | None = None) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Each node's grouping-key values, and the names of the subnets / security groups they point at
+    (never the center: "in sg-web" tells nothing when sg-web is what the neighbourhood is around)."""
     out: dict[str, dict[str, str]] = {i: {} for i in nodes}
     for i, n in nodes.items():
         if "account" in keys and n.account:
@@ -137,22 +134,23 @@ def member_keys(store: Store, nodes: dict[str, NodeRow], keys: Sequence[str],
     wanted = {k: kind for k, kind in EDGE_KEYS.items() if k in keys}
     if not wanted or not nodes:
         return out, names
-    incoming = [e for e in store.edges(list(nodes), "in", KEY_EDGE_TYPES) if _alive(e, at)]
-    srcs = {e.src for e in incoming}
+    incoming = [e for e in store.edge_links([i for i in nodes if i != center and i.startswith("arn:")], "in",
+                                            KEY_EDGE_TYPES, at) if e[0] != center]
+    srcs = {e[0] for e in incoming}
     known = {i: n for i, n in nodes.items() if i in srcs}
     rest = [s for s in srcs if s not in known]
-    known.update(store.get_nodes(rest) if rest else {})
+    known.update(store.node_briefs(rest) if rest else {})
     kind_key = {kind: k for k, kind in wanted.items()}
     candidates: dict[str, dict[str, list[str]]] = {}  # member -> key -> values
     size: dict[str, int] = {}
-    for e in incoming:
-        src = known.get(e.src)
+    for s_id, d_id, _ in incoming:
+        src = known.get(s_id)
         key = kind_key.get(src.kind) if src is not None else None
-        if key is None or e.dst not in out:
+        if src is None or key is None or d_id not in out:
             continue
-        candidates.setdefault(e.dst, {}).setdefault(key, []).append(e.src)
-        size[e.src] = size.get(e.src, 0) + 1
-        names[e.src] = src.name if src is not None else e.src
+        candidates.setdefault(d_id, {}).setdefault(key, []).append(s_id)
+        size[s_id] = size.get(s_id, 0) + 1
+        names[s_id] = src.name
     for m, by_key in candidates.items():
         for key, values in by_key.items():
             # a member in several security groups joins the one most of its peers share
@@ -172,19 +170,19 @@ def neighborhood(store: Store, node_id: str, depth: int = 1, budget: int = DEFAU
     keys = check_group_by(group_by)
     root = resolve_id(store, node_id)
     ids, edges, truncated = walk(store, root, depth, check_edge_types(edge_types), at)
-    found = asof.nodes_at(store, ids, at)
-    if root not in found:
+    # kind, account, health and drift (as of `at`) of every member; attrs only for what stays visible
+    briefs = asof.nodes_at(store, ids, at, brief=True)
+    if root not in briefs:
         raise NotFound("resource", f"{node_id} (at that time)" if at is not None else node_id)
-    order = [i for i in ids if i in found]
-    rows = {i: n.node for i, n in found.items()}
-    mkeys, names = member_keys(store, rows, keys, at) if len(order) > budget else ({}, {})
-    summary = grouping.summarise(root, order, {i: n.kind for i, n in rows.items()}, mkeys,
-                                 [(e.src, e.dst, e.type) for e in edges.values()], budget, keys, expand,
-                                 {i: _rank(n) for i, n in rows.items()})
-    groups = [_group(b, rows, names) for b in summary.groups]
-    inexact = sum(1 for g in summary.groups for m in g.members if not found[m].exact)
-    return Summarised(center=rows[root], nodes=[found[i] for i in summary.nodes], groups=groups,
-                      links=summary.links, total=len(order), truncated=truncated, at=at, inexact_members=inexact)
+    order = [i for i in ids if i in briefs]
+    rows = {i: n.node for i, n in briefs.items()}
+    mkeys, names = member_keys(store, rows, keys, at, root) if len(order) > budget else ({}, {})
+    summary = grouping.summarise(root, order, {i: n.kind for i, n in rows.items()}, mkeys, list(edges), budget,
+                                 keys, expand, {i: _rank(n) for i, n in rows.items()})
+    full = asof.nodes_at(store, summary.nodes, at)
+    return Summarised(center=full[root].node, nodes=[full[i] for i in summary.nodes if i in full],
+                      groups=[_group(b, rows, names) for b in summary.groups], links=summary.links,
+                      total=len(order), truncated=truncated, at=at)
 
 
 SERVICE_KEYS = ("namespace", "account")

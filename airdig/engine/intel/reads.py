@@ -94,15 +94,18 @@ def _neighbors_at(store: Store, node_id: str, depth: int, edge_types: Sequence[s
     if not 1 <= depth <= MAX_NEIGHBOR_DEPTH:
         raise InvalidInput("depth", f"must be between 1 and {MAX_NEIGHBOR_DEPTH}, got {depth}")
     root = resolve_id(store, node_id)
-    ids, edges, _ = neighborhood.walk(store, root, depth, check_edge_types(edge_types), at)
-    found = asof.nodes_at(store, ids, at)
-    if root not in found:
+    types = check_edge_types(edge_types)
+    ids, links, _ = neighborhood.walk(store, root, depth, types, at)
+    briefs = asof.nodes_at(store, ids, at, brief=True)
+    if root not in briefs:
         raise NotFound("resource", f"{node_id} (at that time)")
-    kept_ids = [i for i in ids if i in found]
+    kept_ids = [i for i in ids if i in briefs]
     page = kept_ids[:first]
     keep = set(page)
-    return Neighborhood(nodes=[found[i] for i in page], truncated=len(kept_ids) > first,
-                        edges=[e for e in edges.values() if e.src in keep and e.dst in keep])
+    found = asof.nodes_at(store, page, at)
+    met = {lk for lk in links if lk[0] in keep and lk[1] in keep}
+    edges = [e for e in store.edges(page, "out", types) if (e.src, e.dst, e.type) in met]
+    return Neighborhood(nodes=[found[i] for i in page if i in found], truncated=len(kept_ids) > first, edges=edges)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from airdig.backends.interfaces import Store
-from airdig.engine.api.graphql.cost import QueryCost
+from airdig.engine.api.graphql.cost import QueryCost, VariableCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
@@ -194,7 +194,7 @@ class Query:
         store = _svc(info).store
         gm, found = hood.service_map(store, lo, hi, budget, [str(g) for g in expand or []])
         if at is not None:  # health as it was at the end of the window
-            found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi).items()}
+            found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi, brief=True).items()}
         nodes = []
         for i in gm.nodes:
             nd = found.get(i)
@@ -377,7 +377,7 @@ def _extensions() -> list[Any]:
     # factories, so every request gets fresh extension instances; the caches keep parsed and validated
     # documents across requests (a cached document was already checked against the limits)
     return [lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), lambda: ParserCache(maxsize=512),
-            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), ErrorCodes, OffLoop]
+            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), VariableCost, ErrorCodes, OffLoop]
 
 
 class _Schema(strawberry.Schema):

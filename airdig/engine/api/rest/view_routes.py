@@ -45,9 +45,10 @@ def links_view(rows: list[tuple[str, str, str, int]]) -> list[dict[str, Any]]:
 
 
 def get_neighborhood(request: Request) -> Response:
+    budget = _int(request, "budget", None)
     s = neighborhood.neighborhood(
         _svc(request).store, request.path_params["id"], _int(request, "depth", 1) or 1,
-        _int(request, "budget", neighborhood.DEFAULT_BUDGET) or neighborhood.DEFAULT_BUDGET,
+        neighborhood.DEFAULT_BUDGET if budget is None else budget,
         list_param(request, "group_by") or None, list_param(request, "expand"), list_param(request, "edge_types") or None,
         time_param(request, "at"))
     wanted = request.query_params.get("group")
