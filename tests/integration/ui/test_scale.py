@@ -10,6 +10,7 @@ while the big graph is on screen, and no frame blocks for long (a generous 5 s b
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,23 @@ def test_service_map_of_5000_services_and_20000_edges_renders_and_stays_interact
             assert "of 5000" in text(page, "#service-map [aria-live]")
             assert page.locator("#call-edges tbody tr").count() == 200 and "of 20000 call edges" in text(page, "#call-edges-more")
             page.screenshot(path=str(SHOTS / "airdig-ui-servicemap-5000.png"))
+            # summarised: the engine groups the 5,000 services by namespace; a group opens in place
+            page.click("#map-group")
+            page.wait_for_url(re.compile(r"group=1"))
+            drawn(page, "#service-map")
+            assert int(page.get_attribute("#service-map .graph-canvas", "data-nodes") or 0) <= 61
+            groups = page.locator("#service-map .graph-list tr[data-group]")
+            assert groups.count() >= 1 and "service" in str(groups.first.text_content())
+            gid = str(groups.first.get_attribute("data-id"))  # group:namespace:<ns>:service
+            ns = gid.split(":")[2]
+            page.click("#service-map .graph-list summary")
+            groups.first.focus()
+            page.keyboard.press("Enter")  # the engine keeps the budget: the group's members replace it
+            page.wait_for_function(
+                "(ns) => document.querySelectorAll(`#service-map .graph-list tr[data-id^='service://${ns}/']`).length > 0",
+                arg=ns, timeout=120_000)
+            assert page.locator(f'#service-map .graph-list tr[data-id="{gid}"]').count() == 0
+            page.screenshot(path=str(SHOTS / "airdig-ui-servicemap-grouped.png"))
         finally:
             page.close()
         assert not errors, errors
