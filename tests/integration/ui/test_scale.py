@@ -60,14 +60,15 @@ def big_estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     svc.start()
     try:
         now = time.time()
-        aws = {"provider": "aws", "account": ACCOUNT, "region": REGION}
-        evs = [resource_event("created", Node(id=BIG_VPC, kind="aws.ec2.vpc", name="big-vpc", **aws), "skygraph", time=now - 3600),
-               resource_event("created", Node(id=BIG_SUBNET, kind="aws.ec2.subnet", name="subnet-big", **aws), "skygraph",
-                              time=now - 3600),
+        def aws(nid: str, kind: str, name: str) -> Node:
+            return Node(id=nid, kind=kind, name=name, provider="aws", account=ACCOUNT, region=REGION)
+
+        evs = [resource_event("created", aws(BIG_VPC, "aws.ec2.vpc", "big-vpc"), "skygraph", time=now - 3600),
+               resource_event("created", aws(BIG_SUBNET, "aws.ec2.subnet", "subnet-big"), "skygraph", time=now - 3600),
                edge_event("observed", Edge(BIG_VPC, BIG_SUBNET, "contains"), "skygraph", time=now - 3600)]
         for i in range(N_INSTANCES):
-            evs.append(resource_event("created", Node(id=_instance(i), kind="aws.ec2.instance", name=f"web-{i:04d}", **aws),
-                                      "skygraph", time=now - 3600))
+            evs.append(resource_event("created", aws(_instance(i), "aws.ec2.instance", f"web-{i:04d}"), "skygraph",
+                                      time=now - 3600))
             evs.append(edge_event("observed", Edge(BIG_SUBNET, _instance(i), "network"), "skygraph", time=now - 3600))
         topics = [TOPIC_RESOURCES] * len(evs)
         for i in range(3):
@@ -173,13 +174,16 @@ def test_service_map_of_5000_services_and_20000_edges_renders_and_stays_interact
             assert groups.count() >= 1 and "service" in str(groups.first.text_content())
             gid = str(groups.first.get_attribute("data-id"))  # group:namespace:<ns>:service
             ns = gid.split(":")[2]
+            count_before = int(re.findall(r"\d+", str(groups.first.text_content()))[0])
             page.click("#service-map .graph-list summary")
             groups.first.focus()
             page.keyboard.press("Enter")  # the engine keeps the budget: the group's members replace it
             page.wait_for_function(
                 "(ns) => document.querySelectorAll(`#service-map .graph-list tr[data-id^='service://${ns}/']`).length > 0",
                 arg=ns, timeout=120_000)
-            assert page.locator(f'#service-map .graph-list tr[data-id="{gid}"]').count() == 0
+            rest = page.locator(f'#service-map .graph-list tr[data-id="{gid}"]')  # what did not fit stays grouped
+            if rest.count():
+                assert int(re.findall(r"\d+", str(rest.text_content()))[0]) < count_before
             page.screenshot(path=str(SHOTS / "airdig-ui-servicemap-grouped.png"))
         finally:
             page.close()
