@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from airdig.model.events import to_rfc3339
-from tests.integration.ui.conftest import ALICE, ENI, INSTANCE, SG, SHOTS, Estate
+from tests.integration.ui.conftest import ALICE, DRIFT_ID, ENI, INSTANCE, SG, SHOTS, Estate
 from tests.integration.ui.test_e2e import drawn, settled, text
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,12 @@ def test_incident_view_as_of_then_counts_from_the_history(page: Any, estate: Est
     page.wait_for_selector('[data-tile="critical"] .num')
     assert text(page, '[data-tile="critical"] .num') == "0"
     assert "no resource was critical or warning" in settled(page, "#unhealthy")
+    page.click('a[data-nav="drift"]')  # the drift view as of then: the SG's drift was detected later (now-800)
+    page.wait_for_url(re.compile(r"#/drift.*at="))
+    assert "no drift events" in settled(page, "#drift-table")
     page.click('[data-step="now"]')  # the time stays across links; "now" leaves it
+    page.wait_for_selector(f'tr[data-drift="{DRIFT_ID}"]')  # open now
+    page.click('a[data-nav="home"]')
     page.wait_for_function("() => document.querySelector('[data-tile=\"critical\"] .num')?.textContent === '1'")
 
 

@@ -118,7 +118,9 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
       label: edges.length <= EDGE_LABELS ? e.label || null : null, forceLabel: edges.length <= EDGE_LABELS });
   }
   const boxes = [];  // label boxes drawn this frame: the no-overlap check
-  const free = (box) => !boxes.some((b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1);
+  const obstacles = [];  // the discs of the big nodes (groups, the root): no label is drawn over them
+  const hits = (box) => (b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1;
+  const free = (box) => !boxes.some(hits(box)) && !obstacles.some((o) => o.id !== box.id && hits(box)(o));
   const drawLabel = (ctx, d, settings) => {
     if (!d.label) return;
     ctx.font = `${settings.labelWeight} ${settings.labelSize}px ${settings.labelFont}`;
@@ -159,10 +161,21 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
     defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, defaultDrawEdgeLabel: drawEdgeLabel, stagePadding: 40, minCameraRatio: 0.02,
     maxCameraRatio: 4, enableCameraRotation: false, allowInvalidContainer: true,
   });
-  r.on("beforeRender", () => { boxes.length = 0; });
+  const bigOnes = nodes.filter((n) => n.group || n.id === rootId).map((n) => n.id);
+  r.on("beforeRender", () => {
+    boxes.length = 0;
+    obstacles.length = 0;
+    for (const id of bigOnes) {
+      const d = r.getNodeDisplayData(id);
+      if (!d) continue;
+      const p = r.framedGraphToViewport(d), rad = r.scaleSize(d.size);
+      obstacles.push({ id, x0: p.x - rad, y0: p.y - rad, x1: p.x + rad, y1: p.y + rad });
+    }
+  });
   let focusIdx = -1;
   const ringed = nodes.filter((n) => n.drifted || n.id === rootId);
   r.on("afterRender", () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal));
+  r.scheduleRender();  // the constructor drew once before these listeners: draw again with them
   r.on("clickNode", ({ node }) => open(node));
   r.on("enterNode", () => { host.style.cursor = "pointer"; });
   r.on("leaveNode", () => { host.style.cursor = ""; });
