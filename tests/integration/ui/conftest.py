@@ -58,6 +58,7 @@ class Estate:
     ui_url: str
     svc: EngineService
     fields: set[str]  # Query + Mutation root fields the engine has (the lead adds them over time)
+    now: float = 0.0  # the seeding's "now": seeded times are relative to it
 
     def has(self, name: str) -> bool:
         return name in self.fields
@@ -199,7 +200,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
 
         _wait(applied, "the seeded events to be applied")
         with serve(build_app(svc)) as engine_url, serve(build_ui_app(engine_url)) as ui_url:
-            yield Estate(engine_url, ui_url, svc, _root_fields(engine_url))
+            yield Estate(engine_url, ui_url, svc, _root_fields(engine_url), now)
     finally:
         svc.stop()
 

@@ -45,6 +45,12 @@ def text(page: Any, selector: str) -> str:
     return str(page.locator(selector).inner_text())
 
 
+def drawn(page: Any, selector: str) -> None:
+    """Wait until the graph in `selector` has been drawn by the renderer (not merely laid out)."""
+    page.wait_for_selector(f"{selector} .graph-wrap[data-rendered]")
+    assert page.get_attribute(f"{selector} .graph-wrap", "data-rendered") != "failed", text(page, selector)
+
+
 def settled(page: Any, selector: str) -> str:
     """The text of a panel once it has stopped loading."""
     page.wait_for_function(
@@ -119,9 +125,17 @@ def test_resource_page_shows_attributes_health_reasons_graph_and_dig(page: Any, 
 
     neighbors = settled(page, "#neighbors")
     if estate.has("neighbors"):
+        drawn(page, "#neighbors")
         for nid in (SG, SUBNET_ID, RDS):
-            assert page.locator(f'#neighbors g.node[data-id="{nid}"]').count() == 1, nid
-        assert page.locator(f'#neighbors path.edge[data-src="{SG}"][data-dst="{INSTANCE}"]').count() == 1
+            assert page.locator(f'#neighbors .graph-list tr[data-id="{nid}"]').count() == 1, nid
+        # the edge SG -network-> instance: in the drawn graph and in the table's relation column
+        assert "network →" in str(page.locator(f'#neighbors .graph-list tr[data-id="{SG}"]').text_content())
+        assert page.evaluate("""([s, d]) => document.querySelector('#neighbors .graph-wrap').graph.renderer.getGraph()
+            .edges(s, d).length""", [SG, INSTANCE]) == 1
+        # coloured by health: the critical instance is not drawn in the colour of an unknown node
+        colors = page.evaluate("""(ids) => { const g = document.querySelector('#neighbors .graph-wrap').graph.renderer.getGraph();
+            return ids.map((i) => g.getNodeAttribute(i, 'color')); }""", [INSTANCE, RDS])
+        assert colors[0] != colors[1], colors
     else:
         assert NA in neighbors
     timeline = settled(page, "#timeline")
@@ -150,8 +164,11 @@ def test_resource_page_shows_attributes_health_reasons_graph_and_dig(page: Any, 
         assert NA in dig
     page.screenshot(path=str(SHOTS / "airdig-ui-resource.png"), full_page=True)
 
-    if estate.has("neighbors"):  # clicking a neighbour navigates to it
-        page.locator(f'#neighbors g.node[data-id="{SG}"]').click()
+    if estate.has("neighbors"):  # clicking a neighbour on the canvas navigates to it
+        page.locator("#neighbors .graph-canvas").scroll_into_view_if_needed()
+        xy = page.evaluate("(id) => document.querySelector('#neighbors .graph-wrap').graph.nodeViewport(id)", SG)
+        page.mouse.move(xy["x"], xy["y"])
+        page.mouse.click(xy["x"], xy["y"])
         page.wait_for_function("(id) => document.querySelector('#res-head .id')?.textContent === id", arg=SG)
         assert "drifted" in text(page, "#res-head")
 
@@ -189,14 +206,16 @@ def test_service_map_draws_the_seeded_call_edge(page: Any, estate: Estate) -> No
         assert NA in body
         page.screenshot(path=str(SHOTS / "airdig-ui-servicemap.png"), full_page=True)
         return
-    edge = page.locator(f'#service-map path.edge[data-src="{FRONTEND}"][data-dst="{CHECKOUT}"]')
-    assert edge.count() == 1
-    assert page.locator("#service-map g.node").count() >= 3
+    drawn(page, "#service-map")
+    labels = page.evaluate("""([s, d]) => { const g = document.querySelector('#service-map .graph-wrap').graph.renderer.getGraph();
+        return g.edges(s, d).map((e) => g.getEdgeAttribute(e, 'label')); }""", [FRONTEND, CHECKOUT])
+    assert len(labels) == 1
+    assert page.locator("#service-map .graph-list tr[data-id]").count() >= 3
     # the engine derives p95 from the latency histogram; the label shows the engine's number
     q = "{ serviceMap { edges { src dst p95 } } }"
     p95 = next(e["p95"] for e in httpx.post(f"{estate.engine_url}/graphql", json={"query": q}).json()["data"]
                ["serviceMap"]["edges"] if e["src"] == FRONTEND and e["dst"] == CHECKOUT)
-    assert f"8.0% · p95 {round(p95):,} ms" in body  # 96 errors of 1200 requests
+    assert f"8.0% · p95 {round(p95):,} ms" in labels[0]  # 96 errors of 1200 requests
     edges = settled(page, "#call-edges")
     assert "frontend" in edges and "checkout" in edges and "1200" in edges
     page.screenshot(path=str(SHOTS / "airdig-ui-servicemap.png"), full_page=True)

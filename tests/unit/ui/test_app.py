@@ -98,15 +98,34 @@ def test_static_assets_are_served(ui: TestClient, path: str, ctype: str) -> None
 
 
 def test_static_files_reference_nothing_off_origin() -> None:
-    """No CDN, no npm: every import is relative and every file the SPA imports exists."""
+    """No CDN, no npm at run time: every import is relative and every file the SPA imports exists; the
+    vendored renderer (classic UMD scripts, loaded by graph.js from /static/vendor) names no URL either."""
     import re
 
+    vendor = STATIC_DIR / "vendor"
     for f in STATIC_DIR.rglob("*.js"):
         text = f.read_text().replace("http://www.w3.org/2000/svg", "")  # a namespace name, never fetched
         assert "http://" not in text and "https://" not in text, f
+        if vendor in f.parents:
+            continue  # minified third-party code: its strings are not ES imports
         for spec in re.findall(r'from "([^"]+)"', text):
             assert spec.startswith("."), f"{f}: bare import {spec}"
             assert (f.parent / spec).resolve().is_file(), f"{f}: missing {spec}"
+        for src in re.findall(r'"(/static/vendor/[^"]+)"', text):  # the renderer graph.js loads
+            assert (STATIC_DIR / src.removeprefix("/static/")).is_file(), f"{f}: missing {src}"
+
+
+def test_vendored_renderer_is_pinned_with_its_licence() -> None:
+    """docs/ui.md names the versions; VERSIONS holds them with the files' sha256 (scripts/ui/vendor)."""
+    import hashlib
+
+    vendor = STATIC_DIR / "vendor"
+    lines = dict(line.split(" ", 1) for line in (vendor / "VERSIONS").read_text().splitlines())
+    for name, file in (("sigma", "sigma.min.js"), ("graphology", "graphology.umd.min.js")):
+        version, digest = lines[name].split(" sha256:")
+        assert hashlib.sha256((vendor / file).read_bytes()).hexdigest() == digest, file
+        assert (vendor / f"LICENSE-{name}.txt").read_text().strip(), name
+        assert f"{name} {version}" in (STATIC_DIR.parents[2] / "docs" / "ui.md").read_text(), f"docs/ui.md: {name} {version}"
 
 
 def test_unknown_static_file_is_404_and_traversal_refused(ui: TestClient) -> None:

@@ -1,68 +1,281 @@
-// SVG graph drawing with two small layouts written for this UI: force-directed (neighbourhoods) and
-// layered left-to-right (call graphs). Deterministic: the same data always gives the same picture.
+// Graph drawing for neighbourhoods and the service map: sigma.js (WebGL) on a graphology graph, both
+// vendored under /static/vendor (see docs/ui.md). One code path for 3 nodes and for 5,000.
+//
+// What this module adds on top of sigma:
+// - deterministic layouts (force-directed for small neighbourhoods, a grid by kind for big ones,
+//   layered left→right for call graphs), computed here in O(n + e) beyond a few hundred nodes;
+// - nodes coloured by health, drifted nodes ringed, the root ringed, groups drawn bigger with a count;
+// - labels that never overlap: sigma picks labels by a density grid as you zoom, and every label drawn
+//   is checked against the ones already drawn in that frame (a colliding one is skipped; hover shows it);
+// - keyboard: the canvas is focusable, arrows move between nodes, Enter opens/expands, +/- zoom, and a
+//   table of the same nodes follows the canvas (screen readers, j/k rows) — the canvas is never the only way;
+// - cleanup: a renderer whose view was left is killed (WebGL contexts are a scarce resource).
 
-import { s } from "./dom.js";
+import { h } from "./dom.js";
 
-const W = 1000;
+const VENDOR = ["/static/vendor/graphology.umd.min.js", "/static/vendor/sigma.min.js"];
+let vendorLoad = null;
+const live = new Set();  // mounted renderers, killed once their element leaves the page
 
-export function drawGraph({ nodes, edges, layout = "force", onClick, height = 420, rootId }) {
-  const H = height;
-  const pos = layout === "layered" ? layered(nodes, edges, H) : force(nodes, edges, H, rootId);
-  const svg = s("svg", { class: "graph", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "xMidYMid meet",
-    role: "img", "aria-label": `graph of ${nodes.length} nodes and ${edges.length} edges`, style: `height:${H}px` });
-  const defs = s("defs", {});
-  for (const [id, color] of [["arr", "var(--muted)"], ["arr-calls", "var(--info)"], ["arr-err", "var(--crit)"]]) {
-    defs.append(s("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
-      s("path", { d: "M0,1 L10,5 L0,9 z", fill: color })));
+function sweep() {
+  for (const r of [...live]) if (!r.getContainer().isConnected) { r.kill(); live.delete(r); }
+}
+// a view change (or a panel redraw) detaches the old canvas: free its WebGL context right away
+window.addEventListener("hashchange", () => setTimeout(sweep, 0));
+
+/** Load graphology + sigma once (classic UMD scripts: the CSP allows same-origin scripts only).
+ *  Both download in parallel and run in order; called at start-up so the renderer is ready when data is. */
+export function loadRenderer() {
+  if (!vendorLoad) {
+    const load = (src) => new Promise((resolve, reject) => {
+      const el = document.createElement("script");
+      el.src = src;
+      el.async = false;  // keep execution order while downloading together
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`could not load ${src}`));
+      document.head.append(el);
+    });
+    vendorLoad = Promise.all(VENDOR.map(load)).then(() => ({ Graph: window.graphology.Graph, Sigma: window.Sigma }))
+      .catch((e) => { vendorLoad = null; throw e; });
   }
-  svg.append(defs);
-  const gEdges = s("g", {}), gLabels = s("g", {}), gNodes = s("g", {});
-  const radius = (n) => (n.id === rootId ? 12 : 9);
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  for (const e of edges) {
-    const a = pos.get(e.src), b = pos.get(e.dst);
-    if (!a || !b) continue;
-    const cls = ["edge", e.type || "", e.err ? "err" : "", e.stale ? "stale" : ""].join(" ").trim();
-    const marker = e.err ? "arr-err" : e.type === "calls" ? "arr-calls" : "arr";
-    let d, mx, my;
-    const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
-    const ra = radius(byId.get(e.src) || {}), rb = radius(byId.get(e.dst) || {}) + 3;
-    if (e.src === e.dst) {
-      d = `M${a.x},${a.y - ra} c 30,-40 50,0 ${ra},${ra}`; mx = a.x + 30; my = a.y - 30;
-    } else if (layout === "layered") {
-      const x1 = a.x + ra, x2 = b.x - rb, c = Math.max(40, Math.abs(x2 - x1) / 2);
-      d = `M${x1},${a.y} C${x1 + c},${a.y} ${x2 - c},${b.y} ${x2},${b.y}`;
-      mx = (x1 + x2) / 2; my = (a.y + b.y) / 2 - 4;
-    } else {
-      const x1 = a.x + (dx / len) * ra, y1 = a.y + (dy / len) * ra, x2 = b.x - (dx / len) * rb, y2 = b.y - (dy / len) * rb;
-      d = `M${x1},${y1} L${x2},${y2}`; mx = (x1 + x2) / 2; my = (y1 + y2) / 2 - 4;
-    }
-    const width = e.weight ? 1.2 + Math.min(4, e.weight) : 1.2;
-    gEdges.append(s("path", { class: cls, d, "stroke-width": width, "marker-end": `url(#${marker})`,
-      "data-src": e.src, "data-dst": e.dst, "data-type": e.type || "" }, s("title", {}, e.title || `${e.src} -${e.type}-> ${e.dst}`)));
-    if (e.label) gLabels.append(s("text", { class: `elabel${e.err ? " err" : ""}`, x: mx, y: my, "text-anchor": "middle" }, e.label));
-  }
-  for (const n of nodes) {
-    const p = pos.get(n.id);
-    const cls = ["node", n.drifted ? "drifted" : "", n.id === rootId ? "root" : ""].join(" ").trim();
-    const g = s("g", { class: cls, transform: `translate(${p.x},${p.y})`, "data-id": n.id, tabindex: 0,
-      onclick: () => onClick && onClick(n.id),
-      onkeydown: (ev) => { if (ev.key === "Enter" && onClick) onClick(n.id); } },
-    s("title", {}, `${n.label}\n${n.kind}\n${n.id}\nhealth: ${n.status || "unknown"}${n.drifted ? "\ndrifted" : ""}`),
-    s("rect", { class: "hit", x: -62, y: -radius(n) - 2, width: 124, height: radius(n) * 2 + 30, fill: "transparent" }),
-    s("circle", { r: radius(n), class: `h-${n.status || "unknown"}` }),
-    s("text", { y: radius(n) + 12, "text-anchor": "middle" }, trunc(n.label, 24)),
-    s("text", { class: "kind", y: radius(n) + 23, "text-anchor": "middle" }, trunc(n.kind, 26)));
-    gNodes.append(g);
-  }
-  svg.append(gEdges, gLabels, gNodes);
-  return svg;
+  return vendorLoad;
 }
 
-function trunc(t, n) { t = String(t || ""); return t.length > n ? t.slice(0, n - 1) + "…" : t; }
+const BIG = 400;        // beyond this many nodes: O(n) layout, no arrows, thinner edges
+const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
 
-function force(nodes, edges, H, rootId) {
-  const n = nodes.length, pos = new Map(), cx = W / 2, cy = H / 2;
+function palette() {
+  const cs = getComputedStyle(document.documentElement), v = (n, d) => (cs.getPropertyValue(n).trim() || d);
+  return { healthy: v("--ok", "#1e9e5a"), warning: v("--warn", "#c98a00"), critical: v("--crit", "#d6333a"),
+    unknown: v("--unk", "#8a94a3"), drift: v("--drift", "#8e44ad"), accent: v("--accent", "#e8833a"),
+    edge: v("--muted", "#5f6b7a"), calls: v("--info", "#2d7fd3"), text: v("--text", "#1d232b"),
+    panel: v("--panel", "#ffffff"), font: cs.getPropertyValue("--sans").trim() || "sans-serif" };
+}
+
+/**
+ * Draw a graph. Returns its element at once; the renderer mounts when the element is on the page.
+ * nodes: { id, label, kind, status, drifted, group?: { count, label, by } }
+ * edges: { src, dst, type, err, stale, weight, label, title }
+ * onClick(id): open a node; onExpand(id): open a group in place (defaults to onClick).
+ */
+export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, height = 420, rootId, caption }) {
+  const order = [...nodes].sort((a, b) => (a.id === rootId ? -1 : b.id === rootId ? 1 : 0)
+    || (b.group ? 1 : 0) - (a.group ? 1 : 0) || String(a.label).localeCompare(String(b.label)));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const canvasHost = h("div", { class: "graph-canvas", style: `height:${height}px`, tabindex: 0, role: "application",
+    "aria-roledescription": "graph", "aria-label": `${caption || "graph"}: ${nodes.length} nodes, ${edges.length} edges. `
+      + "Arrow keys move between nodes, Enter opens, + and − zoom, 0 resets.",
+    "data-nodes": nodes.length, "data-edges": edges.length });
+  const overlay = h("canvas", { class: "graph-overlay", "aria-hidden": "true" });
+  const announce = h("div", { class: "sr-only", "aria-live": "polite" });
+  const status = h("div", { class: "graph-status small muted" }, "drawing…");
+  const wrap = h("div", { class: "graph-wrap" }, h("div", { class: "graph-stage" }, canvasHost, overlay), status, announce,
+    nodeTable(order, edges, byId, rootId, onClick, onExpand));
+  const open = (id) => {
+    const n = byId.get(id);
+    if (!n) return;
+    if (n.group) (onExpand || onClick)?.(id); else if (id !== rootId) onClick?.(id);
+  };
+  const started = performance.now();
+  const tryMount = () => {
+    if (!wrap.isConnected) { requestAnimationFrame(tryMount); return; }
+    loadRenderer().then(({ Graph, Sigma }) => {
+      if (!wrap.isConnected) return;
+        const r = mount({ Graph, Sigma, host: canvasHost, overlay, nodes, edges, layout, rootId, order, open, announce, byId });
+      wrap.graph = r;
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const ms = Math.round(performance.now() - started);
+        wrap.dataset.rendered = String(ms);
+        status.textContent = `${nodes.length} nodes · ${edges.length} edges · scroll to zoom, drag to pan, hover or zoom in for labels`;
+      }));
+    }).catch((e) => {
+      status.textContent = `graph renderer unavailable (${e.message}); the table below lists the same nodes`;
+      wrap.dataset.rendered = "failed";
+    });
+  };
+  requestAnimationFrame(tryMount);
+  return wrap;
+}
+
+function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, order, open, announce, byId }) {
+  sweep();
+  const pal = palette();
+  const big = nodes.length > BIG;
+  const pos = layout === "layered" ? layered(nodes, edges) : big ? gridByKind(nodes, rootId) : force(nodes, edges, rootId);
+  const g = new Graph({ multi: true, type: "directed" });
+  for (const n of nodes) {
+    const p = pos.get(n.id);
+    const size = n.id === rootId ? 11 : n.group ? 8 + Math.min(10, 2 * Math.log2(1 + n.group.count)) : big ? 3 : 7;
+    g.addNode(n.id, { x: p.x, y: -p.y, size, label: n.group ? n.group.label : n.label,
+      color: pal[n.status] || pal.unknown, forceLabel: n.id === rootId || !!n.group, zIndex: n.group ? 1 : 0 });
+  }
+  let i = 0;
+  for (const e of edges) {
+    if (!g.hasNode(e.src) || !g.hasNode(e.dst)) continue;
+    g.addDirectedEdgeWithKey(`e${i++}`, e.src, e.dst, {
+      size: big ? 0.5 : 1 + Math.min(4, e.weight || 0), type: big || e.src === e.dst ? "line" : "arrow",
+      color: e.err ? pal.critical : e.type === "calls" ? pal.calls : pal.edge,
+      label: edges.length <= EDGE_LABELS ? e.label || null : null, forceLabel: edges.length <= EDGE_LABELS });
+  }
+  const boxes = [];  // label boxes drawn this frame: the no-overlap check
+  const obstacles = [];  // the discs of the big nodes (groups, the root): no label is drawn over them
+  const hits = (box) => (b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1;
+  const free = (box) => !boxes.some(hits(box)) && !obstacles.some((o) => o.id !== box.id && hits(box)(o));
+  const drawLabel = (ctx, d, settings) => {
+    if (!d.label) return;
+    ctx.font = `${settings.labelWeight} ${settings.labelSize}px ${settings.labelFont}`;
+    const w = ctx.measureText(d.label).width, x = d.x + d.size + 3, y = d.y + settings.labelSize / 3;
+    const box = { x0: x - 1, y0: y - settings.labelSize, x1: x + w + 1, y1: y + 3, id: d.key };
+    if (!free(box)) return;
+    boxes.push(box);
+    ctx.fillStyle = pal.text;
+    ctx.fillText(d.label, x, y);
+  };
+  // edge labels: horizontal at the middle of the edge, under the same no-overlap rule as node labels
+  const drawEdgeLabel = (ctx, ed, src, dst, settings) => {
+    if (!ed.label) return;
+    ctx.font = `${settings.edgeLabelWeight} ${settings.edgeLabelSize}px ${settings.edgeLabelFont}`;
+    const w = ctx.measureText(ed.label).width, mx = (src.x + dst.x) / 2, my = (src.y + dst.y) / 2 - 3;
+    const box = { x0: mx - w / 2 - 1, y0: my - settings.edgeLabelSize, x1: mx + w / 2 + 1, y1: my + 3, id: ed.key };
+    if (!free(box)) return;
+    boxes.push(box);
+    ctx.fillStyle = ed.color || pal.edge;
+    ctx.fillText(ed.label, mx - w / 2, my);
+  };
+  const drawHover = (ctx, d, settings) => {
+    const label = d.label || "";
+    ctx.font = `${settings.labelWeight} ${settings.labelSize}px ${settings.labelFont}`;
+    const w = ctx.measureText(label).width, x = d.x + d.size + 3, y = d.y + settings.labelSize / 3;
+    ctx.fillStyle = pal.panel;
+    ctx.strokeStyle = pal.edge;
+    ctx.beginPath();
+    ctx.rect(x - 3, y - settings.labelSize, w + 6, settings.labelSize + 5);
+    ctx.fill(); ctx.stroke();
+    ctx.fillStyle = pal.text;
+    ctx.fillText(label, x, y);
+  };
+  const r = new Sigma(g, host, {
+    renderEdgeLabels: edges.length <= EDGE_LABELS, hideEdgesOnMove: big, hideLabelsOnMove: big, zIndex: true,
+    labelFont: pal.font, labelSize: 12, labelColor: { color: pal.text }, edgeLabelColor: { color: pal.edge },
+    edgeLabelSize: 10, labelDensity: 0.7, labelGridCellSize: 120, labelRenderedSizeThreshold: big ? 9 : 5,
+    defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, defaultDrawEdgeLabel: drawEdgeLabel, stagePadding: 40, minCameraRatio: 0.02,
+    maxCameraRatio: 4, enableCameraRotation: false, allowInvalidContainer: true,
+  });
+  const bigOnes = nodes.filter((n) => n.group || n.id === rootId).map((n) => n.id);
+  r.on("beforeRender", () => {
+    boxes.length = 0;
+    obstacles.length = 0;
+    for (const id of bigOnes) {
+      const d = r.getNodeDisplayData(id);
+      if (!d) continue;
+      const p = r.framedGraphToViewport(d), rad = r.scaleSize(d.size);
+      obstacles.push({ id, x0: p.x - rad, y0: p.y - rad, x1: p.x + rad, y1: p.y + rad });
+    }
+  });
+  let focusIdx = -1;
+  const ringed = nodes.filter((n) => n.drifted || n.id === rootId);
+  r.on("afterRender", () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal));
+  r.scheduleRender();  // the constructor drew once before these listeners: draw again with them
+  r.on("clickNode", ({ node }) => open(node));
+  r.on("enterNode", () => { host.style.cursor = "pointer"; });
+  r.on("leaveNode", () => { host.style.cursor = ""; });
+  const focusNode = (k) => {
+    if (!order.length) return;
+    if (focusIdx >= 0 && g.hasNode(order[focusIdx].id)) g.setNodeAttribute(order[focusIdx].id, "highlighted", false);
+    focusIdx = (k + order.length) % order.length;
+    const n = order[focusIdx];
+    g.setNodeAttribute(n.id, "highlighted", true);
+    const d = r.getNodeDisplayData(n.id);
+    if (d) r.getCamera().animate({ x: d.x, y: d.y }, { duration: 150 });
+    host.dataset.focus = n.id;
+    announce.textContent = `${n.group ? n.group.label : n.label}, ${n.kind}, health ${n.status || "unknown"}`
+      + `${n.drifted ? ", drifted" : ""}${n.group ? ", a group: Enter opens it" : ""}. ${focusIdx + 1} of ${order.length}`;
+  };
+  host.addEventListener("keydown", (ev) => {
+    const cam = r.getCamera();
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") focusNode(focusIdx + 1);
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") focusNode(focusIdx < 0 ? -1 : focusIdx - 1);
+    else if (ev.key === "Home") focusNode(0);
+    else if (ev.key === "End") focusNode(order.length - 1);
+    else if (ev.key === "Enter" && focusIdx >= 0) open(order[focusIdx].id);
+    else if (ev.key === "+" || ev.key === "=") cam.animatedZoom();
+    else if (ev.key === "-") cam.animatedUnzoom();
+    else if (ev.key === "0") cam.animatedReset();
+    else return;
+    ev.preventDefault();
+    ev.stopPropagation();  // j/k/d… of the page stay out of the graph while it has focus
+  });
+  host.addEventListener("focus", () => { if (focusIdx < 0) focusNode(0); });
+  live.add(r);
+  // for tests and the bench: where a node is on screen, and what labels were drawn (never a global)
+  return {
+    renderer: r,
+    labelBoxes: () => boxes.map((b) => ({ ...b })),
+    nodeViewport: (id) => {
+      const d = r.getNodeDisplayData(id);
+      if (!d) return null;
+      const p = r.framedGraphToViewport(d), rect = host.getBoundingClientRect();
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    },
+  };
+}
+
+// rings for drifted nodes (dashed, drift colour), the root (accent) and the keyboard focus
+function drawRings(r, overlay, ringed, rootId, focused, pal) {
+  const { width, height } = r.getDimensions(), dpr = window.devicePixelRatio || 1;
+  if (overlay.width !== width * dpr || overlay.height !== height * dpr) {
+    overlay.width = width * dpr; overlay.height = height * dpr;
+    overlay.style.width = `${width}px`; overlay.style.height = `${height}px`;
+  }
+  const ctx = overlay.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const ring = (id, color, dash, extra) => {
+    const d = r.getNodeDisplayData(id);
+    if (!d || d.hidden) return;
+    const p = r.framedGraphToViewport(d), rad = r.scaleSize(d.size) + extra;
+    if (p.x < -rad || p.y < -rad || p.x > width + rad || p.y > height + rad) return;
+    ctx.beginPath(); ctx.setLineDash(dash); ctx.strokeStyle = color; ctx.lineWidth = 2.5;
+    ctx.arc(p.x, p.y, rad, 0, 2 * Math.PI); ctx.stroke();
+  };
+  for (const n of ringed) {
+    if (n.drifted) ring(n.id, pal.drift, [4, 2], 3);
+    if (n.id === rootId) ring(n.id, pal.accent, [], n.drifted ? 7 : 3);
+  }
+  if (focused) ring(focused.id, pal.text, [2, 2], 9);
+}
+
+// the same nodes as a table: keyboard (j/k, Enter) and screen readers reach every node without the canvas
+function nodeTable(order, edges, byId, rootId, onClick, onExpand) {
+  const degree = new Map();
+  for (const e of edges) for (const id of [e.src, e.dst]) degree.set(id, (degree.get(id) || 0) + 1);
+  const rel = new Map();  // how each node relates to the root (neighbourhoods): "network →", "← depends_on"
+  if (rootId) for (const e of edges) {
+    if (e.src === rootId) rel.set(e.dst, [...(rel.get(e.dst) || []), `→ ${e.type || "edge"}`]);
+    if (e.dst === rootId) rel.set(e.src, [...(rel.get(e.src) || []), `${e.type || "edge"} →`]);
+  }
+  const MAX = 500, shown = order.slice(0, MAX);
+  const rows = shown.map((n) => {
+    const act = () => (n.group ? (onExpand || onClick)?.(n.id) : n.id !== rootId && onClick?.(n.id));
+    return h("tr", { class: "nav-row", tabindex: 0, "data-id": n.id, "data-group": n.group ? "1" : null,
+      onclick: act, onkeydown: (ev) => { if (ev.key === "Enter") { ev.preventDefault(); ev.stopPropagation(); act(); } } },
+    h("td", {}, h("span", { class: `dot dot-${n.status || "unknown"}`, title: n.status || "unknown" })),
+    h("td", { class: "ellipsis", title: n.id }, n.group ? h("b", {}, n.group.label) : n.label, n.id === rootId ? " (this)" : ""),
+    h("td", {}, h("span", { class: "badge b-kind" }, n.kind || "?")),
+    h("td", {}, n.status || "unknown", n.drifted ? h("span", { class: "badge b-drifted" }, n.group ? `${n.drifted} drifted` : "drifted") : null),
+    h("td", { class: "small muted" }, rootId ? (rel.get(n.id) || []).join(", ") : `${degree.get(n.id) || 0} edges`),
+    h("td", {}, n.group ? h("span", { class: "small" }, "Enter: expand") : null));
+  });
+  return h("details", { class: "graph-list" },
+    h("summary", { class: "small muted" }, `the ${order.length} nodes as a table${order.length > MAX ? ` (first ${MAX})` : ""}`),
+    h("table", { class: "t" }, h("thead", {}, h("tr", {}, ["", "name", "kind", "health", rootId ? "relation" : "edges", ""]
+      .map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+}
+
+// ---------------------------------------------------------------- layouts (deterministic)
+
+function force(nodes, edges, rootId) {
+  const W = 1000, H = 600, n = nodes.length, cx = W / 2, cy = H / 2;
   const idx = new Map(nodes.map((nd, i) => [nd.id, i]));
   const P = nodes.map((nd, i) => {
     const a = (2 * Math.PI * i) / Math.max(1, n);
@@ -71,7 +284,7 @@ function force(nodes, edges, H, rootId) {
   const E = edges.map((e) => [idx.get(e.src), idx.get(e.dst)]).filter(([a, b]) => a !== undefined && b !== undefined && a !== b);
   const k = Math.sqrt((W * H) / Math.max(1, n)) * 0.6;
   let temp = W / 8;
-  const iters = n > 60 ? 200 : 300;
+  const iters = n > 150 ? 120 : n > 60 ? 200 : 300;
   for (let it = 0; it < iters; it++) {
     const D = P.map(() => ({ x: 0, y: 0 }));
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
@@ -87,7 +300,6 @@ function force(nodes, edges, H, rootId) {
       D[a].x -= dx * f; D[a].y -= dy * f; D[b].x += dx * f; D[b].y += dy * f;
     }
     for (let i = 0; i < n; i++) {
-      // weak gravity keeps disconnected parts on screen
       D[i].x += (cx - P[i].x) * 0.02 * k / 10; D[i].y += (cy - P[i].y) * 0.04 * k / 10;
       if (nodes[i].id === rootId) continue;
       const d = Math.hypot(D[i].x, D[i].y) || 1, step = Math.min(d, temp);
@@ -95,55 +307,70 @@ function force(nodes, edges, H, rootId) {
     }
     temp *= 0.985;
   }
-  fit(P, H);
-  nodes.forEach((nd, i) => pos.set(nd.id, P[i]));
+  return new Map(nodes.map((nd, i) => [nd.id, P[i]]));
+}
+
+// big neighbourhoods: one block per kind, nodes on a sunflower spiral inside it (O(n), no overlap)
+function gridByKind(nodes, rootId) {
+  const kinds = new Map();
+  for (const n of nodes) if (n.id !== rootId) (kinds.get(n.kind) || kinds.set(n.kind, []).get(n.kind)).push(n);
+  const blocks = [...kinds.entries()].sort((a, b) => b[1].length - a[1].length);
+  const pos = new Map(), cols = Math.ceil(Math.sqrt(blocks.length));
+  const cell = Math.max(...blocks.map(([, ns]) => 12 * Math.sqrt(ns.length)), 60) * 2.4;
+  blocks.forEach(([, ns], b) => {
+    const bx = (b % cols) * cell, by = Math.floor(b / cols) * cell;
+    ns.forEach((n, i) => {
+      const r = 12 * Math.sqrt(i + 0.5), a = i * 2.39996;
+      pos.set(n.id, { x: bx + r * Math.cos(a), y: by + r * Math.sin(a) });
+    });
+  });
+  if (rootId) pos.set(rootId, { x: -cell, y: -cell });
   return pos;
 }
 
-function fit(P, H) {
-  if (!P.length) return;
-  const pad = 80;
-  const xs = P.map((p) => p.x), ys = P.map((p) => p.y);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const sx = x1 - x0 < 1 ? 0 : (W - 2 * pad) / (x1 - x0), sy = y1 - y0 < 1 ? 0 : (H - 2 * pad - 20) / (y1 - y0);
-  for (const p of P) {
-    p.x = sx ? pad + (p.x - x0) * sx : W / 2;
-    p.y = sy ? pad + (p.y - y0) * sy : H / 2;
+// call graphs: longest path from the sources on the graph without its back edges, then barycentre
+// ordering inside each layer — O(n + e) per pass, fine at 5,000 nodes / 20,000 edges
+function layered(nodes, edges) {
+  const ids = nodes.map((n) => n.id), index = new Map(ids.map((id, i) => [id, i]));
+  const out = ids.map(() => []), pred = ids.map(() => []);
+  for (const e of edges) {
+    const a = index.get(e.src), b = index.get(e.dst);
+    if (a === undefined || b === undefined || a === b) continue;
+    out[a].push(b);
   }
-}
-
-function layered(nodes, edges, H) {
-  const ids = nodes.map((n) => n.id), layer = new Map(ids.map((id) => [id, 0]));
-  const E = edges.filter((e) => layer.has(e.src) && layer.has(e.dst) && e.src !== e.dst);
-  // longest path from the sources; bounded passes so cycles cannot loop forever
-  for (let pass = 0; pass < ids.length; pass++) {
-    let changed = false;
-    for (const e of E) {
-      const want = layer.get(e.src) + 1;
-      if (want > layer.get(e.dst) && want < ids.length) { layer.set(e.dst, want); changed = true; }
+  // DFS (iterative) marks back edges so cycles cannot loop; forward edges give the DAG
+  const state = new Uint8Array(ids.length), topo = [];
+  const dag = ids.map(() => []);
+  for (let s = 0; s < ids.length; s++) {
+    if (state[s]) continue;
+    const stack = [[s, 0]];
+    state[s] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1], [v, k] = top;
+      if (k < out[v].length) {
+        top[1]++;
+        const w = out[v][k];
+        if (state[w] === 0) { state[w] = 1; dag[v].push(w); stack.push([w, 0]); } else if (state[w] === 2) dag[v].push(w);
+      } else { state[v] = 2; topo.push(v); stack.pop(); }
     }
-    if (!changed) break;
   }
+  topo.reverse();
+  const layer = new Int32Array(ids.length);
+  for (const v of topo) for (const w of dag[v]) { if (layer[w] < layer[v] + 1) layer[w] = layer[v] + 1; pred[w].push(v); }
   const layers = [];
-  for (const id of ids) (layers[layer.get(id)] ||= []).push(id);
-  const filled = layers.filter(Boolean);
-  const order = new Map();
-  filled.forEach((ls) => ls.forEach((id, i) => order.set(id, i)));
-  for (let sweep = 0; sweep < 2; sweep++) {  // barycentre ordering reduces crossings
+  for (let v = 0; v < ids.length; v++) (layers[layer[v]] ||= []).push(v);
+  const filled = layers.filter(Boolean), order = new Float64Array(ids.length);
+  filled.forEach((ls) => ls.forEach((v, i) => { order[v] = i; }));
+  for (let sweep = 0; sweep < 2; sweep++) {
     for (const ls of filled) {
-      const bc = (id) => {
-        const preds = E.filter((e) => e.dst === id).map((e) => order.get(e.src));
-        return preds.length ? preds.reduce((a, b) => a + b, 0) / preds.length : order.get(id);
-      };
-      ls.sort((a, b) => bc(a) - bc(b) || a.localeCompare(b));
-      ls.forEach((id, i) => order.set(id, i));
+      const bc = new Map(ls.map((v) => [v, pred[v].length ? pred[v].reduce((s, u) => s + order[u], 0) / pred[v].length : order[v]]));
+      ls.sort((a, b) => bc.get(a) - bc.get(b) || ids[a].localeCompare(ids[b]));
+      ls.forEach((v, i) => { order[v] = i; });
     }
   }
-  const pos = new Map(), padX = 90, padY = 40;
-  const dx = filled.length > 1 ? (W - 2 * padX) / (filled.length - 1) : 0;
-  filled.forEach((ls, li) => {
-    const dy = (H - 2 * padY - 20) / Math.max(1, ls.length);
-    ls.forEach((id, i) => pos.set(id, { x: filled.length > 1 ? padX + li * dx : W / 2, y: padY + dy * (i + 0.5) }));
-  });
+  const tallest = Math.max(1, ...filled.map((ls) => ls.length));
+  const dx = Math.max(160, 40 * Math.sqrt(tallest)), dy = 60;
+  const pos = new Map();
+  filled.forEach((ls, li) => ls.forEach((v, i) => pos.set(ids[v], { x: li * dx, y: (i - (ls.length - 1) / 2) * dy })));
   return pos;
 }

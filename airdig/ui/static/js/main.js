@@ -8,6 +8,9 @@ import { renderResource } from "./views/resource.js";
 import { renderServiceMap } from "./views/servicemap.js";
 import { renderDrift } from "./views/drift.js";
 import { renderSearch } from "./views/search.js";
+import { renderDiff } from "./views/diff.js";
+import { atOf, withAt, renderTimebar } from "./timectl.js";
+import { loadRenderer } from "./graph.js";
 
 const view = document.getElementById("view");
 let current = null;     // { name, refresh() }
@@ -21,20 +24,34 @@ function parseHash() {
   return { name: parts[0] || "home", arg: parts.slice(1).join("/"), params };
 }
 
-export function navigate(hash) { if (location.hash === hash) route(); else location.hash = hash; }
+// time travel is sticky: while `at` is set, every navigation (links included) keeps it; "now" drops it
+let stickyAt = null;
+export function navigate(hash) {
+  if (stickyAt && !/[?&]at=/.test(hash)) hash = withAt(hash, stickyAt);
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+function goAt(iso) {
+  stickyAt = iso;
+  navigate(withAt(location.hash || "#/", iso));
+}
 
 function route(keepScroll = false) {
   if (abort) abort.abort();
   abort = new AbortController();
   const { name, arg, params } = parseHash();
+  const at = atOf(params);
+  if (!at && stickyAt && !params.has("at")) { location.replace(withAt(location.hash || "#/", stickyAt)); return; }
+  stickyAt = at;
+  renderTimebar(document.getElementById("timebar"), { at, go: goAt, view: name });
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === name));
   const y = window.scrollY;
   clear(view);
-  const ctx = { root: view, params, signal: abort.signal, navigate };
+  const ctx = { root: view, params, signal: abort.signal, navigate, at };
   if (name === "r") renderResource(ctx, decodeURIComponent(arg));
   else if (name === "map") renderServiceMap(ctx);
   else if (name === "drift") renderDrift(ctx);
   else if (name === "search") renderSearch(ctx);
+  else if (name === "diff") renderDiff(ctx);
   else renderHome(ctx);
   // a refresh (r, live update, token change) re-renders in place; navigation starts at the top
   current = { name, refresh: () => route(true) };
@@ -170,7 +187,9 @@ const liveEl = document.getElementById("live");
 let refreshTimer = null;
 function softRefresh() {  // coalesce bursts of events into one refresh of the incident/drift views
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => { if (current && ["home", "drift", "map"].includes(current.name)) current.refresh(); }, 1500);
+  refreshTimer = setTimeout(() => {
+    if (current && !stickyAt && ["home", "drift", "map"].includes(current.name)) current.refresh();
+  }, 1500);
 }
 const live = new Live((field, v) => {
   if (field === "alertFired") {
@@ -178,7 +197,7 @@ const live = new Live((field, v) => {
       "crit", () => navigate(resHref(v.nodeId)));
   } else if (field === "driftDetected") {
     toast(`drift (${v.severity}, ${v.kind}) on ${shortId(v.resourceId)}`, "drift", () => navigate(resHref(v.resourceId)));
-  } else if (field === "resourceUpdated" && current && current.name === "r" && decodeURIComponent(parseHash().arg) === v.id) {
+  } else if (field === "resourceUpdated" && current && current.name === "r" && !stickyAt && decodeURIComponent(parseHash().arg) === v.id) {
     toast(`this resource was ${v.action}; refreshed`);
     current.refresh();
     return;
@@ -192,6 +211,7 @@ const live = new Live((field, v) => {
 });
 
 updateTokenBtn();
+loadRenderer().catch(() => { /* each graph says so where it would be drawn */ });
 window.addEventListener("hashchange", () => route());
 route();
 live.start();

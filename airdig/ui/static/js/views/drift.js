@@ -7,7 +7,7 @@ import { diffTable } from "./resource.js";
 
 const FIELDS = `id resourceId resourceType terraformAddress kind severity status detectedAt resolvedAt
   diffs { path expected actual cause { eventId eventName eventTime principal channel sourceIp } } cause { eventId eventName eventTime principal channel sourceIp } remediation`;
-const LIST = `query($f: DriftFilter, $after: String) { driftEvents(first: 100, after: $after, filter: $f) {
+const LIST = (at) => `query($f: DriftFilter, $after: String${at ? ", $at: String" : ""}) { driftEvents(first: 100, after: $after, filter: $f${at ? ", at: $at" : ""}) {
   totalCount pageInfo { hasNextPage endCursor } edges { node { ${FIELDS} } } } }`;
 const ACK = `mutation($id: ID!) { acknowledgeDrift(id: $id) { id status } }`;
 const RESOLVE = `mutation($id: ID!) { resolveDrift(id: $id) { id status resolvedAt } }`;
@@ -15,7 +15,7 @@ const RESOLVE = `mutation($id: ID!) { resolveDrift(id: $id) { id status resolved
 const SEVERITIES = ["", "critical", "high", "medium", "low"];
 const STATUSES = ["", "open", "acknowledged", "resolved"];
 
-export function renderDrift({ root, params, navigate, signal }) {
+export function renderDrift({ root, params, navigate, signal, at }) {
   const sev = params.get("severity") || "", status = params.has("status") ? params.get("status") : "open";
   const go = (s, st) => navigate(`#/drift?severity=${encodeURIComponent(s)}&status=${encodeURIComponent(st)}`);
   const sevSel = h("select", { id: "f-severity", onchange: () => go(sevSel.value, stSel.value) },
@@ -34,7 +34,7 @@ export function renderDrift({ root, params, navigate, signal }) {
   const more = h("div", { class: "pad" });
 
   async function page(after) {
-    const d = (await gql(LIST, { f: filter, after }, { signal })).driftEvents;
+    const d = (await gql(LIST(at), at ? { f: filter, after, at } : { f: filter, after }, { signal })).driftEvents;
     count.textContent = `${d.totalCount} matching`;
     for (const { node } of d.edges) addRow(node);
     clear(more);

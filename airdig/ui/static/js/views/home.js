@@ -13,14 +13,18 @@ const OPEN_DRIFTS = `{ driftEvents(first: 1, filter: { status: "open" }) { total
 const UNHEALTHY = `{
   critical: resources(first: 50, filter: { health: "critical" }) { totalCount edges { node { ${RES_FIELDS} } } }
   warning: resources(first: 50, filter: { health: "warning" }) { totalCount edges { node { ${RES_FIELDS} } } } }`;
-const RECENT = `{ timeline(first: 50) { ${CHANGE_FIELDS} } }`;
-const BAD_DRIFTS = `{
-  critical: driftEvents(first: 25, filter: { severity: "critical", status: "open" }) { totalCount edges { node { ...D } } }
-  high: driftEvents(first: 25, filter: { severity: "high", status: "open" }) { totalCount edges { node { ...D } } } }
+const RECENT = `query($until: String) { timeline(first: 50, until: $until) { ${CHANGE_FIELDS} } }`;
+// as of a time: health from the engine's history (healthAt), drift events with their status then
+const HEALTH_AT = `query($at: String!) { healthAt(at: $at, status: ["critical", "warning"], first: 100) {
+  counts { healthy warning critical unknown } resources { ${RES_FIELDS} } } }`;
+const OPEN_DRIFTS_AT = `query($at: String) { driftEvents(first: 1, filter: { status: "open" }, at: $at) { totalCount } }`;
+const BAD_DRIFTS = (at) => `${at ? "query($at: String)" : ""} {
+  critical: driftEvents(first: 25, filter: { severity: "critical", status: "open" }${at ? ", at: $at" : ""}) { totalCount edges { node { ...D } } }
+  high: driftEvents(first: 25, filter: { severity: "high", status: "open" }${at ? ", at: $at" : ""}) { totalCount edges { node { ...D } } } }
   fragment D on DriftEvent { id resourceId resourceType terraformAddress kind severity detectedAt
     cause { principal eventName eventTime } }`;
 
-export function renderHome({ root, navigate, signal }) {
+export function renderHome({ root, navigate, signal, at }) {
   const tiles = h("div", { class: "tiles", id: "tiles" });
   const unhealthy = h("div", {}), recent = h("div", {}), drifts = h("div", {});
   root.append(tiles,
@@ -34,6 +38,7 @@ export function renderHome({ root, navigate, signal }) {
   const tile = (cls, label, value, href, err) => h("a", { class: `tile ${cls}`, href, "data-tile": label },
     h("div", { class: "lbl" }, label), h("div", { class: "num" }, err ? "?" : value),
     err ? h("div", { class: "err", title: err.message }, err.kind === "missing" ? `not available from this engine: ${err.message}` : err.message) : null);
+  if (at) { homeAt({ tiles, tile, unhealthy, recent, drifts, navigate, signal, at }); return; }
   Promise.allSettled([gql(COUNTS, {}, { signal }), gql(OPEN_DRIFTS, {}, { signal })]).then(([c, d]) => {
     tiles.replaceChildren(
       c.status === "fulfilled" ? tile("crit", "critical", c.value.critical.totalCount, "#/") : tile("crit", "critical", 0, "#/", c.reason),
@@ -52,9 +57,34 @@ export function renderHome({ root, navigate, signal }) {
   });
 
   fill(recent, "Recent changes", async () => timelineList((await gql(RECENT, {}, { signal })).timeline, { showResource: true }));
+  badDrifts(drifts, navigate, signal);
+}
 
+// the incident view as of a time: counts and unhealthy resources from healthAt, open drift then, the
+// changes up to that time
+function homeAt({ tiles, tile, unhealthy, recent, drifts, navigate, signal, at }) {
+  const health = gql(HEALTH_AT, { at }, { signal });
+  Promise.allSettled([health, gql(OPEN_DRIFTS_AT, { at }, { signal })]).then(([c, d]) => {
+    const n = c.status === "fulfilled" ? c.value.healthAt.counts : null;
+    tiles.replaceChildren(
+      n ? tile("crit", "critical", n.critical, "#/") : tile("crit", "critical", 0, "#/", c.reason),
+      n ? tile("warn", "warning", n.warning, "#/") : tile("warn", "warning", 0, "#/", c.reason),
+      d.status === "fulfilled" ? tile("drift", "open drifts", d.value.driftEvents.totalCount, "#/drift?status=open")
+        : tile("drift", "open drifts", 0, "#/drift", d.reason),
+      n ? tile("ok", "resources", n.healthy + n.warning + n.critical + n.unknown, "#/search?q=") : null);
+  });
+  fill(unhealthy, "Unhealthy resources", async () => {
+    const rows = (await health).healthAt.resources;
+    if (!rows.length) return emptyBox("no resource was critical or warning at that time");
+    return resourceTable(rows, navigate);
+  });
+  fill(recent, "Changes", async () => timelineList((await gql(RECENT, { until: at }, { signal })).timeline, { showResource: true }));
+  badDrifts(drifts, navigate, signal, at);
+}
+
+function badDrifts(drifts, navigate, signal, at) {
   fill(drifts, "Drift", async () => {
-    const d = await gql(BAD_DRIFTS, {}, { signal });
+    const d = await gql(BAD_DRIFTS(at), at ? { at } : {}, { signal });
     const rows = [...d.critical.edges, ...d.high.edges].map((e) => e.node);
     if (!rows.length) return emptyBox("no open high or critical drift");
     return h("table", { class: "t" },

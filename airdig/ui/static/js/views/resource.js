@@ -1,21 +1,29 @@
 // Resource page: who/what/where, health + drift with reasons, attributes, timeline, neighbours,
 // blast radius, and "Dig" (root cause ranked with its evidence chain).
 
-import { gql } from "../api.js";
+import { gql, engineFields } from "../api.js";
 import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
   loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl, relTime } from "../dom.js";
 import { drawGraph } from "../graph.js";
 import { CHANGE_FIELDS, WRITER_FIELDS, changeWriters, reasonText, timelineList, navRow } from "./common.js";
+import { setOnset } from "../timectl.js";
 
-const RESOURCE = `query($id: ID!) { resource(id: $id) { id kind name provider account region attrs tags managedBy
+// `at` (time travel) is sent only when set, so the live view still works on an engine without it
+const RESOURCE = (at) => `query($id: ID!${at ? ", $at: String" : ""}) { resource(id: $id${at ? ", at: $at" : ""}) {
+  id kind name provider account region attrs tags managedBy
   health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt
-  confirmedAt confirmInterval confirmStale } }`;
+  confirmedAt confirmInterval confirmStale${at ? " asOf asOfExact asOfGaps" : ""} } }`;
+const NEIGHBORHOOD = `query($id: ID!, $depth: Int!, $expand: [ID!], $at: String) {
+  neighborhood(id: $id, depth: $depth, budget: 60, expand: $expand, at: $at) {
+    nodes { id kind name health { status } drift { status } }
+    groups { id label kind by value valueName count worstHealth drifted }
+    edges { src dst type count } total truncated } }`;
 const NEIGHBORS = `query($id: ID!) { neighbors(id: $id, depth: 1, first: 100) {
   nodes { id kind name health { status } drift { status } } edges { src dst type stale } } }`;
-const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIELDS} ${WRITER_FIELDS} } }`;
+const TIMELINE = `query($id: ID!, $until: String) { timeline(id: $id, until: $until, first: 50) { ${CHANGE_FIELDS} ${WRITER_FIELDS} } }`;
 const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id distance path
   resource { kind name health { status } } } } }`;
-const DRIFTS = `query($id: ID!) { driftEvents(first: 20, filter: { resourceId: $id }) { totalCount edges { node {
+const DRIFTS = (at) => `query($id: ID!${at ? ", $at: String" : ""}) { driftEvents(first: 20, filter: { resourceId: $id }${at ? ", at: $at" : ""}) { totalCount edges { node {
   id kind severity status detectedAt diffs { path expected actual cause { principal eventName eventTime channel sourceIp } } cause { principal eventName eventTime channel } } } } }`;
 const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, at: $at, windowMinutes: $w) {
   symptom at summary onset { time source detail } verdict margin
@@ -25,11 +33,11 @@ const ROOT_CAUSE = `query($id: ID!, $at: String, $w: Int) { rootCause(id: $id, a
   setAside { reason change { id kind resourceId summary } }
   impact { id distance } } }`;
 
-export async function renderResource({ root, navigate, signal }, id) {
+export async function renderResource({ root, navigate, signal, at }, id) {
   root.append(loading());
   let r;
   try {
-    r = (await gql(RESOURCE, { id }, { signal })).resource;
+    r = (await gql(RESOURCE(at), at ? { id, at } : { id }, { signal })).resource;
   } catch (e) {
     if (e.name === "AbortError") return;
     clear(root).append(errorBox(`Resource ${id}`, e));
@@ -39,7 +47,7 @@ export async function renderResource({ root, navigate, signal }, id) {
   if (!r) {
     root.append(h("div", { class: "msg msg-error", "data-state": "not-found" },
       "No resource with id or native id ", h("code", {}, id),
-      " in the graph. It may not be scanned yet (SkyGraph), or the native id matches several resources — try the search box."));
+      at ? ` in the graph as of ${fmtTime(at)} (it may not have existed then).` : " in the graph. It may not be scanned yet (SkyGraph), or the native id matches several resources — try the search box."));
     return;
   }
   const reasons = Array.isArray(r.health.reasons) ? r.health.reasons : [];
@@ -66,6 +74,7 @@ export async function renderResource({ root, navigate, signal }, id) {
     h("div", {}, h("button", { class: "btn btn-primary", id: "dig-btn", type: "button", title: "Rank the changes that may have caused this (d)",
       onclick: () => dig() }, "Dig ", h("kbd", {}, "d")))));
 
+  root.append(asOfBar(r, at));
   const digSlot = h("div", { id: "dig" });
   root.append(digSlot);
 
@@ -85,35 +94,27 @@ export async function renderResource({ root, navigate, signal }, id) {
 
   attrs.append(r.attrs && Object.keys(r.attrs).length ? jsonTree(r.attrs, 1) : emptyBox("no attributes recorded"));
 
-  fill(neigh, "Neighbours", async () => {
-    const g = (await gql(NEIGHBORS, { id: r.id }, { signal })).neighbors;
-    if (!g.edges.length) return emptyBox("no edges to or from this resource");
-    const nodes = g.nodes.map((n) => ({ id: n.id, label: n.name || shortId(n.id), kind: n.kind, status: n.health.status,
-      drifted: n.drift.status === "drifted" }));
-    if (!nodes.some((n) => n.id === r.id)) nodes.push({ id: r.id, label: r.name, kind: r.kind, status: r.health.status, drifted: r.drift.status === "drifted" });
-    const edges = g.edges.map((e) => ({ src: e.src, dst: e.dst, type: e.type, stale: e.stale, label: e.type }));
-    return h("div", {}, drawGraph({ nodes, edges, rootId: r.id, onClick: (nid) => nid !== r.id && navigate(resHref(nid)) }),
-      legend());
-  });
+  neighbours(neigh, r, { navigate, signal, at });
 
-  fill(tl, "Timeline", async () => timelineList((await gql(TIMELINE, { id: r.id }, { signal })).timeline));
+  fill(tl, "Timeline", async () => timelineList((await gql(TIMELINE, { id: r.id, until: at }, { signal })).timeline));
 
   fill(impact, "Blast radius", async () => {
     const im = (await gql(IMPACT, { id: r.id }, { signal })).impact;
     const rows = im.nodes.filter((n) => n.id !== r.id).sort((a, b) => a.distance - b.distance);
     if (!rows.length) return emptyBox("nothing depends on this resource within 3 hops");
-    return h("table", { class: "t" },
+    const note = at ? h("div", { class: "pad small muted" }, "computed on the current graph (the engine's impact has no as-of time)") : null;
+    return h("div", {}, note, h("table", { class: "t" },
       h("thead", {}, h("tr", {}, ["hops", "resource", "kind", "health", "path"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows.map((n) => navRow(resHref(n.id), navigate,
         h("td", { class: "num" }, n.distance),
         h("td", { class: "ellipsis", title: n.id }, n.resource ? n.resource.name : shortId(n.id)),
         h("td", {}, n.resource ? kindBadge(n.resource.kind) : "—"),
         h("td", {}, badge(n.resource ? n.resource.health.status : "unknown")),
-        h("td", { class: "small muted ellipsis", title: n.path.join(" → ") }, n.path.map(shortId).join(" → "))))));
+        h("td", { class: "small muted ellipsis", title: n.path.join(" → ") }, n.path.map(shortId).join(" → ")))))));
   });
 
   fill(drifts, "Drift events", async () => {
-    const d = (await gql(DRIFTS, { id: r.id }, { signal })).driftEvents;
+    const d = (await gql(DRIFTS(at), at ? { id: r.id, at } : { id: r.id }, { signal })).driftEvents;
     if (!d.edges.length) return emptyBox("no drift recorded for this resource");
     return h("div", {}, d.edges.map(({ node: x }) => h("div", { class: "cand" },
       h("div", { class: "row" }, badge(x.severity), badge(x.status), kindBadge(x.kind), h("span", { class: "muted" }, timeEl(x.detectedAt)),
@@ -125,19 +126,20 @@ export async function renderResource({ root, navigate, signal }, id) {
 
   async function dig() {
     const unhealthySince = r.health.status !== "healthy" && r.health.since ? r.health.since : null;
-    const atInput = h("input", { type: "datetime-local", step: 1, value: toLocalInput(unhealthySince || new Date().toISOString()) });
+    const atInput = h("input", { type: "datetime-local", step: 1, "aria-label": "symptom at",
+      value: toLocalInput(unhealthySince || at || new Date().toISOString()) });
     const win = h("select", {}, [15, 30, 60, 180, 720].map((m) => h("option", { value: m, selected: m === 30 }, `${m} min before`)));
     const out = h("div", {});
     const run = () => fill(out, "Root cause", async () => {
-      const at = new Date(atInput.value).toISOString();
-      const rc = (await gql(ROOT_CAUSE, { id: r.id, at, w: Number(win.value) }, { signal })).rootCause;
+      const rc = (await gql(ROOT_CAUSE, { id: r.id, at: new Date(atInput.value).toISOString(), w: Number(win.value) }, { signal })).rootCause;
+      setOnset(rc.onset ? rc.onset.time : null);  // the time bar offers "before the incident"
       return candidates(rc, r, navigate);
     });
     clear(digSlot).append(panel("Dig: what changed before this broke?", {
       id: "dig-panel", flush: true,
       actions: h("div", { class: "row" }, h("label", { class: "muted small" }, "symptom at"), atInput, win,
         h("button", { class: "btn", type: "button", onclick: run }, "Run"),
-        h("button", { class: "btn btn-ghost", type: "button", onclick: () => clear(digSlot) }, "✕")),
+        h("button", { class: "btn btn-ghost", type: "button", "aria-label": "close the Dig panel", onclick: () => clear(digSlot) }, "✕")),
     }, out));
     run();
   }
@@ -162,11 +164,69 @@ function confirmedEl(r) {
     "confirmed ", h("b", {}, h("time", { datetime: r.confirmedAt }, relTime(r.confirmedAt))));
 }
 
-function legend() {
+function legend(grouped) {
   return h("div", { class: "legend pad" },
     h("span", {}, h("span", { class: "dot dot-healthy" }), "healthy"), h("span", {}, h("span", { class: "dot dot-warning" }), "warning"),
-    h("span", {}, h("span", { class: "dot dot-critical" }), "critical"), h("span", {}, h("span", { class: "dot" }), "unknown"),
-    h("span", {}, "dashed purple ring = drifted"), h("span", {}, "click a node to open it"));
+    h("span", {}, h("span", { class: "dot dot-critical" }), "critical"), h("span", {}, h("span", { class: "dot dot-unknown" }), "unknown"),
+    h("span", {}, "dashed purple ring = drifted"), h("span", {}, "orange ring = this resource"),
+    grouped ? h("span", {}, "big node = a group (colour = its worst health): click or Enter expands it") : null,
+    h("span", {}, "click a node to open it"));
+}
+
+// the time-travel line under the header: as-of state (and what could not be reconstructed), the diff link
+function asOfBar(r, at) {
+  const to = at || new Date().toISOString(), from = new Date(Date.parse(to) - 3600e3).toISOString();
+  const diff = `#/diff?scope=${encodeURIComponent(r.id)}&depth=2&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+  return h("div", { class: "asof-line small", id: "res-asof" },
+    at ? h("span", {}, "as of ", h("b", {}, fmtTime(at)),
+      r.asOfExact === false ? h("span", { class: "badge b-warning", title: "reconstructed from the recorded history; "
+        + `not on record: ${(r.asOfGaps || []).join(", ")}` }, `inexact: ${(r.asOfGaps || []).join(", ") || "partial"}`) : null)
+      : h("span", { class: "muted" }, "current state"),
+    h("a", { href: diff, id: "res-diff-link" }, "what changed around this resource in the hour before →"));
+}
+
+// neighbours: the engine's summarised neighbourhood (groups beyond a budget, expandable in place), or
+// the plain 1-hop `neighbors` on an engine without it
+function neighbours(slot, r, { navigate, signal, at }) {
+  const expand = [];
+  let depth = 1;
+  const draw = () => fill(slot, "Neighbours", async () => {
+    const fields = await engineFields().catch(() => null);
+    const open = (nid) => nid !== r.id && navigate(resHref(nid));
+    const toNode = (n) => ({ id: n.id, label: n.name || shortId(n.id), kind: n.kind, status: n.health.status,
+      drifted: n.drift.status === "drifted" });
+    if (!fields || !fields.query.has("neighborhood")) {
+      if (at) throw new Error("this engine has no `neighborhood` field, so it cannot show the neighbours as of a time");
+      const g = (await gql(NEIGHBORS, { id: r.id }, { signal })).neighbors;
+      if (!g.edges.length) return emptyBox("no edges to or from this resource");
+      const nodes = g.nodes.map(toNode);
+      if (!nodes.some((n) => n.id === r.id)) nodes.push(toNode(r));
+      const edges = g.edges.map((e) => ({ src: e.src, dst: e.dst, type: e.type, stale: e.stale, label: e.type }));
+      return h("div", {}, drawGraph({ nodes, edges, rootId: r.id, onClick: open, caption: `neighbours of ${r.name}` }), legend(false));
+    }
+    const g = (await gql(NEIGHBORHOOD, { id: r.id, depth, expand, at }, { signal })).neighborhood;
+    const nodes = g.nodes.map(toNode);
+    if (!nodes.some((n) => n.id === r.id)) nodes.push(toNode(r));
+    for (const x of g.groups) {
+      nodes.push({ id: x.id, label: x.label, kind: x.kind, status: x.worstHealth, drifted: x.drifted,
+        group: { count: x.count, label: x.label, by: x.by } });
+    }
+    const edges = g.edges.map((e) => ({ src: e.src, dst: e.dst, type: e.type,
+      label: e.count > 1 ? `${e.type} ×${e.count}` : e.type }));
+    const depthSel = h("select", { id: "nb-depth", "aria-label": "hops", onchange: () => { depth = Number(depthSel.value); expand.length = 0; draw(); } },
+      [1, 2, 3].map((d) => h("option", { value: d, selected: d === depth }, `${d} hop${d > 1 ? "s" : ""}`)));
+    const head = h("div", { class: "row pad small", id: "nb-summary" }, depthSel,
+      h("span", { class: "muted" }, `${g.total} resource${g.total === 1 ? "" : "s"} within ${depth} hop${depth > 1 ? "s" : ""}`
+        + `${g.groups.length ? `, ${g.groups.length} group${g.groups.length > 1 ? "s" : ""} shown summarised` : ""}`
+        + `${g.truncated ? " (the walk stopped at its cap: counts are lower bounds)" : ""}`),
+      expand.length ? h("button", { class: "btn btn-small", type: "button", onclick: () => { expand.length = 0; draw(); } }, "collapse all") : null);
+    if (!g.edges.length && !g.groups.length) return h("div", {}, head, emptyBox("no edges to or from this resource"));
+    return h("div", {}, head,
+      drawGraph({ nodes, edges, rootId: r.id, onClick: open, caption: `neighbours of ${r.name}`,
+        onExpand: (gid) => { if (!expand.includes(gid)) expand.push(gid); draw(); } }),
+      legend(g.groups.length > 0));
+  });
+  draw();
 }
 
 function toLocalInput(iso) {

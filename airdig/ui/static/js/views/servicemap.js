@@ -8,56 +8,89 @@ import { navRow } from "./common.js";
 const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400 };
 const MAP = `query($since: String, $until: String) { serviceMap(since: $since, until: $until) {
   nodes { id kind name health { status } } edges { src dst requestCount errorCount errorRate p50 p95 p99 } } }`;
+// summarised (group=1): the engine groups services by namespace, then account, beyond the budget
+const GROUPED = `query($since: String, $until: String, $expand: [ID!]) { serviceMap(since: $since, until: $until, budget: 60, expand: $expand) {
+  nodes { id kind name health { status } } edges { src dst requestCount errorCount errorRate p50 p95 p99 }
+  groups { id label kind by count worstHealth drifted } grouped } }`;
 
-export function renderServiceMap({ root, params, navigate, signal }) {
+export function renderServiceMap({ root, params, navigate, signal, at }) {
   const range = RANGES[params.get("range")] ? params.get("range") : "1h";
+  const grouped = params.get("group") === "1";
+  const href = (r, g) => `#/map?range=${r}${g ? "&group=1" : ""}`;
   const seg = h("div", { class: "seg", role: "group", "aria-label": "time range" },
     Object.keys(RANGES).map((k) => h("button", { type: "button", class: k === range ? "on" : "", "data-range": k,
-      onclick: () => navigate(`#/map?range=${k}`) }, k)));
+      onclick: () => navigate(href(k, grouped)) }, k)));
+  const groupBtn = h("button", { type: "button", class: "btn btn-small", id: "map-group", "aria-pressed": grouped ? "true" : "false",
+    title: "group services by namespace beyond 60 items (the engine summarises); click a group to open it",
+    onclick: () => navigate(href(range, !grouped)) }, grouped ? "show every service" : "summarise by namespace");
   const graphSlot = h("div", {}), tableSlot = h("div", {});
   root.append(h("div", { class: "grid" },
-    panel("Service map", { flush: true, id: "service-map", actions: h("div", { class: "row" }, h("span", { class: "muted small" }, "last"), seg) }, graphSlot),
+    panel("Service map", { flush: true, id: "service-map", actions: h("div", { class: "row" },
+      groupBtn, h("span", { class: "muted small" }, at ? "the window ending at the as-of time:" : "last"), seg) }, graphSlot),
     panel("Call edges", { flush: true, id: "call-edges" }, tableSlot)));
 
   const seconds = RANGES[range];
-  const until = new Date(), since = new Date(until.getTime() - seconds * 1000);
-  let data = null;
-  const load = async () => {
-    if (!data) data = (await gql(MAP, { since: since.toISOString(), until: until.toISOString() }, { signal })).serviceMap;
+  const until = at ? new Date(at) : new Date(), since = new Date(until.getTime() - seconds * 1000);
+  let data = null;  // one request shared by the graph and the table
+  const expand = [];
+  const load = () => {
+    const vars = { since: since.toISOString(), until: until.toISOString() };
+    if (!data) data = (grouped ? gql(GROUPED, { ...vars, expand }, { signal }) : gql(MAP, vars, { signal })).then((d) => d.serviceMap);
     return data;
   };
-  const name = (m, id) => { const n = m.nodes.find((x) => x.id === id); return n ? n.name : shortId(id); };
+  const names = new WeakMap();  // id → name per answer (a Map, not a scan per edge: thousands of edges)
+  const name = (m, id) => {
+    if (!names.has(m)) names.set(m, new Map([...m.nodes.map((n) => [n.id, n.name]), ...(m.groups || []).map((g) => [g.id, g.label])]));
+    return names.get(m).get(id) || shortId(id);
+  };
+  const draw = () => { data = null; drawMap(); drawTable(); };
 
-  fill(graphSlot, "Service map", async () => {
+  const drawMap = () => fill(graphSlot, "Service map", async () => {
     const m = await load();
-    if (!m.nodes.length) return emptyBox(`no services seen in the last ${range}: TraceCore has received no OTLP spans for this window`);
+    if (!m.nodes.length && !(m.groups || []).length) return emptyBox(`no services seen in the last ${range}: TraceCore has received no OTLP spans for this window`);
     const nodes = m.nodes.map((n) => ({ id: n.id, label: n.name || shortId(n.id), kind: n.kind, status: n.health ? n.health.status : "unknown" }));
+    for (const g of m.groups || []) {
+      nodes.push({ id: g.id, label: g.label, kind: g.kind, status: g.worstHealth, drifted: g.drifted,
+        group: { count: g.count, label: g.label, by: g.by } });
+    }
     const maxRate = Math.max(1e-9, ...m.edges.map((e) => e.requestCount));
     const edges = m.edges.map((e) => ({ src: e.src, dst: e.dst, type: "calls", err: e.errorRate >= 0.05,
       weight: (3 * e.requestCount) / maxRate,
       label: `${fmtNum(e.requestCount / seconds, 2)}/s · ${fmtPct(e.errorRate)} · p95 ${fmtMs(e.p95)}`,
       title: `${name(m, e.src)} → ${name(m, e.dst)}\n${e.requestCount} requests, ${e.errorCount} errors\np50 ${fmtMs(e.p50)} p95 ${fmtMs(e.p95)} p99 ${fmtMs(e.p99)}` }));
-    const height = Math.min(560, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
-    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, onClick: (id) => navigate(resHref(id)) }),
-      h("div", { class: "legend pad" }, "edge label: request rate · error rate · p95 latency; red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
+    const height = Math.min(640, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
+    return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, caption: "service map", onClick: (id) => navigate(resHref(id)),
+      onExpand: (gid) => { if (!expand.includes(gid)) expand.push(gid); draw(); } }),
+      h("div", { class: "legend pad" }, `${edges.length <= 30 ? "edge label: request rate · error rate · p95 latency; " : "numbers per edge: the table below; "}`
+        + "red = error rate ≥ 5%; width ∝ traffic; node colour = health"));
   });
 
-  fill(tableSlot, "Call edges", async () => {
+  const drawTable = () => fill(tableSlot, "Call edges", async () => {
     const m = await load();
     if (!m.edges.length) return emptyBox(`no calls between services in the last ${range}`);
-    const rows = [...m.edges].sort((a, b) => b.errorRate - a.errorRate || (b.p95 || 0) - (a.p95 || 0));
-    return h("table", { class: "t" },
+    const all = [...m.edges].sort((a, b) => b.errorRate - a.errorRate || (b.p95 || 0) - (a.p95 || 0));
+    const byId = new Map(m.nodes.map((n) => [n.id, n]));
+    const nm = (id) => name(m, id);
+    const row = (e) => {
+      const dst = byId.get(e.dst);
+      return navRow(resHref(e.src), navigate,
+        h("td", { title: e.src }, nm(e.src)), h("td", { title: e.dst }, h("a", { href: resHref(e.dst) }, nm(e.dst))),
+        h("td", {}, dst ? kindBadge(dst.kind) : "—"),
+        h("td", { class: "num" }, fmtNum(e.requestCount / seconds, 2)), h("td", { class: "num" }, e.requestCount),
+        h("td", { class: "num" }, e.errorCount),
+        h("td", { class: "num" }, e.errorRate >= 0.05 ? h("span", { class: "worse" }, fmtPct(e.errorRate)) : fmtPct(e.errorRate)),
+        h("td", { class: "num" }, fmtMs(e.p50)), h("td", { class: "num" }, fmtMs(e.p95)), h("td", { class: "num" }, fmtMs(e.p99)));
+    };
+    // thousands of rows would cost seconds of layout: the worst first, the rest on demand
+    const FIRST = 200;
+    const tbody = h("tbody", {}, all.slice(0, FIRST).map(row));
+    const more = all.length > FIRST ? h("div", { class: "pad small muted", id: "call-edges-more" },
+      `the ${FIRST} worst of ${all.length} call edges (by error rate, then p95) `,
+      h("button", { class: "btn btn-small", type: "button", onclick: () => { tbody.append(...all.slice(FIRST).map(row)); more.remove(); } },
+        "show all")) : null;
+    return h("div", {}, h("table", { class: "t" },
       h("thead", {}, h("tr", {}, ["caller", "callee", "kind", "req/s", "requests", "errors", "error rate", "p50", "p95", "p99"]
-        .map((t, i) => h("th", { class: i > 2 ? "num" : "" }, t)))),
-      h("tbody", {}, rows.map((e) => {
-        const dst = m.nodes.find((n) => n.id === e.dst);
-        return navRow(resHref(e.src), navigate,
-          h("td", { title: e.src }, name(m, e.src)), h("td", { title: e.dst }, h("a", { href: resHref(e.dst) }, name(m, e.dst))),
-          h("td", {}, dst ? kindBadge(dst.kind) : "—"),
-          h("td", { class: "num" }, fmtNum(e.requestCount / seconds, 2)), h("td", { class: "num" }, e.requestCount),
-          h("td", { class: "num" }, e.errorCount),
-          h("td", { class: "num" }, e.errorRate >= 0.05 ? h("span", { class: "worse" }, fmtPct(e.errorRate)) : fmtPct(e.errorRate)),
-          h("td", { class: "num" }, fmtMs(e.p50)), h("td", { class: "num" }, fmtMs(e.p95)), h("td", { class: "num" }, fmtMs(e.p99)));
-      })));
+        .map((t, i) => h("th", { class: i > 2 ? "num" : "" }, t)))), tbody), more);
   });
+  draw();
 }

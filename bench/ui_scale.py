@@ -1,0 +1,168 @@
+"""The UI's graph at estate scale, in headless Chromium against a real engine (issue 16).
+
+A seeded engine (embedded backends) gets N services and M call edges through its bus, exactly as
+TraceCore publishes them; the SPA's service map then draws them with the vendored renderer. Printed
+as JSON: the engine's answer time for the same `serviceMap` query (the baseline of this run), the time
+from navigation to the first drawn frame, the renderer's own draw time, and the frame gaps while a real
+mouse drags and zooms the graph. The same is measured for a 3-service map (the small baseline).
+
+    PYTHONPATH=. python -m bench.ui_scale                 # 5,000 services / 20,000 edges
+    PYTHONPATH=. python -m bench.ui_scale --nodes 1000 --edges 4000
+
+Aims (issue 16): first render < 2 s, a pan/zoom frame < 50 ms. Headless Chromium here has no GPU
+(`--disable-gpu`: WebGL runs on SwiftShader, on a shared 2-core machine), so the numbers are an upper
+bound of what a browser with a GPU does; docs/ui.md records the figures measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from airdig.backends.registry import open_bus, open_cache, open_store
+from airdig.engine.app import build_app
+from airdig.engine.service import EngineService
+from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.graph import Node
+from airdig.ui.app import build_ui_app
+from tests.unit.ui.servers import serve
+
+CHROMIUM = os.environ.get("AIRDIG_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def service_events(n: int, m: int, now: float, seed: int = 7) -> list[CloudEvent]:
+    """n services in 20 namespaces and m distinct call edges between them, one closed window each."""
+    rng = random.Random(seed)
+    ids = [f"service://ns{i % 20}/svc{i:05d}" for i in range(n)]
+    evs = []
+    for sid in ids:
+        node = Node(id=sid, kind="service", provider="otel", name=sid.rsplit("/", 1)[-1])
+        evs.append(CloudEvent("airdig.trace.service", "tracecore", sid, {"node": node.to_dict()}, time=now - 600))
+    # a chain through every service first (the service map lists services seen in calls), then random calls
+    pairs: set[tuple[int, int]] = {(i, i + 1) for i in range(min(n - 1, m))}
+    while len(pairs) < m:
+        a, b = rng.randrange(n), rng.randrange(n)
+        if a != b:
+            pairs.add((a, b))
+    for a, b in sorted(pairs):
+        reqs = rng.randint(10, 2000)
+        errs = reqs // 10 if rng.random() < 0.05 else 0
+        stats = {"request_count": reqs, "error_count": errs,
+                 "errors": {"5xx": errs, "4xx": 0, "429": 0, "status_error": 0, "grpc": 0},
+                 "latency_ms": {"bounds": [10, 100, 1000], "counts": [reqs // 2, reqs // 4, reqs // 8, reqs - reqs // 2 - reqs // 4 - reqs // 8]},
+                 "p50": 8.0, "p95": 90.0, "p99": 400.0}
+        evs.append(CloudEvent("airdig.trace.edge", "tracecore", ids[a], {
+            "src": ids[a], "dst": ids[b], "type": "calls", "window_start": now - 300, "window_seconds": 60,
+            "stats": stats}, time=now - 240))
+    return evs
+
+
+@contextmanager
+def seeded_engine(n: int, m: int, workdir: Path, timeout: float = 600) -> Iterator[tuple[str, str, float]]:
+    """(engine_url, ui_url, seconds the engine took to apply the events) for n services, m edges."""
+    store = open_store(f"sqlite:///{workdir / 'airdig.db'}")
+    store.migrate()
+    svc = EngineService(store=store, bus=open_bus(f"embedded://{workdir / 'bus.db'}"), cache=open_cache("memory://"),
+                        group="ui-scale")
+    svc.start()
+    try:
+        t0 = time.monotonic()
+        evs = service_events(n, m, time.time())
+        for ev in evs:
+            svc.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
+        svc.bus.flush()
+        with serve(build_app(svc)) as engine_url, serve(build_ui_app(engine_url)) as ui_url:
+            q = "{ serviceMap { nodes { id } edges { src } } }"
+            while True:
+                d = httpx.post(f"{engine_url}/graphql", json={"query": q}, timeout=60).json()["data"]["serviceMap"]
+                if len(d["nodes"]) >= n and len(d["edges"]) >= m:
+                    break
+                if time.monotonic() - t0 > timeout:
+                    raise TimeoutError(f"engine applied {len(d['nodes'])} services / {len(d['edges'])} edges of {n}/{m}")
+                time.sleep(1)
+            yield engine_url, ui_url, time.monotonic() - t0
+    finally:
+        svc.stop()
+
+
+def measure_map(page: Any, ui_url: str) -> dict[str, Any]:
+    """Open the service map, wait for the first drawn frame, then drag and wheel-zoom with the mouse."""
+    t0 = time.monotonic()
+    page.goto(f"{ui_url}/#/map?range=1h")
+    page.wait_for_selector("#service-map .graph-wrap[data-rendered]", timeout=120_000)
+    first = time.monotonic() - t0
+    drawn = page.get_attribute("#service-map .graph-wrap", "data-rendered")
+    box = page.locator("#service-map .graph-canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.evaluate("""() => { window.__gaps = []; let last = performance.now();
+      const tick = () => { const t = performance.now(); window.__gaps.push(t - last); last = t;
+        if (!window.__stop) requestAnimationFrame(tick); }; requestAnimationFrame(tick); }""")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for i in range(30):
+        page.mouse.move(cx + 6 * i, cy + 2 * i)
+    page.mouse.up()
+    for _ in range(5):
+        page.mouse.wheel(0, -240)
+    page.wait_for_timeout(600)  # the edges come back once the camera stops: that frame counts too
+    gaps = page.evaluate("() => { window.__stop = true; return window.__gaps.slice(1); }")
+    gaps = sorted(gaps) or [0.0]
+    return {"first_render_s": round(first, 3), "draw_ms": None if drawn == "failed" else int(drawn or 0),
+            "frames": len(gaps), "frame_median_ms": round(statistics.median(gaps), 1),
+            "frame_p95_ms": round(gaps[int(0.95 * (len(gaps) - 1))], 1), "frame_max_ms": round(gaps[-1], 1),
+            "nodes_drawn": int(page.get_attribute("#service-map .graph-canvas", "data-nodes") or 0),
+            "edges_drawn": int(page.get_attribute("#service-map .graph-canvas", "data-edges") or 0)}
+
+
+def api_seconds(engine_url: str) -> float:
+    q = "{ serviceMap { nodes { id kind name health { status } } edges { src dst requestCount errorCount errorRate p50 p95 p99 } } }"
+    t0 = time.monotonic()
+    httpx.post(f"{engine_url}/graphql", json={"query": q}, timeout=120).raise_for_status()
+    return round(time.monotonic() - t0, 3)
+
+
+def run(n: int, m: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {"nodes": n, "edges": m, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory() as d, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for label, (nn, mm) in (("baseline_3_services", (3, 2)), ("scale", (n, m))):
+                sub = Path(d) / label
+                sub.mkdir()
+                with seeded_engine(nn, mm, sub) as (engine_url, ui_url, seed_s):
+                    page = browser.new_page(viewport={"width": 1440, "height": 900})
+                    res = {"seed_s": round(seed_s, 1), "api_s": api_seconds(engine_url), **measure_map(page, ui_url)}
+                    page.close()
+                out[label] = res
+        finally:
+            browser.close()
+    out["aims"] = {"first_render_lt_2s": out["scale"]["first_render_s"] < 2,
+                   "frame_median_lt_50ms": out["scale"]["frame_median_ms"] < 50}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=5000)
+    ap.add_argument("--edges", type=int, default=20000)
+    a = ap.parse_args()
+    print(json.dumps(run(a.nodes, a.edges), indent=2))
+
+
+if __name__ == "__main__":
+    main()
