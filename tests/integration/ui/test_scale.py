@@ -126,9 +126,7 @@ def test_a_neighbourhood_over_budget_is_grouped_and_a_group_opens_in_place(
     page.screenshot(path=str(SHOTS / "airdig-ui-grouped.png"), full_page=True)
 
     gid = str(group.first.get_attribute("data-id"))
-    if not _engine_expands(big_estate[1], gid):
-        # engine bug (wip-uiapi): a group made by a refining key (here by account) is not opened by expand
-        pytest.xfail(f"the engine answers expand=[{gid}] with the same group")
+    assert _engine_expands(big_estate[1], gid), f"the engine answers expand=[{gid}] with the same group"
     page.click("#neighbors .graph-list summary")
     page.locator(f'#neighbors .graph-list tr[data-id="{gid}"]').focus()
     page.keyboard.press("Enter")  # expand in place: the engine is asked again with expand=[gid]

@@ -5,6 +5,7 @@ backends, see ``backends`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.app import build_app
 from airdig.engine.intel import grouping
 from airdig.engine.service import EngineService
-from airdig.model.events import to_rfc3339
+from airdig.model.events import resource_event, to_rfc3339
 from tests.conftest import Backends
 from tests.unit.engine.test_timetravel import INST, SG, SUBNET, build
 
@@ -186,3 +187,21 @@ def test_service_map_grouped_and_as_of(client: TestClient, svc: EngineService) -
     assert rest["grouped"] and {g["id"] for g in rest["groups"]} == {g["id"] for g in m["groups"]}
     plain = gql(client, q, at=T(1010.0))["data"]["serviceMap"]
     assert not plain["grouped"] and len(plain["nodes"]) == 25
+
+
+def test_graph_diff_serves_an_attribute_that_appeared_or_vanished(client: TestClient, svc: EngineService) -> None:
+    """An attribute added (before: null) or removed (after: null) between the two times is a change like any
+    other; the UI's diff view failed with "Cannot return null for non-nullable field" here."""
+    from airdig.engine.apply import Applier
+    from tests.unit.engine.test_timetravel import inst, rec
+
+    node = dataclasses.replace(inst(2), attrs={**inst(2).attrs, "EbsOptimized": True})
+    Applier(svc.store).apply([rec(resource_event("updated", node, "skygraph", changed=["EbsOptimized"],
+                                                 time=320.0, actor="bob"), 9)])
+    q = """query($from: String!, $to: String!) { graphDiff(from: $from, to: $to) {
+      changed { resource { id } attributes { name before after } who } } }"""
+    body = gql(client, q, **{"from": T(310.0), "to": T(330.0)})
+    assert "errors" not in body, body
+    (c,) = body["data"]["graphDiff"]["changed"]
+    assert c["resource"]["id"] == INST[2] and c["who"] == "bob"
+    assert c["attributes"] == [{"name": "attrs.EbsOptimized", "before": None, "after": True}]

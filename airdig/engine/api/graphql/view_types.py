@@ -90,8 +90,9 @@ def links(rows: list[tuple[str, str, str, int]]) -> list[GraphLink]:
 @strawberry.type
 class AttributeChange:
     name: str = strawberry.field(description="name, managedBy, attrs.<key> or tags.<key>.")
-    before: JSON
-    after: JSON
+    # null is a value here: an attribute that did not exist at `from` (before) or no longer exists at `to` (after)
+    before: JSON | None
+    after: JSON | None
 
 
 @strawberry.type
