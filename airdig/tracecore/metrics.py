@@ -118,6 +118,9 @@ class TraceCoreMetrics:
                                        ["thread"], registry=self.registry)
         self.late_dropped = Counter("tracecore_late_calls_dropped", "Calls dropped because they happened more "
                                     "than the horizon before the newest call seen.", registry=self.registry)
+        self.replay_skipped = Counter("tracecore_replayed_calls_skipped", "Calls rebuilt from replayed records "
+                                      "that the partition's previous owner had published already (not counted "
+                                      "again).", registry=self.registry)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

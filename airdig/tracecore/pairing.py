@@ -7,7 +7,8 @@ Halves wait at most ``wait`` seconds; then a client half that names its peer (da
 ``service.peer.name``) becomes a call to a **virtual node**, and any other half is counted as
 expired-unpaired. The pending store is bounded: a half that finds it full is dropped and counted.
 
-Every span is counted exactly once under one outcome (see :data:`OUTCOMES`), so the counters add up.
+Every span is counted exactly once under one outcome (see :data:`OUTCOMES`), so the counters add up;
+``handed_over`` counts halves given up with their bus partition (another aggregator reads them again).
 
     p = Pairer(wait=10.0)
     calls = p.add(spans) + p.expire()
@@ -24,7 +25,7 @@ from airdig.model.graph import Node
 from airdig.tracecore.infra import virtual_peer
 from airdig.tracecore.spans import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, SpanSummary
 
-OUTCOMES = ("paired", "virtual", "expired_unpaired", "dropped", "root", "internal", "duplicate")
+OUTCOMES = ("paired", "virtual", "expired_unpaired", "dropped", "root", "internal", "duplicate", "handed_over")
 _CLIENTS = (KIND_CLIENT, KIND_PRODUCER)
 _SERVERS = (KIND_SERVER, KIND_CONSUMER)
 
@@ -149,6 +150,35 @@ class Pairer:
                 h = self.pending.get(k)
                 if h is not None and h.server is server and h.client is None:
                     del self.pending[k]
+
+    def held_offsets(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Per bus partition, the lowest offset of a waiting half, and of a waiting client half."""
+        low: dict[int, int] = {}
+        clients: dict[int, int] = {}
+        for half in self.pending.values():
+            for s, book in ((half.client, clients), (half.server, None)):
+                if s is None or s.partition < 0:
+                    continue
+                if s.offset < low.get(s.partition, s.offset + 1):
+                    low[s.partition] = s.offset
+                if book is not None and s.offset < book.get(s.partition, s.offset + 1):
+                    book[s.partition] = s.offset
+        return low, clients
+
+    def forget(self, partitions: set[int]) -> int:
+        """Give up the halves read from these bus partitions (they moved to another aggregator, which
+        reads them again from the last commit); returns how many spans were given up."""
+        gone = 0
+        for key, half in list(self.pending.items()):
+            s = half.client if half.client is not None else half.server
+            if s is None or s.partition not in partitions:
+                continue
+            del self.pending[key]
+            if s.state == 0:  # a server half waiting under several keys is given up once
+                s.state = 2
+                gone += 1
+        self.counters.spans["handed_over"] += gone
+        return gone
 
     def expire(self, force: bool = False) -> list[Call]:
         """Close halves whose wait is over (all of them with ``force``, e.g. at shutdown)."""

@@ -22,7 +22,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ from confluent_kafka import Consumer as _KConsumer
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from airdig.backends.interfaces import Record
+from airdig.backends.interfaces import Committed, RebalanceListener, Record
 from airdig.backends.options import UrlOptions
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
@@ -212,9 +212,10 @@ class KafkaBus:
             errors, self._errors = self._errors, []
             raise BackendUnavailable("kafka", f"{len(errors)} record(s) failed: {errors[0]}")
 
-    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None) -> KafkaConsumer:
+    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None,
+                 listener: RebalanceListener | None = None) -> KafkaConsumer:
         self.ensure_topics()
-        return KafkaConsumer(self, group, list(topics), member_id)
+        return KafkaConsumer(self, group, list(topics), member_id, listener)
 
     def ping(self) -> None:
         admin = self._client(AdminClient, self._base())
@@ -242,7 +243,8 @@ class KafkaBus:
 class KafkaConsumer:
     """A consumer-group member; commits are synchronous and explicit."""
 
-    def __init__(self, bus: KafkaBus, group: str, topics: list[str], member_id: str | None) -> None:
+    def __init__(self, bus: KafkaBus, group: str, topics: list[str], member_id: str | None,
+                 listener: RebalanceListener | None = None) -> None:
         conf: dict[str, Any] = {
             **bus._base(), "group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest", "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
@@ -252,9 +254,30 @@ class KafkaConsumer:
             conf["client.id"] = f"{bus.client_id}-{member_id}"
         self._c = bus._client(_KConsumer, conf)
         self._prefix = bus.prefix
-        self._c.subscribe([bus.prefix + t for t in topics])
         self.group = group
         self._closed = False
+        self._listener = listener
+        if listener is None:
+            self._c.subscribe([bus.prefix + t for t in topics])
+        else:
+            # librdkafka calls these from inside consume() and close(), on the polling thread
+            self._c.subscribe([bus.prefix + t for t in topics], on_assign=self._on_assign,
+                              on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _names(self, partitions: list[Any]) -> list[tuple[str, int]]:
+        return [(str(tp.topic)[len(self._prefix):], int(tp.partition)) for tp in partitions]
+
+    def _on_assign(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.assigned(self, self._names(partitions))
+
+    def _on_revoke(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.revoked(self, self._names(partitions))
+
+    def _on_lost(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.lost(self, self._names(partitions))
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         try:
@@ -291,6 +314,27 @@ class KafkaConsumer:
             # A partition moved to another member during a rebalance: that member re-reads from the last
             # commit and the engine's idempotent apply drops the duplicates, so nothing is lost.
             log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
+
+    def commit_positions(self, positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        offsets = [TopicPartition(self._prefix + t, p, pos, metadata=meta or None)
+                   for (t, p), (pos, meta) in positions.items() if pos >= 0]
+        if not offsets:
+            return
+        try:
+            self._c.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # as in commit(): the next commit carries the whole state again, a new owner replays from the last
+            log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
+
+    def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]:
+        if not partitions:
+            return {}
+        try:
+            got = self._c.committed([TopicPartition(self._prefix + t, p) for t, p in partitions], timeout=10)
+        except KafkaException as exc:
+            raise BackendUnavailable("kafka", f"committed offsets lookup failed: {exc}") from exc
+        return {(str(tp.topic)[len(self._prefix):], int(tp.partition)):
+                Committed(int(tp.offset) if tp.offset >= 0 else -1, tp.metadata or "") for tp in got}
 
     def assignment(self) -> list[tuple[str, int]]:
         return [(tp.topic[len(self._prefix):], tp.partition) for tp in self._c.assignment()]

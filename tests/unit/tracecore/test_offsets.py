@@ -1,0 +1,201 @@
+"""Offsets of the aggregator (issue 13): a record is committed only once its effects are on the bus, and a
+replay by the next owner counts no call twice. The ledger's rules on their own, then whole aggregators on
+the embedded bus (a real SQLite log): killed with halves in flight, killed after publishing part of what
+it read, handing partitions over to a member that joins, and stopping cleanly."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from airdig.backends.bus.embedded import EmbeddedBus
+from airdig.backends.interfaces import Consumer
+from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.tracecore.aggregator import Aggregator
+from airdig.tracecore.ingest import BusSink
+from airdig.tracecore.metrics import TraceCoreMetrics
+from airdig.tracecore.offsets import MAX_METADATA, OffsetLedger
+from airdig.tracecore.spans import KIND_CLIENT, KIND_SERVER, Resource, SpanSummary
+
+WEB, API = Resource("web", "", {}), Resource("api", "", {})
+NOW = time.time()
+W1 = NOW - NOW % 60 - 600  # windows ten and nine minutes ago: due at once
+W2 = W1 + 60
+
+
+def client(n: int, at: float) -> SpanSummary:
+    t0 = int(at * 1e9)
+    return SpanSummary(f"{n:032x}", f"{n:016x}", "", KIND_CLIENT, "GET", t0, t0 + 5_000_000, 0, WEB, {})
+
+
+def server(n: int, at: float) -> SpanSummary:
+    t0 = int(at * 1e9) + 1000
+    return SpanSummary(f"{n:032x}", f"{n + 10**6:016x}", f"{n:016x}", KIND_SERVER, "GET", t0, t0 + 3_000_000, 0,
+                       API, {})
+
+
+# ---------------------------------------------------------------- the ledger alone
+
+
+def test_position_stays_below_what_is_held_and_below_what_was_not_announced() -> None:
+    led = OffsetLedger(60.0)
+    assert led.position(0, None) == -1  # nothing read
+    for o in range(10):
+        led.read(0, o)
+    assert led.position(0, None) == 0  # services of offsets 0.. not published yet
+    led.mark_published([], {})
+    assert led.position(0, None) == 10
+    assert led.position(0, 4) == 4  # a half or an open window holds offset 4
+    led.read(0, 10, effect=False)  # a record of another type holds nothing
+    assert led.position(0, None) == 11
+
+
+def test_published_rule_for_paired_and_virtual_calls() -> None:
+    led = OffsetLedger(60.0)
+    for o in range(20):
+        led.read(3, o)
+    led.mark_published([W1], {3: 12})  # read up to 19; a client half at 12 still waits
+    assert led.published(3, W1, client_offset=5, completing_offset=19, virtual=False)
+    assert led.published(3, W1, client_offset=15, completing_offset=18, virtual=False)  # paired by 19
+    assert not led.published(3, W1, client_offset=15, completing_offset=20, virtual=False)  # paired later
+    assert led.published(3, W1, client_offset=11, completing_offset=11, virtual=True)  # expired before
+    assert not led.published(3, W1, client_offset=12, completing_offset=12, virtual=True)  # still waited
+    assert not led.published(3, W2, client_offset=1, completing_offset=2, virtual=False)  # other window
+    assert not led.published(4, W1, client_offset=1, completing_offset=2, virtual=False)  # other partition
+
+
+def test_metadata_carries_the_bounds_a_replay_can_meet_to_the_next_owner() -> None:
+    led = OffsetLedger(60.0)
+    for o in range(20):
+        led.read(1, o)
+    led.mark_published([W1], {1: 12})
+    for o in range(20, 30):
+        led.read(1, o)
+    led.mark_published([W2], {})
+    meta = led.metadata(1, 12)
+    nxt = OffsetLedger(60.0)
+    nxt.load(1, meta)
+    assert nxt.published(1, W1, 11, 11, virtual=True) and not nxt.published(1, W1, 12, 12, virtual=True)
+    assert nxt.published(1, W2, 25, 29, virtual=False)
+    assert led.metadata(1, 30) == ""  # no replay from 30 can meet either window: forgotten
+    other = OffsetLedger(30.0)
+    other.load(1, meta)  # another window length: the bounds do not apply
+    assert not other.published(1, W1, 11, 11, virtual=True)
+    broken = OffsetLedger(60.0)
+    broken.load(1, "{not json")
+    assert not broken.published(1, W1, 0, 0, virtual=False)
+
+
+def test_metadata_stays_under_kafkas_limit_dropping_the_oldest_windows() -> None:
+    led = OffsetLedger(60.0)
+    for i in range(400):
+        led.read(0, i)
+        led.mark_published([W1 + 60 * i], {})
+    meta = led.metadata(0, 0)
+    assert len(meta) <= MAX_METADATA
+    kept = [w for w, _, _ in json.loads(meta)["w"]]
+    assert max(kept) == W1 + 60 * 399 and min(kept) > W1
+
+
+# ---------------------------------------------------------------- aggregators on the embedded bus
+
+
+def bus_at(tmp_path: Path, partitions: int, session_timeout: float = 1.0) -> EmbeddedBus:
+    return EmbeddedBus(f"embedded://{tmp_path / 'bus.db'}?partitions={partitions}", session_timeout=session_timeout)
+
+
+def aggregator(bus: EmbeddedBus) -> Aggregator:
+    agg = Aggregator(bus, TraceCoreMetrics(), wait=60.0, window_seconds=60.0, group="agg", lateness=0.5)
+    agg._consumer = bus.consumer("agg", [TOPIC_TRACES], member_id=agg.member, listener=agg)
+    return agg
+
+
+def run(agg: Aggregator, seconds: float) -> None:
+    """The aggregator's own loop, driven here for a while (no thread)."""
+    tick = 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        tick = agg._step(tick)
+
+
+def calls(bus: EmbeddedBus) -> Counter[float]:
+    """Requests published per window, each event id once (what the engine keeps)."""
+    reader: Consumer = bus.consumer(f"reader-{time.monotonic_ns()}", [TOPIC_TRACES])
+    seen: set[str] = set()
+    out: Counter[float] = Counter()
+    while recs := reader.poll(5000, timeout=0.1):
+        for rec in recs:
+            ev = CloudEvent.decode(rec.value)
+            if ev.type == "airdig.trace.edge" and ev.data["type"] == "calls" and ev.id not in seen:
+                seen.add(ev.id)
+                out[ev.data["window_start"]] += int(ev.data["stats"]["request_count"])
+    reader.close()
+    return out
+
+
+def test_killed_with_halves_in_flight_the_next_owner_pairs_them(tmp_path: Path) -> None:
+    bus = bus_at(tmp_path, 2)
+    sink = BusSink(bus, TraceCoreMetrics())
+    sink([client(n, W1 + 1) for n in range(1, 31)])
+    a = aggregator(bus)
+    run(a, 1.0)
+    assert len(a.pairer) == 30
+    del a  # SIGKILL: no hand-over, its heartbeat expires
+    sink([server(n, W1 + 1) for n in range(1, 31)])
+    b = aggregator(bus)
+    run(b, 3.0)
+    assert calls(bus) == {W1: 30}
+
+
+def test_a_replay_does_not_count_again_what_the_killed_owner_published(tmp_path: Path) -> None:
+    bus = bus_at(tmp_path, 1)
+    sink = BusSink(bus, TraceCoreMetrics())
+    sink([client(n, W2 + 1) for n in range(1, 11)])  # halves of W2 that will wait (commit held here)
+    sink([client(n, W1 + 1) for n in range(11, 21)])
+    sink([server(n, W1 + 1) for n in range(11, 21)])  # W1 complete: published by A
+    a = aggregator(bus)
+    run(a, 1.5)
+    assert calls(bus) == {W1: 10}
+    assert a._committed[0][0] == 1  # the first W2 half (offset 1) holds the commit
+    del a
+    sink([server(n, W2 + 1) for n in range(1, 11)])
+    b = aggregator(bus)
+    run(b, 3.0)
+    assert calls(bus) == {W1: 10, W2: 10}
+    assert b.replay_skipped == 10  # W1's calls, rebuilt by the replay, recognised as published
+
+
+def test_a_member_joining_takes_partitions_over_without_double_counting(tmp_path: Path) -> None:
+    bus = bus_at(tmp_path, 4, session_timeout=5.0)  # both stay members while driven in turns
+    sink = BusSink(bus, TraceCoreMetrics())
+    sink([client(n, W1 + 1) for n in range(1, 41)] + [server(n, W1 + 1) for n in range(1, 21)])
+    a = aggregator(bus)
+    run(a, 1.0)  # W1: 20 calls published, 20 client halves wait
+    b = aggregator(bus)
+    run(b, 0.3)  # B joins; A still holds all four partitions
+    assert b.assignment() == [] or not b._owned
+    run(a, 1.2)  # A sees the new member: hands two partitions over (publish, commit, give up halves)
+    assert a.pairer.counters.spans["handed_over"] > 0
+    sink([server(n, W1 + 1) for n in range(21, 41)])
+    for _ in range(6):
+        run(a, 0.3)
+        run(b, 0.3)
+    assert calls(bus) == {W1: 40}
+    assert len(a._owned) == len(b._owned) == 2
+
+
+def test_a_clean_stop_leaves_waiting_halves_to_the_next_owner(tmp_path: Path) -> None:
+    bus = bus_at(tmp_path, 2)
+    sink = BusSink(bus, TraceCoreMetrics())
+    sink([client(n, W1 + 1) for n in range(1, 11)] + [client(n, W2 + 1) for n in range(11, 21)]
+         + [server(n, W2 + 1) for n in range(11, 21)])
+    a = aggregator(bus)
+    run(a, 1.0)
+    a.stop()
+    assert a.pairer.counters.spans["handed_over"] == 10 and a.pairer.counters.spans["virtual"] == 0
+    sink([server(n, W1 + 1) for n in range(1, 11)])
+    b = aggregator(bus)
+    run(b, 2.0)
+    assert calls(bus) == {W1: 10, W2: 10}
