@@ -344,9 +344,9 @@ class Aggregator:
 
     def revoked(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
         """Partitions are about to go: publish the open windows, commit, give up their waiting halves."""
-        parts = {p for t, p in partitions if t == TOPIC_TRACES}
+        parts = {p for t, p in partitions if t == TOPIC_TRACES and p in self._owned}
         if not parts:
-            return
+            return  # handed over already (a clean stop hands over, then closing the consumer asks again)
         try:
             self.publish_window(everything=True)
             self.commit(consumer, parts)

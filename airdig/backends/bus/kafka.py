@@ -316,7 +316,7 @@ class KafkaConsumer:
             log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
 
     def commit_positions(self, positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
-        offsets = [TopicPartition(self._prefix + t, p, pos, metadata=meta or None)
+        offsets = [TopicPartition(self._prefix + t, p, pos, metadata=meta)
                    for (t, p), (pos, meta) in positions.items() if pos >= 0]
         if not offsets:
             return

@@ -175,7 +175,7 @@ def test_a_member_joining_takes_partitions_over_without_double_counting(tmp_path
     run(a, 1.0)  # W1: 20 calls published, 20 client halves wait
     b = aggregator(bus)
     run(b, 0.3)  # B joins; A still holds all four partitions
-    assert b.assignment() == [] or not b._owned
+    assert not b._owned  # not before A has let go of them
     run(a, 1.2)  # A sees the new member: hands two partitions over (publish, commit, give up halves)
     assert a.pairer.counters.spans["handed_over"] > 0
     sink([server(n, W1 + 1) for n in range(21, 41)])
