@@ -115,6 +115,7 @@ class Aggregator:
         self._owned: set[int] = set()  # partitions of TOPIC_TRACES assigned to this member
         self._committed: dict[int, tuple[int, str]] = {}  # partition -> last (position, metadata) committed
         self._unsent: list[CloudEvent] = []  # built but not yet on the bus (broker away): hold the commit
+        self._rejoin = False  # state dropped in a rebalance callback: read again with a fresh consumer
         self.replay_skipped = 0
         self._reset_window()
         self.bad_records = 0
@@ -269,10 +270,13 @@ class Aggregator:
         with self._lock:
             return min((b.due for b in self._buckets.values()), default=None)
 
-    def publish_window(self, now: float | None = None, everything: bool = False) -> list[CloudEvent]:
-        """Close what is due and put it on the bus. Events the bus refused (broker away) are kept and sent
-        first next time, with the same ids (a repeat is dropped by the engine); until they are out, no
-        offset is committed."""
+    def publish_window(self, now: float | None = None, everything: bool = False,
+                       consumer: Consumer | None = None) -> list[CloudEvent]:
+        """Close what is due and put it on the bus; with the ``consumer`` the records read, in the same
+        transaction as the commit of the offsets the publication frees (see :meth:`commit`), so a kill
+        leaves either both or neither. Events the bus refused (broker away) are kept and sent first
+        next time, with the same ids (a repeat is dropped by the engine); until they are out, no offset
+        is committed."""
         events = self.window_events(now, everything)
         if self.bus is None:
             return events
@@ -280,9 +284,15 @@ class Aggregator:
             self._unsent.extend(events)
             batch = list(self._unsent)
         if batch:
-            for ev in batch:
-                self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
-            self.bus.flush()
+            if consumer is not None:
+                positions = self._positions(None)
+                consumer.publish_and_commit([(TOPIC_TRACES, ev.subject, ev.encode()) for ev in batch], positions)
+                for (_, p), entry in positions.items():
+                    self._committed[p] = entry
+            else:
+                for ev in batch:
+                    self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
+                self.bus.flush()
             with self._lock:
                 del self._unsent[:len(batch)]
             for ev in batch:
@@ -294,9 +304,18 @@ class Aggregator:
     def commit(self, consumer: Consumer, partitions: set[int] | None = None) -> None:
         """Commit each partition below its lowest record whose effect is not on the bus yet, with the
         publication bounds a replay needs (see :mod:`airdig.tracecore.offsets`)."""
+        if self._unsent:
+            return
+        out = {tp: entry for tp, entry in self._positions(partitions).items() if self._committed.get(tp[1]) != entry}
+        if out:
+            consumer.commit_positions(out)
+            for (_, p), entry in out.items():
+                self._committed[p] = entry
+
+    def _positions(self, partitions: set[int] | None) -> dict[tuple[str, int], tuple[int, str]]:
+        """Per partition: below its lowest record still held (a waiting half, a call in an open window,
+        a service not yet announced), with the publication bounds as metadata."""
         with self._lock:
-            if self._unsent:
-                return
             holding = self.pairer.held_offsets()[0]
             for bucket in self._buckets.values():
                 for p, low in bucket.low.items():
@@ -305,15 +324,9 @@ class Aggregator:
             out: dict[tuple[str, int], tuple[int, str]] = {}
             for p in self.ledger.partitions() if partitions is None else sorted(partitions):
                 pos = self.ledger.position(p, holding.get(p))
-                if pos < 0:
-                    continue
-                entry = (pos, self.ledger.metadata(p, pos))
-                if self._committed.get(p) != entry:
-                    out[(TOPIC_TRACES, p)] = entry
-        if out:
-            consumer.commit_positions(out)
-            for (_, p), entry in out.items():
-                self._committed[p] = entry
+                if pos >= 0:
+                    out[(TOPIC_TRACES, p)] = (pos, self.ledger.metadata(p, pos))
+            return out
 
     def _drop_partitions(self, parts: set[int]) -> None:
         with self._lock:
@@ -348,19 +361,31 @@ class Aggregator:
         if not parts:
             return  # handed over already (a clean stop hands over, then closing the consumer asks again)
         try:
-            self.publish_window(everything=True)
+            self.publish_window(everything=True, consumer=consumer)
             self.commit(consumer, parts)
         except AirDigError as exc:
-            # the new owner replays from the last commit; what we built and could not send is sent later
-            log.warning("hand-over publication failed", member=self.member, error=str(exc))
+            log.warning("hand-over publication failed: every partition is read again from its last commit",
+                        member=self.member, error=str(exc))
+            self._start_over()
+            return
         self._drop_partitions(parts)
         log.info("partitions handed over", member=self.member, partitions=sorted(parts))
 
     def lost(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
-        """Partitions were taken while we were away: drop their state, their new owner replays them."""
-        parts = {p for t, p in partitions if t == TOPIC_TRACES}
-        self._drop_partitions(parts)
-        log.warning("partitions lost to another member", member=self.member, partitions=sorted(parts))
+        """Partitions were taken while we were away: their new owner replays them from the last commit."""
+        log.warning("partitions lost to another member: every partition is read again from its last commit",
+                    member=self.member, partitions=sorted(p for _, p in partitions))
+        self._start_over()
+
+    def _start_over(self) -> None:
+        """Forget everything read since the last commit, built events not yet out included (nothing of
+        it was published: publication and commit are one step), and read again from the commits with a
+        fresh consumer; the partitions we no longer own are replayed by their new owner instead."""
+        with self._lock:
+            self._unsent.clear()
+            owned = set(self._owned) | set(self.ledger.partitions())
+        self._drop_partitions(owned)
+        self._rejoin = True
 
     # ---------------------------------------------------------------- the consumer loop
 
@@ -444,6 +469,11 @@ class Aggregator:
                 if not self.handle(rec.value, rec.key, rec.partition, rec.offset):
                     with self._lock:
                         self.ledger.read(rec.partition, rec.offset, effect=False)
+            if self._rejoin:
+                self._rejoin = False
+                self._consumer = None
+                consumer.close()
+                return next_tick
         else:
             self._stop.wait(0.2)
         now = time.time()
@@ -456,7 +486,7 @@ class Aggregator:
         published = False
         if self._unsent or (due is not None and now >= due) or (
                 (self._resources or self._peers) and now >= self._last_publish + self.window_seconds):
-            self.publish_window(now)
+            self.publish_window(now, consumer=consumer)
             published = True
         if consumer is not None and (tick or published):
             self.commit(consumer)

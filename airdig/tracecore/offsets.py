@@ -23,8 +23,8 @@ its client half's offset < ``virtual`` (:meth:`published`). The bounds of the wi
 meet (any bound above the committed position) travel as the commit's metadata, so the next owner,
 whoever it is, knows them (:meth:`metadata`, :meth:`load`).
 
-One gap is left, and said so in docs/reliability.md: a kill in the moment between a publication
-reaching the bus and the commit that follows it re-publishes that part (at-least-once).
+A publication and the commit of what it frees are one step (``Consumer.publish_and_commit``: a Kafka
+transaction, or one SQLite transaction on the embedded bus), so a kill leaves both or neither.
 """
 
 from __future__ import annotations

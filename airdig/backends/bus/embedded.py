@@ -296,6 +296,23 @@ class EmbeddedConsumer:
         except sqlite3.Error as exc:
             raise BackendUnavailable("embedded bus", f"commit failed: {exc}") from exc
 
+    def publish_and_commit(self, messages: Sequence[tuple[str, str, bytes]],
+                           positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """The records and the offsets in one SQLite transaction of the log file."""
+        now = time.time()
+        rows = [(self.group, t, p, pos - 1, meta) for (t, p), (pos, meta) in positions.items() if pos > 0]
+        try:
+            with self.bus._write() as conn:
+                conn.executemany("INSERT INTO bus_log (topic, part, key, value, ts) VALUES (?, ?, ?, ?, ?)",
+                                 [(t, partition_for(k, self.bus.partitions), k, v, now) for t, k, v in messages])
+                conn.executemany(
+                    "INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(grp, topic, part) DO UPDATE SET "
+                    "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
+                    "seq = MAX(bus_offsets.seq, excluded.seq)", rows)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("embedded bus", f"publish and commit failed: {exc}") from exc
+
     def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]:
         try:
             rows = self.bus._conn().execute("SELECT topic, part, seq, meta FROM bus_offsets WHERE grp = ?",

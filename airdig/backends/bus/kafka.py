@@ -22,6 +22,7 @@ import contextlib
 import re
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -257,6 +258,9 @@ class KafkaConsumer:
         self.group = group
         self._closed = False
         self._listener = listener
+        self._bus = bus
+        self._member = member_id or uuid.uuid4().hex[:12]
+        self._txp: Any = None  # the transactional producer of publish_and_commit, made on first use
         if listener is None:
             self._c.subscribe([bus.prefix + t for t in topics])
         else:
@@ -326,6 +330,51 @@ class KafkaConsumer:
             # as in commit(): the next commit carries the whole state again, a new owner replays from the last
             log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
 
+    def _transactional(self) -> Any:
+        if self._txp is None:
+            bus = self._bus
+            # a member's open transaction holds read_committed readers of its partitions back until it
+            # ends: a member killed mid-transaction is aborted by the broker after transaction.timeout.ms
+            p = bus._client(Producer, {
+                **bus._base(), "transactional.id": f"airdig-{self.group}-{self._member}", "acks": "all",
+                "enable.idempotence": True, "transaction.timeout.ms": 10000, "linger.ms": 5,
+                "compression.type": "lz4", "partitioner": "murmur2_random"})
+            try:
+                p.init_transactions(30)
+            except KafkaException as exc:
+                raise BackendUnavailable("kafka", f"cannot start a transaction: {exc}") from exc
+            self._txp = p
+        return self._txp
+
+    def publish_and_commit(self, messages: Sequence[tuple[str, str, bytes]],
+                           positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """One Kafka transaction: the messages, and the offsets through ``send_offsets_to_transaction``
+        with this member's group metadata, so a member the group has moved on from is fenced."""
+        p = self._transactional()
+        offsets = [TopicPartition(self._prefix + t, part, pos, metadata=meta)
+                   for (t, part), (pos, meta) in positions.items() if pos >= 0]
+        try:
+            p.begin_transaction()
+            for topic, key, value in messages:
+                while True:
+                    try:
+                        p.produce(self._prefix + topic, value=value, key=key.encode())
+                        break
+                    except BufferError:
+                        p.poll(0.1)
+            if offsets:
+                p.send_offsets_to_transaction(offsets, self._c.consumer_group_metadata(), 30)
+            p.commit_transaction(30)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if err is not None and hasattr(err, "fatal") and err.fatal():
+                self._txp = None  # fenced or broken: a fresh producer next time
+            else:
+                with contextlib.suppress(KafkaException):
+                    p.abort_transaction(30)
+            raise BackendUnavailable("kafka", f"transaction aborted, nothing published or committed: {exc}") \
+                from exc
+
     def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]:
         if not partitions:
             return {}
@@ -362,3 +411,6 @@ class KafkaConsumer:
         if not self._closed:
             self._closed = True
             self._c.close()
+            if self._txp is not None:
+                self._txp.flush(5)
+                self._txp = None
