@@ -199,3 +199,33 @@ def test_a_clean_stop_leaves_waiting_halves_to_the_next_owner(tmp_path: Path) ->
     b = aggregator(bus)
     run(b, 2.0)
     assert calls(bus) == {W1: 10, W2: 10}
+
+
+def test_a_replay_does_not_count_again_calls_to_virtual_nodes_the_killed_owner_published(tmp_path: Path) -> None:
+    """Client halves that expired into calls to a database (no server half) and were published: a replay
+    rebuilds them when they expire again, and recognises them by the waiting-halves bound."""
+    bus = bus_at(tmp_path, 1)
+    sink = BusSink(bus, TraceCoreMetrics())
+    now = time.time()
+    current = now - now % 60
+    sink([client(1, now), server(1, now)])  # a call in the open window: holds the commit at offset 1
+    db = [client(n, W1 + 1) for n in range(2, 7)]
+    for s in db:
+        s.attrs["db.system.name"] = "postgresql"
+    sink(db)
+
+    def member() -> Aggregator:
+        agg = Aggregator(bus, TraceCoreMetrics(), wait=0.3, window_seconds=60.0, group="agg", lateness=0.3)
+        agg._consumer = bus.consumer("agg", [TOPIC_TRACES], member_id=agg.member, listener=agg)
+        return agg
+
+    a = member()
+    run(a, 1.5)
+    assert a.pairer.counters.spans["virtual"] == 5 and calls(bus)[W1] == 5
+    del a
+    b = member()
+    run(b, 2.5)
+    assert b.pairer.counters.spans["virtual"] == 5 and b.replay_skipped == 5
+    assert b._consumer is not None
+    b.publish_window(everything=True, consumer=b._consumer)
+    assert calls(bus) == {W1: 5, current: 1}
