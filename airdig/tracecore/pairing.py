@@ -69,6 +69,10 @@ class Pairer:
         self.clock = clock
         self.pending: dict[tuple[str, str], _Half] = {}
         self._order: deque[tuple[float, tuple[str, str]]] = deque()
+        # per bus partition, client and server halves in the order they were read (= offset order);
+        # entries whose half left the pending store are skipped lazily (see held_offsets)
+        self._read_clients: dict[int, deque[tuple[int, tuple[str, str], _Half]]] = {}
+        self._read_servers: dict[int, deque[tuple[int, tuple[str, str], _Half]]] = {}
         self.counters = Counters()
 
     def __len__(self) -> int:
@@ -120,8 +124,14 @@ class Pairer:
                     self.counters.dropped_by_side["client" if is_client else "server"] += 1
                 return
             deadline = now + self.wait
-            self.pending[key] = _Half(s, None, deadline) if is_client else _Half(None, s, deadline, sibs)
+            new = self.pending[key] = _Half(s, None, deadline) if is_client else _Half(None, s, deadline, sibs)
             self._order.append((deadline, key))
+            if s.partition >= 0:
+                queues = self._read_clients if is_client else self._read_servers
+                q = queues.get(s.partition)
+                if q is None:
+                    q = queues[s.partition] = deque()
+                q.append((s.offset, key, new))
             return
         other = half.server if is_client else half.client
         mine = half.client if is_client else half.server
@@ -152,18 +162,22 @@ class Pairer:
                     del self.pending[k]
 
     def held_offsets(self) -> tuple[dict[int, int], dict[int, int]]:
-        """Per bus partition, the lowest offset of a waiting half, and of a waiting client half."""
-        low: dict[int, int] = {}
-        clients: dict[int, int] = {}
-        for half in self.pending.values():
-            for s, book in ((half.client, clients), (half.server, None)):
-                if s is None or s.partition < 0:
-                    continue
-                if s.offset < low.get(s.partition, s.offset + 1):
-                    low[s.partition] = s.offset
-                if book is not None and s.offset < book.get(s.partition, s.offset + 1):
-                    book[s.partition] = s.offset
-        return low, clients
+        """Per bus partition, the lowest offset of a waiting half, and of a waiting client half.
+
+        Halves of a partition are read in offset order, so the first of its queue still waiting is the
+        lowest; queue heads that left the pending store are dropped here (amortised O(1) per half)."""
+        heads: list[dict[int, int]] = [{}, {}]
+        for queues, low in ((self._read_clients, heads[0]), (self._read_servers, heads[1])):
+            for part, q in queues.items():
+                while q and self.pending.get(q[0][1]) is not q[0][2]:
+                    q.popleft()
+                if q:
+                    low[part] = q[0][0]
+        clients, servers = heads
+        every = dict(clients)
+        for part, off in servers.items():
+            every[part] = min(off, every.get(part, off))
+        return every, clients
 
     def forget(self, partitions: set[int]) -> int:
         """Give up the halves read from these bus partitions (they moved to another aggregator, which
@@ -177,6 +191,9 @@ class Pairer:
             if s.state == 0:  # a server half waiting under several keys is given up once
                 s.state = 2
                 gone += 1
+        for part in partitions:
+            self._read_clients.pop(part, None)
+            self._read_servers.pop(part, None)
         self.counters.spans["handed_over"] += gone
         return gone
 

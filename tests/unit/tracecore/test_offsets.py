@@ -17,6 +17,7 @@ from airdig.tracecore.aggregator import Aggregator
 from airdig.tracecore.ingest import BusSink
 from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.offsets import MAX_METADATA, OffsetLedger
+from airdig.tracecore.pairing import Pairer
 from airdig.tracecore.spans import KIND_CLIENT, KIND_SERVER, Resource, SpanSummary
 
 WEB, API = Resource("web", "", {}), Resource("api", "", {})
@@ -97,6 +98,24 @@ def test_metadata_stays_under_kafkas_limit_dropping_the_oldest_windows() -> None
     assert len(meta) <= MAX_METADATA
     kept = [w for w, _, _ in json.loads(meta)["w"]]
     assert max(kept) == W1 + 60 * 399 and min(kept) > W1
+
+
+def test_pairer_reports_the_lowest_waiting_half_per_partition_and_gives_partitions_up() -> None:
+    p = Pairer(wait=60.0)
+    read: list[SpanSummary] = []
+    for n, (part, off, half) in enumerate([(0, 10, client), (0, 11, client), (1, 5, server), (0, 12, server)]):
+        s = half(n, W1)
+        s.partition, s.offset = part, off
+        read.append(s)
+    p.add(read)
+    assert p.held_offsets() == ({0: 10, 1: 5}, {0: 10})
+    paired = server(0, W1)
+    paired.partition, paired.offset = 0, 13
+    assert len(p.add([paired])) == 1  # the half at 10 is paired: 11 is now the lowest waiting
+    assert p.held_offsets() == ({0: 11, 1: 5}, {0: 11})
+    assert p.forget({0}) == 2 and p.counters.spans["handed_over"] == 2
+    assert p.held_offsets() == ({1: 5}, {})
+    assert len(p) == 1
 
 
 # ---------------------------------------------------------------- aggregators on the embedded bus
