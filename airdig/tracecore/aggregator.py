@@ -346,7 +346,13 @@ class Aggregator:
     def assigned(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
         """Partitions came to us: start from the publication bounds their last owner committed."""
         ours = [(t, p) for t, p in partitions if t == TOPIC_TRACES]
-        committed = consumer.committed(ours)
+        try:
+            committed = consumer.committed(ours)
+        except AirDigError as exc:  # without the bounds a replay could count calls twice: join again
+            log.warning("committed offsets unreadable; joining the group again", member=self.member,
+                        error=str(exc))
+            self._rejoin = True
+            return
         with self._lock:
             for tp in ours:
                 c = committed.get(tp)
