@@ -248,3 +248,32 @@ def test_a_replay_does_not_count_again_calls_to_virtual_nodes_the_killed_owner_p
     assert b._consumer is not None
     b.publish_window(everything=True, consumer=b._consumer)
     assert calls(bus) == {W1: 5, current: 1}
+
+
+def test_a_member_that_was_thrown_out_starts_over_and_nothing_is_counted_twice(tmp_path: Path) -> None:
+    """A stalls past its session: B takes every partition and replays them. When A polls again the bus
+    says its partitions were lost; A forgets what it held and joins again with a fresh consumer."""
+    bus = bus_at(tmp_path, 2)
+    sink = BusSink(bus, TraceCoreMetrics())
+    sink([client(n, W1 + 1) for n in range(1, 21)])
+    a = aggregator(bus)
+    run(a, 1.0)
+    assert len(a.pairer) == 20
+    time.sleep(1.2)  # A stalls: its heartbeat expires
+    b = aggregator(bus)
+    run(b, 1.0)
+    assert len(b.pairer) == 20 and len(b._owned) == 2
+    run(a, 0.5)  # A learns it lost its partitions
+    assert a._consumer is None and len(a.pairer) == 0 and not a._owned
+
+    def drive(agg: Aggregator, seconds: float) -> None:
+        if agg._consumer is None:  # what the aggregator's loop does after starting over
+            agg._consumer = bus.consumer("agg", [TOPIC_TRACES], member_id=agg.member, listener=agg)
+        run(agg, seconds)
+
+    sink([server(n, W1 + 1) for n in range(1, 21)])
+    for _ in range(8):
+        drive(a, 0.3)
+        drive(b, 0.3)
+    assert calls(bus) == {W1: 20}
+    assert len(a._owned) + len(b._owned) == 2
