@@ -6,7 +6,7 @@ found from a URL by :mod:`airdig.backends.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -235,14 +235,50 @@ class Record:
     timestamp: float
 
 
+@dataclass(frozen=True)
+class Committed:
+    """A partition's committed position (the first offset not yet done; -1: nothing committed) and the
+    metadata committed with it."""
+
+    position: int
+    metadata: str = ""
+
+
 class Consumer(Protocol):
-    """A member of a consumer group. Offsets move only through :meth:`commit`."""
+    """A member of a consumer group. Offsets move only through :meth:`commit` / :meth:`commit_positions`."""
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]: ...
     def commit(self, records: Sequence[Record]) -> None: ...
+    def commit_positions(self, positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """Per (topic, partition): every record below ``position`` is done; ``metadata`` (a short string,
+        Kafka keeps up to 4 KB) is stored with it for whoever owns the partition next. Used by consumers
+        that hold records' effects in memory and so cannot commit a record as soon as it is read."""
+        ...
+    def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]: ...
+    def publish_and_commit(self, messages: Sequence[tuple[str, str, bytes]],
+                           positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """Publish ``messages`` (topic, key, value) and commit ``positions`` (as :meth:`commit_positions`)
+        atomically: both or neither (Kafka: one transaction, fenced by the group's generation, so a
+        member that lost its partitions cannot commit; embedded: one SQLite transaction). Raises
+        :class:`airdig.errors.BackendUnavailable` when it did not happen."""
+        ...
     def lag(self) -> dict[tuple[str, int], int]: ...
     def assignment(self) -> list[tuple[str, int]]: ...
     def close(self) -> None: ...
+
+
+class RebalanceListener(Protocol):
+    """Told when the group moves partitions; called on the thread that polls (or closes) the consumer.
+
+    ``revoked`` comes BEFORE partitions go to another member, while this member may still commit them:
+    the moment to publish what it holds and commit. ``lost`` means they are gone already (this member
+    was thrown out of the group): it must drop their state without publishing, since the new owner
+    replays them from the last commit. ``assigned`` comes before the first record of a partition is read.
+    """
+
+    def assigned(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None: ...
+    def revoked(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None: ...
+    def lost(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None: ...
 
 
 @runtime_checkable
@@ -253,7 +289,8 @@ class Bus(Protocol):
 
     def publish(self, topic: str, key: str, value: bytes) -> None: ...
     def flush(self, timeout: float = 10.0) -> None: ...
-    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None) -> Consumer: ...
+    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None,
+                 listener: RebalanceListener | None = None) -> Consumer: ...
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -274,6 +311,11 @@ class Cache(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def set(self, key: str, value: bytes, ttl: float) -> None: ...
     def swap(self, key: str, value: bytes, ttl: float) -> bytes | None: ...
+    def hold(self, key: str, value: bytes, ttl: float) -> bytes:
+        """Atomically: set ``key`` to ``value`` unless it holds a value already, give it ``ttl`` either
+        way, and return the value it holds now (the one that was there, else ``value``). Raises
+        :class:`airdig.errors.BackendUnavailable` when the cache is away."""
+        ...
     def delete(self, *keys: str) -> None: ...
     def generation(self, namespace: str) -> int: ...
     def bump(self, namespace: str) -> int: ...

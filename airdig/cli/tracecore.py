@@ -27,6 +27,8 @@ def tracecore() -> None:
 @click.option("--pair-wait", type=float, default=None, help="Seconds a span waits for its other half [10].")
 @click.option("--window", "window_seconds", type=float, default=None,
               help="Seconds between published edge statistics [60].")
+@click.option("--window-lateness", type=float, default=None,
+              help="Seconds past a window's end before it is published [2 x pair-wait].")
 @click.option("--max-pending", type=int, default=None, help="Bound of the pending-pair store [100000].")
 @click.option("--max-edges", type=int, default=None,
               help="Bound of the (window, edge) statistics awaiting publication [100000].")

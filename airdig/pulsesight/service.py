@@ -25,7 +25,7 @@ from airdig.pulsesight.mapping import Mapper, NodeResolver
 from airdig.pulsesight.publish import Outbox
 from airdig.pulsesight.rules import Rule
 from airdig.pulsesight.sources.base import MetricSource
-from airdig.pulsesight.state import HealthState, Observation
+from airdig.pulsesight.state import CachePending, HealthState, Observation
 from airdig.supervisor import Supervisor
 
 log = get_logger("pulsesight")
@@ -78,7 +78,8 @@ class PulseSight:
             def claim(node_id: str, status: str) -> str | None:
                 old = shared.swap(PUBLISHED_KEY + node_id, status.encode(), PUBLISHED_TTL)
                 return old.decode() if old is not None else None
-        self.state = HealthState(publish=self.outbox.publish, claim=claim)
+        self.state = HealthState(publish=self.outbox.publish, claim=claim,
+                                 pending=CachePending(cache) if cache is not None else None)
         self.mapper = Mapper(resolver)
         self.clock = clock
         self.falco_hold = falco_hold

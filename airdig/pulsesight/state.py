@@ -9,6 +9,11 @@ A node's status is its worst signal, ranked critical > warning > unknown > healt
 not be measured must never read as healthy, so "unknown" outranks "healthy" (but not a real problem).
 Every change of a node's status is published once as ``airdig.health.changed``.
 
+With a :class:`SharedPending` (the cache, shared by every replica) the moment a level began to hold
+for a ``for`` rule is kept there rather than in this process alone, so a restarted replica continues a
+rule's ``for`` where it was (pending 3 of 5 minutes: it escalates 2 minutes after the restart) and two
+replicas escalate at the same moment (and, through ``claim``, publish it once).
+
     state = HealthState(publish=outbox.publish)
     state.observe([Observation(node_id, "cpu", "cpu", value=91, warning=80, critical=95)], now)
 """
@@ -18,8 +23,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from airdig.backends.interfaces import Cache
+from airdig.errors import AirDigError
 from airdig.logs import get_logger
 from airdig.model.events import CloudEvent, to_rfc3339
 
@@ -63,6 +70,7 @@ class SignalState:
     message: str = ""
     expires: float | None = None
     above_since: dict[str, float] = field(default_factory=dict)  # raw level -> held continuously since
+    synced: bool = False  # shared pending state checked once since this process saw the signal
 
     def reason(self) -> dict[str, Any]:
         return {"rule": self.rule, "value": self.value, "threshold": self.threshold,
@@ -106,20 +114,80 @@ def raw_level(obs: Observation, committed: str) -> str:
     return "healthy"
 
 
-def step_signal(sig: SignalState, obs: Observation, now: float) -> None:
-    """Advance one signal's state machine with a new observation."""
+class SharedPending(Protocol):
+    """Where a signal's level has held since, shared by the replicas (see :class:`CachePending`)."""
+
+    def hold(self, node_id: str, signal: str, level: str, since: float, for_seconds: float) -> float:
+        """Record that ``level`` holds (since ``since`` unless already recorded); return since when."""
+        ...
+
+    def drop(self, node_id: str, signal: str, level: str) -> None: ...
+
+
+class CachePending:
+    """:class:`SharedPending` in the cache: one key per (node, signal, level), kept while the level
+    holds and for ``grace`` seconds past ``for`` after the last observation (a replica restarting
+    within that continues the timer; a key nobody refreshes for longer is gone, so a condition that
+    cleared while no replica watched starts its ``for`` afresh)."""
+
+    PREFIX = "pulsesight:pending:"
+
+    def __init__(self, cache: Cache, grace: float = 300.0) -> None:
+        self.cache = cache
+        self.grace = grace
+
+    def _key(self, node_id: str, signal: str, level: str) -> str:
+        return f"{self.PREFIX}{level}:{signal}:{node_id}"
+
+    def hold(self, node_id: str, signal: str, level: str, since: float, for_seconds: float) -> float:
+        got = self.cache.hold(self._key(node_id, signal, level), repr(since).encode(), for_seconds + self.grace)
+        try:
+            return float(got)
+        except ValueError:
+            return since
+
+    def drop(self, node_id: str, signal: str, level: str) -> None:
+        self.cache.delete(self._key(node_id, signal, level))
+
+
+def _shared_since(pending: SharedPending, obs: Observation, level: str, since: float) -> float:
+    try:
+        return pending.hold(obs.node_id, obs.signal, level, since, obs.for_seconds)
+    except AirDigError as exc:  # the cache away: this process's own timer (as without a cache)
+        log.warning("shared pending state unavailable; timing 'for' in this process", node=obs.node_id,
+                    signal=obs.signal, error=str(exc))
+        return since
+
+
+def _shared_drop(pending: SharedPending, obs: Observation, level: str) -> None:
+    try:
+        pending.drop(obs.node_id, obs.signal, level)
+    except AirDigError as exc:
+        log.warning("shared pending state unavailable", node=obs.node_id, signal=obs.signal, error=str(exc))
+
+
+def step_signal(sig: SignalState, obs: Observation, now: float, pending: SharedPending | None = None) -> None:
+    """Advance one signal's state machine with a new observation (``pending``: share ``for`` timers)."""
     raw = raw_level(obs, sig.level)
     sig.value = obs.value
     sig.message = obs.message
     sig.expires = obs.expires
+    shared = pending if obs.for_seconds > 0 else None
     if raw == "unknown":
+        if shared is not None:
+            for lvl in ("warning", "critical"):
+                if lvl in sig.above_since or not sig.synced:
+                    _shared_drop(shared, obs, lvl)
         sig.above_since.clear()
         new = "unknown"
     else:
         for lvl in ("warning", "critical"):
             if LEVEL_RANK[raw] >= LEVEL_RANK[lvl]:
-                sig.above_since.setdefault(lvl, now)
+                since = sig.above_since.get(lvl, now)
+                sig.above_since[lvl] = since if shared is None else _shared_since(shared, obs, lvl, since)
             else:
+                if shared is not None and (lvl in sig.above_since or not sig.synced):
+                    _shared_drop(shared, obs, lvl)
                 sig.above_since.pop(lvl, None)
         new = "healthy"
         for lvl in ("critical", "warning"):
@@ -134,6 +202,7 @@ def step_signal(sig: SignalState, obs: Observation, now: float) -> None:
         sig.threshold = obs.warning
     else:
         sig.threshold = obs.warning if obs.warning is not None else obs.critical
+    sig.synced = True
     if new != sig.level:
         sig.level = new
         # an alert knows when it started firing (startsAt): the symptom began then, not when it reached us
@@ -144,16 +213,19 @@ class HealthState:
     """All nodes' health; thread-safe (the evaluator loop and the webhook handlers both feed it)."""
 
     def __init__(self, publish: Callable[[CloudEvent], None] | None = None,
-                 claim: Callable[[str, str], str | None] | None = None) -> None:
+                 claim: Callable[[str, str], str | None] | None = None,
+                 pending: SharedPending | None = None) -> None:
         """``claim(node_id, status)``: record ``status`` as the node's last published status in state
         shared by every replica (the cache) and return the one it replaces. A transition whose status
         is already the published one is not published again: two replicas evaluating the same signals
         publish each change once, and a restarted replica, which starts every node at "unknown", does
-        not re-announce what it published before. ``previous`` in the event is the shared one."""
+        not re-announce what it published before. ``previous`` in the event is the shared one.
+        ``pending``: where ``for`` timers are kept for every replica (see :class:`CachePending`)."""
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeHealth] = {}
         self._publish = publish
         self._claim = claim
+        self._pending = pending
         self.transitions = 0
         self.suppressed = 0
 
@@ -168,7 +240,7 @@ class HealthState:
                 sig = node.signals.get(obs.signal)
                 if sig is None:
                     sig = node.signals[obs.signal] = SignalState(rule=obs.rule, since=now)
-                step_signal(sig, obs, now)
+                step_signal(sig, obs, now, self._pending)
             events = self._fold(touched, now)
         return self._emit(events)
 

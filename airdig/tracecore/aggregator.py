@@ -13,6 +13,14 @@ that window (``"part": n``, ``"producer"``: this aggregator), never replacing wh
 engine keeps parts as separate rows and its readers add them up. Event ids are derived from
 (producer, edge, window, part), so a redelivered event is the same event.
 
+**Offsets** (see :mod:`airdig.tracecore.offsets`): a record's offset is committed only once everything
+it contributed is on the bus (its halves paired or expired, their calls' windows published, its services
+announced), with the windows' publication bounds as the commit's metadata; so an aggregator killed with
+halves and open windows in memory loses nothing (the next owner replays from the commit) and the replay
+counts no call twice. Before the group takes partitions away (``revoked``, a scale event or a clean
+stop) the aggregator publishes its open windows as parts, commits, and gives up its waiting halves of
+those partitions, which the new owner reads again.
+
 Memory is bounded by ``horizon``: a call older than ``horizon`` seconds behind the newest call time
 seen (capped at the wall clock, so one span from the future cannot push everything out) is dropped and
 counted in ``tracecore_late_calls_dropped_total``. The high-water mark follows span times, not the wall
@@ -44,6 +52,7 @@ from airdig.model.graph import Node
 from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
 from airdig.tracecore.metrics import TraceCoreMetrics
+from airdig.tracecore.offsets import OffsetLedger
 from airdig.tracecore.pairing import Call, Pairer
 from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
 from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
@@ -55,10 +64,13 @@ _SPAN_MARK = b'"type":"airdig.trace.span"'
 
 @dataclass(slots=True)
 class _Bucket:
-    """The calls of one event-time window not yet published; ``due`` is when it may be published."""
+    """The calls of one event-time window not yet published, per bus partition they were read from (-1:
+    offered in process); ``due`` is when it may be published; ``low``: per partition, the lowest offset
+    of a record one of its calls came from (held back from the commit)."""
 
     due: float
-    edges: dict[EdgeKey, EdgeStats] = field(default_factory=dict)
+    edges: dict[int, dict[EdgeKey, EdgeStats]] = field(default_factory=dict)
+    low: dict[int, int] = field(default_factory=dict)
 
 
 def call_time(call: Call) -> float:
@@ -105,6 +117,12 @@ class Aggregator:
         self._ready = threading.Event()
         self.supervisor = Supervisor("tracecore", metrics.thread_restarts)
         self._assigned: list[tuple[str, int]] = []
+        self.ledger = OffsetLedger(window_seconds)
+        self._owned: set[int] = set()  # partitions of TOPIC_TRACES assigned to this member
+        self._committed: dict[int, tuple[int, str]] = {}  # partition -> last (position, metadata) committed
+        self._unsent: list[CloudEvent] = []  # built but not yet on the bus (broker away): hold the commit
+        self._rejoin = False  # state dropped in a rebalance callback: read again with a fresh consumer
+        self.replay_skipped = 0
         self._reset_window()
         self.bad_records = 0
         metrics.watch(self.pairer, self.servicemap)
@@ -140,14 +158,28 @@ class Aggregator:
         if newest > self.high_water:
             self.high_water = newest
         oldest_ok = self.high_water - self.horizon
-        dropped = 0
-        kept: list[Call] = []
+        dropped = skipped = 0
+        # the calls kept, per bus partition they were read from (-1: offered in process)
+        kept: dict[int, list[Call]] = {}
         for call in calls:
             t = call_time(call)
             if t < oldest_ok or t > wall + self.horizon:
                 dropped += 1
                 continue
-            kept.append(call)
+            part = call.client.partition
+            if part >= 0:
+                start = t - t % secs
+                low = call.client.offset
+                done = low if call.server is None else max(low, call.server.offset)
+                if self.ledger.published(part, start, low, done, call.server is None):
+                    skipped += 1  # a replay met a call its partition's last owner published
+                    continue
+                if call.server is not None:
+                    low = min(low, call.server.offset)
+                bucket = self._bucket(start, wall)
+                if low < bucket.low.get(part, low + 1):
+                    bucket.low[part] = low  # held back from the commit until this window is published
+            kept.setdefault(part, []).append(call)
             if call.peer is not None:
                 self._peers[call.peer.id] = call.peer
                 self.servicemap.note_peer(call.peer)
@@ -155,23 +187,19 @@ class Aggregator:
                 self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
         # each call classified once (compiled when that path is active), then merged per group
         over = 0
-        for (minute, start, src, dst, ctype), group in accumulate(kept, secs).items():
-            bucket = self._buckets.get(start)
-            st = bucket.edges.get((src, dst, ctype)) if bucket is not None else None
-            if st is None and self._open_edges >= self.max_edges:
-                over += group.requests  # memory bound: a new (window, edge) past max_edges is refused
-                continue
-            self.servicemap.add_stats(minute, (src, dst, ctype), group)
-            if bucket is None:
-                # a window already published waits ``lateness`` for the rest of its late data
-                due = start + secs + self.lateness
-                if start in self._parts:
-                    due = max(due, wall + self.lateness)
-                bucket = self._buckets[start] = _Bucket(due)
-            if st is None:
-                st = bucket.edges[(src, dst, ctype)] = EdgeStats()
-                self._open_edges += 1
-            st.merge(group)
+        for part, part_calls in kept.items():
+            for (minute, start, src, dst, ctype), group in accumulate(part_calls, secs).items():
+                open_bucket = self._buckets.get(start)
+                edges = open_bucket.edges.get(part) if open_bucket is not None else None
+                st = edges.get((src, dst, ctype)) if edges is not None else None
+                if st is None and self._open_edges >= self.max_edges:
+                    over += group.requests  # memory bound: a new (window, edge) past max_edges is refused
+                    continue
+                self.servicemap.add_stats(minute, (src, dst, ctype), group)
+                if st is None:
+                    st = self._bucket(start, wall).edges.setdefault(part, {})[(src, dst, ctype)] = EdgeStats()
+                    self._open_edges += 1
+                st.merge(group)
         if over:
             self.edges_dropped += over
             self.metrics.edges_dropped.inc(over)
@@ -179,6 +207,9 @@ class Aggregator:
                 self._next_edge_log = wall + 10.0
                 log.warning("calls on new edges dropped: max_edges reached", calls=over,
                             dropped_total=self.edges_dropped, max_edges=self.max_edges)
+        if skipped:
+            self.replay_skipped += skipped
+            self.metrics.replay_skipped.inc(skipped)
         if dropped:
             self.late_dropped += dropped
             self.metrics.late_dropped.inc(dropped)
@@ -186,6 +217,16 @@ class Aggregator:
                 self._next_drop_log = wall + 10.0
                 log.warning("calls outside the horizon dropped", calls=dropped, dropped_total=self.late_dropped,
                             horizon_s=self.horizon, oldest_kept=oldest_ok)
+
+    def _bucket(self, start: float, wall: float) -> _Bucket:
+        bucket = self._buckets.get(start)
+        if bucket is None:
+            # a window already published waits ``lateness`` for the rest of its late data
+            due = start + self.window_seconds + self.lateness
+            if start in self._parts:
+                due = max(due, wall + self.lateness)
+            bucket = self._buckets[start] = _Bucket(due)
+        return bucket
 
     def expire(self, force: bool = False) -> list[Call]:
         with self._lock:
@@ -203,7 +244,7 @@ class Aggregator:
         with self._lock:
             due = sorted(s for s, b in self._buckets.items() if everything or b.due <= now)
             closed = [(start, self._buckets.pop(start).edges) for start in due]
-            self._open_edges -= sum(len(edges) for _, edges in closed)
+            self._open_edges -= sum(len(e) for _, edges in closed for e in edges.values())
             parts: list[int] = []
             for start, _ in closed:
                 n = self._parts.get(start, 0)
@@ -212,6 +253,7 @@ class Aggregator:
             cutoff = self.high_water - self.horizon - secs
             for start in [s for s in self._parts if s < cutoff]:
                 del self._parts[start]
+            self.ledger.mark_published([start for start, _ in closed], self.pairer.held_offsets()[1])
             resources, peers = self._resources, self._peers
             self._reset_window()
             self.servicemap.prune(now)
@@ -233,8 +275,9 @@ class Aggregator:
                                      data={"node": node.to_dict()}, time=now))
         for (start, window), part in zip(closed, parts, strict=True):
             merged: dict[tuple[str, str], EdgeStats] = {}
-            for (src, dst, _), st in window.items():
-                merged.setdefault((src, dst), EdgeStats()).merge(st)
+            for by_partition in window.values():
+                for (src, dst, _), st in by_partition.items():
+                    merged.setdefault((src, dst), EdgeStats()).merge(st)
             for (src, dst), st in sorted(merged.items()):
                 events.append(CloudEvent(
                     type="airdig.trace.edge", source=self.source, subject=src, time=now,
@@ -257,14 +300,128 @@ class Aggregator:
         with self._lock:
             return min((b.due for b in self._buckets.values()), default=None)
 
-    def publish_window(self, now: float | None = None, everything: bool = False) -> list[CloudEvent]:
+    def publish_window(self, now: float | None = None, everything: bool = False,
+                       consumer: Consumer | None = None) -> list[CloudEvent]:
+        """Close what is due and put it on the bus; with the ``consumer`` the records read, in the same
+        transaction as the commit of the offsets the publication frees (see :meth:`commit`), so a kill
+        leaves either both or neither. Events the bus refused (broker away) are kept and sent first
+        next time, with the same ids (a repeat is dropped by the engine); until they are out, no offset
+        is committed."""
         events = self.window_events(now, everything)
-        if self.bus is not None and events:
-            for ev in events:
-                self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
+        if self.bus is None:
+            return events
+        with self._lock:
+            self._unsent.extend(events)
+            batch = list(self._unsent)
+        if batch:
+            if consumer is not None:
+                positions = self._positions(None)
+                consumer.publish_and_commit([(TOPIC_TRACES, ev.subject, ev.encode()) for ev in batch], positions)
+                for (_, p), entry in positions.items():
+                    self._committed[p] = entry
+            else:
+                for ev in batch:
+                    self.bus.publish(TOPIC_TRACES, ev.subject, ev.encode())
+                self.bus.flush()
+            with self._lock:
+                del self._unsent[:len(batch)]
+            for ev in batch:
                 self.metrics.published.labels(ev.type).inc()
-            self.bus.flush()
         return events
+
+    # ---------------------------------------------------------------- offsets and hand-over
+
+    def commit(self, consumer: Consumer, partitions: set[int] | None = None) -> None:
+        """Commit each partition below its lowest record whose effect is not on the bus yet, with the
+        publication bounds a replay needs (see :mod:`airdig.tracecore.offsets`)."""
+        if self._unsent:
+            return
+        out = {tp: entry for tp, entry in self._positions(partitions).items() if self._committed.get(tp[1]) != entry}
+        if out:
+            consumer.commit_positions(out)
+            for (_, p), entry in out.items():
+                self._committed[p] = entry
+
+    def _positions(self, partitions: set[int] | None) -> dict[tuple[str, int], tuple[int, str]]:
+        """Per partition: below its lowest record still held (a waiting half, a call in an open window,
+        a service not yet announced), with the publication bounds as metadata."""
+        with self._lock:
+            holding = self.pairer.held_offsets()[0]
+            for bucket in self._buckets.values():
+                for p, low in bucket.low.items():
+                    if low < holding.get(p, low + 1):
+                        holding[p] = low
+            out: dict[tuple[str, int], tuple[int, str]] = {}
+            for p in self.ledger.partitions() if partitions is None else sorted(partitions):
+                pos = self.ledger.position(p, holding.get(p))
+                if pos >= 0:
+                    out[(TOPIC_TRACES, p)] = (pos, self.ledger.metadata(p, pos))
+            return out
+
+    def _drop_partitions(self, parts: set[int]) -> None:
+        with self._lock:
+            self.pairer.forget(parts)
+            for start in list(self._buckets):
+                bucket = self._buckets[start]
+                for p in parts:
+                    self._open_edges -= len(bucket.edges.pop(p, {}))
+                    bucket.low.pop(p, None)
+                if not bucket.edges:
+                    del self._buckets[start]
+            for p in parts:
+                self.ledger.forget(p)
+                self._committed.pop(p, None)
+                self._owned.discard(p)
+
+    def assigned(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+        """Partitions came to us: start from the publication bounds their last owner committed."""
+        ours = [(t, p) for t, p in partitions if t == TOPIC_TRACES]
+        try:
+            committed = consumer.committed(ours)
+        except AirDigError as exc:  # without the bounds a replay could count calls twice: join again
+            log.warning("committed offsets unreadable; joining the group again", member=self.member,
+                        error=str(exc))
+            self._rejoin = True
+            return
+        with self._lock:
+            for tp in ours:
+                c = committed.get(tp)
+                self.ledger.load(tp[1], c.metadata if c is not None else "")
+                self._committed.pop(tp[1], None)
+                self._owned.add(tp[1])
+        log.info("partitions assigned", member=self.member, partitions=[p for _, p in ours])
+
+    def revoked(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+        """Partitions are about to go: publish the open windows, commit, give up their waiting halves."""
+        parts = {p for t, p in partitions if t == TOPIC_TRACES and p in self._owned}
+        if not parts:
+            return  # handed over already (a clean stop hands over, then closing the consumer asks again)
+        try:
+            self.publish_window(everything=True, consumer=consumer)
+            self.commit(consumer, parts)
+        except AirDigError as exc:
+            log.warning("hand-over publication failed: every partition is read again from its last commit",
+                        member=self.member, error=str(exc))
+            self._start_over()
+            return
+        self._drop_partitions(parts)
+        log.info("partitions handed over", member=self.member, partitions=sorted(parts))
+
+    def lost(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+        """Partitions were taken while we were away: their new owner replays them from the last commit."""
+        log.warning("partitions lost to another member: every partition is read again from its last commit",
+                    member=self.member, partitions=sorted(p for _, p in partitions))
+        self._start_over()
+
+    def _start_over(self) -> None:
+        """Forget everything read since the last commit, built events not yet out included (nothing of
+        it was published: publication and commit are one step), and read again from the commits with a
+        fresh consumer; the partitions we no longer own are replayed by their new owner instead."""
+        with self._lock:
+            self._unsent.clear()
+            owned = set(self._owned) | set(self.ledger.partitions())
+        self._drop_partitions(owned)
+        self._rejoin = True
 
     # ---------------------------------------------------------------- the consumer loop
 
@@ -289,8 +446,9 @@ class Aggregator:
         if get is not None:
             self._assigned = list(get())
 
-    def handle(self, value: bytes, key: str) -> int:
-        """Apply one bus record; returns the number of spans it carried (0 for other event types)."""
+    def handle(self, value: bytes, key: str, partition: int = -1, offset: int = -1) -> int:
+        """Apply one bus record (read at ``partition``/``offset``); returns the number of spans it carried
+        (0 for other event types)."""
         if _SPAN_MARK not in value:
             return 0
         try:
@@ -302,6 +460,11 @@ class Aggregator:
             self.bad_records += 1
             log.warning("bad span record skipped", key=key, error=str(exc))
             return 0
+        if partition >= 0:
+            for s in spans:
+                s.partition, s.offset = partition, offset
+            with self._lock:
+                self.ledger.read(partition, offset, effect=True)
         self.offer(spans, route=key)
         return len(spans)
 
@@ -321,7 +484,8 @@ class Aggregator:
             while not self._stop.is_set():
                 try:
                     if self._consumer is None and self.consume and self.bus is not None:
-                        self._consumer = self.bus.consumer(self.group, [TOPIC_TRACES], member_id=self.member)
+                        self._consumer = self.bus.consumer(self.group, [TOPIC_TRACES], member_id=self.member,
+                                                           listener=self)
                     self._ready.set()
                     next_tick = self._step(next_tick)
                     delay = 0.2
@@ -333,33 +497,50 @@ class Aggregator:
             self._ready.set()
 
     def _step(self, next_tick: float) -> float:
-        if self._consumer is not None:
-            records = self._consumer.poll(max_records=500, timeout=0.2)
-            for rec in records:
-                self.handle(rec.value, rec.key)
-            if records:
-                self._consumer.commit(records)
+        consumer = self._consumer
+        if consumer is not None:
+            for rec in consumer.poll(max_records=500, timeout=0.2):
+                if rec.partition not in self._owned:
+                    continue  # fetched before its partition was handed over: the new owner reads it
+                if not self.handle(rec.value, rec.key, rec.partition, rec.offset):
+                    with self._lock:
+                        self.ledger.read(rec.partition, rec.offset, effect=False)
+            if self._rejoin:
+                self._rejoin = False
+                self._consumer = None
+                consumer.close()
+                return next_tick
         else:
             self._stop.wait(0.2)
         now = time.time()
-        if now >= next_tick:
+        tick = now >= next_tick
+        if tick:
             next_tick = now + min(1.0, self.pairer.wait / 2 or 0.1)
             self.expire()
             self._refresh_assignment()
         due = self.next_due()
-        if (due is not None and now >= due) or (
+        published = False
+        if self._unsent or (due is not None and now >= due) or (
                 (self._resources or self._peers) and now >= self._last_publish + self.window_seconds):
-            self.publish_window(now)
+            self.publish_window(now, consumer=consumer)
+            published = True
+        if consumer is not None and (tick or published):
+            self.commit(consumer)
         return next_tick
 
     def stop(self, flush: bool = True) -> None:
-        """Stop consuming; with ``flush`` expire every pending half and publish the open window."""
+        """Stop consuming: hand the partitions over (open windows published, offsets committed, waiting
+        halves left to the next owner); with ``flush`` expire every other pending half (offered in
+        process) and publish the open window."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
         if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+            consumer, self._consumer = self._consumer, None
+            try:
+                self.revoked(consumer, consumer.assignment())
+            finally:
+                consumer.close()
         if flush:
             self.expire(force=True)
             try:

@@ -125,6 +125,9 @@ class TraceCoreMetrics:
                              "extension) or python (the reference); see AIRDIG_TRACECORE_NATIVE.", ["path"],
                              registry=self.registry)
         self.decoder.labels(native.active_path()).set(1)
+        self.replay_skipped = Counter("tracecore_replayed_calls_skipped", "Calls rebuilt from replayed records "
+                                      "that the partition's previous owner had published already (not counted "
+                                      "again).", registry=self.registry)
         self.registry.register(_GraphCollector(self))
 
     def watch(self, pairer: Pairer, servicemap: ServiceMap) -> None:

@@ -71,7 +71,7 @@ def build(which: str) -> Decoder | None:
 
 
 SPAN_FIELDS = ["trace_id", "span_id", "parent_id", "kind", "name", "start_ns", "end_ns", "status", "resource",
-               "attrs", "links", "status_message", "state"]
+               "attrs", "links", "status_message", "state", "partition", "offset"]
 HALF_FIELDS = ["client", "server", "deadline", "siblings"]
 CALL_FIELDS = ["src", "dst", "connection_type", "client", "server", "peer"]
 

@@ -7,7 +7,8 @@ Halves wait at most ``wait`` seconds; then a client half that names its peer (da
 ``service.peer.name``) becomes a call to a **virtual node**, and any other half is counted as
 expired-unpaired. The pending store is bounded: a half that finds it full is dropped and counted.
 
-Every span is counted exactly once under one outcome (see :data:`OUTCOMES`), so the counters add up.
+Every span is counted exactly once under one outcome (see :data:`OUTCOMES`), so the counters add up;
+``handed_over`` counts halves given up with their bus partition (another aggregator reads them again).
 
     p = Pairer(wait=10.0)
     calls = p.add(spans) + p.expire()
@@ -25,7 +26,7 @@ from airdig.tracecore import native
 from airdig.tracecore.infra import virtual_peer
 from airdig.tracecore.spans import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, SpanSummary
 
-OUTCOMES = ("paired", "virtual", "expired_unpaired", "dropped", "root", "internal", "duplicate")
+OUTCOMES = ("paired", "virtual", "expired_unpaired", "dropped", "root", "internal", "duplicate", "handed_over")
 _CLIENTS = (KIND_CLIENT, KIND_PRODUCER)
 _SERVERS = (KIND_SERVER, KIND_CONSUMER)
 
@@ -69,6 +70,10 @@ class Pairer:
         self.clock = clock
         self.pending: dict[tuple[str, str], _Half] = {}
         self._order: deque[tuple[float, tuple[str, str]]] = deque()
+        # per bus partition, client and server halves in the order they were read (= offset order);
+        # entries whose half left the pending store are skipped lazily (see held_offsets)
+        self._read_clients: dict[int, deque[tuple[int, tuple[str, str], _Half]]] = {}
+        self._read_servers: dict[int, deque[tuple[int, tuple[str, str], _Half]]] = {}
         self.counters = Counters()
 
     def __len__(self) -> int:
@@ -80,7 +85,9 @@ class Pairer:
         aggregators, which receive their own copy of the span."""
         now = self.clock()
         kernel = native.pair_kernel()
-        if kernel is not None and type(spans) is list:
+        # the compiled statements do not keep the per-partition read queues (held_offsets), so spans read
+        # from the bus go through the reference
+        if kernel is not None and type(spans) is list and all(s.partition < 0 for s in spans):
             return kernel.add(self, spans, route, float(now))  # the same statements, compiled
         out: list[Call] = []
         count = self.counters.spans
@@ -123,8 +130,14 @@ class Pairer:
                     self.counters.dropped_by_side["client" if is_client else "server"] += 1
                 return
             deadline = now + self.wait
-            self.pending[key] = _Half(s, None, deadline) if is_client else _Half(None, s, deadline, sibs)
+            new = self.pending[key] = _Half(s, None, deadline) if is_client else _Half(None, s, deadline, sibs)
             self._order.append((deadline, key))
+            if s.partition >= 0:
+                queues = self._read_clients if is_client else self._read_servers
+                q = queues.get(s.partition)
+                if q is None:
+                    q = queues[s.partition] = deque()
+                q.append((s.offset, key, new))
             return
         other = half.server if is_client else half.client
         mine = half.client if is_client else half.server
@@ -153,6 +166,42 @@ class Pairer:
                 h = self.pending.get(k)
                 if h is not None and h.server is server and h.client is None:
                     del self.pending[k]
+
+    def held_offsets(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Per bus partition, the lowest offset of a waiting half, and of a waiting client half.
+
+        Halves of a partition are read in offset order, so the first of its queue still waiting is the
+        lowest; queue heads that left the pending store are dropped here (amortised O(1) per half)."""
+        heads: list[dict[int, int]] = [{}, {}]
+        for queues, low in ((self._read_clients, heads[0]), (self._read_servers, heads[1])):
+            for part, q in queues.items():
+                while q and self.pending.get(q[0][1]) is not q[0][2]:
+                    q.popleft()
+                if q:
+                    low[part] = q[0][0]
+        clients, servers = heads
+        every = dict(clients)
+        for part, off in servers.items():
+            every[part] = min(off, every.get(part, off))
+        return every, clients
+
+    def forget(self, partitions: set[int]) -> int:
+        """Give up the halves read from these bus partitions (they moved to another aggregator, which
+        reads them again from the last commit); returns how many spans were given up."""
+        gone = 0
+        for key, half in list(self.pending.items()):
+            s = half.client if half.client is not None else half.server
+            if s is None or s.partition not in partitions:
+                continue
+            del self.pending[key]
+            if s.state == 0:  # a server half waiting under several keys is given up once
+                s.state = 2
+                gone += 1
+        for part in partitions:
+            self._read_clients.pop(part, None)
+            self._read_servers.pop(part, None)
+        self.counters.spans["handed_over"] += gone
+        return gone
 
     def expire(self, force: bool = False) -> list[Call]:
         """Close halves whose wait is over (all of them with ``force``, e.g. at shutdown)."""

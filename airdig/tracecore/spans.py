@@ -57,6 +57,8 @@ class SpanSummary:
     links: tuple[tuple[str, str], ...] = ()
     status_message: str = ""
     state: int = 0  # pairing bookkeeping: 0 pending, 1 paired, 2 counted as unpaired
+    partition: int = -1  # where the aggregator read it on the bus (-1: handed over in process)
+    offset: int = -1
 
     @property
     def duration_ms(self) -> float:

@@ -17,12 +17,12 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airdig.backends.interfaces import Record
+from airdig.backends.interfaces import Committed, RebalanceListener, Record
 from airdig.backends.store.sqlite import open_sqlite
 from airdig.errors import BackendUnavailable, ConfigError
 
@@ -35,6 +35,10 @@ _SCHEMA = (
     "seq INTEGER NOT NULL, PRIMARY KEY (grp, topic, part))",
     "CREATE TABLE IF NOT EXISTS bus_members (grp TEXT NOT NULL, member TEXT NOT NULL, heartbeat REAL NOT NULL, "
     "PRIMARY KEY (grp, member))",
+    # who reads a partition now, for members with a rebalance listener: the next owner waits until the
+    # previous one has published and committed (revoked) or left the group (closed, or heartbeat expired)
+    "CREATE TABLE IF NOT EXISTS bus_owners (grp TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL, "
+    "member TEXT NOT NULL, PRIMARY KEY (grp, topic, part))",
 )
 
 
@@ -68,6 +72,9 @@ class EmbeddedBus:
         with self._write() as conn:
             for stmt in _SCHEMA:
                 conn.execute(stmt)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(bus_offsets)")}
+            if "meta" not in columns:  # a log written before commit metadata existed
+                conn.execute("ALTER TABLE bus_offsets ADD COLUMN meta TEXT NOT NULL DEFAULT ''")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -109,8 +116,9 @@ class EmbeddedBus:
 
     # -------------------------------------------------------------- consumer side
 
-    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self, group, list(topics), member_id or uuid.uuid4().hex)
+    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None,
+                 listener: RebalanceListener | None = None) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, group, list(topics), member_id or uuid.uuid4().hex, listener)
 
     def ping(self) -> None:
         try:
@@ -146,23 +154,35 @@ class _WriteTx:
 
 
 class EmbeddedConsumer:
-    """A group member: live members (by heartbeat) split the partitions round-robin."""
+    """A group member: live members (by heartbeat) split the partitions round-robin.
 
-    def __init__(self, bus: EmbeddedBus, group: str, topics: list[str], member: str) -> None:
+    With a ``listener`` a partition changes hands the way Kafka's eager rebalance does it: the member
+    losing it is told (``revoked``) and may publish and commit before it lets go, and the member getting
+    it reads it only once the previous owner has let go, left the group, or missed its heartbeats for
+    ``session_timeout``; a member that finds its own heartbeat expired is told its partitions are ``lost``.
+    Without a listener a partition is read by its new owner at once (from the last commit)."""
+
+    def __init__(self, bus: EmbeddedBus, group: str, topics: list[str], member: str,
+                 listener: RebalanceListener | None = None) -> None:
         self.bus = bus
         self.group = group
         self.topics = topics
         self.member = member
+        self.listener = listener
         self._positions: dict[tuple[str, int], int] = {}
         self._assigned: list[tuple[str, int]] = []
+        self._waiting = False  # some partitions of our share are still held by their previous owner
         self._last_beat = 0.0
         self._closed = False
 
     def _heartbeat(self) -> None:
         now = time.time()
-        if now - self._last_beat < 1.0 and self._assigned:
+        if self._assigned and now - self._last_beat < (0.2 if self._waiting else 1.0):
             return
+        every = [(t, p) for t in sorted(self.topics) for p in range(self.bus.partitions)]
         with self.bus._write() as conn:
+            known = conn.execute("SELECT 1 FROM bus_members WHERE grp = ? AND member = ?",
+                                 (self.group, self.member)).fetchone() is not None
             conn.execute("INSERT INTO bus_members (grp, member, heartbeat) VALUES (?, ?, ?) "
                          "ON CONFLICT(grp, member) DO UPDATE SET heartbeat = excluded.heartbeat",
                          (self.group, self.member, now))
@@ -170,14 +190,42 @@ class EmbeddedConsumer:
                          (self.group, now - self.bus.session_timeout))
             members = [r[0] for r in conn.execute(
                 "SELECT member FROM bus_members WHERE grp = ? ORDER BY member", (self.group,))]
+            idx = members.index(self.member)
+            share = [tp for i, tp in enumerate(every) if i % len(members) == idx]
+            held = share
+            if self.listener is not None:
+                owners = {(t, int(p)): m for t, p, m in conn.execute(
+                    "SELECT topic, part, member FROM bus_owners WHERE grp = ?", (self.group,))}
+                live = set(members)
+                held = [tp for tp in share if owners.get(tp) in (None, self.member) or owners[tp] not in live]
+                conn.executemany("INSERT INTO bus_owners (grp, topic, part, member) VALUES (?, ?, ?, ?) "
+                                 "ON CONFLICT(grp, topic, part) DO UPDATE SET member = excluded.member",
+                                 [(self.group, t, p, self.member) for t, p in held])
         self._last_beat = now
-        every = [(t, p) for t in sorted(self.topics) for p in range(self.bus.partitions)]
-        idx = members.index(self.member)
-        assigned = [tp for i, tp in enumerate(every) if i % len(members) == idx]
-        if assigned != self._assigned:
-            # partitions taken over start from the group's committed offset, never from a stale position
-            self._positions = {tp: pos for tp, pos in self._positions.items() if tp in assigned}
-            self._assigned = assigned
+        self._waiting = len(held) < len(share)
+        if self.listener is None:
+            if share != self._assigned:
+                # partitions taken over start from the group's committed offset, never from a stale position
+                self._positions = {tp: pos for tp, pos in self._positions.items() if tp in share}
+                self._assigned = share
+            return
+        if self._assigned and not known:  # our heartbeat expired: others may have read our partitions
+            lost, self._assigned, self._positions = self._assigned, [], {}
+            self.listener.lost(self, lost)
+        revoked = [tp for tp in self._assigned if tp not in share]
+        if revoked:
+            self.listener.revoked(self, revoked)
+            self._release(revoked)
+        added = [tp for tp in held if tp not in self._assigned]
+        self._positions = {tp: pos for tp, pos in self._positions.items() if tp in held}
+        self._assigned = [tp for tp in share if tp in held]
+        if added:
+            self.listener.assigned(self, added)
+
+    def _release(self, partitions: list[tuple[str, int]]) -> None:
+        with self.bus._write() as conn:
+            conn.executemany("DELETE FROM bus_owners WHERE grp = ? AND topic = ? AND part = ? AND member = ?",
+                             [(self.group, t, p, self.member) for t, p in partitions])
 
     def assignment(self) -> list[tuple[str, int]]:
         return list(self._assigned)
@@ -234,6 +282,46 @@ class EmbeddedConsumer:
         except sqlite3.Error as exc:
             raise BackendUnavailable("embedded bus", f"commit failed: {exc}") from exc
 
+    def commit_positions(self, positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        rows = [(self.group, t, p, pos - 1, meta) for (t, p), (pos, meta) in positions.items() if pos > 0]
+        if not rows:
+            return
+        try:
+            with self.bus._write() as conn:  # the log's seq is the offset; "done below pos" is seq pos - 1
+                conn.executemany(
+                    "INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(grp, topic, part) DO UPDATE SET "
+                    "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
+                    "seq = MAX(bus_offsets.seq, excluded.seq)", rows)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("embedded bus", f"commit failed: {exc}") from exc
+
+    def publish_and_commit(self, messages: Sequence[tuple[str, str, bytes]],
+                           positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """The records and the offsets in one SQLite transaction of the log file."""
+        now = time.time()
+        rows = [(self.group, t, p, pos - 1, meta) for (t, p), (pos, meta) in positions.items() if pos > 0]
+        try:
+            with self.bus._write() as conn:
+                conn.executemany("INSERT INTO bus_log (topic, part, key, value, ts) VALUES (?, ?, ?, ?, ?)",
+                                 [(t, partition_for(k, self.bus.partitions), k, v, now) for t, k, v in messages])
+                conn.executemany(
+                    "INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(grp, topic, part) DO UPDATE SET "
+                    "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
+                    "seq = MAX(bus_offsets.seq, excluded.seq)", rows)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("embedded bus", f"publish and commit failed: {exc}") from exc
+
+    def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]:
+        try:
+            rows = self.bus._conn().execute("SELECT topic, part, seq, meta FROM bus_offsets WHERE grp = ?",
+                                            (self.group,)).fetchall()
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("embedded bus", str(exc)) from exc
+        have = {(t, int(p)): Committed(int(s) + 1, str(m or "")) for t, p, s, m in rows}
+        return {tp: have.get(tp, Committed(-1, "")) for tp in partitions}
+
     def lag(self) -> dict[tuple[str, int], int]:
         conn = self.bus._conn()
         committed = self._committed(conn)
@@ -247,9 +335,12 @@ class EmbeddedConsumer:
     def close(self) -> None:
         if self._closed:
             return
+        if self.listener is not None and self._assigned:
+            self.listener.revoked(self, list(self._assigned))
         self._closed = True
         try:
             with self.bus._write() as conn:  # leave the group so the others take over at once
                 conn.execute("DELETE FROM bus_members WHERE grp = ? AND member = ?", (self.group, self.member))
+                conn.execute("DELETE FROM bus_owners WHERE grp = ? AND member = ?", (self.group, self.member))
         except sqlite3.Error:
             pass  # the heartbeat expires on its own

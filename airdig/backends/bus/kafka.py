@@ -22,7 +22,8 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from confluent_kafka import Consumer as _KConsumer
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from airdig.backends.interfaces import Record
+from airdig.backends.interfaces import Committed, RebalanceListener, Record
 from airdig.backends.options import UrlOptions
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
@@ -212,9 +213,10 @@ class KafkaBus:
             errors, self._errors = self._errors, []
             raise BackendUnavailable("kafka", f"{len(errors)} record(s) failed: {errors[0]}")
 
-    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None) -> KafkaConsumer:
+    def consumer(self, group: str, topics: Sequence[str], member_id: str | None = None,
+                 listener: RebalanceListener | None = None) -> KafkaConsumer:
         self.ensure_topics()
-        return KafkaConsumer(self, group, list(topics), member_id)
+        return KafkaConsumer(self, group, list(topics), member_id, listener)
 
     def ping(self) -> None:
         admin = self._client(AdminClient, self._base())
@@ -242,7 +244,8 @@ class KafkaBus:
 class KafkaConsumer:
     """A consumer-group member; commits are synchronous and explicit."""
 
-    def __init__(self, bus: KafkaBus, group: str, topics: list[str], member_id: str | None) -> None:
+    def __init__(self, bus: KafkaBus, group: str, topics: list[str], member_id: str | None,
+                 listener: RebalanceListener | None = None) -> None:
         conf: dict[str, Any] = {
             **bus._base(), "group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest", "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
@@ -252,9 +255,33 @@ class KafkaConsumer:
             conf["client.id"] = f"{bus.client_id}-{member_id}"
         self._c = bus._client(_KConsumer, conf)
         self._prefix = bus.prefix
-        self._c.subscribe([bus.prefix + t for t in topics])
         self.group = group
         self._closed = False
+        self._listener = listener
+        self._bus = bus
+        self._member = member_id or uuid.uuid4().hex[:12]
+        self._txp: Any = None  # the transactional producer of publish_and_commit, made on first use
+        if listener is None:
+            self._c.subscribe([bus.prefix + t for t in topics])
+        else:
+            # librdkafka calls these from inside consume() and close(), on the polling thread
+            self._c.subscribe([bus.prefix + t for t in topics], on_assign=self._on_assign,
+                              on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _names(self, partitions: list[Any]) -> list[tuple[str, int]]:
+        return [(str(tp.topic)[len(self._prefix):], int(tp.partition)) for tp in partitions]
+
+    def _on_assign(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.assigned(self, self._names(partitions))
+
+    def _on_revoke(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.revoked(self, self._names(partitions))
+
+    def _on_lost(self, _c: Any, partitions: list[Any]) -> None:
+        if self._listener is not None and partitions:
+            self._listener.lost(self, self._names(partitions))
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         try:
@@ -292,6 +319,72 @@ class KafkaConsumer:
             # commit and the engine's idempotent apply drops the duplicates, so nothing is lost.
             log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
 
+    def commit_positions(self, positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        offsets = [TopicPartition(self._prefix + t, p, pos, metadata=meta)
+                   for (t, p), (pos, meta) in positions.items() if pos >= 0]
+        if not offsets:
+            return
+        try:
+            self._c.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # as in commit(): the next commit carries the whole state again, a new owner replays from the last
+            log.warning("offset commit rejected", error=str(exc), partitions=len(offsets))
+
+    def _transactional(self) -> Any:
+        if self._txp is None:
+            bus = self._bus
+            # a member's open transaction holds read_committed readers of its partitions back until it
+            # ends: a member killed mid-transaction is aborted by the broker after transaction.timeout.ms
+            p = bus._client(Producer, {
+                **bus._base(), "transactional.id": f"airdig-{self.group}-{self._member}", "acks": "all",
+                "enable.idempotence": True, "transaction.timeout.ms": 10000, "linger.ms": 5,
+                "compression.type": "lz4", "partitioner": "murmur2_random"})
+            try:
+                p.init_transactions(30)
+            except KafkaException as exc:
+                raise BackendUnavailable("kafka", f"cannot start a transaction: {exc}") from exc
+            self._txp = p
+        return self._txp
+
+    def publish_and_commit(self, messages: Sequence[tuple[str, str, bytes]],
+                           positions: Mapping[tuple[str, int], tuple[int, str]]) -> None:
+        """One Kafka transaction: the messages, and the offsets through ``send_offsets_to_transaction``
+        with this member's group metadata, so a member the group has moved on from is fenced."""
+        p = self._transactional()
+        offsets = [TopicPartition(self._prefix + t, part, pos, metadata=meta)
+                   for (t, part), (pos, meta) in positions.items() if pos >= 0]
+        try:
+            p.begin_transaction()
+            for topic, key, value in messages:
+                while True:
+                    try:
+                        p.produce(self._prefix + topic, value=value, key=key.encode())
+                        break
+                    except BufferError:
+                        p.poll(0.1)
+            if offsets:
+                p.send_offsets_to_transaction(offsets, self._c.consumer_group_metadata(), 30)
+            p.commit_transaction(30)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if err is not None and hasattr(err, "fatal") and err.fatal():
+                self._txp = None  # fenced or broken: a fresh producer next time
+            else:
+                with contextlib.suppress(KafkaException):
+                    p.abort_transaction(30)
+            raise BackendUnavailable("kafka", f"transaction aborted, nothing published or committed: {exc}") \
+                from exc
+
+    def committed(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Committed]:
+        if not partitions:
+            return {}
+        try:
+            got = self._c.committed([TopicPartition(self._prefix + t, p) for t, p in partitions], timeout=10)
+        except KafkaException as exc:
+            raise BackendUnavailable("kafka", f"committed offsets lookup failed: {exc}") from exc
+        return {(str(tp.topic)[len(self._prefix):], int(tp.partition)):
+                Committed(int(tp.offset) if tp.offset >= 0 else -1, tp.metadata or "") for tp in got}
+
     def assignment(self) -> list[tuple[str, int]]:
         return [(tp.topic[len(self._prefix):], tp.partition) for tp in self._c.assignment()]
 
@@ -318,3 +411,6 @@ class KafkaConsumer:
         if not self._closed:
             self._closed = True
             self._c.close()
+            if self._txp is not None:
+                self._txp.flush(5)
+                self._txp = None

@@ -64,6 +64,18 @@ class MemoryCache:
             self._data.move_to_end(key)
         return old
 
+    def hold(self, key: str, value: bytes, ttl: float) -> bytes:
+        """Keep what ``key`` holds (else store ``value``), with a fresh ``ttl``; return what it holds."""
+        with self._lock:
+            item = self._data.get(key)
+            now = time.monotonic()
+            held = item[1] if item is not None and item[0] >= now else value
+            self._data[key] = (now + ttl, held)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+        return held
+
     def delete(self, *keys: str) -> None:
         with self._lock:
             for k in keys:

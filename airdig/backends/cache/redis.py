@@ -153,6 +153,23 @@ class RedisCache:
             raise BackendUnavailable("redis", f"swap of {key} failed: {exc}") from exc
         return old if isinstance(old, bytes) else None
 
+    def hold(self, key: str, value: bytes, ttl: float) -> bytes:
+        """``SET key value NX PX ttl``, ``PEXPIRE key ttl``, ``GET key`` in one MULTI/EXEC (any Redis
+        version, one key: cluster-safe). Raises :class:`BackendUnavailable` when Redis is away."""
+        k, px = self._k(key), max(1, int(ttl * 1000))
+
+        def run() -> Any:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(k, value, nx=True, px=px)
+            pipe.pexpire(k, px)
+            pipe.get(k)
+            return pipe.execute()
+        try:
+            got = self._again(run)[2]
+        except redis.RedisError as exc:
+            raise BackendUnavailable("redis", f"hold of {key} failed: {exc}") from exc
+        return got if isinstance(got, bytes) else value
+
     def delete(self, *keys: str) -> None:
         if keys:
             try:

@@ -133,9 +133,9 @@ impl Decoder {
     #[pyo3(signature = (span_cls, resource_cls, span_keys, resource_keys, span_fields=None))]
     fn new(py: Python<'_>, span_cls: Py<PyAny>, resource_cls: Py<PyAny>, span_keys: &Bound<'_, PyDict>,
            resource_keys: Vec<String>, span_fields: Option<Vec<String>>) -> PyResult<Self> {
-        // the fast constructor needs the 13 fields in the order decode() fills them
+        // the fast constructor needs the 15 fields in the order decode() fills them
         let span_new = match span_fields {
-            Some(f) if f.len() == 13 => fastnew::SlotMaker::new(py, span_cls.bind(py), &f)?,
+            Some(f) if f.len() == 15 => fastnew::SlotMaker::new(py, span_cls.bind(py), &f)?,
             _ => None,
         };
         let mut names: Vec<String> = Vec::new();
@@ -177,6 +177,8 @@ impl Decoder {
         let span_cls = self.span_cls.bind(py);
         let empty_links = PyTuple::empty(py);
         let zero = 0i64.into_pyobject(py)?.into_any();
+        // partition and offset: not read from the bus (the aggregator sets them for what it reads there)
+        let unread = (-1i64).into_pyobject(py)?.into_any();
         let mut strs: HashMap<&str, Bound<'py, PyString>> = HashMap::new();
         for g in &groups {
             let res = self.resource(py, &g.res_attrs)?;
@@ -219,7 +221,7 @@ impl Decoder {
                         pid_s.into_any(), s.kind.into_pyobject(py)?.into_any(), name.into_any(),
                         s.start.into_pyobject(py)?.into_any(), s.end.into_pyobject(py)?.into_any(),
                         s.status_code.into_pyobject(py)?.into_any(), res.clone(), attrs.into_any(),
-                        links.into_any(), msg.into_any(), zero.clone()])?,
+                        links.into_any(), msg.into_any(), zero.clone(), unread.clone(), unread.clone()])?,
                     None => span_cls.call1((hex(tid), hex(sid), pid_s, s.kind, name, s.start, s.end, s.status_code,
                                             res.clone(), attrs, links, msg))?,
                 };

@@ -62,3 +62,66 @@ def test_two_replicas_publish_each_transition_once_and_a_restart_republishes_not
     cache_a.close()
     if cache_b is not cache_a:
         cache_b.close()
+
+
+def cpu_for(value: float) -> Observation:
+    """CPU with ``for: 5m`` on both levels: a level escalates once it has held 300 s."""
+    return Observation(NODE, "cpu", "cpu", value=value, warning=80, critical=95, for_seconds=300.0)
+
+
+def statuses(bus_path: Path) -> list[tuple[str, str, float]]:
+    return [(e.data["previous"], e.data["status"], e.time or 0.0) for e in published(bus_path)]
+
+
+def test_a_restart_continues_the_for_timer_where_it_was(cache_url: str, data_dir: Path) -> None:
+    """Pending for 3 of its 5 minutes when the replica restarts: it fires 2 minutes later, not 5."""
+    bus_path = data_dir / "bus.db"
+    cache = open_cache(cache_url)
+    a = replica(cache, bus_path)
+    for t in (0.0, 60.0, 120.0, 180.0):
+        a.state.observe([cpu_for(97.0)], t)
+    assert a.state.get(NODE)["status"] == "healthy"  # type: ignore[index]
+    assert a.outbox.bus is not None
+    a.outbox.bus.close()
+    restarted = replica(open_cache(cache_url) if cache_url.startswith("redis") else cache, bus_path)
+    for t in (240.0, 290.0):
+        restarted.state.observe([cpu_for(97.0)], t)
+        assert restarted.state.get(NODE)["status"] == "healthy"  # type: ignore[index]
+    restarted.state.observe([cpu_for(97.0)], 300.0)
+    assert restarted.state.get(NODE)["status"] == "critical"  # type: ignore[index]
+    assert statuses(bus_path)[-1][:2] == ("healthy", "critical")
+    # the condition clears: the timer is gone for every replica, a new one starts from zero
+    restarted.state.observe([cpu_for(50.0)], 360.0)
+    again = replica(open_cache(cache_url) if cache_url.startswith("redis") else cache, bus_path)
+    for t in (420.0, 600.0):
+        again.state.observe([cpu_for(97.0)], t)
+    assert again.state.get(NODE)["status"] == "healthy"  # type: ignore[index]
+    again.state.observe([cpu_for(97.0)], 720.0)
+    assert again.state.get(NODE)["status"] == "critical"  # type: ignore[index]
+    for ps in (restarted, again):
+        if ps.outbox.bus is not None:
+            ps.outbox.bus.close()
+    cache.close()
+
+
+def test_two_replicas_share_one_for_timer_and_fire_once(cache_url: str, data_dir: Path) -> None:
+    """Replica B starts watching 2 minutes after A: both escalate at A's 5 minutes, published once."""
+    bus_path = data_dir / "bus.db"
+    cache_a = open_cache(cache_url)
+    cache_b = open_cache(cache_url) if cache_url.startswith("redis") else cache_a
+    a, b = replica(cache_a, bus_path), replica(cache_b, bus_path)
+    a.state.observe([cpu_for(50.0)], 0.0)
+    b.state.observe([cpu_for(50.0)], 1.0)
+    for t in (10.0, 70.0, 130.0, 190.0, 250.0, 310.0):
+        a.state.observe([cpu_for(97.0)], t)
+        if t >= 130.0:
+            b.state.observe([cpu_for(97.0)], t + 1)
+    assert a.state.get(NODE)["status"] == b.state.get(NODE)["status"] == "critical"  # type: ignore[index]
+    assert [s[:2] for s in statuses(bus_path)] == [("unknown", "healthy"), ("healthy", "critical")]
+    assert statuses(bus_path)[-1][2] == 310.0  # A's five minutes (B alone would have waited till 431)
+    for ps in (a, b):
+        if ps.outbox.bus is not None:
+            ps.outbox.bus.close()
+    cache_a.close()
+    if cache_b is not cache_a:
+        cache_b.close()

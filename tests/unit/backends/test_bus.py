@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from airdig.backends.interfaces import Bus, Consumer, Record
+from airdig.backends.interfaces import Bus, Committed, Consumer, Record
 from airdig.backends.registry import open_bus
 
 TOPIC = "airdig.resources"
@@ -115,4 +115,48 @@ def test_two_members_share_the_partitions(bus_url: str) -> None:
     finally:
         a.close()
         b.close()
+        bus.close()
+
+
+def test_publish_and_commit_is_one_step_and_positions_carry_metadata(bus_url: str) -> None:
+    """What the TraceCore aggregator relies on: records published together with the commit of the
+    offsets they free (Kafka: one transaction), positions with metadata for the next owner, and the
+    rebalance listener told about the partitions."""
+    bus = open_bus(bus_url)
+    seen: dict[str, list[tuple[str, int]]] = {"assigned": [], "revoked": []}
+
+    class Listener:
+        def assigned(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+            seen["assigned"] += partitions
+
+        def revoked(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+            seen["revoked"] += partitions
+
+        def lost(self, consumer: Consumer, partitions: list[tuple[str, int]]) -> None:
+            raise AssertionError("nothing is lost here")
+
+    try:
+        for i in range(10):
+            bus.publish(TOPIC, f"k{i}", str(i).encode())
+        bus.flush()
+        c = bus.consumer("g-txn", [TOPIC], listener=Listener())
+        got = drain(c, 10)
+        assert len(got) == 10 and seen["assigned"]
+        first = min(got, key=lambda r: r.offset)
+        tp = (first.topic, first.partition)
+        c.publish_and_commit([("airdig.changes", "out", b"derived")], {tp: (first.offset + 1, '{"w":[1]}')})
+        assert c.committed([tp])[tp] == Committed(first.offset + 1, '{"w":[1]}')
+        c.close()
+        assert sorted(seen["revoked"]) == sorted(set(seen["assigned"]))  # told before letting go
+        reader = bus.consumer("g-txn-reader", ["airdig.changes"])
+        out = drain(reader, 1)
+        reader.close()
+        assert [(r.key, r.value) for r in out] == [("out", b"derived")]
+        again = bus.consumer("g-txn", [TOPIC])
+        replay = drain(again, 10, timeout=8)
+        again.close()
+        # the committed partition resumes at its position; the others (nothing committed) from the start
+        assert sorted((r.partition, r.offset) for r in replay) == \
+            sorted((r.partition, r.offset) for r in got if r is not first)
+    finally:
         bus.close()

@@ -58,3 +58,15 @@ def test_pubsub_reaches_every_subscriber(cache_url: str) -> None:
         a.close()
         if b is not a:
             b.close()
+
+
+def test_hold_keeps_the_first_value_and_refreshes_its_ttl(cache: Cache) -> None:
+    assert cache.hold("h", b"first", 0.4) == b"first"
+    time.sleep(0.25)
+    assert cache.hold("h", b"second", 0.4) == b"first"  # kept, ttl renewed
+    time.sleep(0.25)
+    assert cache.get("h") == b"first"  # 0.5 s after it was set: alive only because hold renewed it
+    time.sleep(0.5)
+    assert cache.hold("h", b"third", 0.4) == b"third"  # expired: the new value is held
+    cache.delete("h")
+    assert cache.hold("h", b"fourth", 10) == b"fourth"
