@@ -1,4 +1,4 @@
-"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too, and are what the tests use).
+"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too; the tests run on MariaDB and TiDB).
 
 TLS and credentials come from the URL's query (see docs/connect.md)::
 
@@ -28,12 +28,20 @@ SETTING = "AIRDIG_DATABASE_URL"
 SSL_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
 
 _DISCONNECT_CODES = {2003, 2006, 2013, 2055, 4031}
-# worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait,
-# TiDB write conflict); the same write succeeds later
-_TRANSIENT_CODES = _DISCONNECT_CODES | {1040, 1053, 1205, 1213, 1317, 1927, 8002, 8022, 8027, 9007}
+# worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait);
+# TiDB's own (https://docs.pingcap.com/tidb/stable/error-codes): a write conflict under snapshot
+# isolation (8002 SELECT FOR UPDATE conflict, 8005 stale start timestamp, 9007 conflict in TiKV, 8022
+# commit failed and rolled back), the schema changing under a statement (8027 outdated schema version,
+# 8028 information schema changed: TiDB's DDL is online), PD/TiKV timeouts, busy or unavailable
+# regions (9001-9005); the same write succeeds later
+_TRANSIENT_CODES = _DISCONNECT_CODES | {1040, 1053, 1205, 1213, 1317, 1927, 8002, 8005, 8022, 8027, 8028,
+                                        9001, 9002, 9003, 9004, 9005, 9007}
 # the data itself: too long, out of range, bad string for the charset, wrong value for the type,
-# NULL where not allowed, duplicate key, bad JSON; the same write fails the same way every time
-_REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140}
+# NULL where not allowed, duplicate key, bad JSON, and TiDB's size limits: one row larger than
+# txn-entry-size-limit (8025, 6 MB by default, where MariaDB's MEDIUMTEXT takes 16 MB) or a transaction
+# larger than txn-total-size-limit (8004; a smaller part of the batch fits); the same write fails the
+# same way every time
+_REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140, 8004, 8025}
 
 
 class MysqlDialect:
