@@ -12,7 +12,7 @@
 #   AIRDIG_TEST_KAFKA_SASL_PORT     Kafka SASL_SSL + SCRAM listener     (default KAFKA_PORT+2)
 #   AIRDIG_TEST_TIDB_PORT           TiDB (standalone, unistore) SQL port (default 14000)
 #   AIRDIG_TEST_TIDB_STATUS_PORT    TiDB status (HTTP) port             (default TIDB_PORT+80)
-#   AIRDIG_TEST_TIDB_TLS_PORT       2nd TiDB, require-secure-transport  (default TIDB_PORT+1)
+#   AIRDIG_TEST_TIDB_TLS_PORT       2nd TiDB, require_secure_transport=ON (default TIDB_PORT+1)
 #   AIRDIG_TEST_TIDB_TLS_STATUS_PORT  its status port                   (default TIDB_TLS_PORT+80)
 #   AIRDIG_TEST_KAFKA_VERSION       override the Kafka version pinned in kafka/pom.xml
 #   AIRDIG_TEST_SERVICES_TIMEOUT    seconds to wait for each server to answer (default 120)
