@@ -47,6 +47,14 @@ _REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140, 8
 class MysqlDialect:
     name = "mysql"
     like_escape = ""  # backslash is MySQL's and TiDB's default LIKE escape
+    # Which server answers is learnt on the first connection. On TiDB the applied-event check is a
+    # locking read: under its snapshot isolation two replicas applying one redelivered batch (a rebalance
+    # after a crash) would both read "not applied" and both count and announce it; FOR UPDATE locks the
+    # event ids (TiDB locks absent keys too) and the later transaction reads the earlier one's commit.
+    # Not on MariaDB/MySQL, where FOR UPDATE on absent keys takes gap locks that would serialise unrelated
+    # batches; there the racing insert of the same ids waits on the row lock instead.
+    seen_lock = ""
+    tidb: bool | None = None
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -123,13 +131,30 @@ class MysqlDialect:
     def connect(self) -> Any:
         params = self.connect_params()
         try:
-            return pymysql.connect(**params)
+            conn = pymysql.connect(**params)
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] == 1049:  # unknown database: create it, as `db migrate` promises
-                return self._create_database(params)
-            raise self._unavailable(exc.args[-1] if exc.args else exc, params) from None
+                conn = self._create_database(params)
+            else:
+                raise self._unavailable(exc.args[-1] if exc.args else exc, params) from None
         except (OSError, pymysql.err.MySQLError) as exc:
             raise self._unavailable(exc, params) from None
+        if self.tidb is None:
+            try:
+                self._learn_server(conn)
+            except (OSError, pymysql.err.MySQLError) as exc:
+                conn.close()
+                raise self._unavailable(exc, params) from None
+        return conn
+
+    def _learn_server(self, conn: Any) -> None:
+        """TiDB or not, from ``VERSION()`` (``8.0.11-TiDB-v8.5.1``); sets :attr:`seen_lock`."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            row = cur.fetchone()
+        conn.commit()
+        self.tidb = "tidb" in str(row[0] if row else "").lower()
+        self.seen_lock = " FOR UPDATE" if self.tidb else ""
 
     def _unavailable(self, cause: object, params: dict[str, Any]) -> BackendUnavailable:
         """The driver's reason, without the password (or IAM token) it may quote, and with the TLS mode."""
