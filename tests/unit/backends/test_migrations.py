@@ -109,8 +109,10 @@ def test_a_newer_schema_is_refused(current: SqlStore, store_url: str) -> None:
     assert current._read("SELECT COUNT(*) FROM nodes")[0][0] == ROWS
 
 
-def test_cli_dry_run_and_status_on_a_new_database(data_dir: Path) -> None:
-    url = f"sqlite:///{data_dir / 'new.db'}"
+@pytest.mark.parametrize("server", ["sqlite", "tidb_url"], ids=["sqlite", "tidb"])
+def test_cli_dry_run_and_status_on_a_new_database(server: str, data_dir: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{data_dir / 'new.db'}" if server == "sqlite" else request.getfixturevalue(server)
     runner = CliRunner()
     dry = runner.invoke(cli, ["db", "migrate", "--dry-run"], env={"AIRDIG_DATABASE_URL": url})
     assert dry.exit_code == 0, dry.output
