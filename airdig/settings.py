@@ -81,6 +81,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "the APIs besides each listener's own origin (HTTP and WebSocket).", None),
     SettingSpec("allowed_hosts", "Comma-separated `Host` names a non-loopback listener answers (empty = any); "
                 "loopback listeners answer only loopback names with their own port (DNS rebinding).", None),
+    SettingSpec("tokens_file", "TraceCore and PulseSight run on their own (not in `airdig up`): a file of "
+                "accepted bearer tokens, one per line (the token or `sha256:HEX`, then an optional name), e.g. "
+                "a mounted Kubernetes Secret; re-read when it changes. See docs/edge.md.", None),
+    SettingSpec("token_store", "TraceCore and PulseSight run on their own: `on` checks bearer tokens against "
+                "the engine's API tokens in database_url (read-only, cached 5 s, like the engine).", "off"),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -114,6 +119,8 @@ class Settings:
     auth: bool | None = None  # None: not set (on, except `airdig up`/`demo` on loopback)
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    tokens_file: str | None = None
+    token_store: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -175,6 +182,8 @@ class Settings:
             auth=_auth(raw["auth"]),
             allowed_origins=_listed(raw["allowed_origins"]),
             allowed_hosts=_listed(raw["allowed_hosts"]),
+            tokens_file=raw["tokens_file"] or None,
+            token_store=bool(_auth(raw["token_store"], "AIRDIG_TOKEN_STORE")),
             extra=extra,
         )
 
@@ -189,7 +198,7 @@ def _retention(text: str | None) -> str:
     return text or ""
 
 
-def _auth(raw: str | None) -> bool | None:
+def _auth(raw: str | None, setting: str = "AIRDIG_AUTH") -> bool | None:
     if raw is None:
         return None
     value = raw.strip().lower()
@@ -197,7 +206,7 @@ def _auth(raw: str | None) -> bool | None:
         return True
     if value in ("off", "false", "0", "no"):
         return False
-    raise ConfigError("AIRDIG_AUTH", f"expected on or off, got {raw!r}")
+    raise ConfigError(setting, f"expected on or off, got {raw!r}")
 
 
 def _listed(raw: str | None) -> tuple[str, ...]:

@@ -166,7 +166,24 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (finishes in seconds)")
     ap.add_argument("--resources", type=int, default=None)
     ap.add_argument("--instances", type=int, default=None)
+    ap.add_argument("--scaling", default=None, metavar="N,N,...",
+                    help="graph build only, at each of these sizes (e.g. 100000,300000,1000000), with the "
+                         "process's peak RSS after each; reports the per-resource cost as the size grows")
     args = ap.parse_args()
+    if args.scaling:
+        import gc
+        import resource
+
+        runs = []
+        for n in (int(x) for x in args.scaling.split(",")):
+            gc.collect()
+            r = bench_graph(n)
+            r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            r["us_per_resource"] = round(r["total_s"] / r["resources"] * 1e6, 2)
+            runs.append(r)
+            print(orjson.dumps({"partial": r}).decode(), file=sys.stderr, flush=True)
+        print(orjson.dumps({"benchmark": "skygraph_scaling", "load_avg": os.getloadavg(), "runs": runs}).decode())
+        return
     total = args.resources or (5_000 if args.quick else 100_000)
     instances = args.instances or (100 if args.quick else 1_000)
     out = {"benchmark": "skygraph", "quick": args.quick, "graph_build": bench_graph(total),

@@ -2,4 +2,5 @@
 
 from airdig.cli.main import main
 
-main()
+if __name__ == "__main__":  # a spawned worker process (airdig.engine.intel.workers) imports this module too
+    main()

@@ -13,9 +13,12 @@ from airdig.cli.serve import Listener, run_servers
 @click.option("--port", default=8080, show_default=True, type=int, help="Port of /graphql, /api/v1, probes.")
 @click.option("--no-processor", is_flag=True, help="Serve the API only; do not consume events.")
 @click.option("--no-migrate", is_flag=True, help="Do not apply schema migrations at start (run `airdig db migrate`).")
+@click.option("--intel-workers", default=2, show_default=True, type=click.IntRange(0, 64),
+              help="Worker processes for rootCause, so a root cause never holds this process's GIL "
+                   "(0: run it in a thread of this process).")
 @settings_options
 @handle_errors
-def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
+def engine(host: str, port: int, no_processor: bool, no_migrate: bool, intel_workers: int) -> None:
     """Serve the unified graph (GraphQL at /graphql, REST at /api/v1) and apply events from the bus.
 
     Replicas share the bus in one consumer group (AIRDIG_CONSUMER_GROUP), so run as many as the
@@ -29,7 +32,7 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool) -> None:
     settings = cli_context().settings
     require_auth = auth_required(settings.auth, [host])  # AIRDIG_AUTH: on unless set off on loopback
     svc = EngineService.from_settings(settings, migrate=not no_migrate)
-    svc.start(process_events=not no_processor)
+    svc.start(process_events=not no_processor, intel_workers=intel_workers)
     app = build_app(svc, require_auth=require_auth,
                     policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
                     graphiql=not require_auth)

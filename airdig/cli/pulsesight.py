@@ -32,7 +32,11 @@ def serve(host: str, port: int, rules_files: tuple[str, ...], check: bool) -> No
 
     Webhooks: POST /webhooks/falco (Falco http_output) and POST /webhooks/alertmanager (webhook v4).
     Reads: GET /api/v1/health, /api/v1/unmapped, /api/v1/security-events, /healthz, /readyz, /metrics.
+    With auth on (AIRDIG_AUTH, the default) every route but the probes takes AIRDIG_PULSESIGHT_SECRET
+    and/or the tokens of AIRDIG_TOKEN_STORE=on / AIRDIG_TOKENS_FILE; without any of them it does not
+    start (AIRDIG_AUTH=off is accepted on loopback only).
     """
+    from airdig.edge.sources import pillar_tokens
     from airdig.pulsesight.serve import start_pulsesight
 
     settings = cli_context().settings
@@ -43,7 +47,14 @@ def serve(host: str, port: int, rules_files: tuple[str, ...], check: bool) -> No
         echo_json({"rules": [{"name": r.name, "mode": r.mode, "source": r.source} for r in rules],
                    "config": {k: v for k, v in cfg.__dict__.items() if k not in ("secret", "resolver_token")}})
         return
-    handle = start_pulsesight(settings, host, port, config=cfg, rules=rules)
+    tokens, owned = pillar_tokens(settings, "pulsesight", host, other_credential=bool(cfg.secret))
+    try:
+        handle = start_pulsesight(settings, host, port, config=cfg, rules=rules,
+                                  tokens=tokens.aprincipal if tokens is not None else None)
+    except BaseException:
+        for thing in owned:
+            thing.close()
+        raise
     click.echo(f"pulsesight: listening on {handle.url} ({len(rules)} rules)", err=True)
     done = threading.Event()
 
@@ -54,3 +65,5 @@ def serve(host: str, port: int, rules_files: tuple[str, ...], check: bool) -> No
     signal.signal(signal.SIGINT, _stop)
     done.wait()
     handle.stop()
+    for thing in owned:
+        thing.close()

@@ -179,9 +179,10 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
 @handle_errors
 def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconcile_every: float, once: bool,
            org: bool, role_name: str, external_id: str | None, no_publish: bool, workers: int) -> None:
-    """Re-read the scopes CloudTrail writes touched and publish their changes with the writer as actor.
+    """Re-describe what CloudTrail writes touched and publish the changes with the writer as actor.
 
-    Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
+    Security-group and instance writes re-describe just those resources; any other write re-reads its
+    (service, region) scope (counted as 'unmapped' in the summary). Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
     for SQS to deliver again; a message that is not CloudTrail is reported and dropped.
     """
     import signal
@@ -221,7 +222,8 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
             bus.close()
     st = follower.stats
     click.echo(f"skygraph follow: {st.messages} messages, {st.writes} writes, {st.ignored_records} ignored records, "
-               f"{st.bad_messages} bad messages, {st.scopes_read} scopes read, {st.scopes_failed} failed, "
+               f"{st.bad_messages} bad messages, {st.redescribed_writes} re-described ({st.redescribed_nodes} nodes), "
+               f"{st.unmapped_writes} unmapped, {st.scopes_read} scopes read, {st.scopes_failed} failed, "
                f"{st.published} events published", err=True)
     for failure in st.failures:
         click.echo(f"airdig: follow: {failure}", err=True)

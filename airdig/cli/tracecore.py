@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from airdig.cli.common import cli_context, handle_errors, settings_options
+from airdig.edge.sources import pillar_tokens
 from airdig.tracecore.serve import TraceCoreOptions, start_tracecore
 
 
@@ -36,16 +37,28 @@ def tracecore() -> None:
 @handle_errors
 def serve(host: str, otlp_grpc_port: int, otlp_http_port: int, no_aggregate: bool, no_store: bool,
           **given: Any) -> None:
-    """Run the OTLP receivers (gRPC and HTTP) and an aggregator until interrupted."""
+    """Run the OTLP receivers (gRPC and HTTP) and an aggregator until interrupted.
+
+    Auth (AIRDIG_AUTH, on by default; off only on loopback): both receivers need `Authorization: Bearer
+    <token>` (gRPC: `authorization` metadata), checked against AIRDIG_TOKEN_STORE=on (the engine's API
+    tokens) and/or AIRDIG_TOKENS_FILE; with auth on and neither set, it does not start."""
     settings = cli_context().settings
     if no_aggregate:
         given["aggregate"] = False
     if no_store:
         given["store_traces"] = False
     opts = TraceCoreOptions.from_settings(settings, **given)
-    handle = start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, options=opts)
+    tokens, owned = pillar_tokens(settings, "tracecore", host)
+    try:
+        handle = start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, options=opts, tokens=tokens)
+    except BaseException:
+        for thing in owned:
+            thing.close()
+        raise
+    handle.adopt(owned)
+    auth = "bearer tokens required" if tokens is not None else "auth off"
     click.echo(f"tracecore: OTLP gRPC on {host}:{handle.grpc_port}, HTTP on {host}:{handle.http_port} "
-               f"(route={opts.route}); Ctrl-C stops", err=True)
+               f"(route={opts.route}; {auth}); Ctrl-C stops", err=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -53,11 +53,12 @@ def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, ot
         svc = EngineService.from_settings(settings)
         svc.start()
         handles.append(svc)
-        tokens = Authenticator(svc.store, required=require_auth).aprincipal
+        authenticator = Authenticator(svc.store, required=require_auth)
+        tokens = authenticator.aprincipal
         engine_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{engine_port}"
         # the pillars share the engine's bus connection: one embedded log file, one writer per process
         handles.append(start_tracecore(settings, host, otlp_grpc_port, otlp_http_port, bus=svc.bus, policy=policy,
-                                       verify=tokens if require_auth else None))
+                                       tokens=authenticator if require_auth else None))
         ps_cfg = PulseSightConfig.load(settings)
         if ps_cfg.resolver_url == "http://127.0.0.1:8080":  # the default: point it at this engine
             ps_cfg = dataclasses.replace(ps_cfg, resolver_url=engine_url)

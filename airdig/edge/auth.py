@@ -12,7 +12,7 @@ app). Tokens are never read from the URL (they would land in access logs and bro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -22,6 +22,18 @@ from airdig.errors import Unauthorized
 
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 Verify = Callable[[str | None], Awaitable[Any]]
+
+
+class TokenCheck(Protocol):
+    """A source of bearer tokens usable from both worlds: ``aprincipal`` on the event loop (the HTTP
+    gate), ``principal`` from a worker thread (the gRPC receiver's interceptor). Both map the
+    ``Authorization`` value (``Bearer <token>``, or None) to the caller or raise :class:`Unauthorized`.
+    :class:`airdig.engine.auth.Authenticator` (the engine's token store) and
+    :class:`airdig.edge.tokenfile.TokenFile` (a static token file) are the two."""
+
+    def principal(self, authorization: str | None) -> Any: ...
+
+    async def aprincipal(self, authorization: str | None) -> Any: ...
 
 
 class AuthGate:

@@ -36,6 +36,23 @@ class RouteMetrics:
         self.app = app
         self.routes = routes
         self.counter = counter
+        # hot paths skip the re-matching: a path whose template is itself (a route without parameters,
+        # e.g. /graphql) is remembered, and so is each (template, status) child counter. Both are bounded
+        # by the app's routes and the HTTP status codes: a junk path never becomes a key.
+        self._static: dict[str, str] = {}  # route_template ignores the method (a partial match counts)
+        self._children: dict[tuple[str, str], Any] = {}
+
+    def _count(self, scope: Scope, code: int) -> None:
+        path = str(scope.get("path", ""))
+        template = self._static.get(path)
+        if template is None:
+            template = route_template(self.routes, scope)
+            if template == path:
+                self._static[path] = template
+        child = self._children.get((template, str(code)))
+        if child is None:
+            child = self._children[(template, str(code))] = self.counter.labels(template, str(code))
+        child.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,4 +68,4 @@ class RouteMetrics:
         try:
             await self.app(scope, receive, record)
         finally:
-            self.counter.labels(route_template(self.routes, scope), str(status["code"])).inc()
+            self._count(scope, status["code"])

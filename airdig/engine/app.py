@@ -22,6 +22,7 @@ from airdig.engine.api.graphql.schema import build_schema
 from airdig.engine.api.graphql.subscriptions import FanoutHub
 from airdig.engine.api.rest.intel_routes import intel_routes
 from airdig.engine.api.rest.routes import error_response, routes
+from airdig.engine.api.rest.view_routes import view_routes
 from airdig.engine.auth import OPEN_PATHS, Authenticator, principal_of, ws_principal
 from airdig.engine.service import EngineService
 from airdig.errors import AirDigError, Unauthorized
@@ -100,7 +101,7 @@ def build_app(service: EngineService, require_auth: bool = False, policy: EdgePo
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
     all_routes: list[BaseRoute] = [
-        *engine_probes(service).routes(), *routes(), *intel_routes(), *alert_routes(),
+        *engine_probes(service).routes(), *routes(), *intel_routes(), *view_routes(), *alert_routes(),
         Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
     open_paths = set(OPEN_PATHS)
     open_prefixes: tuple[str, ...] = ()

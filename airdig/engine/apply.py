@@ -22,6 +22,7 @@ from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge,
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
 DRIFT_KINDS = ("changed", "missing", "unmanaged")
+STATE_KEY = "state"  # details key of a resource change row: the node state it set (not served in timelines)
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -38,6 +39,7 @@ class Plan:
     health: list[tuple[Any, ...]] = field(default_factory=list)
     service_edges: list[tuple[Any, ...]] = field(default_factory=list)
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (channel, payload) fan-out
+    confirms: list[tuple[list[str], float, float | None]] = field(default_factory=list)  # ids, at, interval
 
     def extend(self, other: Plan) -> None:
         for f in fields(self):
@@ -105,6 +107,9 @@ def _plan_resource(ev: CloudEvent, plan: Plan) -> None:
         first_seen=ev.time, last_seen=ev.time, deleted_at=ev.time if action == "deleted" else None,
     ))
     plan.natives += [(n, node.id) for n in node.native_ids]
+    if action != "deleted" and ev.data.get("confirmed_at") is not None:
+        plan.confirms.append(([node.id], parse_time(ev.data["confirmed_at"], f"event {ev.id}: data.confirmed_at"),
+                              None))
     changed = ev.data.get("changed") or []
     if not isinstance(changed, list):
         raise InvalidInput(f"event {ev.id}", "data.changed must be a list of attribute paths")
@@ -114,10 +119,30 @@ def _plan_resource(ev: CloudEvent, plan: Plan) -> None:
     actor = ev.data.get("actor")
     details: dict[str, Any] = {"changed": changed} if changed else {}
     details.update(_scan_time(ev, node.attrs, action))
+    # the state this event sets, so the graph can be shown as of any time (airdig.engine.intel.asof)
+    details[STATE_KEY] = {"name": node.name or node.id, "attrs": node.attrs, "tags": node.tags,
+                          "managed_by": node.managed_by}
     plan.changes.append(ChangeRow(id=ev.id, node_id=node.id, time=ev.time, kind=action, source=ev.source,
                                   summary=summary, actor=actor if isinstance(actor, str) else None,
                                   details=details))
     plan.notices.append(("resourceUpdated", {"id": node.id, "action": action, "time": ev.time}))
+
+
+def _plan_confirm(ev: CloudEvent, plan: Plan) -> None:
+    """``airdig.resource.confirmed``: a read of a scope saw these nodes unchanged at ``confirmed_at``.
+    Only ``nodes.confirmed_at`` (and the scope's cadence, ``interval``) move; no version, no timeline row,
+    no fan-out — a confirmation is not a change."""
+    d = ev.data
+    src = f"event {ev.id}: data"
+    ids = d.get("nodes")
+    if not isinstance(ids, list) or not all(isinstance(x, str) and x for x in ids):
+        raise InvalidInput(src, "nodes must be a list of node ids")
+    at = parse_time(d.get("confirmed_at"), f"{src}.confirmed_at")
+    interval = d.get("interval")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0):
+        raise InvalidInput(src, "interval must be a non-negative number of seconds")
+    if ids:
+        plan.confirms.append((ids, at, float(interval) if interval is not None else None))
 
 
 def _bounds(value: Any, src: str) -> tuple[float | None, float | None]:
@@ -334,6 +359,7 @@ PLANNERS: dict[str, Callable[[CloudEvent, Plan], None]] = {
     "airdig.resource.created": _plan_resource,
     "airdig.resource.updated": _plan_resource,
     "airdig.resource.deleted": _plan_resource,
+    "airdig.resource.confirmed": _plan_confirm,
     "airdig.edge.observed": _plan_edge,
     "airdig.edge.deleted": _plan_edge,
     "airdig.change.recorded": _plan_change,
@@ -472,6 +498,8 @@ def _write(tx: SqlTx, plan: Plan) -> None:
         tx.upsert_nodes(plan.nodes)
     if plan.natives:
         tx.add_native_ids(plan.natives)
+    for ids, at, interval in plan.confirms:  # after the upsert: a node created in this batch is confirmed too
+        tx.confirm_nodes(ids, at, interval)
     if plan.edges:
         edges = _resolve_native_refs(tx, plan.edges)
         tx.upsert_edges([e for e, _ in edges], [v for _, v in edges])

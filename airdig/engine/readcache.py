@@ -5,6 +5,11 @@ Invalidation is by generation: every applied batch bumps the ``graph`` generatio
 write can never see the older state, on any replica. Entries also expire after ``ttl`` seconds.
 
     node = ReadCache(cache, store).node(node_id)
+    node = ReadCache(cache, store).peek(node_id)   # on the event loop: a hit of an in-process cache, or None
+
+``peek`` is the event loop's fast path: with the in-process cache (``memory://``) a hit costs no I/O,
+so ``resource(id)`` answers it without the hop to a worker thread; anything else (a miss, a cached
+"no such node", Redis) goes the thread way through :meth:`ReadCache.node`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,22 @@ class ReadCache:
         self.ttl = ttl
         self.hits = 0
         self.misses = 0
+        # an in-process cache answers without I/O: its hits may be read on the event loop
+        self.local = bool(getattr(cache, "in_process", False))
+
+    def peek(self, node_id: str) -> NodeRow | None:
+        """The cached node when the cache is in-process and holds it at the current generation; None
+        otherwise (then call :meth:`node` off the loop). Never touches the store."""
+        if not self.local:
+            return None
+        gen = self.cache.generation(GRAPH_GENERATION)
+        if gen < 0:
+            return None
+        raw = self.cache.get(f"node:{gen}:{node_id}")
+        if raw is None or raw == b"null":
+            return None
+        self.hits += 1
+        return NodeRow(**orjson.loads(raw))
 
     def node(self, node_id: str) -> NodeRow | None:
         gen = self.cache.generation(GRAPH_GENERATION)

@@ -12,6 +12,7 @@ from typing import Any
 
 from airdig.backends.interfaces import Bus, Cache, Store
 from airdig.backends.registry import open_bus, open_cache, open_store
+from airdig.engine.intel.workers import IntelPool
 from airdig.engine.metrics import EngineMetrics
 from airdig.engine.processor import EventProcessor
 from airdig.engine.readcache import GRAPH_GENERATION, ReadCache
@@ -40,6 +41,8 @@ class EngineService:
     liveness_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     _read_cache: ReadCache | None = None
     supervisor: Supervisor | None = None
+    # worker processes for rootCause (None: it runs in a worker thread); see airdig.engine.intel.workers
+    intel_pool: IntelPool | None = None
 
     def __post_init__(self) -> None:
         if self.supervisor is None:
@@ -75,7 +78,12 @@ class EngineService:
         cache = open_cache(settings.cache_url)
         return cls(store=store, bus=bus, cache=cache, group=settings.consumer_group, settings=settings)
 
-    def start(self, process_events: bool = True) -> None:
+    def start(self, process_events: bool = True, intel_workers: int = 0) -> None:
+        """``intel_workers``: processes for rootCause (0: worker threads of this process)."""
+        if intel_workers > 0 and self.intel_pool is None:
+            self.intel_pool = IntelPool(self.store.url if self.settings is None else self.settings.database_url,
+                                        intel_workers)
+            log.info("intel worker processes started", workers=intel_workers)
         if process_events:
             self.processor = EventProcessor(self.store, self.bus, self.cache, self.group, self.metrics,
                                             member_id=self.replica_id, supervisor=self.supervisor)
@@ -91,6 +99,8 @@ class EngineService:
             self.processor.stop()
         for close in reversed(self.closers):
             close()
+        if self.intel_pool is not None:
+            self.intel_pool.close()
         self.bus.close()
         self.cache.close()
         self.store.close()

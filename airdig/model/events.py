@@ -38,6 +38,7 @@ EVENT_TYPES: dict[str, str] = {
     "airdig.resource.created": TOPIC_RESOURCES,
     "airdig.resource.updated": TOPIC_RESOURCES,
     "airdig.resource.deleted": TOPIC_RESOURCES,
+    "airdig.resource.confirmed": TOPIC_RESOURCES,
     "airdig.edge.observed": TOPIC_RESOURCES,
     "airdig.edge.deleted": TOPIC_RESOURCES,
     "airdig.change.recorded": TOPIC_DRIFT,
@@ -147,8 +148,13 @@ class CloudEvent:
 
 
 def resource_event(action: str, node: Node, source: str, changed: list[str] | None = None,
-                   time: float | None = None, actor: str | None = None) -> CloudEvent:
-    """``airdig.resource.created|updated|deleted`` carrying the node snapshot."""
+                   time: float | None = None, actor: str | None = None,
+                   confirmed_at: float | None = None) -> CloudEvent:
+    """``airdig.resource.created|updated|deleted`` carrying the node snapshot.
+
+    ``confirmed_at`` (optional, never on ``deleted``): when the read that returned this snapshot was
+    made — the cloud's own confirmation that the node exists as described (see :func:`confirm_events`).
+    """
     if action not in ("created", "updated", "deleted"):
         raise ValueError(f"unknown resource action {action!r}")
     data: dict[str, Any] = {"node": node.to_dict()}
@@ -156,8 +162,32 @@ def resource_event(action: str, node: Node, source: str, changed: list[str] | No
         data["changed"] = changed
     if actor:
         data["actor"] = actor
+    if confirmed_at is not None and action != "deleted":
+        data["confirmed_at"] = to_rfc3339(confirmed_at)
     kwargs: dict[str, Any] = {} if time is None else {"time": time}
     return CloudEvent(type=f"airdig.resource.{action}", source=source, subject=node.id, data=data, **kwargs)
+
+
+CONFIRM_SUBJECT_PREFIX = "scope://"
+CONFIRM_CHUNK = 1000  # node ids per confirmation event: ~100 KB, well under Kafka's 1 MB default
+
+
+def confirm_events(scope: str, node_ids: list[str], at: float, source: str, interval: float | None = None,
+                   time: float | None = None, chunk: int = CONFIRM_CHUNK) -> list[CloudEvent]:
+    """``airdig.resource.confirmed``: the read of ``scope`` made at ``at`` saw these nodes unchanged.
+
+    A scan publishes only differences, so without this a node that never changes would look as old as
+    its last change. One event per ``chunk`` ids, keyed by the scope (``scope://<scope>``), with
+    ``interval`` = seconds since the scope's previous successful read (the scan cadence the UI judges
+    staleness by). Applying it only moves ``confirmed_at`` forward: no timeline row, no new version.
+    """
+    kwargs: dict[str, Any] = {} if time is None else {"time": time}
+    base: dict[str, Any] = {"scope": scope, "confirmed_at": to_rfc3339(at)}
+    if interval is not None:
+        base["interval"] = round(interval, 3)
+    return [CloudEvent(type="airdig.resource.confirmed", source=source, subject=CONFIRM_SUBJECT_PREFIX + scope,
+                       data={**base, "nodes": node_ids[i:i + chunk]}, **kwargs)
+            for i in range(0, len(node_ids), chunk)]
 
 
 def edge_event(action: str, edge: Edge, source: str, time: float | None = None) -> CloudEvent:

@@ -59,6 +59,7 @@ NODE_KINDS: dict[str, NodeKind] = {
         _K("aws.ec2.vpc", "aws", "VPC"),
         _K("aws.ec2.subnet", "aws", "VPC subnet"),
         _K("aws.ec2.route-table", "aws", "Route table"),
+        _K("aws.ec2.route", "aws", "Route of a route table (destination → target)"),
         _K("aws.ec2.internet-gateway", "aws", "Internet gateway"),
         _K("aws.ec2.nat-gateway", "aws", "NAT gateway"),
         _K("aws.ec2.security-group", "aws", "Security group with its rules"),

@@ -29,6 +29,7 @@ class NodeChange:
     # "created" is discovery, not a change); root cause places the change between then and now
     observed_since: float | None = None
     changed_at: float | None = None  # the object's own record of the change (a Kubernetes rollout)
+    confirmed_at: float | None = None  # when the read that returned this snapshot started (not on deletes)
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,23 @@ class EdgeChange:
     edge: Edge
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """The read of ``scope`` started at ``at`` saw ``node_ids`` exactly as before (no change event for
+    them): they are confirmed without being published again. ``interval``: seconds since the scope's
+    previous read, the cadence staleness is judged by."""
+
+    scope: str
+    at: float
+    node_ids: tuple[str, ...]
+    interval: float | None = None
+
+
 @dataclass
 class Changes:
     nodes: list[NodeChange] = field(default_factory=list)
     edges: list[EdgeChange] = field(default_factory=list)
+    confirmed: list[Confirmation] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.nodes if c.action == action)
@@ -71,20 +85,32 @@ def changed_paths(old: Node, new: Node) -> list[str]:
 
 
 def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | None = None,
-               present_edges: set[tuple[str, str, str]] | None = None) -> Changes:
-    """Changes of one scope; ``present`` ids (seen elsewhere this scan) are never reported deleted."""
+               present_edges: set[tuple[str, str, str]] | None = None, scope: str = "",
+               read_at: float | None = None, confirm_only: set[str] | None = None) -> Changes:
+    """Changes of one scope; ``present`` ids (seen elsewhere this scan) are never reported deleted.
+
+    With ``read_at`` (when this read of the scope started) created and updated nodes carry it as
+    ``confirmed_at`` and the unchanged ones are listed in one :class:`Confirmation` (only those in
+    ``confirm_only`` when given: a follow re-describe read just those, not the whole scope)."""
     ch = Changes()
     before = prev or ScopeGraph()
     since = prev.observed_at if prev is not None else None
+    unchanged: list[str] = []
     for nid, node in cur.nodes.items():
         old = before.nodes.get(nid)
         if old is None:
             ch.nodes.append(NodeChange("created", node, observed_since=since,
-                                       changed_at=_created_at(node) if prev is not None else None))
+                                       changed_at=_created_at(node) if prev is not None else None,
+                                       confirmed_at=read_at))
         else:
             paths = changed_paths(old, node)
             if paths:
-                ch.nodes.append(NodeChange("updated", node, tuple(paths), observed_since=since))
+                ch.nodes.append(NodeChange("updated", node, tuple(paths), observed_since=since, confirmed_at=read_at))
+            elif confirm_only is None or nid in confirm_only:
+                unchanged.append(nid)
+    if read_at is not None and unchanged:
+        interval = read_at - since if since is not None and read_at > since else None
+        ch.confirmed.append(Confirmation(scope, read_at, tuple(unchanged), interval))
     for nid, old in before.nodes.items():
         if nid not in cur.nodes and (present is None or nid not in present):
             ch.nodes.append(NodeChange("deleted", old, observed_since=since))
@@ -122,17 +148,20 @@ def _rollouts(created: list[Node]) -> dict[str, float]:
     return out
 
 
-def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | frozenset[str] = frozenset()) -> Changes:
-    """Changes of every scope read successfully this cycle."""
+def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | frozenset[str] = frozenset(),
+         read_at: Mapping[str, float] | None = None) -> Changes:
+    """Changes of every scope read successfully this cycle; ``read_at``: scope → when its read started
+    (scopes given there confirm their nodes, see :func:`diff_scope`)."""
     present = {n.id for n in current.nodes()}
     present_edges = {e.key for e in current.edges()}
     out = Changes()
     for scope, sg in current.scopes.items():
         if scope in failed:
             continue
-        ch = diff_scope(previous.get(scope), sg, present, present_edges)
+        ch = diff_scope(previous.get(scope), sg, present, present_edges, scope, (read_at or {}).get(scope))
         out.nodes.extend(ch.nodes)
         out.edges.extend(ch.edges)
+        out.confirmed.extend(ch.confirmed)
     rollouts = _rollouts([c.node for c in out.nodes if c.action == "created" and c.observed_since is not None]) \
         if any(c.node.kind == "k8s.deployment" for c in out.nodes) else {}
     for i, c in enumerate(out.nodes):
@@ -140,5 +169,5 @@ def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | 
         # server's record of that write, like a CloudTrail eventTime (the scanner's clock can lag it)
         uid = c.node.attrs.get("uid")
         if c.action == "updated" and c.node.kind == "k8s.deployment" and isinstance(uid, str) and uid in rollouts:
-            out.nodes[i] = NodeChange(c.action, c.node, c.changed, c.observed_since, rollouts[uid])
+            out.nodes[i] = NodeChange(c.action, c.node, c.changed, c.observed_since, rollouts[uid], c.confirmed_at)
     return out

@@ -28,6 +28,8 @@ class Fragment:
     scope: str
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    # when the read that produced it started (epoch s): the cloud confirmed every node at least then
+    read_at: float | None = None
 
     def add(self, node: Node) -> Node:
         """Add a node with its secrets already hidden (:mod:`airdig.model.redact`).

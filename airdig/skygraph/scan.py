@@ -23,7 +23,7 @@ from typing import Any
 
 from airdig.errors import AirDigError
 from airdig.logs import get_logger
-from airdig.model.events import CloudEvent, edge_event, now, resource_event, to_rfc3339
+from airdig.model.events import CloudEvent, confirm_events, edge_event, now, resource_event, to_rfc3339
 from airdig.skygraph import terraform
 from airdig.skygraph.aws import SERVICES
 from airdig.skygraph.aws import accounts as aws_accounts
@@ -238,7 +238,7 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
             except AirDigError as exc:
                 results.append(ScopeResult(scope, str(exc)))
         with ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="skygraph") as pool:
-            futures = {scope: pool.submit(task) for scope, task in runnable.items()}
+            futures = {scope: pool.submit(timed, task) for scope, task in runnable.items()}
             for scope, fut in futures.items():
                 try:
                     frag = fut.result()
@@ -255,6 +255,21 @@ def run_scan(opts: ScanOptions, state: GraphState, publish: Callable[[CloudEvent
     return report
 
 
+def timed(task: Task) -> Fragment:
+    """Run a scope's read and stamp the fragment with when it started (its nodes' confirmation time)."""
+    started = now()
+    frag = task()
+    if frag.read_at is None:
+        frag.read_at = started
+    return frag
+
+
+def confirms(scope: str) -> bool:
+    """Whether reading ``scope`` confirms its nodes: the cloud and Kubernetes APIs do; a Terraform
+    state file only says what was applied once, not that it still exists."""
+    return not scope.startswith("terraform/")
+
+
 def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphState,
            publish: Callable[[CloudEvent], None] | None, observed_at: float | None = None) -> ScanReport:
     """Resolve, diff, publish and save (the scopes' locks are held by the caller)."""
@@ -265,7 +280,8 @@ def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphSt
     graph = resolve(fragments, known)
     for scope in ok:
         graph.scopes.setdefault(scope, ScopeGraph())  # an empty scope is a result: its old nodes are gone
-    changes = diff(previous, graph, failed)
+    read_at = {f.scope: f.read_at for f in fragments if f.read_at is not None and confirms(f.scope)}
+    changes = diff(previous, graph, failed, read_at)
     published = 0
     if publish is not None:
         published = publish_changes(changes, publish)
@@ -279,16 +295,20 @@ def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphSt
 
 
 def change_events(changes: Changes, at: float | None = None) -> list[CloudEvent]:
-    """Events in apply order: nodes created/updated, edges observed, edges deleted, nodes deleted."""
+    """Events in apply order: nodes created/updated, edges observed, edges deleted, nodes deleted, then
+    the confirmations of the nodes that did not change."""
     t = now() if at is None else at
     events: list[CloudEvent] = []
     for c in changes.nodes:
         if c.action != "deleted":
-            events.append(_timed(resource_event(c.action, c.node, SOURCE, changed=list(c.changed) or None, time=t), c))
+            events.append(_timed(resource_event(c.action, c.node, SOURCE, changed=list(c.changed) or None, time=t,
+                                                confirmed_at=c.confirmed_at), c))
     events.extend(edge_event(c.action, c.edge, SOURCE, time=t) for c in changes.edges if c.action == "observed")
     events.extend(edge_event(c.action, c.edge, SOURCE, time=t) for c in changes.edges if c.action == "deleted")
     events.extend(_timed(resource_event("deleted", c.node, SOURCE, time=t), c)
                   for c in changes.nodes if c.action == "deleted")
+    for conf in changes.confirmed:
+        events.extend(confirm_events(conf.scope, list(conf.node_ids), conf.at, SOURCE, conf.interval, time=t))
     return events
 
 

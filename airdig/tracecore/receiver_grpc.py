@@ -4,11 +4,17 @@ Uses the service stubs generated in ``opentelemetry-proto``. Overload answers RE
 (queue full) or UNAVAILABLE (downstream failing), both retryable for OTLP exporters; oversized messages
 are refused by gRPC itself (RESOURCE_EXHAUSTED) at ``max_message_bytes``.
 
-    server = start_grpc(ingest, metrics, "127.0.0.1", 4317); ...; server.stop(grace=2)
+With ``tokens`` (auth on), every call needs the metadata ``authorization: Bearer <token>`` — what the
+collector's ``bearertokenauth`` extension and the SDKs' ``OTEL_EXPORTER_OTLP_HEADERS`` send. An
+interceptor checks it before the request is decoded and answers UNAUTHENTICATED otherwise; a token
+source that cannot be reached answers UNAVAILABLE (retryable). The token is never logged.
+
+    server = start_grpc(ingest, metrics, "127.0.0.1", 4317, tokens=authenticator); ...; server.stop(grace=2)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -19,10 +25,46 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from airdig.errors import BackendUnavailable
+from airdig.edge.auth import TokenCheck
+from airdig.errors import AirDigError, BackendUnavailable, Unauthorized
+from airdig.logs import get_logger
 from airdig.tracecore.decode import decode_message
 from airdig.tracecore.ingest import Ingest
 from airdig.tracecore.metrics import TraceCoreMetrics
+
+log = get_logger("tracecore.grpc")
+
+
+def _refuse(code: grpc.StatusCode, reason: str) -> Any:
+    def deny(request: Any, context: Any) -> Any:
+        context.abort(code, reason)
+    # no deserializer: the refused message is never decoded
+    return grpc.unary_unary_rpc_method_handler(deny)
+
+
+class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuses every call whose ``authorization`` metadata is not a valid ``Bearer <token>``."""
+
+    def __init__(self, tokens: TokenCheck, metrics: TraceCoreMetrics) -> None:
+        self.tokens = tokens
+        self.metrics = metrics
+
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
+        header: str | None = None
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization" and isinstance(value, str):
+                header = value
+                break
+        try:
+            self.tokens.principal(header)
+        except Unauthorized as exc:  # the message names what is wrong, never the token
+            self.metrics.requests.labels("grpc", "unauthenticated").inc()
+            return _refuse(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except AirDigError as exc:
+            log.warning("otlp grpc: token check failed", error=str(exc))
+            self.metrics.requests.labels("grpc", "unavailable").inc()
+            return _refuse(grpc.StatusCode.UNAVAILABLE, "token check unavailable; retry later")
+        return continuation(handler_call_details)
 
 
 class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
@@ -52,10 +94,13 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
-               max_message_bytes: int = 16 << 20, workers: int = 4, all_attributes: bool = False) -> Any:
-    """Start the server; returns the ``grpc.Server`` and sets ``server.port`` to the bound port."""
+               max_message_bytes: int = 16 << 20, workers: int = 4, all_attributes: bool = False,
+               tokens: TokenCheck | None = None) -> Any:
+    """Start the server; returns the ``grpc.Server`` and sets ``server.port`` to the bound port.
+    ``tokens``: the bearer-token check (None: no auth, for loopback dev mode only)."""
+    interceptors = [BearerInterceptor(tokens, metrics)] if tokens is not None else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
-                         maximum_concurrent_rpcs=workers * 16,
+                         interceptors=interceptors, maximum_concurrent_rpcs=workers * 16,
                          options=[("grpc.max_receive_message_length", max_message_bytes)])
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
         TraceServicer(ingest, metrics, all_attributes), server)

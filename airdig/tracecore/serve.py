@@ -21,7 +21,7 @@ import uvicorn
 from airdig.backends.http_auth import reader_auth
 from airdig.backends.interfaces import Bus, TraceStore
 from airdig.backends.registry import open_bus, open_trace_store
-from airdig.edge.auth import Verify
+from airdig.edge.auth import TokenCheck
 from airdig.edge.policy import EdgePolicy
 from airdig.errors import AirDigError, BackendUnavailable, ConfigError
 from airdig.logs import get_logger
@@ -86,6 +86,10 @@ class TraceCoreHandle:
     _http_thread: threading.Thread | None = None
     _owned: list[Any] = field(default_factory=list)
 
+    def adopt(self, things: list[Any]) -> None:
+        """Close ``things`` (each with ``close()``) when this handle stops, after everything else."""
+        self._owned.extend(things)
+
     def stop(self) -> None:
         """Stop receiving, drain the queue, flush the aggregator, close what we opened."""
         if self._grpc is not None:
@@ -111,8 +115,11 @@ def _serve_http(server: uvicorn.Server) -> None:
 def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int = 4317, http_port: int = 4318,
                     options: TraceCoreOptions | None = None, bus: Bus | None = None,
                     trace_store: TraceStore | None = None, extra_sinks: list[Sink] | None = None,
-                    policy: EdgePolicy | None = None, verify: Verify | None = None) -> TraceCoreHandle:
+                    policy: EdgePolicy | None = None, tokens: TokenCheck | None = None) -> TraceCoreHandle:
     """Start both receivers (port 0 = any free port) and, unless disabled, an aggregator.
+
+    ``tokens``: the bearer-token check both receivers apply (the engine's token store in ``airdig up``,
+    :func:`airdig.tracecore.tokens.token_check` standalone); None only when auth is off.
 
     ``bus``/``trace_store`` may be passed in (``airdig up`` shares its own); otherwise they are opened
     from the settings and closed by :meth:`TraceCoreHandle.stop`."""
@@ -160,11 +167,11 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
         return None
 
     grpc_server = start_grpc(ingest, metrics, host, grpc_port, max_message_bytes=opts.max_body_bytes,
-                             all_attributes=trace_store is not None)
+                             all_attributes=trace_store is not None, tokens=tokens)
     app = otlp_http_app(ingest, metrics, max_body_bytes=opts.max_body_bytes,
                         all_attributes=trace_store is not None, ready=ready,
                         policy=policy or EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
-                        verify=verify, live=aggregator.supervisor.liveness if aggregator is not None else None)
+                        verify=tokens.aprincipal if tokens is not None else None, live=aggregator.supervisor.liveness if aggregator is not None else None)
     config = uvicorn.Config(app, host=host, port=http_port, log_level="warning", lifespan="off",
                             access_log=False)
     http_server = uvicorn.Server(config)

@@ -11,7 +11,10 @@ measured in the same run with the same client: ``GET /healthz`` (the HTTP stack 
         bench/load/resource_under_rootcause.py --backend mysql
 
 Prints one JSON object. On a shared 2-core machine the client and the server compete for the same
-cores: the figures are a floor, not a capacity.
+cores: the figures are a floor, not a capacity. So each phase also reports the CPU the server used per
+request — ``server_cpu_ms_per_req``: the serving process's CPU seconds (``/proc``) over the requests
+answered in the phase (root causes included), independent of how busy the machine is — and the CPU of
+its intel worker processes (``workers_cpu_s``), where root causes run with ``--intel-workers`` > 0.
 """
 
 from __future__ import annotations
@@ -121,6 +124,34 @@ def get(port: int, path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def cpu_of(pid: int) -> tuple[float, float]:
+    """(CPU seconds of the serving process, CPU seconds of its worker processes)."""
+    return cpu_seconds(pid), sum(cpu_seconds(c) for c in children(pid))
+
+
 def summary(latencies: list[float], seconds: float) -> dict[str, float]:
     if not latencies:
         return {"requests": 0}
@@ -132,7 +163,7 @@ def summary(latencies: list[float], seconds: float) -> dict[str, float]:
 
 
 async def drive(port: int, make: Any, concurrency: int, seconds: float, max_requests: int,
-                background: int = 0, background_make: Any = None) -> dict[str, Any]:
+                background: int = 0, background_make: Any = None, pid: int | None = None) -> dict[str, Any]:
     latencies: list[float] = []
     bg_latencies: list[float] = []
     stop = time.monotonic() + seconds
@@ -165,21 +196,31 @@ async def drive(port: int, make: Any, concurrency: int, seconds: float, max_requ
         await asyncio.sleep(0.5)  # the root causes are under way before the measured phase starts
         stop = time.monotonic() + seconds
     started = time.monotonic()
+    bg_before = len(bg_latencies)
+    cpu0 = cpu_of(pid) if pid else (0.0, 0.0)
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     elapsed = time.monotonic() - started
+    cpu1 = cpu_of(pid) if pid else (0.0, 0.0)
+    bg_done = len(bg_latencies) - bg_before
     done.set()
     for t in bg:
         t.cancel()
     await asyncio.gather(*bg, return_exceptions=True)
     out: dict[str, Any] = summary(latencies, elapsed)
+    if pid:
+        served = len(latencies) + bg_done
+        out["server_cpu_s"] = round(cpu1[0] - cpu0[0], 2)
+        out["server_cpu_ms_per_req"] = round((cpu1[0] - cpu0[0]) * 1000 / served, 3) if served else None
+        out["workers_cpu_s"] = round(cpu1[1] - cpu0[1], 2)
     if background:
         out["root_cause"] = {"clients": background, **summary(bg_latencies, elapsed)}
     return out
 
 
-def start_engine(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_engine(port: int, env: dict[str, str], intel_workers: int | None) -> subprocess.Popen[bytes]:
+    extra = ["--intel-workers", str(intel_workers)] if intel_workers is not None else []
     proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "engine", "--host", "127.0.0.1", "--port", str(port),
-                             "--no-processor"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--no-processor", *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -204,6 +245,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16, help="resource(id) connections")
     ap.add_argument("--rootcause-clients", type=int, default=4)
     ap.add_argument("--max-requests", type=int, default=200_000, help="per phase")
+    ap.add_argument("--intel-workers", type=int, default=None,
+                    help="passed to `airdig engine` (omit for the engine's default, or for code without it)")
     args = ap.parse_args()
     data_dir = tempfile.mkdtemp(prefix="airdig-load-")
     env = {**os.environ, "AIRDIG_AUTH": "off", "AIRDIG_LOG_LEVEL": "warning", "AIRDIG_DATA_DIR": data_dir}
@@ -232,7 +275,7 @@ def main() -> None:
         seed(store_url, args.nodes, rng)
         seed_s = time.perf_counter() - t0
         port = free_port()
-        proc = start_engine(port, env)
+        proc = start_engine(port, env, args.intel_workers)
         try:
             n = args.nodes
 
@@ -249,14 +292,16 @@ def main() -> None:
             out: dict[str, Any] = {
                 "benchmark": "load_resource_under_rootcause", "backend": args.backend, "nodes": n,
                 "edges": n * 3, "seed_seconds": round(seed_s, 1), "cpus": os.cpu_count(),
-                "concurrency": args.concurrency, "seconds_per_phase": args.seconds}
+                "concurrency": args.concurrency, "seconds_per_phase": args.seconds,
+                "intel_workers": args.intel_workers, "load_average": os.getloadavg()[0]}
+            pid = proc.pid
             out["baseline_healthz"] = asyncio.run(drive(port, healthz, args.concurrency, args.seconds,
-                                                        args.max_requests))
+                                                        args.max_requests, pid=pid))
             out["resource_alone"] = asyncio.run(drive(port, resource, args.concurrency, args.seconds,
-                                                      args.max_requests))
+                                                      args.max_requests, pid=pid))
             out["resource_under_rootcause"] = asyncio.run(drive(
                 port, resource, args.concurrency, args.seconds, args.max_requests,
-                background=args.rootcause_clients, background_make=root_cause))
+                background=args.rootcause_clients, background_make=root_cause, pid=pid))
             out["aims"] = {"resource_req_per_s": ">= 2000", "resource_p99_ms_under_rootcause": "< 50"}
         finally:
             proc.terminate()

@@ -61,7 +61,7 @@ def halves(side: str) -> bytes:
 def aggregator(kafka_url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = {**os.environ, "AIRDIG_BUS_URL": kafka_url, "AIRDIG_DATA_DIR": str(tmp_path / name),
-           "AIRDIG_LOG_LEVEL": "error"}
+           "AIRDIG_LOG_LEVEL": "error", "AIRDIG_AUTH": "off"}
     proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "tracecore", "serve", "--host", "127.0.0.1",
                              "--otlp-http-port", str(port), "--otlp-grpc-port", str(_port()), "--no-store",
                              "--window", "3", "--pair-wait", "60"], env=env, stdout=subprocess.DEVNULL,

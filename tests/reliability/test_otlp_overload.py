@@ -55,7 +55,8 @@ def rss_mb(pid: int) -> float:
 
 def test_five_times_overload_of_the_otlp_http_receiver(kafka_url: str, tmp_path: Path, report: Report) -> None:
     port, grpc = _port(), _port()
-    env = {**os.environ, "AIRDIG_BUS_URL": kafka_url, "AIRDIG_DATA_DIR": str(tmp_path), "AIRDIG_LOG_LEVEL": "error"}
+    env = {**os.environ, "AIRDIG_BUS_URL": kafka_url, "AIRDIG_DATA_DIR": str(tmp_path), "AIRDIG_LOG_LEVEL": "error",
+           "AIRDIG_AUTH": "off"}
     log = (tmp_path / "tracecore.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "tracecore", "serve", "--host", "127.0.0.1",
                              "--otlp-http-port", str(port), "--otlp-grpc-port", str(grpc), "--no-aggregate",

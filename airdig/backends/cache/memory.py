@@ -26,6 +26,8 @@ class _Sub:
 class MemoryCache:
     """``memory://?max_entries=10000`` — an LRU with TTLs and synchronous local pub/sub."""
 
+    in_process = True  # no I/O: a read may run on the event loop (airdig.engine.readcache.ReadCache.peek)
+
     def __init__(self, url: str = "memory://", max_entries: int = 10000) -> None:
         self.url = url
         self.max_entries = max_entries

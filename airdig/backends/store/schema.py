@@ -104,6 +104,7 @@ NODES = Table("nodes", (
     C("version", "float"), C("first_seen", "float"), C("last_seen", "float"),
     C("deleted_at", "float", nullable=True),
     C("drift_status", "short", default="'unknown'"), C("drift_last_event", "medium", nullable=True),
+    C("confirmed_at", "float", nullable=True), C("confirm_interval", "float", nullable=True),
 ), ("id",), (("kind",), ("last_seen",), ("name",)))
 
 EDGES = Table("edges", (
@@ -174,6 +175,12 @@ MIGRATIONS: list[tuple[int, str, tuple[Step, ...]]] = [
     (2, "API tokens, alert deliveries", (API_TOKENS, ALERT_DELIVERIES)),
     (3, "hashed node keys and adjacency for graph walks", (ADJACENCY, NODE_KEYS)),
     (4, "leases: one replica works a scope at a time", (LEASES,)),
+    # last_seen is the time of the last event applied to a node (a change, a delete, a trace sighting),
+    # not when the cloud last confirmed it: a scan publishes only differences, so an unchanged node's
+    # last_seen stays at its last change. confirmed_at moves with every read that saw it.
+    (5, "nodes.confirmed_at / confirm_interval: when the cloud last confirmed a node, at what cadence",
+     (AddColumn("nodes", C("confirmed_at", "float", nullable=True)),
+      AddColumn("nodes", C("confirm_interval", "float", nullable=True)))),
 ]
 
 

@@ -20,6 +20,7 @@ import orjson
 
 from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
 from airdig.backends.store import migrations
+from airdig.backends.store.history import HistoryQueries
 from airdig.backends.store.queries import GraphQueries, time_range
 from airdig.backends.store.schema import MIGRATIONS, Step, Table
 from airdig.errors import AirDigError, ConfigError
@@ -31,7 +32,7 @@ NODE_COLS = ("id", "kind", "provider", "account", "region", "name", "attrs", "ta
 _NODE_SELECT = (
     "SELECT n.id, n.kind, n.provider, n.account, n.region, n.name, n.attrs, n.tags, n.managed_by, n.version, "
     "n.first_seen, n.last_seen, n.deleted_at, n.drift_status, n.drift_last_event, "
-    "h.status, h.reasons, h.since FROM nodes n LEFT JOIN health h ON h.node_id = n.id"
+    "h.status, h.reasons, h.since, n.confirmed_at, n.confirm_interval FROM nodes n LEFT JOIN health h ON h.node_id = n.id"
 )
 
 
@@ -116,6 +117,17 @@ class SqlTx:
             for r in rows
         ])
 
+    def confirm_nodes(self, node_ids: Sequence[str], at: float, interval: float | None) -> None:
+        """Move ``confirmed_at`` of these nodes forward to ``at`` (never back: confirmations of one node can
+        arrive out of order, from different scans or partitions); ``interval`` replaces the cadence when
+        given. Unknown ids are no-ops: a confirmation never creates a node."""
+        ids = sorted(set(node_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            self.run(f"UPDATE nodes SET confirm_interval = COALESCE(?, confirm_interval), confirmed_at = ? "
+                     f"WHERE id IN ({','.join('?' * len(chunk))}) AND (confirmed_at IS NULL OR confirmed_at < ?)",
+                     [interval, at, *chunk, at])
+
     def upsert_edges(self, rows: Sequence[EdgeRow], version: Sequence[float]) -> None:
         cols = ("id", "src", "dst", "type", "attrs", "version", "first_seen", "last_seen", "deleted_at")
         q = self._s.d.upsert("edges", cols, ("id",), "version", keep_min=("first_seen",), keep_max=("last_seen",))
@@ -170,7 +182,7 @@ class SqlTx:
         ])
 
 
-class SqlStore(GraphQueries):
+class SqlStore(GraphQueries, HistoryQueries):
     """A :class:`airdig.backends.interfaces.Store` over a DB-API driver chosen by the dialect."""
 
     def __init__(self, url: str, dialect: Dialect) -> None:
@@ -332,11 +344,15 @@ class SqlStore(GraphQueries):
             tags=loads(r[7]) or {}, managed_by=r[8], version=r[9], first_seen=r[10], last_seen=r[11],
             deleted_at=r[12], drift_status=r[13] or "unknown", drift_last_event=r[14],
             health_status=r[15] or "unknown", health_reasons=loads(r[16]) or [], health_since=r[17],
+            confirmed_at=r[18], confirm_interval=r[19],
         )
 
     def get_node(self, node_id: str) -> NodeRow | None:
         rows = self._read(_NODE_SELECT + " WHERE n.id = ?", (node_id,))
         return self._node(rows[0]) if rows else None
+
+    def _node_rows(self, where: str, params: Sequence[Any]) -> list[NodeRow]:
+        return [self._node(r) for r in self._read(_NODE_SELECT + " WHERE " + where, params)]
 
     def get_nodes(self, node_ids: Sequence[str]) -> dict[str, NodeRow]:
         out: dict[str, NodeRow] = {}

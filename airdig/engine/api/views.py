@@ -18,6 +18,20 @@ def ts(value: float | None) -> str | None:
     return to_rfc3339(value) if value is not None else None
 
 
+STALE_AFTER_MAX = 86400.0  # a node no read confirmed for a day is stale whatever its scan cadence
+
+
+def confirm_stale(n: NodeRow, at: float | None = None) -> bool | None:
+    """Whether the cloud has not confirmed the node for longer than two scan intervals of its scope, or
+    than a day; ``None`` when nothing ever confirmed it (a trace-only service, an older producer)."""
+    if n.confirmed_at is None:
+        return None
+    import time
+
+    limit = min(STALE_AFTER_MAX, 2 * n.confirm_interval) if n.confirm_interval else STALE_AFTER_MAX
+    return (time.time() if at is None else at) - n.confirmed_at > limit
+
+
 def node_view(n: NodeRow) -> dict[str, Any]:
     return {
         "id": n.id, "kind": n.kind, "provider": n.provider, "account": n.account, "region": n.region,
@@ -25,6 +39,7 @@ def node_view(n: NodeRow) -> dict[str, Any]:
         "health": {"status": n.health_status, "reasons": n.health_reasons, "since": ts(n.health_since)},
         "drift": {"status": n.drift_status, "lastEvent": n.drift_last_event},
         "firstSeen": ts(n.first_seen), "lastSeen": ts(n.last_seen), "deletedAt": ts(n.deleted_at),
+        "confirmedAt": ts(n.confirmed_at), "confirmInterval": n.confirm_interval, "confirmStale": confirm_stale(n),
     }
 
 
@@ -66,10 +81,16 @@ def node_filter(kind: str | None = None, provider: str | None = None, account: s
                       drift=drift, changed_since=changed_since, include_deleted=include_deleted)
 
 
+def public_details(details: dict[str, Any]) -> dict[str, Any]:
+    """A change row's details as served: without the node-state snapshot a resource change keeps for
+    time travel (``details.state``: the whole attrs, as large as the node itself)."""
+    return {k: v for k, v in details.items() if k != "state"} if "state" in details else details
+
+
 def change_view(c: ChangeRow, writers: list[PathWriters] | None = None) -> dict[str, Any]:
     """A change row; ``writers`` (scan diffs: who set each changed attribute) is added when given."""
     out: dict[str, Any] = {"id": c.id, "resourceId": c.node_id, "time": ts(c.time), "kind": c.kind,
-                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": c.details}
+                           "source": c.source, "actor": c.actor, "summary": c.summary, "details": public_details(c.details)}
     if writers is not None:
         out["writers"] = [{"path": p.path, "writer": writer_view(p.writer),
                            "writers": [writer_view(w) for w in p.writers]} for p in writers]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow, Store
+from airdig.engine.intel import asof
 from airdig.engine.intel.graphwalk import walk
 from airdig.errors import InvalidInput, NotFound
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, to_rfc3339
@@ -43,13 +44,17 @@ def check_edge_types(types: Sequence[str] | None) -> list[str] | None:
 
 @dataclass
 class Neighborhood:
-    nodes: list[NodeRow]
+    nodes: list[asof.NodeAt]
     edges: list[EdgeRow]
     truncated: bool
 
 
-def neighbors(store: Store, node_id: str, depth: int, edge_types: Sequence[str] | None, first: int) -> Neighborhood:
-    """Nodes within ``depth`` hops in either direction (at most ``first``), and the edges among them."""
+def neighbors(store: Store, node_id: str, depth: int, edge_types: Sequence[str] | None, first: int,
+              at: float | None = None) -> Neighborhood:
+    """Nodes within ``depth`` hops in either direction (at most ``first``), and the edges among them;
+    with ``at``, the nodes and edges that existed then, each node as of then."""
+    if at is not None:
+        return _neighbors_at(store, node_id, depth, edge_types, first, at)
     if not 1 <= depth <= MAX_NEIGHBOR_DEPTH:
         raise InvalidInput("depth", f"must be between 1 and {MAX_NEIGHBOR_DEPTH}, got {depth}")
     root = resolve_id(store, node_id)
@@ -78,7 +83,29 @@ def neighbors(store: Store, node_id: str, depth: int, edge_types: Sequence[str] 
             break
     found = store.get_nodes(seen)
     kept = [e for e in edges.values() if e.src in seen_set and e.dst in seen_set]
-    return Neighborhood(nodes=[found[i] for i in seen if i in found], edges=kept, truncated=truncated)
+    return Neighborhood(nodes=[asof.NodeAt(found[i], None) for i in seen if i in found], edges=kept,
+                        truncated=truncated)
+
+
+def _neighbors_at(store: Store, node_id: str, depth: int, edge_types: Sequence[str] | None, first: int,
+                  at: float) -> Neighborhood:
+    from airdig.engine.intel import neighborhood
+
+    if not 1 <= depth <= MAX_NEIGHBOR_DEPTH:
+        raise InvalidInput("depth", f"must be between 1 and {MAX_NEIGHBOR_DEPTH}, got {depth}")
+    root = resolve_id(store, node_id)
+    types = check_edge_types(edge_types)
+    ids, links, _ = neighborhood.walk(store, root, depth, types, at)
+    briefs = asof.nodes_at(store, ids, at, brief=True)
+    if root not in briefs:
+        raise NotFound("resource", f"{node_id} (at that time)")
+    kept_ids = [i for i in ids if i in briefs]
+    page = kept_ids[:first]
+    keep = set(page)
+    found = asof.nodes_at(store, page, at)
+    met = {lk for lk in links if lk[0] in keep and lk[1] in keep}
+    edges = [e for e in store.edges(page, "out", types) if (e.src, e.dst, e.type) in met]
+    return Neighborhood(nodes=[found[i] for i in page if i in found], truncated=len(kept_ids) > first, edges=edges)
 
 
 @dataclass
@@ -110,7 +137,7 @@ def timeline(store: Store, node_id: str | None, since: float | None, until: floa
         return store.changes(root, since, until, first)
     if hops > MAX_NEIGHBOR_DEPTH:
         raise InvalidInput("hops", f"must be between 0 and {MAX_NEIGHBOR_DEPTH}, got {hops}")
-    ids = [n.id for n in neighbors(store, root, hops, None, 500).nodes] or [root]
+    ids = [n.node.id for n in neighbors(store, root, hops, None, 500).nodes] or [root]
     return store.changes_of(ids, since, until, limit=first)
 
 

@@ -44,6 +44,9 @@ _T, _TABLE = "aws.sns.topic", "aws.dynamodb.table"
 _EKS, _NG, _EC = "aws.eks.cluster", "aws.eks.nodegroup", "aws.elasticache.cluster"
 
 _EC2_ARN = "arn:aws:ec2:<region>:<account>:{}/<id>"
+_ROUTE, _POLICY, _USER = "aws.ec2.route", "aws.iam.policy", "aws.iam.user"
+_ROUTE_TARGETS = (_IGW, _NAT, _ENI, _INST, "aws.ec2.vpc-endpoint", "aws.ec2.vpc-peering-connection",
+                  "aws.ec2.transit-gateway", "aws.ec2.egress-only-internet-gateway")
 
 # service → kinds, in the scanner's order (airdig.skygraph.aws.SERVICES)
 SPECS: dict[str, tuple[KindSpec, ...]] = {
@@ -53,10 +56,10 @@ SPECS: dict[str, tuple[KindSpec, ...]] = {
         KindSpec(_SUBNET, ("ec2:DescribeSubnets",), E(_SUBNET, "contains", _NAT) + E(_SUBNET, "network", _INST, _ENI),
                  "the API's SubnetArn", "subnet id"),
         KindSpec(_RT, ("ec2:DescribeRouteTables",),
-                 E(_RT, "network", _SUBNET) + E(_RT, "depends_on", _IGW, _NAT, _ENI, _INST, "aws.ec2.vpc-endpoint",
-                                                "aws.ec2.vpc-peering-connection", "aws.ec2.transit-gateway",
-                                                "aws.ec2.egress-only-internet-gateway"),
+                 E(_RT, "network", _SUBNET) + E(_RT, "contains", _ROUTE) + E(_RT, "depends_on", *_ROUTE_TARGETS),
                  _EC2_ARN.format("route-table"), "route table id"),
+        KindSpec(_ROUTE, ("ec2:DescribeRouteTables",), E(_ROUTE, "depends_on", *_ROUTE_TARGETS),
+                 "arn:aws:ec2:<region>:<account>:route-table/<id>/route/<destination CIDR or prefix list>"),
         KindSpec(_IGW, ("ec2:DescribeInternetGateways",), (), _EC2_ARN.format("internet-gateway"), "gateway id"),
         KindSpec(_NAT, ("ec2:DescribeNatGateways",), (), _EC2_ARN.format("natgateway"), "gateway id, public IPs"),
         KindSpec(_SG, ("ec2:DescribeSecurityGroups",), E(_SG, "network", _SG, _INST, _ENI),
@@ -115,8 +118,12 @@ SPECS: dict[str, tuple[KindSpec, ...]] = {
                              "arn:aws:elasticache:<region>:<account>:cluster:<id>", "cluster id, endpoints"),),
     "iam": (
         KindSpec(_ROLE, ("iam:ListRoles", "iam:ListRoleTags", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"),
-                 natives="role id"),
+                 E(_ROLE, "depends_on", _POLICY), natives="role id"),
         KindSpec(_PROFILE, ("iam:ListInstanceProfiles",), E(_PROFILE, "depends_on", _ROLE), natives="profile id, name"),
+        KindSpec(_USER, ("iam:ListUsers", "iam:ListUserTags", "iam:ListAttachedUserPolicies", "iam:ListUserPolicies"),
+                 E(_USER, "depends_on", _POLICY), natives="user id, name"),
+        KindSpec(_POLICY, ("iam:ListPolicies (Scope=Local: customer managed)", "iam:ListPolicyTags"),
+                 natives="policy id"),
     ),
     "s3": (KindSpec("aws.s3.bucket", ("s3:ListBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging",
                                       "s3:GetBucketEncryption", "s3:GetBucketVersioning"),

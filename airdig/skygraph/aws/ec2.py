@@ -1,10 +1,12 @@
-"""EC2 and VPC: VPCs, subnets, route tables, gateways, security groups, ENIs, instances, volumes,
-launch templates.
+"""EC2 and VPC: VPCs, subnets, route tables and their routes, gateways, security groups, ENIs,
+instances, volumes, launch templates.
 
 Edges: VPC contains subnet / route table / gateway / security group; subnet and security group
 ``network`` → instance, ENI; a security group rule that names another group → ``network`` edge from the
 group holding the rule to the group it names (a change to the rule reaches that group's members);
-route table ``network`` → associated subnet and ``depends_on`` → its gateways; instance ``depends_on``
+route table ``network`` → associated subnet, ``contains`` → each route (``aws.ec2.route``, id
+``<route table ARN>/route/<destination>``) and ``depends_on`` → its gateways; a route ``depends_on`` →
+its target (IGW, NAT, Transit Gateway, peering, ENI, instance, VPC endpoint…); instance ``depends_on``
 its volumes, ENIs and instance profile; volume ``depends_on`` its KMS key.
 """
 
@@ -29,6 +31,12 @@ _CALLS = (
     ("describe_volumes", "Volumes"),
     ("describe_launch_templates", "LaunchTemplates"),
 )
+
+
+_ROUTE_DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
+_ROUTE_TARGETS = ("GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId", "VpcPeeringConnectionId",
+                  "TransitGatewayId", "EgressOnlyInternetGatewayId", "CarrierGatewayId", "LocalGatewayId",
+                  "CoreNetworkArn")
 
 
 def get_ec2(clients: Clients, where: Where) -> dict[str, Any]:
@@ -67,11 +75,17 @@ def transform_ec2(raw: dict[str, Any], where: Where, scope: str) -> Fragment:
         for assoc in each(rt.get("Associations")):
             f.link(rid, "network", assoc.get("SubnetId"))
         for route in each(rt.get("Routes")):
-            for key in ("GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId", "VpcPeeringConnectionId",
-                        "TransitGatewayId", "EgressOnlyInternetGatewayId"):
+            dest = next((route[k] for k in _ROUTE_DESTINATIONS if route.get(k)), None)
+            # a route is its own node too (what a change to one route reaches), named by its destination
+            route_id = f"{rid}/route/{dest}" if dest else None
+            if route_id:
+                f.add(node("aws.ec2.route", route_id, where, f"{rt['RouteTableId']} {dest}", dict(route)))
+                f.link(rid, "contains", route_id)
+            for key in _ROUTE_TARGETS:
                 gw = route.get(key)
                 if gw and gw != "local":
-                    f.link(rid, "depends_on", gw)
+                    f.link(rid, "depends_on", gw)  # kept: walks from a subnet reach its gateways in one hop
+                    f.link(route_id, "depends_on", gw)
     for igw in each(raw.get("InternetGateways")):
         tags = tag_list(igw.get("Tags"))
         gid = where.arn("aws.ec2.internet-gateway", igw["InternetGatewayId"])

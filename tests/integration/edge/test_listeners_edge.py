@@ -143,10 +143,11 @@ def test_with_auth_on_every_listener_asks_for_the_engines_token(tmp_path: Path) 
     svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"))
     svc.start(process_events=False)
     token, _ = TokenService(store).create("ops", "viewer")
-    verify = Authenticator(store, required=True).aprincipal
+    authenticator = Authenticator(store, required=True)
+    verify = authenticator.aprincipal
     loopback = EdgePolicy.for_bind("127.0.0.1")
     tc = start_tracecore(settings, "127.0.0.1", 0, 0, options=TraceCoreOptions(route="local", aggregate=False,
-                                                                              store_traces=False), verify=verify)
+                                                                              store_traces=False), tokens=authenticator)
     ps = start_pulsesight(settings, "127.0.0.1", 0, config=PulseSightConfig(resolver_url=None), rules=[],
                           sources={}, evaluate=False, tokens=verify)
     gql = json.dumps(GQL).encode()

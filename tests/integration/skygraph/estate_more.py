@@ -41,6 +41,15 @@ def build_more(t: Topology) -> Topology:
                tgw_rt=tgw_rt["TransitGatewayRouteTableId"], eigw=eigw["EgressOnlyInternetGatewayId"],
                eip=eip["AllocationId"], eip_ip=eip["PublicIp"])
     arns["tgw"] = tgw["TransitGatewayArn"]
+    # --- IAM users and customer managed policies (attached to a user and to a role)
+    iam = c("iam")
+    pol = iam.create_policy(PolicyName="orders-read", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", '
+        '"Resource": "*"}]}'))["Policy"]["Arn"]
+    user = iam.create_user(UserName="ci", Tags=[{"Key": "team", "Value": "platform"}])["User"]["Arn"]
+    iam.attach_user_policy(UserName="ci", PolicyArn=pol)
+    iam.attach_role_policy(RoleName="worker-role", PolicyArn=pol)
+    arns.update(policy_orders=pol, user_ci=user)
 
     # --- listener rule, Classic ELB
     elb = c("elbv2")

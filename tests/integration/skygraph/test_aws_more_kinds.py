@@ -38,7 +38,8 @@ def test_new_kinds_and_their_edges(topology: Topology, data_dir: Path) -> None:
            "aws.kinesis.stream", "aws.firehose.delivery-stream", "aws.kafka.cluster", "aws.opensearch.domain",
            "aws.autoscaling.policy", "aws.apigateway.rest-api", "aws.apigateway.stage", "aws.apigatewayv2.api",
            "aws.apigatewayv2.stage", "aws.apigatewayv2.integration", "aws.route53.hosted-zone",
-           "aws.route53.record-set", "aws.cloudfront.distribution"}
+           "aws.route53.record-set", "aws.cloudfront.distribution", "aws.ec2.route", "aws.iam.user",
+           "aws.iam.policy"}
     assert new - kinds == set()
     assert len({k for k in kinds if k.startswith("aws.")}) >= 60
 
@@ -52,6 +53,13 @@ def test_new_kinds_and_their_edges(topology: Topology, data_dir: Path) -> None:
         (vpc, "contains", ec2("vpc-endpoint", ids["vpce"])),
         (rt, "depends_on", ec2("vpc-endpoint", ids["vpce"])),
         (rt, "depends_on", ec2("vpc-peering-connection", ids["pcx"])),
+        # routes as nodes: the table contains the route, the route depends on its target
+        (rt, "contains", f"{rt}/route/10.1.0.0/16"),
+        (f"{rt}/route/10.1.0.0/16", "depends_on", ec2("vpc-peering-connection", ids["pcx"])),
+        (f"{rt}/route/0.0.0.0/0", "depends_on", ec2("internet-gateway", ids["igw"])),
+        # IAM: a user and a role depend on the customer managed policy attached to them
+        (arns["user_ci"], "depends_on", arns["policy_orders"]),
+        (topology.arns["fn_role"], "depends_on", arns["policy_orders"]),
         (ec2("vpc-peering-connection", ids["pcx"]), "network", ec2("vpc", ids["other_vpc"])),
         (arns["tgw"], "contains", ec2("transit-gateway-attachment", ids["tgw_att"])),
         (arns["tgw"], "contains", ec2("transit-gateway-route-table", ids["tgw_rt"])),
@@ -133,4 +141,8 @@ def test_new_kinds_and_their_edges(topology: Topology, data_dir: Path) -> None:
     blob = orjson.dumps(report.graph.to_json()) + b"".join(p.read_bytes() for p in data_dir.rglob("*.json"))
     assert b"hunter2-do-not-leak" not in blob
     # a rescan of an unchanged estate publishes nothing (no volatile field left in the new kinds)
-    assert run_scan(OPTS, GraphState(data_dir)).changes.nodes == []
+    # (moto issues a requested certificate 60 s after the request: on a loaded machine the two scans can
+    # straddle that moment, which is a real change of the certificate, not a volatile field)
+    changes = run_scan(OPTS, GraphState(data_dir)).changes.nodes
+    assert [c for c in changes if not (c.node.kind == "aws.acm.certificate" and c.node.attrs.get("Status") == "ISSUED"
+                                       and set(c.changed) <= {"attrs.Status", "attrs.DomainValidationOptions"})] == []

@@ -135,9 +135,14 @@ def test_rescan_publishes_exactly_the_differences(topology, data_dir: Path, bus:
     # the first scan of a scope discovers; it records no change (root cause never ranks it)
     assert all(e.data.get("discovered") is True for e in events if e.type == "airdig.resource.created")
 
-    # an unchanged estate publishes nothing
+    # an unchanged estate publishes no change, only the confirmation of every node, scope by scope
     second_started = time.time()
-    assert run_scan(OPTS, state, publish).published == 0
+    second = run_scan(OPTS, state, publish)
+    bus.flush()
+    confirmed = _drain(bus, "t-events", second.published)
+    assert {e.type for e in confirmed} == {"airdig.resource.confirmed"}
+    assert sorted(n for e in confirmed for n in e.data["nodes"]) == sorted(n.id for n in first.graph.nodes())
+    assert all(parse_time(e.data["confirmed_at"]) >= second_started and e.data["interval"] > 0 for e in confirmed)
 
     # delete an instance and change a security group rule
     client.terminate_instances(InstanceIds=[batch["InstanceId"]])
@@ -149,7 +154,7 @@ def test_rescan_publishes_exactly_the_differences(topology, data_dir: Path, bus:
     bus.flush()
     events = _drain(bus, "t-events", third.published)
     assert len(events) == third.published
-    resources = [e for e in events if e.type.startswith("airdig.resource.")]
+    resources = [e for e in events if e.type.startswith("airdig.resource.") and not e.type.endswith(".confirmed")]
     instance = ec2("instance", batch["InstanceId"])
     deleted = [e for e in resources if e.type == "airdig.resource.deleted"]
     updated = [e for e in resources if e.type == "airdig.resource.updated"]
@@ -162,6 +167,7 @@ def test_rescan_publishes_exactly_the_differences(topology, data_dir: Path, bus:
     assert updated[0].subject == ec2("security-group", ids["sg_db"])
     assert updated[0].data["changed"] == ["attrs.IpPermissions"]
     assert updated[0].data["node"]["attrs"]["IpPermissions"][0]["FromPort"] == 6432
+    assert all("confirmed_at" in e.data for e in updated)
     # the change happened after the previous scan started and before this one reported it
     for e in resources:
         lo, hi = (parse_time(x) for x in e.data["observed_between"])

@@ -80,10 +80,14 @@ def test_follow_rereads_touched_scopes_and_names_the_writer(topology: Topology, 
     st = follower.stats
     assert (st.messages, st.writes, st.ignored_records, st.bad_messages, st.scopes_failed) == (5, 3, 1, 1, 0)
     assert st.failures[0].startswith("message ") and "JSONDecodeError" in st.failures[0]
-    # only the touched scopes were read: ec2 + vpclinks and sqs in the region, iam globally
-    assert st.scopes_read == 4
+    # the security group alone was re-described (mapped write); sqs in the region and iam globally were
+    # re-read as scopes (writes not mapped to their resources)
+    assert (st.scopes_read, st.redescribed_writes, st.redescribed_nodes, st.unmapped_writes) == (3, 1, 1, 2)
+    confirmed_scopes = {e.data["scope"] for e in events if e.type == "airdig.resource.confirmed"}
+    assert confirmed_scopes <= {f"sqs/{REGION}", "iam/global"}, confirmed_scopes
 
-    resources = {(e.type, e.subject): e for e in events if e.type.startswith("airdig.resource.")}
+    resources = {(e.type, e.subject): e for e in events
+                 if e.type.startswith("airdig.resource.") and e.type != "airdig.resource.confirmed"}
     sg = resources[("airdig.resource.updated", topology.ec2_arn("security-group", ids["sg_db"]))]
     assert sg.data["actor"] == ALICE and sg.data["changed"] == ["attrs.IpPermissions"]
     queue = resources[("airdig.resource.created", f"arn:aws:sqs:{REGION}:{ACCOUNT}:late")]
@@ -108,9 +112,98 @@ def test_a_busy_scope_leaves_its_message_for_redelivery(topology: Topology, data
         follower.step()
     assert follower.stats.scopes_failed == 1 and events == []
     follower.step()  # redelivered (visibility timeout 0 here), now read
-    assert [(e.type, e.data.get("actor")) for e in events if e.type.startswith("airdig.resource.")] == [
+    assert [(e.type, e.data.get("actor")) for e in events if e.type in ("airdig.resource.created",
+                                                                         "airdig.resource.updated")] == [
         ("airdig.resource.created", BOB)]
     assert follower.step() == 0
+
+
+def test_a_mapped_write_redescribes_only_the_resources_it_touched(topology: Topology, data_dir: Path) -> None:
+    """AuthorizeSecurityGroupIngress on sg_db re-reads sg_db alone (DescribeSecurityGroups filtered to it):
+    a change to sg_web made without a record is not seen until a scope read, the edges other sections drew
+    to sg_db stay, only sg_db is confirmed; DeleteSecurityGroup deletes; a write not mapped (CreateTags on a
+    subnet) falls back to the scope re-read."""
+    ids = topology.ids
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], services=["ec2"], k8s=False), state)
+    before = state.load(f"ec2/{REGION}")
+    assert before is not None
+    db, web = topology.ec2_arn("security-group", ids["sg_db"]), topology.ec2_arn("security-group", ids["sg_web"])
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.authorize_security_group_ingress(GroupId=ids["sg_db"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 6432, "ToPort": 6432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    ec2.authorize_security_group_ingress(GroupId=ids["sg_web"], IpPermissions=[  # no record: not followed
+        {"IpProtocol": "tcp", "FromPort": 9999, "ToPort": 9999, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ALICE,
+        {"groupId": ids["sg_db"], "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 6432}]}},
+        {"_return": True, "securityGroupRuleSet": {"items": [{"groupId": ids["sg_db"]}]}})))
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0)
+    follower.step()
+    st = follower.stats
+    assert (st.redescribed_writes, st.redescribed_nodes, st.unmapped_writes, st.scopes_failed) == (1, 1, 0, 0)
+    changed = [(e.type, e.subject, e.data.get("actor")) for e in events if e.type != "airdig.resource.confirmed"]
+    assert changed == [("airdig.resource.updated", db, ALICE)]  # not sg_web: it was not read
+    assert "confirmed_at" in events[0].data and [e for e in events if e.type == "airdig.resource.confirmed"] == []
+    after = state.load(f"ec2/{REGION}")
+    assert after is not None and after.observed_at == before.observed_at
+    assert set(after.nodes) == set(before.nodes) and set(after.edges) == set(before.edges)
+    assert after.nodes[web] == before.nodes[web] and after.nodes[db] != before.nodes[db]
+    # its own edges are drawn again from the new answer (its rule names sg_web), the rest left as they were
+    assert (db, "network", web) in after.edges and after.edges == before.edges
+
+    # a group created, then deleted: the describe returns it, then no longer does; its edges go with it
+    created = ec2.create_security_group(GroupName="spare2", Description="spare2", VpcId=ids["vpc"])["GroupId"]
+    events.clear()
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "CreateSecurityGroup", BOB, {"groupName": "spare2", "vpcId": ids["vpc"]},
+        {"_return": True, "groupId": created})))
+    follower.step()
+    new_sg = topology.ec2_arn("security-group", created)
+    assert [(e.type, e.subject, e.data.get("actor")) for e in events if e.type.startswith("airdig.resource.")] == [
+        ("airdig.resource.created", new_sg, BOB)]
+    assert any(e.type == "airdig.edge.observed" and e.data["edge"]["dst"] == new_sg for e in events)  # vpc contains
+    ec2.delete_security_group(GroupId=created)
+    events.clear()
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "DeleteSecurityGroup", CAROL, {"groupId": created}, {"_return": True})))
+    follower.step()
+    assert [(e.type, e.subject, e.data.get("actor")) for e in events if e.type.startswith("airdig.resource.")] == [
+        ("airdig.resource.deleted", new_sg, CAROL)]
+    assert any(e.type == "airdig.edge.deleted" and e.data["edge"]["dst"] == new_sg for e in events)
+
+    # tags on a subnet: not mapped, so the ec2 and vpclinks scopes are read whole
+    events.clear()
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "CreateTags", ALICE, {"resourcesSet": {"items": [{"resourceId": ids["sub_a"]}]},
+                                                   "tagSet": {"items": [{"key": "k", "value": "v"}]}})))
+    before_unmapped = follower.stats.unmapped_writes
+    follower.step()
+    assert follower.stats.unmapped_writes == before_unmapped + 1
+    assert f"ec2/{REGION}" in {e.data["scope"] for e in events if e.type == "airdig.resource.confirmed"}
+
+
+def test_writes_map_to_the_resources_they_touched() -> None:
+    from airdig.skygraph.follow_targets import Target, targets_of
+
+    rec = record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ALICE, {"groupId": "sg-0123456789abcdef0"})
+    assert targets_of(rec) == [Target("SecurityGroups", ("sg-0123456789abcdef0",))]
+    rec = record("ec2.amazonaws.com", "StopInstances", ALICE, {"instancesSet": {"items": [
+        {"instanceId": "i-0aaaaaaaaaaaaaaaa"}, {"instanceId": "i-0bbbbbbbbbbbbbbbb"}]}})
+    assert targets_of(rec) == [Target("Reservations", ("i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"))]
+    tags = record("ec2.amazonaws.com", "CreateTags", ALICE, {"resourcesSet": {"items": [
+        {"resourceId": "sg-0123456789abcdef0"}, {"resourceId": "i-0aaaaaaaaaaaaaaaa"}]}})
+    assert targets_of(tags) == [Target("SecurityGroups", ("sg-0123456789abcdef0",)),
+                                Target("Reservations", ("i-0aaaaaaaaaaaaaaaa",))]
+    mixed = record("ec2.amazonaws.com", "CreateTags", ALICE, {"resourcesSet": {"items": [
+        {"resourceId": "sg-0123456789abcdef0"}, {"resourceId": "vol-0123456789abcdef0"}]}})
+    assert targets_of(mixed) is None  # a volume too: not mapped, the scope is re-read
+    assert targets_of(record("ec2.amazonaws.com", "RunInstances", ALICE, {"instanceType": "t3.micro"},
+                             {"instancesSet": {"items": [{"instanceId": "i-0aaaaaaaaaaaaaaaa"}]}})) is None
+    assert targets_of(record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ALICE, {})) is None
+    assert targets_of(record("sqs.amazonaws.com", "CreateQueue", ALICE, {"queueName": "q"})) is None
 
 
 def test_reads_failures_and_unknown_services_are_not_writes() -> None:
@@ -141,6 +234,24 @@ def test_org_follow_rereads_the_writing_account_only(org: dict[str, str], data_d
         (f"arn:aws:sqs:{REGION}:{prod}:late", f"arn:aws:sts::{prod}:assumed-role/deployer/bob")]
     saved = state.load(f"sqs/{prod}/{REGION}")
     assert saved is not None and f"arn:aws:sqs:{REGION}:{prod}:late" in saved.nodes
+
+    # a mapped write in a member account is re-described alone, in that account, through the role
+    p_ec2 = in_account(prod, "ec2")
+    vpc = p_ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["prod-vpc"]}])["Vpcs"][0]["VpcId"]
+    gid = p_ec2.create_security_group(GroupName="api", Description="api", VpcId=vpc)["GroupId"]
+    run_scan(ScanOptions(regions=[REGION], services=["ec2"], k8s=False, org=True, role_name=ROLE), state)
+    p_ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    carol = f"arn:aws:iam::{prod}:user/carol"
+    sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(record(
+        "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", carol, {"groupId": gid}) | {"recipientAccountId": prod}))
+    events.clear()
+    follower.step()
+    assert (follower.stats.redescribed_writes, follower.stats.redescribed_nodes) == (1, 1)
+    sg_arn = f"arn:aws:ec2:{REGION}:{prod}:security-group/{gid}"
+    assert [(e.type, e.subject, e.data.get("actor")) for e in events] == [("airdig.resource.updated", sg_arn, carol)]
+    saved_sg = state.load(f"ec2/{prod}/{REGION}")
+    assert saved_sg is not None and saved_sg.nodes[sg_arn].attrs["IpPermissions"][0]["FromPort"] == 443
 
     # without --org, another account's record is not this follower's business
     sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))

@@ -23,6 +23,7 @@ from airdig.model.events import (
     TOPIC_RESOURCES,
     TOPIC_TRACES,
     CloudEvent,
+    confirm_events,
     edge_event,
     resource_event,
     to_rfc3339,
@@ -149,6 +150,10 @@ def seed_events(now: float) -> list[CloudEvent]:
         "node_id": INSTANCE, "status": "critical", "previous": "healthy", "since": to_rfc3339(now - 300),
         "reasons": [{"rule": "p95_latency", "value": 2300, "threshold": 500, "since": to_rfc3339(now - 300),
                      "message": HEALTH_MESSAGE}]}, time=now - 300))
+    # confirmedAt: a scan every 15 min confirmed the instance 2 min ago (fresh); the database's scope was
+    # last read 50 min ago at a 10-minute cadence (stale); the security group was never confirmed
+    evs += confirm_events("ec2/us-east-1", [INSTANCE], now - 120, "skygraph", interval=900.0, time=now - 110)
+    evs += confirm_events("rds/us-east-1", [RDS], now - 3000, "skygraph", interval=600.0, time=now - 2990)
     return evs
 
 

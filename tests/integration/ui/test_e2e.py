@@ -159,6 +159,23 @@ def test_resource_page_shows_attributes_health_reasons_graph_and_dig(page: Any, 
 SUBNET_ID = "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0b2"
 
 
+def test_resource_head_says_when_the_cloud_last_confirmed_it(page: Any, estate: Estate) -> None:
+    """confirmedAt: relative time with the absolute one on hover; a warning once stale; never confirmed."""
+    page.goto(res_url(INSTANCE))
+    page.wait_for_selector("#res-confirmed")
+    el = page.locator("#res-confirmed")
+    assert el.get_attribute("data-state") == "fresh" and re.fullmatch(r"confirmed \d+m ago", el.inner_text()), \
+        el.inner_text()
+    assert re.search(r"last confirmed by the cloud at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", el.get_attribute("title") or "")
+    page.goto(res_url(RDS))
+    page.wait_for_function("() => document.querySelector('#res-confirmed')?.dataset.state === 'stale'")
+    stale = page.locator("#res-confirmed")
+    assert "b-warning" in (stale.get_attribute("class") or "") and "50m ago (stale)" in stale.inner_text()
+    page.goto(res_url(SG))
+    page.wait_for_function("() => document.querySelector('#res-confirmed')?.dataset.state === 'never'")
+    assert page.locator("#res-confirmed").inner_text() == "never confirmed by a scan"
+
+
 def test_unknown_resource_says_so(page: Any, estate: Estate) -> None:
     page.goto(res_url("i-doesnotexist"))
     page.wait_for_selector("[data-state=not-found]")

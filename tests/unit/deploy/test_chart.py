@@ -327,6 +327,7 @@ def test_role_commands_listen_on_the_probed_ports(docs: Docs) -> None:
     args = {d["metadata"]["labels"]["app.kubernetes.io/component"]: pod_spec(d)["containers"][0]["args"]
             for d in find(docs, "Deployment")}
     assert args["engine"][:5] == ["engine", "--host", "0.0.0.0", "--port", "8080"]
+    assert args["engine"][-2:] == ["--intel-workers", "2"]  # root causes in worker processes
     assert args["ui"][:5] == ["ui", "--host", "0.0.0.0", "--port", "3000"]
     assert args["ui"][5:] == ["--engine-url", "http://rel-airdig-engine:8080"]
     assert args["tracecore"] == ["tracecore", "serve", "--host", "0.0.0.0", "--otlp-grpc-port", "4317",
@@ -489,7 +490,7 @@ def test_roles_point_at_the_external_data_platform(docs: Docs) -> None:
     for role, e in env.items():
         assert e["AIRDIG_BUS_URL"]["value"].startswith("kafka://airdig-kafka-kafka-bootstrap.kafka:9092?"), role
         assert e["AIRDIG_DATA_DIR"]["value"] == "/data"
-        if role not in ("engine", "migrate", "prune"):
+        if role not in ("engine", "migrate", "prune", "tracecore"):  # tracecore: the token store
             assert "AIRDIG_DATABASE_URL" not in e, f"{role} does not need the database credentials"
         # $(VAR) references resolve only to variables defined earlier in the same container
         names = list(e)
@@ -500,17 +501,47 @@ def test_roles_point_at_the_external_data_platform(docs: Docs) -> None:
 
 def test_no_secret_value_is_rendered(docs: Docs) -> None:
     sensitive = re.compile(r"PASSWORD|SECRET|TOKEN", re.I)
+    not_secret = {"AIRDIG_TOKEN_STORE", "AIRDIG_TOKENS_FILE"}  # on/off and a path, not credentials
     for w in workloads(docs):
         for c in pod_spec(w)["containers"]:
             for e in c.get("env", []):
                 if "value" in e:
-                    assert not sensitive.search(e["name"]), f"{e['name']} is rendered as a plain value"
+                    assert e["name"] in not_secret or not sensitive.search(e["name"]), \
+                        f"{e['name']} is rendered as a plain value"
                     # credentials inside URLs come only from $(VAR) references
                     m = re.match(r"^[a-z+]+://([^/@]*)@", e["value"])
                     if m and ":" in m.group(1):
                         assert re.fullmatch(r"[^:]*:\$\([A-Z_]+\)", m.group(1)), e
                 else:
                     assert e["valueFrom"]["secretKeyRef"]["name"] == "airdig-credentials"
+
+
+def test_tracecore_checks_bearer_tokens_from_the_store_or_a_mounted_secret(docs: Docs, render: Render) -> None:
+    """Standalone TraceCore with auth on needs a token source (docs/edge.md): by default the engine's
+    tokens in the database; or a key of the existing Secret mounted read-only as AIRDIG_TOKENS_FILE."""
+    spec = pod_spec(one(docs, "Deployment", "rel-airdig-tracecore"))
+    env = env_of(spec["containers"][0])
+    assert env["AIRDIG_TOKEN_STORE"]["value"] == "on"
+    assert env["AIRDIG_DATABASE_URL"]["value"] == \
+        "mysql://airdig:$(AIRDIG_SECRET_DATABASE_PASSWORD)@basic-tidb.tidb:4000/airdig"
+    assert "AIRDIG_TOKENS_FILE" not in env
+
+    spec = pod_spec(one(render("tracecore.auth.tokenStore=false", "tracecore.auth.tokensFileKey=otlp-tokens"),
+                        "Deployment", "rel-airdig-tracecore"))
+    container = spec["containers"][0]
+    env = env_of(container)
+    assert "AIRDIG_TOKEN_STORE" not in env and "AIRDIG_DATABASE_URL" not in env
+    assert env["AIRDIG_TOKENS_FILE"]["value"] == "/etc/airdig/tokens/otlp-tokens"
+    mount = {m["name"]: m for m in container["volumeMounts"]}["tokens"]
+    assert mount == {"name": "tokens", "mountPath": "/etc/airdig/tokens", "readOnly": True}
+    volume = {v["name"]: v for v in spec["volumes"]}["tokens"]["secret"]
+    assert volume["secretName"] == "airdig-credentials"
+    assert volume["items"] == [{"key": "otlp-tokens", "path": "otlp-tokens"}]
+    engine = pod_spec(one(render("tracecore.auth.tokensFileKey=otlp-tokens"), "Deployment", "rel-airdig-engine"))
+    assert "tokens" not in {v["name"] for v in engine["volumes"]}  # only tracecore sees them
+
+    assert "tracecore.auth.tokenStore=true and/or tracecore.auth.tokensFileKey" in \
+        fails(render, "tracecore.auth.tokenStore=false")
 
 
 def test_a_password_in_a_url_value_is_refused(render: Render) -> None:

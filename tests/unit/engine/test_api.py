@@ -167,3 +167,46 @@ def test_hot_reads_are_cached_and_invalidated_by_the_apply_path(client: TestClie
     while gql(client, query, id=ARN)["data"]["resource"]["attrs"] != {"InstanceType": "c5.xlarge"}:
         assert time.monotonic() < deadline, "the cached read never saw the applied update"
         time.sleep(0.1)
+
+
+def test_confirmed_at_is_served_by_graphql_and_rest(client: TestClient, svc: EngineService) -> None:
+    """A node's confirmedAt follows the newest read that saw it, through the bus and the apply path; stale
+    once older than two scan intervals (or a day); null for what nothing ever confirmed."""
+    from airdig.model.events import confirm_events, to_rfc3339
+
+    now = time.time()
+    inst = Node(id=ARN, kind="aws.ec2.instance", provider="aws", region="us-east-1", name="checkout-web")
+    svc_node = Node(id="service://shop/checkout", kind="service", provider="otel", name="checkout")
+    evs = [resource_event("created", inst, "skygraph", time=now - 7200, confirmed_at=now - 7210),
+           resource_event("created", svc_node, "tracecore", time=now - 10)]
+    # two hours later a scan with a 15-minute cadence confirms the instance, unchanged ...
+    evs += confirm_events("ec2/us-east-1", [ARN], now - 1200, "skygraph", interval=900.0, time=now - 1190)
+    for ev in evs:
+        svc.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())
+    svc.bus.flush()
+    q = "query($id: ID!) { resource(id: $id) { confirmedAt confirmInterval confirmStale lastSeen } }"
+    deadline = time.monotonic() + 30
+    while True:
+        got = gql(client, q, id=ARN)["data"]["resource"]
+        if got and got["confirmedAt"] == to_rfc3339(now - 1200):
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+    # ... 20 minutes ago: fresh (< two 15-minute intervals); lastSeen stays the time of the last change event
+    assert got == {"confirmedAt": to_rfc3339(now - 1200), "confirmInterval": 900.0, "confirmStale": False,
+                   "lastSeen": to_rfc3339(now - 7200)}
+    rest = client.get(f"/api/v1/resources/{ARN}").json()
+    assert (rest["confirmedAt"], rest["confirmInterval"], rest["confirmStale"]) == (
+        to_rfc3339(now - 1200), 900.0, False)
+    # a node nothing confirms (a service seen in traces) says so instead of pretending
+    assert gql(client, q, id=svc_node.id)["data"]["resource"]["confirmedAt"] is None
+    assert client.get(f"/api/v1/resources/{svc_node.id}").json()["confirmStale"] is None
+    # the scan cadence slows to 5 minutes: the same confirmation is now older than two intervals
+    ev = confirm_events("ec2/us-east-1", [ARN], now - 1100, "skygraph", interval=300.0, time=now - 1090)[0]
+    svc.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())
+    svc.bus.flush()
+    deadline = time.monotonic() + 30
+    while (got := gql(client, q, id=ARN)["data"]["resource"])["confirmInterval"] != 300.0:
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+    assert got["confirmStale"] is True

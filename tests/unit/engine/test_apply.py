@@ -271,3 +271,36 @@ def test_an_objects_own_creation_time_places_it_even_before_the_previous_scan(st
     rows = {c.id: c for c in store.changes(rs.id, None, None)}
     assert rows[ev.id].details["change_time"] == {"earliest": 400.0, "latest": 400.0, "basis": "rollout"}
     assert rows[future.id].details["change_time"] == {"earliest": 1000.0, "latest": 1100.0, "basis": "scan"}
+
+
+def test_confirmations_move_confirmed_at_forward_only_and_never_create_nodes(store: Store) -> None:
+    """``nodes.confirmed_at`` is the newest read that saw the node (not ``last_seen``, which an unrelated
+    event or a delete also moves); confirmations out of order never move it back."""
+    from airdig.model.events import confirm_events
+
+    a = Applier(store)
+    inst = Node(id=I1, kind="aws.ec2.instance", name="web")
+    a.apply([rec(resource_event("created", inst, "skygraph", time=20.0, confirmed_at=18.0))])
+    row = store.get_node(I1)
+    assert row is not None and row.confirmed_at == 18.0 and row.confirm_interval is None
+    a.apply([rec(e, i) for i, e in enumerate(confirm_events("ec2/us-east-1", [I1, "arn:unknown"], 318.0,
+                                                            "skygraph", interval=300.0, time=320.0))])
+    row = store.get_node(I1)
+    assert row is not None and (row.confirmed_at, row.confirm_interval, row.last_seen) == (318.0, 300.0, 20.0)
+    assert store.get_node("arn:unknown") is None
+    # an older confirmation applied late changes nothing; a newer one without a cadence keeps the cadence
+    a.apply([rec(confirm_events("ec2/us-east-1", [I1], 100.0, "skygraph", interval=5.0)[0], 5)])
+    a.apply([rec(confirm_events("ec2/us-east-1", [I1], 400.0, "skygraph")[0], 6)])
+    row = store.get_node(I1)
+    assert row is not None and (row.confirmed_at, row.confirm_interval) == (400.0, 300.0)
+    # a delete is not a confirmation: confirmed_at keeps the last read that saw the node
+    a.apply([rec(resource_event("deleted", inst, "skygraph", time=500.0), 7)])
+    row = store.get_node(I1)
+    assert row is not None and row.deleted_at == 500.0 and row.confirmed_at == 400.0
+
+
+def test_a_malformed_confirmation_is_dead_lettered(store: Store) -> None:
+    bad = CloudEvent(type="airdig.resource.confirmed", source="skygraph", subject="scope://x",
+                     data={"nodes": "not-a-list", "confirmed_at": "2026-01-01T00:00:00Z"})
+    res = Applier(store).apply([rec(bad)])
+    assert len(res.dead) == 1 and "nodes must be a list" in res.dead[0][1]

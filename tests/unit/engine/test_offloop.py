@@ -88,3 +88,42 @@ def test_readyz_does_not_block_the_loop(engine: tuple[str, EngineService], monke
     assert time.monotonic() - t0 < 0.5
     t.join(30)
     assert out[0].status_code == 503 and "no answer within" in out[0].json()["checks"]["store"]
+
+
+def test_a_cached_resource_is_answered_on_the_loop_and_an_apply_invalidates_it(
+        engine: tuple[str, EngineService], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the in-process cache a hot ``resource(id)`` needs no worker thread; after an applied batch
+    (generation bump) the next read goes to the store again and sees the new state."""
+    from airdig.engine.api.graphql import schema
+    from airdig.model.events import TOPIC_RESOURCES, resource_event
+    from airdig.model.graph import Node
+
+    url, svc = engine
+    hops: list[str] = []
+    real = schema.run_in_threadpool
+
+    async def counting(fn: Any, *args: Any) -> Any:
+        hops.append(fn.__name__)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(schema, "run_in_threadpool", counting)
+    query = {"query": "query($id: ID!) { resource(id: $id) { name attrs } }", "variables": {"id": ARN}}
+    with httpx.Client(base_url=url, timeout=10) as c:
+        first = c.post("/graphql", json=query).json()["data"]["resource"]
+        assert hops == ["_resource"]  # a miss: read in a worker thread, then cached
+        for _ in range(5):
+            assert c.post("/graphql", json=query).json()["data"]["resource"] == first
+        assert hops == ["_resource"], "cache hits took a thread hop"
+        native = c.post("/graphql", json={**query, "variables": {"id": "i-0abc"}}).json()["data"]["resource"]
+        assert native == first and hops == ["_resource", "_resource"]  # a native id resolves in the store
+
+        changed = Node(id=ARN, kind="aws.ec2.instance", provider="aws", account="123456789012",
+                       region="us-east-1", name="checkout-web", attrs={"InstanceType": "c5.xlarge"})
+        ev = resource_event("updated", changed, "test")
+        svc.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())
+        svc.bus.flush()
+        deadline = time.monotonic() + 30
+        while c.post("/graphql", json=query).json()["data"]["resource"]["attrs"] != {"InstanceType": "c5.xlarge"}:
+            assert time.monotonic() < deadline, "the cached read never saw the applied update"
+            time.sleep(0.1)
+        assert hops.count("_resource") >= 3  # the bump sent the read back to the store

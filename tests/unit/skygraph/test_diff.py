@@ -110,3 +110,69 @@ def test_a_rollout_is_timed_by_its_new_replica_set_even_before_the_previous_scan
                                                                  "k8s.replicaset/c": _sg(old, new)})),
                                                at=1767226200.0 + 900)}
     assert "changed_at" not in evs[dep("x").id].data and evs[dep("x").id].data["observed_between"]
+
+
+def test_a_read_confirms_changed_nodes_in_their_events_and_unchanged_ones_by_scope() -> None:
+    """confirmedAt: created/updated events carry the read's start; the nodes that did not change are
+    confirmed by ``airdig.resource.confirmed`` events of their scope (with the scan cadence), deletes never."""
+    from airdig.model.events import parse_time
+    from airdig.skygraph.scan import change_events
+
+    prev = _sg(A, B, Node(id="d", kind="aws.ec2.instance"))
+    prev.observed_at = 1000.0
+    a2 = Node(id="a", kind=A.kind, name="db", attrs={**A.attrs, "VpcId": "v2"}, tags=A.tags)
+    c = Node(id="c", kind="aws.ec2.instance")
+    ch = diff({"ec2/r": prev}, Graph({"ec2/r": _sg(a2, B, c)}), read_at={"ec2/r": 1900.0})
+    evs = change_events(ch, at=2000.0)
+    by = {(e.type, e.subject): e for e in evs}
+    assert parse_time(by[("airdig.resource.updated", "a")].data["confirmed_at"]) == 1900.0
+    assert parse_time(by[("airdig.resource.created", "c")].data["confirmed_at"]) == 1900.0
+    assert "confirmed_at" not in by[("airdig.resource.deleted", "d")].data
+    conf = by[("airdig.resource.confirmed", "scope://ec2/r")]
+    assert conf.data["nodes"] == ["b"] and conf.data["scope"] == "ec2/r" and conf.data["interval"] == 900.0
+    assert parse_time(conf.data["confirmed_at"]) == 1900.0 and evs[-1] is conf  # applied after the changes
+    # without a read time (a scope not read now, or an old caller) nothing is claimed
+    assert all("confirmed_at" not in e.data for e in change_events(diff({"ec2/r": prev}, Graph({"ec2/r": _sg(a2)}))))
+
+
+def test_confirmations_are_chunked() -> None:
+    from airdig.model.events import confirm_events
+
+    evs = confirm_events("ec2/r", [f"n{i}" for i in range(2500)], 5.0, "skygraph", chunk=1000)
+    assert [len(e.data["nodes"]) for e in evs] == [1000, 1000, 500]
+    assert {e.subject for e in evs} == {"scope://ec2/r"} and "interval" not in evs[0].data
+
+
+def test_a_redescribe_splices_only_the_touched_nodes_and_the_edges_their_section_owns() -> None:
+    """follow_targets.splice: the re-described group replaces its old self and the edges the security-group
+    section draws (vpc contains it, its rules naming groups); the instance edges another section drew to
+    it stay; the diff names only it, and only it is confirmed."""
+    from airdig.skygraph.follow_targets import Target, splice
+    from airdig.skygraph.graph import Fragment
+
+    vpc, sg, other, inst = "arn:vpc", "arn:sg-1", "arn:sg-2", "arn:i-1"
+    old_sg = Node(id=sg, kind="aws.ec2.security-group", attrs={"IpPermissions": []}, native_ids=("sg-1",))
+    nodes = [Node(id=vpc, kind="aws.ec2.vpc", native_ids=("vpc-1",)), old_sg,
+             Node(id=other, kind="aws.ec2.security-group", native_ids=("sg-2",)),
+             Node(id=inst, kind="aws.ec2.instance", native_ids=("i-1",))]
+    prev = _sg(*nodes, edges=(Edge(vpc, sg, "contains"), Edge(sg, other, "network"), Edge(sg, inst, "network"),
+                              Edge(other, sg, "network")))
+    prev.observed_at = 100.0
+    frag = Fragment("ec2/r", read_at=200.0)
+    frag.add(Node(id=sg, kind="aws.ec2.security-group", attrs={"IpPermissions": [{"FromPort": 22}]},
+                  native_ids=("sg-1",)))
+    frag.link("vpc-1", "contains", sg)  # drawn again from the answer, by native id
+    cur, touched = splice(prev, frag, [Target("SecurityGroups", ("sg-1",))], {"ec2/r": prev})
+    assert touched == {sg} and cur.observed_at == 100.0
+    # the rule naming sg-2 is gone from the answer: that owned edge goes; the edge the instance section drew
+    # (sg -> instance) and the one sg-2's own rule draws to it stay
+    assert set(cur.edges) == {(vpc, "contains", sg), (sg, "network", inst), (other, "network", sg)}
+    from airdig.skygraph.diff import diff_scope
+
+    ch = diff_scope(prev, cur, scope="ec2/r", read_at=200.0, confirm_only=touched)
+    assert [(c.action, c.node.id, c.changed) for c in ch.nodes] == [("updated", sg, ("attrs.IpPermissions",))]
+    assert ch.confirmed == []  # the changed one carries confirmed_at itself; the others were not read
+    # a group the describe no longer returns is deleted with every edge at it
+    gone, touched = splice(prev, Fragment("ec2/r", read_at=300.0), [Target("SecurityGroups", ("sg-1",))],
+                           {"ec2/r": prev})
+    assert sg not in gone.nodes and not [k for k in gone.edges if sg in (k[0], k[2])] and touched == {sg}

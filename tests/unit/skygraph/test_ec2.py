@@ -53,3 +53,26 @@ def test_recorded_instance_edges_and_terminated_instances_are_gone() -> None:
     assert ("sg-0a1b2c3d4e5f60003", "network", inst.id) in refs
     raw["Reservations"][0]["Instances"][0]["State"] = {"Code": 48, "Name": "terminated"}
     assert [n for n in transform_ec2(raw, W, "s").nodes if n.kind == "aws.ec2.instance"] == []
+
+
+def test_routes_are_nodes_of_their_table_with_an_edge_to_their_target() -> None:
+    raw = {"Vpcs": [{"VpcId": "vpc-1"}],
+           "InternetGateways": [{"InternetGatewayId": "igw-1", "Attachments": [{"VpcId": "vpc-1"}]}],
+           "NatGateways": [{"NatGatewayId": "nat-1", "SubnetId": "subnet-1"}],
+           "RouteTables": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1", "Associations": [], "Routes": [
+               {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+               {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"},
+               {"DestinationIpv6CidrBlock": "::/0", "NatGatewayId": "nat-1", "State": "active"},
+               {"DestinationPrefixListId": "pl-1", "TransitGatewayId": "tgw-gone", "State": "blackhole"}]}]}
+    g = resolve([transform_ec2(raw, W, "ec2/us-east-1")])
+    rt = W.arn("aws.ec2.route-table", "rtb-1")
+    routes = {n.id: n for n in g.nodes() if n.kind == "aws.ec2.route"}
+    assert set(routes) == {f"{rt}/route/10.0.0.0/16", f"{rt}/route/0.0.0.0/0", f"{rt}/route/::/0", f"{rt}/route/pl-1"}
+    default = routes[f"{rt}/route/0.0.0.0/0"]
+    assert default.name == "rtb-1 0.0.0.0/0" and default.attrs["GatewayId"] == "igw-1" and default.native_ids == ()
+    edges = {e.key for e in g.edges()}
+    assert {(rt, "contains", r) for r in routes} <= edges
+    assert (default.id, "depends_on", W.arn("aws.ec2.internet-gateway", "igw-1")) in edges
+    assert (f"{rt}/route/::/0", "depends_on", W.arn("aws.ec2.nat-gateway", "nat-1")) in edges
+    # the local route has no target; a target that is not known (a deleted TGW) draws nothing
+    assert not [e for e in edges if e[0] in (f"{rt}/route/10.0.0.0/16", f"{rt}/route/pl-1") and e[1] == "depends_on"]

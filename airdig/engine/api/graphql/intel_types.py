@@ -7,7 +7,7 @@ from strawberry.scalars import JSON
 
 from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow
 from airdig.engine.api.graphql.types import Health, PageInfo, Resource, as_json
-from airdig.engine.api.views import ts
+from airdig.engine.api.views import public_details, ts
 from airdig.engine.intel.writers import PathWriters
 from airdig.engine.intel.writers import Writer as TrailWrite
 
@@ -127,12 +127,6 @@ class ServiceEdge:
     p99: float | None
 
 
-@strawberry.type
-class ServiceMap:
-    nodes: list[ServiceNode]
-    edges: list[ServiceEdge]
-
-
 @strawberry.type(description="A node reached by the walk, with its distance and path from the start.")
 class ImpactNode:
     id: strawberry.ID
@@ -195,7 +189,7 @@ class Change:
                                   writers=[w for w in map(Writer.of, p.writers) if w is not None])
                  for p in (found or {}).get(c.id, [])]
         return cls(id=strawberry.ID(c.id), resource_id=strawberry.ID(c.node_id), time=ts(c.time) or "", kind=c.kind,
-                   source=c.source, actor=c.actor, summary=c.summary, details=as_json(c.details), writers=attrs)
+                   source=c.source, actor=c.actor, summary=c.summary, details=as_json(public_details(c.details)), writers=attrs)
 
 
 @strawberry.type

@@ -7,10 +7,11 @@ list requires ``first`` ≤ 100. Errors carry ``extensions.code`` from :mod:`air
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,7 +24,8 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from airdig.engine.api.graphql.cost import QueryCost
+from airdig.backends.interfaces import NodeRow, Store
+from airdig.engine.api.graphql.cost import QueryCost, VariableCost
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
@@ -42,7 +44,6 @@ from airdig.engine.api.graphql.intel_types import (
     RootCause,
     ScoreFactors,
     ServiceEdge,
-    ServiceMap,
     ServiceNode,
     SetAside,
     Subgraph,
@@ -57,10 +58,21 @@ from airdig.engine.api.graphql.types import (
     as_json,
     field,
 )
+from airdig.engine.api.graphql.view_types import (
+    GraphDiff,
+    HealthAt,
+    HealthCounts,
+    Neighborhood,
+    NodeGroup,
+    ServiceMap,
+    resource_at,
+)
 from airdig.engine.api.views import check_first, decode_cursor, encode_cursor, node_filter, ts
-from airdig.engine.intel import reads, rootcause, servicemap, writers
+from airdig.engine.intel import asof, diff, reads, writers
+from airdig.engine.intel import neighborhood as hood
+from airdig.engine.intel.workers import run_root_cause
 from airdig.engine.service import EngineService
-from airdig.errors import AirDigError, InvalidInput
+from airdig.errors import AirDigError, InvalidInput, NotFound
 from airdig.logs import get_logger
 from airdig.model.events import parse_time
 
@@ -79,12 +91,15 @@ def _svc(info: Info[Any, Any]) -> EngineService:
 @strawberry.type
 class Query:
     @field("One resource by its id (ARN, k8s://…, service://…) or native id.")
-    def resource(self, info: Info[Any, Any], id: strawberry.ID) -> Resource | None:
+    async def resource(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None) -> Resource | None:
+        # async: a hit of the in-process cache is answered on the loop (no thread hop); everything else
+        # (a miss, a native id, Redis, a time in the past) reads in a worker thread
         svc = _svc(info)
-        node = svc.read_cache.node(str(id))
+        if at is not None:
+            return await run_in_threadpool(_resource_at, svc, str(id), parse_time(at, "at"))
+        node = svc.read_cache.peek(str(id))
         if node is None:
-            ids = svc.store.resolve_native_id(str(id))
-            node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+            node = await run_in_threadpool(_resource, svc, str(id))
         return Resource.of(node) if node else None
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
@@ -114,19 +129,48 @@ class Query:
 
     @field("Nodes within `depth` hops (either direction) and the edges among them.")
     def neighbors(self, info: Info[Any, Any], id: strawberry.ID, depth: int = 1, edge_types: list[str] | None = None,
-                  first: int | None = 100) -> Subgraph:
+                  first: int | None = 100, at: str | None = None) -> Subgraph:
         n = check_first(first)
-        hood = reads.neighbors(_svc(info).store, str(id), depth, edge_types, n)
-        stale_before = time.time() - reads.STALE_AFTER
-        return Subgraph(nodes=[Resource.of(x) for x in hood.nodes],
+        when = parse_time(at, "at") if at else None
+        hood = reads.neighbors(_svc(info).store, str(id), depth, edge_types, n, when)
+        stale_before = (when or time.time()) - reads.STALE_AFTER
+        return Subgraph(nodes=[resource_at(x) for x in hood.nodes],
                         edges=[GraphEdge.of(e, stale_before) for e in hood.edges], truncated=hood.truncated)
+
+    @field("The neighbourhood summarised to `budget` visible items (nodes + groups), optionally as of `at`; "
+           "`expand` opens groups in place (docs/ui-api.md).")
+    def neighborhood(self, info: Info[Any, Any], id: strawberry.ID, depth: int = 1,
+                     budget: int = hood.DEFAULT_BUDGET, group_by: list[str] | None = None,
+                     expand: list[strawberry.ID] | None = None, edge_types: list[str] | None = None,
+                     at: str | None = None) -> Neighborhood:
+        s = hood.neighborhood(_svc(info).store, str(id), depth, budget, group_by,
+                              [str(g) for g in expand or []], edge_types, parse_time(at, "at") if at else None)
+        return Neighborhood.of(s)
+
+    @field("What appeared, vanished and changed between two times, with who and when from the timeline; "
+           "`scope` bounds it to a node's `depth`-hop neighbourhood.")
+    def graph_diff(self, info: Info[Any, Any], from_: Annotated[str, strawberry.argument(name="from")], to: str,
+                   scope: strawberry.ID | None = None, depth: int = 2, first: int | None = 100) -> GraphDiff:
+        n = check_first(first)
+        return GraphDiff.of(diff.graph_diff(_svc(info).store, parse_time(from_, "from"), parse_time(to, "to"),
+                                            str(scope) if scope else None, depth, n))
+
+    @field("Health counts over the estate as of `at`, and the resources whose health then was one of `status`.")
+    def health_at(self, info: Info[Any, Any], at: str, status: list[str] | None = None,
+                  first: int | None = 50) -> HealthAt:
+        n = check_first(first)
+        when = parse_time(at, "at")
+        counts, items = asof.health_summary(_svc(info).store, when, status or ["critical", "warning"], n)
+        return HealthAt(at=ts(when) or "", counts=HealthCounts(**counts), resources=[resource_at(x) for x in items])
 
     @field("Drift events, newest first, paged with `first` (≤ 100) and `after`.")
     def drift_events(self, info: Info[Any, Any], first: int | None = None, after: str | None = None,
-                     filter: DriftFilter | None = None) -> DriftEventConnection:
+                     filter: DriftFilter | None = None, at: str | None = None) -> DriftEventConnection:
         n = check_first(first)
         f = filter or DriftFilter()
         store = _svc(info).store
+        if at is not None:
+            return _drift_events_at(store, f, n, after, parse_time(at, "at"))
         args = {"resource_id": str(f.resource_id) if f.resource_id else None, "status": f.status,
                 "severity": f.severity, "kind": f.kind}
         rows = store.drift_events(**args, first=n + 1, after=reads.decode_drift_cursor(after))
@@ -139,18 +183,25 @@ class Query:
             total_count=store.count_drift_events(**args))
 
     @field("Services and their call edges with counts, error rate and latency over [since, until].")
-    def service_map(self, info: Info[Any, Any], since: str | None = None, until: str | None = None) -> ServiceMap:
-        lo, hi = _window(since, until, 900)
+    def service_map(self, info: Info[Any, Any], since: str | None = None, until: str | None = None,
+                    at: str | None = None, budget: int | None = None,
+                    expand: list[strawberry.ID] | None = None) -> ServiceMap:
+        if at is not None and until is not None:
+            raise InvalidInput("at", "give either at or until (at is the end of the window)")
+        lo, hi = _window(since, until or at, 900)
         store = _svc(info).store
-        edges, ids = servicemap.service_map(store, lo, hi)
-        found = store.get_nodes(ids)
+        gm, found = hood.service_map(store, lo, hi, budget, [str(g) for g in expand or []])
+        if at is not None:  # health as it was at the end of the window
+            found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi, brief=True).items()}
         nodes = []
-        for i in ids:
+        for i in gm.nodes:
             nd = found.get(i)
             nodes.append(ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service",
                                      name=nd.name if nd else i,
                                      health=Resource.of(nd).health if nd else None))
-        return ServiceMap(nodes=nodes, edges=[ServiceEdge(
+        edges = gm.edges
+        return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped,
+                          edges=[ServiceEdge(
             src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
             error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95, p99=e.p99)
             for e in edges])
@@ -174,21 +225,21 @@ class Query:
         return [Change.of(c, found) for c in rows]
 
     @field("Dig: rank the state changes that could explain a symptom at a node around time `at`.")
-    def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
-                   window_minutes: int = 30) -> RootCause:
+    async def root_cause(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None,
+                         window_minutes: int = 30) -> RootCause:
+        # async: the walk runs in an intel worker process (or a worker thread without a pool), and the
+        # loop only builds the answer from its result
         if not 1 <= window_minutes <= 24 * 60:
             raise InvalidInput("windowMinutes", f"must be between 1 and 1440, got {window_minutes}")
-        store = _svc(info).store
-        symptom = reads.resolve_id(store, str(id))
+        svc = _svc(info)
         when = parse_time(at, "at") if at else time.time()
-        dg = rootcause.dig(store, symptom, when, window_minutes * 60.0)
-        found = store.get_nodes([i for i, _, _ in dg.impact])
+        want_writers = _selects(info, "candidates", "change", "writers") or \
+            _selects(info, "setAside", "change", "writers")
+        res = await run_root_cause(svc.intel_pool, svc.store, str(id), when, window_minutes * 60.0, want_writers)
+        dg, found, who = res.diagnosis, res.nodes, res.writers
         onset = dg.onset
-        who = writers.for_changes(store, [c.change for c in dg.candidates] + [ch for ch, _ in dg.set_aside[:100]]) \
-            if _selects(info, "candidates", "change", "writers") or _selects(info, "setAside", "change", "writers") \
-            else None
         return RootCause(
-            symptom=strawberry.ID(symptom), at=ts(when) or "", summary=dg.symptom_summary,
+            symptom=strawberry.ID(res.symptom), at=ts(when) or "", summary=dg.symptom_summary,
             candidates=[Candidate(
                 score=c.score, change=Change.of(c.change, who), path=[strawberry.ID(p) for p in c.path],
                 distance=c.distance, evidence=c.evidence,
@@ -216,6 +267,32 @@ class Query:
            "null before any watch cycle was applied.")
     def drift_coverage(self, info: Info[Any, Any]) -> JSON | None:
         return as_json(reads.drift_coverage(_svc(info).store))
+
+
+def _drift_events_at(store: Store, f: DriftFilter, n: int, after: str | None, when: float) -> DriftEventConnection:
+    page, more, total = asof.drift_events_at(store, when, str(f.resource_id) if f.resource_id else None, f.status,
+                                             f.severity, f.kind, n, reads.decode_drift_cursor(after))
+    nodes = store.get_nodes([d.resource_id for d in page])
+    edges = [DriftEventEdge(cursor=reads.encode_drift_cursor(d), node=DriftEvent.of(d, nodes.get(d.resource_id)))
+             for d in page]
+    return DriftEventConnection(edges=edges, page_info=PageInfo(
+        has_next_page=more, end_cursor=edges[-1].cursor if edges else None), total_count=total)
+
+
+def _resource_at(svc: EngineService, ident: str, when: float) -> Resource | None:
+    try:
+        found = asof.nodes_at(svc.store, [reads.resolve_id(svc.store, ident)], when)
+    except NotFound:
+        return None
+    return resource_at(next(iter(found.values()))) if found else None
+
+
+def _resource(svc: EngineService, ident: str) -> NodeRow | None:
+    node = svc.read_cache.node(ident)
+    if node is None:
+        ids = svc.store.resolve_native_id(ident)
+        node = svc.read_cache.node(ids[0]) if len(ids) == 1 else None
+    return node
 
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:
@@ -314,7 +391,7 @@ def _extensions() -> list[Any]:
     # factories, so every request gets fresh extension instances; the caches keep parsed and validated
     # documents across requests (a cached document was already checked against the limits)
     return [lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS), lambda: ParserCache(maxsize=512),
-            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), ErrorCodes, OffLoop]
+            lambda: AddValidationRules(_LIMIT_RULES), lambda: ValidationCache(maxsize=512), VariableCost, ErrorCodes, OffLoop]
 
 
 class _Schema(strawberry.Schema):

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from airdig.backends.interfaces import NodeRow
-from airdig.engine.api.views import ts
+from airdig.engine.api.views import confirm_stale, ts
 
 
 @strawberry.type(description="Health of a node with the reasons (rule, value, threshold, since).")
@@ -39,8 +39,20 @@ class Resource:
     health: Health
     drift: Drift
     first_seen: str | None
-    last_seen: str | None
+    last_seen: str | None = strawberry.field(description="Time of the last event applied to the node (a change, "
+                                             "a delete, a trace sighting); not a confirmation — see confirmedAt.")
     deleted_at: str | None
+    confirmed_at: str | None = strawberry.field(description="The last time the cloud confirmed the node: the "
+                                                "start of the newest scan or follow read that saw it.")
+    confirm_interval: float | None = strawberry.field(description="Seconds between the last two reads of the "
+                                                      "node's scope (its scan cadence), when known.")
+    confirm_stale: bool | None = strawberry.field(description="confirmedAt is older than two scan intervals or "
+                                                  "24 h; null when nothing ever confirmed the node.")
+    as_of: str | None = strawberry.field(default=None, description="The time this state is as of (null: now).")
+    as_of_exact: bool = strawberry.field(default=True, description="False when history could not reconstruct "
+                                                                   "part of the state then (see asOfGaps).")
+    as_of_gaps: list[str] = strawberry.field(default_factory=list, description="Parts not reconstructed as of "
+                                                                               "`asOf` (attrs): shown as now.")
 
     @classmethod
     def of(cls, n: NodeRow) -> Resource:
@@ -49,7 +61,8 @@ class Resource:
             region=n.region, attrs=as_json(n.attrs), tags=as_json(n.tags), managed_by=n.managed_by,
             health=Health(status=n.health_status, reasons=as_json(n.health_reasons), since=ts(n.health_since)),
             drift=Drift(status=n.drift_status, last_event=n.drift_last_event), first_seen=ts(n.first_seen),
-            last_seen=ts(n.last_seen), deleted_at=ts(n.deleted_at))
+            last_seen=ts(n.last_seen), deleted_at=ts(n.deleted_at), confirmed_at=ts(n.confirmed_at),
+            confirm_interval=n.confirm_interval, confirm_stale=confirm_stale(n))
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -45,6 +45,8 @@ _RESOURCE = {
                                                    "lastEvent": {"type": ["string", "null"]}}},
         "firstSeen": {"type": ["string", "null"]}, "lastSeen": {"type": ["string", "null"]},
         "deletedAt": {"type": ["string", "null"]},
+        "asOf": {"type": ["string", "null"]}, "asOfExact": {"type": "boolean"},
+        "asOfGaps": {"type": "array", "items": {"type": "string"}},
     },
 }
 
@@ -86,7 +88,51 @@ INTEL_PATHS: dict[str, Any] = {
         _param("resources", "Include each reached node's resource (default true).", {"type": "boolean"})]),
     "/api/v1/neighbors/{id}": _get("Nodes and edges around a node", "neighbors", [
         _ID, _int_param("depth", "Depth (default 1).", 1, 3),
-        _param("edge_types", "Comma-separated edge types."), _int_param("first", "At most this many nodes.", 1, 100)]),
+        _param("edge_types", "Comma-separated edge types."), _int_param("first", "At most this many nodes.", 1, 100),
+        _param("at", "The graph as of this time (default now); nodes then carry asOf/asOfExact/asOfGaps.", _TIME)]),
+    "/api/v1/neighborhood/{id}": _get(
+        "The neighbourhood summarised to a budget of visible items (nodes + groups), optionally as of a time; "
+        "with `group`, one page of that group's member ids", "neighborhood", [
+            _ID, _int_param("depth", "Depth (default 1).", 1, 3),
+            _int_param("budget", "At most this many visible items (default 60).", 10, 500),
+            _param("group_by", "Comma-separated grouping keys in order (default "
+                               "kind,subnet,securityGroup,namespace,account)."),
+            _param("expand", "Group ids to open in place (comma-separated or repeated)."),
+            _param("edge_types", "Comma-separated edge types."),
+            _param("at", "The graph as of this time (default now).", _TIME),
+            _param("group", "Answer one page of this group's member ids instead."),
+            _int_param("first", "With group: page size (default 100).", 1, 100),
+            _param("after", "With group: the last member id of the previous page.")],
+        schema={"type": "object", "properties": {
+            "center": {"$ref": "#/components/schemas/Resource"},
+            "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}},
+            "groups": {"type": "array", "items": {"$ref": "#/components/schemas/NodeGroup"}},
+            "edges": {"type": "array", "items": {"$ref": "#/components/schemas/GraphLink"}},
+            "total": {"type": "integer"}, "truncated": {"type": "boolean"}, "at": _STR_OR_NULL,
+            "asOfExact": {"type": "boolean"}}}),
+    "/api/v1/diff": _get("What appeared, vanished and changed between two times", "graphDiff", [
+        _param("from", "Start time.", _TIME, required=True), _param("to", "End time.", _TIME, required=True),
+        _param("scope", "Bound the diff to this node's neighbourhood."),
+        _int_param("depth", "With scope: hops (default 2).", 1, 3),
+        _int_param("first", "At most this many per list (default 100).", 1, 100)], schema={
+            "type": "object", "required": ["from", "to", "appeared", "vanished", "changed", "counts"], "properties": {
+                "from": {"type": "string"}, "to": {"type": "string"},
+                "appeared": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}},
+                "vanished": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}},
+                "changed": {"type": "array", "items": {"type": "object", "properties": {
+                    "resource": {"$ref": "#/components/schemas/Resource"}, "exact": {"type": "boolean"},
+                    "attributes": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "before": {}, "after": {}}}},
+                    "health": {"type": ["object", "null"]}, "drift": {"type": ["object", "null"]},
+                    "who": _STR_OR_NULL, "when": {"type": "string"}, "source": {"type": "string"},
+                    "changes": {"type": "array", "items": _CHANGE}}}},
+                "appearedEdges": {"type": "array", "items": {"$ref": "#/components/schemas/GraphLink"}},
+                "vanishedEdges": {"type": "array", "items": {"$ref": "#/components/schemas/GraphLink"}},
+                "counts": _OBJ, "truncated": {"type": "boolean"}}}),
+    "/api/v1/health-at": _get("Health counts and unhealthy resources as of a time", "healthAt", [
+        _param("at", "The time.", _TIME, required=True),
+        _param("status", "Comma-separated statuses to list (default critical,warning)."),
+        _int_param("first", "At most this many resources (default 50).", 1, 100)], ("400",)),
     "/api/v1/root-cause/{id}": _get("Ranked causes of a symptom", "rootCause", [
         _ID, _param("at", "Time of the symptom (default now).", _TIME),
         _int_param("window_minutes", "How far back to look (default 30).", 1, 1440)]),
@@ -100,10 +146,14 @@ INTEL_PATHS: dict[str, Any] = {
         _param("status", "Status.", {"type": "string", "enum": ["open", "acknowledged", "resolved"]}),
         _param("severity", "Severity.", {"type": "string", "enum": ["low", "medium", "high", "critical"]}),
         _param("kind", "Kind.", {"type": "string", "enum": ["changed", "missing", "unmanaged"]}),
-        _int_param("first", "Page size.", 1, 100), _param("after", "Cursor.")], ("400",)),
+        _int_param("first", "Page size.", 1, 100), _param("after", "Cursor."),
+        _param("at", "Events detected by this time, with their status then.", _TIME)], ("400",)),
     "/api/v1/service-map": _get("Service map over a window", "serviceMap", [
         _param("since", "From (default: 15 minutes before until).", _TIME),
-        _param("until", "Until (default now).", _TIME)], ("400",)),
+        _param("until", "Until (default now).", _TIME), _param("at", "Synonym of until.", _TIME),
+        _int_param("budget", "Group services by namespace, then account, above this many (adds groups, "
+                             "grouped).", 10, 500),
+        _param("expand", "Group ids to open in place.")], ("400",)),
     "/api/v1/coverage": _get("Terraform coverage of the live AWS graph", "coverage", [], ()),
     "/api/v1/drift-coverage": _get("DeepDrift coverage matrix of the latest watch cycle (404 before any)",
                                    "driftCoverage", [], ("404",)),
@@ -125,7 +175,8 @@ def openapi_document() -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/ResourcePage"}}}}, "400": _ERROR}}},
             "/api/v1/resources/{id}": {"get": {
                 "summary": "One resource", "operationId": "getResource",
-                "parameters": [_param("id", "Node id (ARN, k8s://…, service://…).", where="path", required=True)],
+                "parameters": [_param("id", "Node id (ARN, k8s://…, service://…).", where="path", required=True),
+                               _param("at", "The resource as of this time (404 if it did not exist then).", _TIME)],
                 "responses": {ok: {"description": "The resource", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Resource"}}}}, "404": _ERROR}}},
             "/api/v1/search": {"get": {
@@ -155,6 +206,16 @@ def openapi_document() -> dict[str, Any]:
                     "pageInfo": {"type": "object", "properties": {"hasNextPage": {"type": "boolean"},
                                                                   "endCursor": {"type": ["string", "null"]}}},
                     "totalCount": {"type": "integer"}}},
+                "NodeGroup": {"type": "object", "required": ["id", "label", "kind", "by", "value", "count"],
+                              "properties": {
+                                  "id": {"type": "string"}, "label": {"type": "string"}, "kind": {"type": "string"},
+                                  "by": {"type": "string"}, "value": {"type": "string"}, "valueName": _STR_OR_NULL,
+                                  "count": {"type": "integer"}, "worstHealth": {"type": "string"},
+                                  "health": _OBJ, "drifted": {"type": "integer"},
+                                  "memberIds": {"type": "array", "items": {"type": "string"}}}},
+                "GraphLink": {"type": "object", "required": ["src", "dst", "type", "count"], "properties": {
+                    "src": {"type": "string"}, "dst": {"type": "string"}, "type": {"type": "string"},
+                    "count": {"type": "integer"}}},
                 "Error": {"type": "object", "required": ["error", "code"],
                           "properties": {"error": {"type": "string"}, "code": {"type": "string"}}},
             },

@@ -60,6 +60,16 @@ def list_resources(request: Request) -> Response:
 
 def get_resource(request: Request) -> Response:
     node_id = request.path_params["id"]
+    at = request.query_params.get("at")
+    if at:  # the resource as it was then (404 if it did not exist then)
+        from airdig.engine.api.rest.view_routes import node_at_view
+        from airdig.engine.intel import asof, reads
+
+        store = _svc(request).store
+        found = asof.nodes_at(store, [reads.resolve_id(store, node_id)], parse_time(at, "at"))
+        if not found:
+            raise NotFound("resource", f"{node_id} (at {at})")
+        return json(node_at_view(next(iter(found.values()))))
     node = _svc(request).read_cache.node(node_id)
     if node is None:
         raise NotFound("resource", node_id)

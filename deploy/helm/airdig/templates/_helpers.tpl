@@ -123,7 +123,24 @@ credential is ever rendered. Each role gets only the settings it reads.
 - name: AIRDIG_TENANT
   value: {{ $dp.tenant | quote }}
 {{- end }}
-{{- if has $role (list "engine" "migrate" "prune") }}
+{{- $tcAuth := $v.tracecore.auth | default dict -}}
+{{- if eq $role "tracecore" }}
+{{- if not (or $tcAuth.tokenStore $tcAuth.tokensFileKey) }}
+{{- fail "tracecore checks OTLP senders' bearer tokens: set tracecore.auth.tokenStore=true and/or tracecore.auth.tokensFileKey" }}
+{{- end }}
+{{- if $tcAuth.tokenStore }}
+- name: AIRDIG_TOKEN_STORE
+  value: "on"
+{{- end }}
+{{- if $tcAuth.tokensFileKey }}
+{{- if not $s.existingSecret }}
+{{- fail "tracecore.auth.tokensFileKey names a key of secrets.existingSecret: set secrets.existingSecret" }}
+{{- end }}
+- name: AIRDIG_TOKENS_FILE
+  value: {{ printf "/etc/airdig/tokens/%s" $tcAuth.tokensFileKey | quote }}
+{{- end }}
+{{- end }}
+{{- if or (has $role (list "engine" "migrate" "prune")) (and (eq $role "tracecore") $tcAuth.tokenStore) }}
 {{- $db := required "dataPlatform.database.url is required (e.g. mysql://airdig@basic-tidb.tidb:4000/airdig)" $dp.database.url }}
 {{- $db = include "airdig.databaseUrl" $root }}
 {{- if regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $db }}
@@ -286,6 +303,11 @@ readinessProbe:
   mountPath: /etc/airdig/tls
   readOnly: true
 {{- end }}
+{{- if and (eq (.role | default "") "tracecore") ($root.Values.tracecore.auth | default dict).tokensFileKey }}
+- name: tokens
+  mountPath: /etc/airdig/tokens
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "airdig.scratchVolumes" -}}
@@ -297,6 +319,16 @@ readinessProbe:
   secret:
     secretName: {{ $root.Values.tls.existingSecret }}
     defaultMode: 0444
+{{- end }}
+{{- $tcAuth := $root.Values.tracecore.auth | default dict }}
+{{- if and (eq (.role | default "") "tracecore") $tcAuth.tokensFileKey }}
+- name: tokens
+  secret:
+    secretName: {{ $root.Values.secrets.existingSecret }}
+    items:
+      - key: {{ $tcAuth.tokensFileKey }}
+        path: {{ $tcAuth.tokensFileKey }}
+    defaultMode: 0440
 {{- end }}
 {{- end -}}
 

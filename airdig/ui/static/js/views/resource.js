@@ -3,12 +3,13 @@
 
 import { gql } from "../api.js";
 import { h, panel, fill, emptyBox, errorBox, badge, kindBadge, resHref, shortId, timeEl, fmtTime, jsonTree,
-  loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl } from "../dom.js";
+  loading, clear, fmtPct, fmtMs, fmtNum, jsonText, principalEl, relTime } from "../dom.js";
 import { drawGraph } from "../graph.js";
 import { CHANGE_FIELDS, WRITER_FIELDS, changeWriters, reasonText, timelineList, navRow } from "./common.js";
 
 const RESOURCE = `query($id: ID!) { resource(id: $id) { id kind name provider account region attrs tags managedBy
-  health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt } }`;
+  health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt
+  confirmedAt confirmInterval confirmStale } }`;
 const NEIGHBORS = `query($id: ID!) { neighbors(id: $id, depth: 1, first: 100) {
   nodes { id kind name health { status } drift { status } } edges { src dst type stale } } }`;
 const TIMELINE = `query($id: ID!) { timeline(id: $id, first: 50) { ${CHANGE_FIELDS} ${WRITER_FIELDS} } }`;
@@ -53,7 +54,8 @@ export async function renderResource({ root, navigate, signal }, id) {
         h("span", {}, "provider ", h("b", {}, r.provider || "—")), h("span", {}, "region ", h("b", {}, r.region || "—")),
         h("span", {}, "account ", h("b", {}, r.account || "—")),
         r.managedBy ? h("span", {}, "terraform ", h("b", { class: "mono" }, r.managedBy)) : h("span", {}, "unmanaged by IaC"),
-        h("span", {}, "first seen ", h("b", {}, fmtTime(r.firstSeen))), h("span", {}, "last seen ", h("b", {}, fmtTime(r.lastSeen)))),
+        h("span", {}, "first seen ", h("b", {}, fmtTime(r.firstSeen))), h("span", {}, "last seen ", h("b", {}, fmtTime(r.lastSeen))),
+        confirmedEl(r)),
       reasons.length ? h("ul", { class: "reasons", id: "health-reasons" }, reasons.map((x) => h("li", {},
         badge(r.health.status), h("span", {}, reasonText(x)),
         x.since ? h("span", { class: "muted small" }, "since ", timeEl(x.since)) : null)))
@@ -139,6 +141,25 @@ export async function renderResource({ root, navigate, signal }, id) {
     }, out));
     run();
   }
+}
+
+/** "confirmed 3m ago" (absolute time on hover): the last read of the cloud that saw this resource;
+ * a warning once that is older than two scan intervals of its scope or a day (confirmStale). */
+function confirmedEl(r) {
+  if (!r.confirmedAt) {
+    return h("span", { id: "res-confirmed", class: "muted", "data-state": "never",
+      title: "no scan or CloudTrail follow has confirmed this resource (services from traces are never confirmed)" },
+      "never confirmed by a scan");
+  }
+  const cadence = r.confirmInterval ? `; its scope is read every ~${relTime(new Date(Date.now() - r.confirmInterval * 1000).toISOString()).replace(" ago", "")}` : "";
+  const title = `last confirmed by the cloud at ${fmtTime(r.confirmedAt)}${cadence}`;
+  if (r.confirmStale) {
+    return h("span", { id: "res-confirmed", class: "badge b-warning", "data-state": "stale",
+      title: `${title} — stale: older than two scan intervals or 24 h; the resource may have changed or gone` },
+      `⚠ confirmed ${relTime(r.confirmedAt)} (stale)`);
+  }
+  return h("span", { id: "res-confirmed", "data-state": "fresh", title },
+    "confirmed ", h("b", {}, h("time", { datetime: r.confirmedAt }, relTime(r.confirmedAt))));
 }
 
 function legend() {
