@@ -1,11 +1,13 @@
-"""Benchmark: events applied per second into MariaDB (TiDB's protocol) by one engine process.
+"""Benchmark: events applied per second by one engine process into MariaDB and into TiDB, side by side.
 
 Baseline, measured in the same run on the same server: raw batched INSERTs of the same node rows
 (pymysql ``executemany``, one commit per batch) — the floor of what any apply path can cost.
 The engine path decodes each CloudEvent, de-duplicates by event id, upserts with newer-wins, and
-writes the change timeline and the applied-event ids, all in one transaction per batch.
+writes the change timeline and the applied-event ids, all in one transaction per batch. Each server
+given (``--mysql-url``, ``--tidb-url``; default: the test servers' URLs) gets its own figures.
 
-    AIRDIG_TEST_MYSQL_URL=mysql://airdig:airdig@127.0.0.1:13306/x .venv/bin/python bench/engine_apply.py [--quick]
+    source .test-services/services.env   # scripts/services/start: AIRDIG_TEST_MYSQL_URL, AIRDIG_TEST_TIDB_URL
+    .venv/bin/python bench/engine_apply.py [--quick]
 """
 
 from __future__ import annotations
@@ -97,41 +99,54 @@ def bench_engine(url: str, records: list[Record], batch: int) -> float:
     return len(records) / elapsed
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a small run (seconds)")
-    ap.add_argument("--events", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--mysql-url", default=os.environ.get("AIRDIG_TEST_MYSQL_URL"))
-    args = ap.parse_args()
-    if not args.mysql_url:
-        sys.exit("bench/engine_apply.py: set AIRDIG_TEST_MYSQL_URL or pass --mysql-url (scripts/services/start)")
-    n = args.events or (2000 if args.quick else 50_000)
-    records = make_events(n)
-    raw_nodes_url, admin = fresh_db(args.mysql_url)
-    raw_all_url, _ = fresh_db(args.mysql_url)
-    eng_url, _ = fresh_db(args.mysql_url)
+def bench_server(base: str, records: list[Record], batch: int) -> dict[str, object]:
+    """The engine and both raw baselines on one server, each in a fresh database."""
+    raw_nodes_url, admin = fresh_db(base)
+    raw_all_url, _ = fresh_db(base)
+    eng_url, _ = fresh_db(base)
     urls = (raw_nodes_url, raw_all_url, eng_url)
     try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            version = str(cur.fetchone()[0])
         for url in urls:
             s = open_store(url)
             s.migrate()
             s.close()
-        raw_nodes = bench_raw(raw_nodes_url, records, args.batch, with_timeline=False)
-        raw_all = bench_raw(raw_all_url, records, args.batch, with_timeline=True)
-        engine = bench_engine(eng_url, records, args.batch)
+        raw_nodes = bench_raw(raw_nodes_url, records, batch, with_timeline=False)
+        raw_all = bench_raw(raw_all_url, records, batch, with_timeline=True)
+        engine = bench_engine(eng_url, records, batch)
     finally:
         with admin.cursor() as cur:
             for url in urls:
                 cur.execute(f"DROP DATABASE IF EXISTS {urlsplit(url).path.lstrip('/')}")
         admin.close()
-    print(json.dumps({
-        "benchmark": "engine_apply", "server": "MariaDB (MySQL protocol, stands in for TiDB)", "events": n,
-        "batch": args.batch, "engine_events_per_s": round(engine),
+    return {
+        "version": version, "engine_events_per_s": round(engine),
         "raw_insert_same_rows_per_s": round(raw_all),
         "raw_insert_node_rows_only_per_s": round(raw_nodes),
         "engine_vs_raw_same_rows": round(engine / raw_all, 3),
         "engine_vs_raw_node_rows_only": round(engine / raw_nodes, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a small run (seconds)")
+    ap.add_argument("--events", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--mysql-url", default=os.environ.get("AIRDIG_TEST_MYSQL_URL"), help="MariaDB/MySQL")
+    ap.add_argument("--tidb-url", default=os.environ.get("AIRDIG_TEST_TIDB_URL"), help="TiDB")
+    args = ap.parse_args()
+    servers = {name: url for name, url in (("mariadb", args.mysql_url), ("tidb", args.tidb_url)) if url}
+    if not servers:
+        sys.exit("bench/engine_apply.py: set AIRDIG_TEST_MYSQL_URL and/or AIRDIG_TEST_TIDB_URL, or pass "
+                 "--mysql-url / --tidb-url (scripts/services/start)")
+    n = args.events or (2000 if args.quick else 50_000)
+    records = make_events(n)
+    print(json.dumps({
+        "benchmark": "engine_apply", "events": n, "batch": args.batch,
+        "servers": {name: bench_server(url, records, args.batch) for name, url in servers.items()},
         "note": "same rows = the node row and the change-timeline row each event stores; aim >= 0.5",
     }))
 

@@ -1,4 +1,4 @@
-"""Benchmark: engine reads on a large graph in MariaDB (TiDB's protocol), each next to the bare SQL.
+"""Benchmark: engine reads on a large graph in MariaDB and in TiDB, each next to the bare SQL.
 
 Builds a graph of N nodes and 10·N edges (default 100,000 and 1,000,000) with realistic kinds and
 edge types, then measures p50/p99 latency of
@@ -7,9 +7,11 @@ edge types, then measures p50/p99 latency of
   * rootCause (30-minute window)    vs the causes walk's per-hop SQL + one changes query
 and GraphQL ``resource(id)`` requests/s against one engine process (uvicorn, 8 client threads) next to
 the same ``SELECT`` by primary key per second at the same concurrency (8 threads, 8 connections). The
-root-cause baseline walks the same walk index (``adjacency``) the engine walks.
+root-cause baseline walks the same walk index (``adjacency``) the engine walks. Each server given
+(``--mysql-url``, ``--tidb-url``; default: the test servers' URLs) gets its own figures, side by side.
 
-    AIRDIG_TEST_MYSQL_URL=mysql://airdig:airdig@127.0.0.1:13306/x .venv/bin/python bench/engine_queries.py [--quick]
+    source .test-services/services.env   # scripts/services/start: AIRDIG_TEST_MYSQL_URL, AIRDIG_TEST_TIDB_URL
+    .venv/bin/python bench/engine_queries.py [--quick]
 """
 
 from __future__ import annotations
@@ -216,35 +218,28 @@ def bare_select_rps(url: str, n: int, seconds: float, threads: int) -> float:
     return count[0] / seconds
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--nodes", type=int, default=None)
-    ap.add_argument("--mysql-url", default=os.environ.get("AIRDIG_TEST_MYSQL_URL"))
-    ap.add_argument("--keep", action="store_true", help="keep the generated graph and reuse it next time")
-    args = ap.parse_args()
-    if not args.mysql_url:
-        sys.exit("bench/engine_queries.py: set AIRDIG_TEST_MYSQL_URL or pass --mysql-url (scripts/services/start)")
-    n = args.nodes or (5000 if args.quick else 100_000)
-    runs = 30 if args.quick else 200
+def bench_server(base: str, n: int, runs: int, secs: float, keep: bool) -> dict[str, object]:
+    """Every read of the benchmark on one server, in a database of its own (kept with ``keep``)."""
     rng = random.Random(42)
-    p = urlsplit(args.mysql_url)
+    p = urlsplit(base)
     db = f"airdig_bench_q_{n}"
-    admin = connect(urlsplit(args.mysql_url)._replace(path="/").geturl())
+    admin = connect(p._replace(path="/").geturl())
     url = p._replace(path=f"/{db}").geturl()
     with admin.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        version = str(cur.fetchone()[0])
         cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = 'edges'",
                     (db,))
         ready = cur.fetchone()[0] == 1
         if ready:
             cur.execute(f"SELECT COUNT(*) FROM {db}.edges")
             ready = cur.fetchone()[0] == n * 10
-        if not (args.keep and ready):
+        if not (keep and ready):
             cur.execute(f"DROP DATABASE IF EXISTS {db}")
             cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
     t0 = time.perf_counter()
     try:
-        if not (args.keep and ready):
+        if not (keep and ready):
             build(url, n, rng)
         load_s = time.perf_counter() - t0
         store = open_store(url)
@@ -253,8 +248,7 @@ def main() -> None:
         fwd, bwd = _split(None)
         ids = [f"node-{rng.randrange(n)}" for _ in range(runs)]
         it = itertools.cycle(ids)
-        out: dict[str, object] = {"benchmark": "engine_queries", "server": "MariaDB (for TiDB)", "nodes": n,
-                                  "edges": n * 10, "load_seconds": round(load_s, 1)}
+        out: dict[str, object] = {"version": version, "load_seconds": round(load_s, 1)}
         out["impact_3_hops"] = timed(lambda: reads.impact(store, next(it), 3, with_resources=False), runs)
         out["impact_3_hops_with_resources"] = timed(lambda: reads.impact(store, next(it), 3), runs)
         out["impact_3_hops_bare_sql"] = timed(lambda: bare_walk(cur, next(it), 3, fwd, bwd), runs)
@@ -281,18 +275,38 @@ def main() -> None:
             cur.execute(f"SELECT id FROM changes WHERE node_id IN ({m}) AND time >= %s", [*seen, now - 1800])
             cur.fetchall()
         out["root_cause_bare_sql"] = timed(bare_causes, max(10, runs // 4))
-        secs = 3.0 if args.quick else 10.0
         out["graphql_resource_req_per_s"] = round(graphql_rps(url, n, secs, 8))
         out["bare_sql_select_per_s"] = round(bare_select_rps(url, n, secs, 8))
-        out["aims"] = {"impact_p99_ms": "< 100", "graphql_resource_req_per_s": ">= 1000"}
         store.close()
         conn.close()
-        print(json.dumps(out))
+        return out
     finally:
-        if not args.keep:
+        if not keep:
             with admin.cursor() as c2:
                 c2.execute(f"DROP DATABASE IF EXISTS {db}")
         admin.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--mysql-url", default=os.environ.get("AIRDIG_TEST_MYSQL_URL"), help="MariaDB/MySQL")
+    ap.add_argument("--tidb-url", default=os.environ.get("AIRDIG_TEST_TIDB_URL"), help="TiDB")
+    ap.add_argument("--keep", action="store_true", help="keep the generated graph and reuse it next time")
+    args = ap.parse_args()
+    servers = {name: url for name, url in (("mariadb", args.mysql_url), ("tidb", args.tidb_url)) if url}
+    if not servers:
+        sys.exit("bench/engine_queries.py: set AIRDIG_TEST_MYSQL_URL and/or AIRDIG_TEST_TIDB_URL, or pass "
+                 "--mysql-url / --tidb-url (scripts/services/start)")
+    n = args.nodes or (5000 if args.quick else 100_000)
+    runs = 30 if args.quick else 200
+    secs = 3.0 if args.quick else 10.0
+    print(json.dumps({
+        "benchmark": "engine_queries", "nodes": n, "edges": n * 10,
+        "servers": {name: bench_server(url, n, runs, secs, args.keep) for name, url in servers.items()},
+        "aims": {"impact_p99_ms": "< 100", "graphql_resource_req_per_s": ">= 1000"},
+    }))
 
 
 if __name__ == "__main__":

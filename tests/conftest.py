@@ -1,10 +1,13 @@
 """Shared fixtures: every backend fixture runs on the embedded backend AND on the real server.
 
-The real servers (MariaDB for TiDB, Redis, an Apache Kafka broker) are started by ``scripts/test``,
-which exports their URLs; each also has a TLS listener with credentials (a MariaDB with
-``require_secure_transport=ON``, Redis's tls-port with an ACL user, Kafka SASL_SSL + SCRAM), signed by a
-throwaway CA, and the store, bus and cache fixtures run there too (``mysql-tls``, ``kafka-sasl``,
-``redis-tls``). Outside it those cases skip, unless ``AIRDIG_TEST_REQUIRE_SERVERS=1`` (set by
+The real servers (MariaDB, a standalone TiDB, Redis, an Apache Kafka broker) are started by
+``scripts/test``, which exports their URLs; MariaDB, Redis and Kafka also have a TLS listener with
+credentials (a MariaDB with ``require_secure_transport=ON``, Redis's tls-port with an ACL user, Kafka
+SASL_SSL + SCRAM), signed by a throwaway CA, and the store, bus and cache fixtures run there too
+(``mysql-tls``, ``kafka-sasl``, ``redis-tls``). TiDB runs the suites that prove the store itself —
+store, migrations, apply, delivery, scenario — which opt in with :data:`ON_TIDB_TOO` or a ``tidb``
+param of their own, so it does not double the time of every test that merely needs a store.
+Outside ``scripts/test`` those cases skip, unless ``AIRDIG_TEST_REQUIRE_SERVERS=1`` (set by
 ``scripts/test`` and so in CI), where a missing server is a failure: nothing is skipped in CI.
 """
 
@@ -43,10 +46,9 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
-def mysql_url() -> Iterator[str]:
-    """A fresh, empty database on the MariaDB server for this test; dropped afterwards."""
-    base = server_url("AIRDIG_TEST_MYSQL_URL")
+def fresh_database(var: str) -> Iterator[str]:
+    """A new, empty database on the MySQL-protocol server named by ``var``; dropped afterwards."""
+    base = server_url(var)
     parts = urlsplit(base)
     name = f"airdig_t_{uuid.uuid4().hex[:12]}"
     conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
@@ -61,15 +63,26 @@ def mysql_url() -> Iterator[str]:
         conn.close()
 
 
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty database on the MariaDB server for this test; dropped afterwards."""
+    yield from fresh_database("AIRDIG_TEST_MYSQL_URL")
+
+
+@pytest.fixture
+def tidb_url() -> Iterator[str]:
+    """A fresh, empty database on the TiDB server (standalone tidb-server, unistore); dropped afterwards."""
+    yield from fresh_database("AIRDIG_TEST_TIDB_URL")
+
+
 def with_query(url: str, extra: str) -> str:
     """``url`` with ``extra`` (``a=1&b=2``) added to its query."""
     return f"{url}{'&' if '?' in url else '?'}{extra}"
 
 
-@pytest.fixture
-def mysql_tls_url() -> Iterator[str]:
-    """A fresh database on the MariaDB that refuses plaintext (TLS, verified against the test CA)."""
-    base = server_url("AIRDIG_TEST_MYSQL_TLS_URL")
+def fresh_tls_database(var: str) -> Iterator[str]:
+    """A fresh database on the TLS-only server named by ``var`` (verified against the test CA)."""
+    base = server_url(var)
     parts = urlsplit(base)
     ca = dict(parse_qsl(parts.query))["ssl_ca"]
     name = f"airdig_t_{uuid.uuid4().hex[:12]}"
@@ -83,6 +96,18 @@ def mysql_tls_url() -> Iterator[str]:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
     finally:
         conn.close()
+
+
+@pytest.fixture
+def mysql_tls_url() -> Iterator[str]:
+    """A fresh database on the MariaDB that refuses plaintext (TLS, verified against the test CA)."""
+    yield from fresh_tls_database("AIRDIG_TEST_MYSQL_TLS_URL")
+
+
+@pytest.fixture
+def tidb_tls_url() -> Iterator[str]:
+    """A fresh database on the TiDB that refuses plaintext (``require_secure_transport=ON``, test CA)."""
+    yield from fresh_tls_database("AIRDIG_TEST_TIDB_TLS_URL")
 
 
 def warm_kafka(base: str) -> str:
@@ -141,11 +166,19 @@ def redis_tls_url() -> str:
     return with_query(server_url("AIRDIG_TEST_REDIS_TLS_URL"), f"prefix=t{uuid.uuid4().hex[:10]}:")
 
 
-@pytest.fixture(params=["sqlite", "mysql", "mysql-tls"])
+STORE_KINDS = ["sqlite", "mysql", "mysql-tls"]
+_STORE_FIXTURES = {"mysql": "mysql_url", "mysql-tls": "mysql_tls_url", "tidb": "tidb_url",
+                   "tidb-tls": "tidb_tls_url"}
+
+ON_TIDB_TOO = pytest.mark.parametrize("store_url", [*STORE_KINDS, "tidb"], indirect=True)
+"""``pytestmark = ON_TIDB_TOO`` in a module: its ``store``/``store_url`` tests run on TiDB as well."""
+
+
+@pytest.fixture(params=STORE_KINDS)
 def store_url(request: pytest.FixtureRequest, data_dir: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{data_dir / 'airdig.db'}"
-    url: str = request.getfixturevalue("mysql_tls_url" if request.param == "mysql-tls" else "mysql_url")
+    url: str = request.getfixturevalue(_STORE_FIXTURES[request.param])
     return url
 
 
@@ -189,7 +222,8 @@ def cache(cache_url: str) -> Iterator[Cache]:
 
 @dataclass(frozen=True)
 class Backends:
-    """The URLs of one whole stack: embedded (SQLite, local bus, memory) or distributed (MariaDB, Kafka, Redis)."""
+    """The URLs of one whole stack: embedded (SQLite, local bus, memory) or distributed (MariaDB, Kafka,
+    Redis); ``distributed-tidb`` is the same with TiDB as the store (modules opt in, as with ON_TIDB_TOO)."""
 
     name: str
     store_url: str
@@ -202,5 +236,5 @@ def backends(request: pytest.FixtureRequest, data_dir: Path) -> Backends:
     if request.param == "embedded":
         return Backends("embedded", f"sqlite:///{data_dir / 'airdig.db'}", f"embedded://{data_dir / 'bus.db'}",
                         "memory://")
-    return Backends("distributed", request.getfixturevalue("mysql_url"), request.getfixturevalue("kafka_url"),
-                    request.getfixturevalue("redis_url"))
+    store = request.getfixturevalue("tidb_url" if request.param == "distributed-tidb" else "mysql_url")
+    return Backends(request.param, store, request.getfixturevalue("kafka_url"), request.getfixturevalue("redis_url"))

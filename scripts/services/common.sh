@@ -10,9 +10,13 @@
 #   AIRDIG_TEST_MYSQL_TLS_PORT      2nd MariaDB, require_secure_transport=ON (default MYSQL_PORT+1)
 #   AIRDIG_TEST_REDIS_TLS_PORT      Redis tls-port (ACL user airdig)   (default REDIS_PORT+1)
 #   AIRDIG_TEST_KAFKA_SASL_PORT     Kafka SASL_SSL + SCRAM listener     (default KAFKA_PORT+2)
+#   AIRDIG_TEST_TIDB_PORT           TiDB (standalone, unistore) SQL port (default 14000)
+#   AIRDIG_TEST_TIDB_STATUS_PORT    TiDB status (HTTP) port             (default TIDB_PORT+80)
+#   AIRDIG_TEST_TIDB_TLS_PORT       2nd TiDB, require_secure_transport=ON (default TIDB_PORT+1)
+#   AIRDIG_TEST_TIDB_TLS_STATUS_PORT  its status port                   (default TIDB_TLS_PORT+80)
 #   AIRDIG_TEST_KAFKA_VERSION       override the Kafka version pinned in kafka/pom.xml
 #   AIRDIG_TEST_SERVICES_TIMEOUT    seconds to wait for each server to answer (default 120)
-#   AIRDIG_TEST_SERVICES            which servers start starts (default "mariadb redis kafka"; the
+#   AIRDIG_TEST_SERVICES            which servers start starts (default "mariadb redis kafka tidb"; the
 #                                   reliability tests start a private one on their own ports and run dir)
 # Changing a port while servers from the same run dir are still running needs a stop first.
 
@@ -30,12 +34,16 @@ REDIS_PORT="${AIRDIG_TEST_REDIS_PORT:-16379}"
 KAFKA_PORT="${AIRDIG_TEST_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${AIRDIG_TEST_KAFKA_CONTROLLER_PORT:-19093}"
 SERVICES_TIMEOUT="${AIRDIG_TEST_SERVICES_TIMEOUT:-120}"
-SERVICES_WANTED=" ${AIRDIG_TEST_SERVICES:-mariadb redis kafka} "
+SERVICES_WANTED=" ${AIRDIG_TEST_SERVICES:-mariadb redis kafka tidb} "
 # wants NAME: start (and wait for) this server
 wants() { [[ "$SERVICES_WANTED" == *" $1 "* ]]; }
 MYSQL_TLS_PORT="${AIRDIG_TEST_MYSQL_TLS_PORT:-$((MYSQL_PORT + 1))}"
 REDIS_TLS_PORT="${AIRDIG_TEST_REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
 KAFKA_SASL_PORT="${AIRDIG_TEST_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}"
+TIDB_PORT="${AIRDIG_TEST_TIDB_PORT:-14000}"
+TIDB_STATUS_PORT="${AIRDIG_TEST_TIDB_STATUS_PORT:-$((TIDB_PORT + 80))}"
+TIDB_TLS_PORT="${AIRDIG_TEST_TIDB_TLS_PORT:-$((TIDB_PORT + 1))}"
+TIDB_TLS_STATUS_PORT="${AIRDIG_TEST_TIDB_TLS_STATUS_PORT:-$((TIDB_TLS_PORT + 80))}"
 
 MYSQL_DB=airdig_test
 MYSQL_USER=airdig
@@ -58,6 +66,10 @@ REDIS_DIR="$RUN_DIR/redis"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 KAFKA_DIR="$RUN_DIR/kafka"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
+TIDB_DIR="$RUN_DIR/tidb"
+TIDB_PIDFILE="$TIDB_DIR/tidb.pid"
+TIDB_TLS_DIR="$RUN_DIR/tidb-tls"
+TIDB_TLS_PIDFILE="$TIDB_TLS_DIR/tidb.pid"
 SERVICES_ENV="$RUN_DIR/services.env"
 
 # Unix socket paths are limited to ~107 bytes; fall back to /tmp for deep run dirs.
@@ -119,3 +131,4 @@ port_open() {
 MARIADB_PATTERN=mariadbd
 REDIS_PATTERN=redis-server
 KAFKA_PATTERN=kafka.Kafka
+TIDB_PATTERN=tidb-server

@@ -1,4 +1,4 @@
-"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too, and are what the tests use).
+"""MySQL-protocol store: TiDB at scale (MariaDB and MySQL work too; the tests run on MariaDB and TiDB).
 
 TLS and credentials come from the URL's query (see docs/connect.md)::
 
@@ -28,17 +28,33 @@ SETTING = "AIRDIG_DATABASE_URL"
 SSL_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
 
 _DISCONNECT_CODES = {2003, 2006, 2013, 2055, 4031}
-# worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait,
-# TiDB write conflict); the same write succeeds later
-_TRANSIENT_CODES = _DISCONNECT_CODES | {1040, 1053, 1205, 1213, 1317, 1927, 8002, 8022, 8027, 9007}
+# worth a retry: the server is going away or busy, or the transaction lost a race (deadlock, lock wait);
+# TiDB's own (https://docs.pingcap.com/tidb/stable/error-codes): a write conflict under snapshot
+# isolation (8002 SELECT FOR UPDATE conflict, 8005 stale start timestamp, 9007 conflict in TiKV, 8022
+# commit failed and rolled back), the schema changing under a statement (8027 outdated schema version,
+# 8028 information schema changed: TiDB's DDL is online), PD/TiKV timeouts, busy or unavailable
+# regions (9001-9005); the same write succeeds later
+_TRANSIENT_CODES = _DISCONNECT_CODES | {1040, 1053, 1205, 1213, 1317, 1927, 8002, 8005, 8022, 8027, 8028,
+                                        9001, 9002, 9003, 9004, 9005, 9007}
 # the data itself: too long, out of range, bad string for the charset, wrong value for the type,
-# NULL where not allowed, duplicate key, bad JSON; the same write fails the same way every time
-_REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140}
+# NULL where not allowed, duplicate key, bad JSON, and TiDB's size limits: one row larger than
+# txn-entry-size-limit (8025, 6 MB by default, where MariaDB's MEDIUMTEXT takes 16 MB) or a transaction
+# larger than txn-total-size-limit (8004; a smaller part of the batch fits); the same write fails the
+# same way every time
+_REJECTED_CODES = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1406, 1416, 3140, 8004, 8025}
 
 
 class MysqlDialect:
     name = "mysql"
     like_escape = ""  # backslash is MySQL's and TiDB's default LIKE escape
+    # Which server answers is learnt on the first connection. On TiDB the applied-event check is a
+    # locking read: under its snapshot isolation two replicas applying one redelivered batch (a rebalance
+    # after a crash) would both read "not applied" and both count and announce it; FOR UPDATE locks the
+    # event ids (TiDB locks absent keys too) and the later transaction reads the earlier one's commit.
+    # Not on MariaDB/MySQL, where FOR UPDATE on absent keys takes gap locks that would serialise unrelated
+    # batches; there the racing insert of the same ids waits on the row lock instead.
+    seen_lock = ""
+    tidb: bool | None = None
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -115,13 +131,30 @@ class MysqlDialect:
     def connect(self) -> Any:
         params = self.connect_params()
         try:
-            return pymysql.connect(**params)
+            conn = pymysql.connect(**params)
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] == 1049:  # unknown database: create it, as `db migrate` promises
-                return self._create_database(params)
-            raise self._unavailable(exc.args[-1] if exc.args else exc, params) from None
+                conn = self._create_database(params)
+            else:
+                raise self._unavailable(exc.args[-1] if exc.args else exc, params) from None
         except (OSError, pymysql.err.MySQLError) as exc:
             raise self._unavailable(exc, params) from None
+        if self.tidb is None:
+            try:
+                self._learn_server(conn)
+            except (OSError, pymysql.err.MySQLError) as exc:
+                conn.close()
+                raise self._unavailable(exc, params) from None
+        return conn
+
+    def _learn_server(self, conn: Any) -> None:
+        """TiDB or not, from ``VERSION()`` (``8.0.11-TiDB-v8.5.1``); sets :attr:`seen_lock`."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            row = cur.fetchone()
+        conn.commit()
+        self.tidb = "tidb" in str(row[0] if row else "").lower()
+        self.seen_lock = " FOR UPDATE" if self.tidb else ""
 
     def _unavailable(self, cause: object, params: dict[str, Any]) -> BackendUnavailable:
         """The driver's reason, without the password (or IAM token) it may quote, and with the TLS mode."""

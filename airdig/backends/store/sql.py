@@ -53,6 +53,10 @@ def loads(value: Any) -> Any:
 class Dialect(Protocol):
     name: str
     like_escape: str  # the ESCAPE clause that makes backslash the LIKE escape character
+    # appended to the applied-event check: "" where a plain read suffices (SQLite's write transaction
+    # already excludes every other writer), " FOR UPDATE" where a snapshot read would let two replicas
+    # both take a redelivered event for new (TiDB, see airdig.backends.store.mysql)
+    seen_lock: str
 
     def connect(self) -> Any: ...
     def sql(self, query: str) -> str: ...
@@ -85,10 +89,16 @@ class SqlTx:
     def seen_events(self, event_ids: Sequence[str]) -> set[str]:
         seen: set[str] = set()
         ids = list(event_ids)
+        lock = self._s.d.seen_lock
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
             # an event whose change-timeline row carries its id is recorded there, not in applied_events
+            if lock:  # a locking read waits for a racing transaction on the same ids and sees its commit
+                seen.update(r[0] for r in self.fetch(
+                    f"SELECT event_id FROM applied_events WHERE event_id IN ({marks}){lock}", chunk))
+                seen.update(r[0] for r in self.fetch(f"SELECT id FROM changes WHERE id IN ({marks}){lock}", chunk))
+                continue
             seen.update(r[0] for r in self.fetch(
                 f"SELECT event_id FROM applied_events WHERE event_id IN ({marks}) "
                 f"UNION SELECT id FROM changes WHERE id IN ({marks})", chunk + chunk))

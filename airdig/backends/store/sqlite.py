@@ -39,6 +39,7 @@ def open_sqlite(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
 class SqliteDialect:
     name = "sqlite"
     like_escape = " ESCAPE '\\'"
+    seen_lock = ""  # BEGIN IMMEDIATE: one writer at a time already
 
     def __init__(self, path: Path) -> None:
         self.path = path

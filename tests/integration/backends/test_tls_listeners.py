@@ -2,7 +2,8 @@
 error naming the connector, no secret in it and nothing written.
 
 Real servers, started by ``scripts/services/start`` from a throwaway CA: a MariaDB with
-``require_secure_transport=ON``, Redis's tls-port with an ACL user, Kafka's SASL_SSL + SCRAM listener.
+``require_secure_transport=ON`` and a TiDB with the same, Redis's tls-port with an ACL
+user, Kafka's SASL_SSL + SCRAM listener.
 ``other-ca.pem`` is a CA that signed none of them.
 """
 
@@ -83,8 +84,13 @@ MYSQL_CASES: dict[str, tuple[Callable[[str], str], tuple[str, ...]]] = {
 }
 
 
+TLS_SERVERS = pytest.mark.parametrize("server", ["mysql_tls_url", "tidb_tls_url"], ids=["mariadb", "tidb"])
+
+
+@TLS_SERVERS
 @pytest.mark.parametrize("case", sorted(MYSQL_CASES))
-def test_mysql_tls_refusals(mysql_tls_url: str, case: str) -> None:
+def test_mysql_tls_refusals(server: str, case: str, request: pytest.FixtureRequest) -> None:
+    mysql_tls_url: str = request.getfixturevalue(server)
     make, reasons = MYSQL_CASES[case]
     bad = make(mysql_tls_url)
     store = open_store(bad)
@@ -118,7 +124,8 @@ def test_mysql_tls_with_password_file_and_cli(mysql_tls_url: str, tmp_path: Path
 
 
 def test_mysql_client_certificate(mysql_tls_url: str) -> None:
-    """A ``REQUIRE X509`` user (no password) gets in with ssl_cert/ssl_key, and only with them."""
+    """A ``REQUIRE X509`` user (no password) gets in with ssl_cert/ssl_key, and only with them (MariaDB;
+    the TLS TiDB of the tests verifies no client certificates, see scripts/services/start)."""
     tls = Path(server_url("AIRDIG_TEST_TLS_DIR"))
     parts = urlsplit(mysql_tls_url)
     x509 = urlunsplit(parts._replace(netloc=f"airdig_x509@{parts.hostname}:{parts.port}"))
@@ -214,6 +221,7 @@ def test_redis_password_from_environment(redis_tls_url: str, monkeypatch: pytest
 
 def test_tls_urls_are_exported() -> None:
     """The TLS listeners are part of every test run (CI included), not an optional extra."""
-    for var in ("AIRDIG_TEST_MYSQL_TLS_URL", "AIRDIG_TEST_KAFKA_SASL_URL", "AIRDIG_TEST_REDIS_TLS_URL"):
+    for var in ("AIRDIG_TEST_MYSQL_TLS_URL", "AIRDIG_TEST_TIDB_TLS_URL", "AIRDIG_TEST_KAFKA_SASL_URL",
+                "AIRDIG_TEST_REDIS_TLS_URL"):
         assert server_url(var).split("://")[0] in ("mysql", "kafka", "rediss"), var
     assert os.path.isfile(other_ca())

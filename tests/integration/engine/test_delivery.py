@@ -1,7 +1,7 @@
 """Delivery guarantees of the event path: no loss, no double count, stale never wins, bad input parked.
 
-Runs on the embedded stack (SQLite + embedded bus) and on the distributed one (MariaDB for TiDB +
-a real Kafka broker), with the same assertions.
+Runs on the embedded stack (SQLite + embedded bus) and on the distributed ones (a real Kafka broker with
+MariaDB, MariaDB over TLS + Kafka SASL_SSL, or TiDB), with the same assertions.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ class Stack:
     bus_url: str
 
 
-@pytest.fixture(params=["embedded", "distributed", "distributed-tls"])
+@pytest.fixture(params=["embedded", "distributed", "distributed-tls", "distributed-tidb"])
 def stack(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Stack]:
     if request.param == "embedded":
         store_url, bus_url = f"sqlite:///{data_dir / 'airdig.db'}", f"embedded://{data_dir / 'bus.db'}"
     elif request.param == "distributed-tls":  # MariaDB over verified TLS, Kafka over SASL_SSL + SCRAM
         store_url, bus_url = request.getfixturevalue("mysql_tls_url"), request.getfixturevalue("kafka_sasl_url")
+    elif request.param == "distributed-tidb":  # TiDB as the store, Kafka
+        store_url, bus_url = request.getfixturevalue("tidb_url"), request.getfixturevalue("kafka_url")
     else:
         store_url, bus_url = request.getfixturevalue("mysql_url"), request.getfixturevalue("kafka_url")
     store = open_store(store_url)

@@ -5,7 +5,7 @@ services `checkout` and `cart` run on the instances and call the database. At T0
 the console, per CloudTrail) changes the web security group; 4 minutes later the p95 of checkout →
 database rises; at T0+5 min the instance turns critical. Noise: an unattributed tag edit on the
 subnet, a newly created bucket, the same instance's health flapping earlier.
-Runs on SQLite + embedded bus + memory and on MariaDB + Kafka + Redis.
+Runs on SQLite + embedded bus + memory, on MariaDB + Kafka + Redis and on TiDB + Kafka + Redis.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from airdig.engine.service import EngineService
 from airdig.model.events import CloudEvent, edge_event, resource_event, to_rfc3339
 from airdig.model.graph import Edge, Node
 from tests.conftest import Backends
+
+# the whole scenario on SQLite, on MariaDB and on TiDB (each with Kafka and Redis)
+pytestmark = pytest.mark.parametrize("backends", ["embedded", "distributed", "distributed-tidb"], indirect=True)
 
 ACCT, REGION = "123456789012", "us-east-1"
 T0 = 1_790_000_000.0  # the security-group change

@@ -4,6 +4,8 @@ partition keeps flowing (issue 13).
 The 600-character ``service.name`` enters as OTLP/JSON, goes through TraceCore's decoder and aggregator
 onto the bus, and reaches the engine's processor: on MariaDB in strict mode (its default) and on SQLite,
 which enforces no lengths, with the same reason, because the column limits are checked before writing.
+The store's own verdicts (rejected: dead-letter; transient: retry) are checked on MariaDB and on TiDB,
+whose snapshot isolation and size limits add errors of their own (write conflict, entry too large).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pymysql
@@ -110,12 +113,16 @@ def _rec(ev: CloudEvent, offset: int) -> Record:
     return Record(ev.topic, 0, offset, ev.subject, ev.encode(), ev.time)
 
 
-def test_mariadb_rejection_is_bisected_to_the_one_bad_event(mysql_url: str,
+MYSQL_SERVERS = pytest.mark.parametrize("server", ["mysql_url", "tidb_url"], ids=["mariadb", "tidb"])
+
+
+@MYSQL_SERVERS
+def test_mariadb_rejection_is_bisected_to_the_one_bad_event(server: str, request: pytest.FixtureRequest,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The store's own rejection (strict mode: ``Data too long``) is the second line of defence: with the
     column check switched off, the batch is split down to the bad event and the other 39 apply."""
     monkeypatch.setattr(Plan, "check_limits", lambda self, event_id: None)
-    store = open_store(mysql_url)
+    store = open_store(request.getfixturevalue(server))
     store.migrate()
     try:
         events = [_service(f"service://s{i}", 10.0 + i) for i in range(40)]
@@ -130,9 +137,11 @@ def test_mariadb_rejection_is_bisected_to_the_one_bad_event(mysql_url: str,
         store.close()
 
 
-def test_lock_wait_timeout_is_transient_on_mariadb(mysql_url: str) -> None:
-    """A row lock held by another session makes the write time out (error 1205): an outage to retry,
-    never a reason to dead-letter."""
+@MYSQL_SERVERS
+def test_lock_wait_timeout_is_transient_on_mariadb(server: str, request: pytest.FixtureRequest) -> None:
+    """A row lock held by another session makes the write time out (error 1205; on TiDB in its default
+    pessimistic mode too): an outage to retry, never a reason to dead-letter."""
+    mysql_url: str = request.getfixturevalue(server)
     store = open_store(mysql_url)
     store.migrate()
     ev = _service("service://locked", 1.0)
@@ -163,4 +172,64 @@ def test_lock_wait_timeout_is_transient_on_mariadb(mysql_url: str) -> None:
     finally:
         other.rollback()
         other.close()
+        store.close()
+
+
+def _other_session(url: str) -> Any:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username,
+                           password=parts.password or "", database=parts.path.lstrip("/"), autocommit=True)
+
+
+def _name(store: Store, node_id: str) -> str:
+    node = store.get_node(node_id)
+    assert node is not None
+    return node.name
+
+
+def test_write_conflict_is_transient_on_tidb(tidb_url: str) -> None:
+    """Under TiDB's snapshot isolation an optimistic transaction whose row another session changed since
+    it began fails at commit with a write conflict (error 9007): retried, never dead-lettered."""
+    store = open_store(tidb_url)
+    store.migrate()
+    Applier(store).apply([_rec(_service("service://raced", 1.0), 0)])
+    with store.transaction() as tx:  # this thread's connection; the mode applies from its next transaction
+        tx.run("SET SESSION tidb_txn_mode = 'optimistic'")
+    other = _other_session(tidb_url)
+    try:
+        with pytest.raises(BackendUnavailable) as caught, store.transaction() as tx:
+            tx.run("UPDATE nodes SET name = ? WHERE id = ?", ("mine", "service://raced"))
+            with other.cursor() as cur:  # commits first
+                cur.execute("UPDATE nodes SET name = %s WHERE id = %s", ("theirs", "service://raced"))
+        assert "error 9007" in str(caught.value) and "Write conflict" in str(caught.value)
+        # the other session's write stands; the retry (a fresh transaction) succeeds
+        assert _name(store, "service://raced") == "theirs"
+        with store.transaction() as tx:
+            tx.run("UPDATE nodes SET name = ? WHERE id = ?", ("mine", "service://raced"))
+        assert _name(store, "service://raced") == "mine"
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_row_over_tidbs_entry_size_limit_is_dead_lettered_alone(tidb_url: str) -> None:
+    """TiDB refuses one row larger than ``txn-entry-size-limit`` (6 MB by default; MariaDB's MEDIUMTEXT
+    holds 16 MB) with error 8025: the data's fault, so only that event is set aside and its batch applies."""
+    store = open_store(tidb_url)
+    store.migrate()
+    try:
+        events = [_service(f"service://s{i}", 10.0 + i) for i in range(6)]
+        big = resource_event("created", Node(id="arn:aws:s3:::big", kind="aws.s3.bucket", name="big",
+                                             attrs={"policy": "p" * 7_000_000}), "skygraph")
+        records = [_rec(ev, i) for i, ev in enumerate(events)]
+        records.insert(3, _rec(big, 99))
+        result = Applier(store).apply(records)
+        assert result.applied == 6
+        [(rec, reason)] = result.dead
+        assert rec.offset == 99
+        assert "error 8025" in reason and "entry too large" in reason.lower()
+        assert store.table_counts()["nodes"] == 6
+    finally:
         store.close()

@@ -1,4 +1,4 @@
-"""Schema upgrades in place, on SQLite and on MariaDB (plaintext and TLS): a database made by the current
+"""Schema upgrades in place, on SQLite, on MariaDB (plaintext and TLS) and on TiDB: a database made by the current
 schema, with rows in it, is upgraded to a head that adds a column and an index; nothing is lost, the
 dry run prints the SQL and changes nothing, and a database from a newer release is refused."""
 
@@ -16,6 +16,7 @@ from airdig.backends.store.schema import MIGRATIONS, AddColumn, AddIndex, Column
 from airdig.backends.store.sql import SqlStore
 from airdig.cli.main import cli
 from airdig.errors import ConfigError
+from tests.conftest import ON_TIDB_TOO
 
 ROWS = 250
 
@@ -57,6 +58,7 @@ def _columns(store: SqlStore) -> set[str]:
                                       "WHERE table_schema = DATABASE() AND table_name = 'nodes'")}
 
 
+@ON_TIDB_TOO
 def test_upgrade_in_place_adds_a_column_and_an_index_without_losing_rows(current: SqlStore,
                                                                        next_release: int) -> None:
     before = current._read("SELECT id, name FROM nodes ORDER BY id")
@@ -82,6 +84,7 @@ def test_upgrade_in_place_adds_a_column_and_an_index_without_losing_rows(current
     assert current.migrate() == []  # idempotent
 
 
+@ON_TIDB_TOO
 def test_a_half_applied_migration_is_finished(current: SqlStore, next_release: int) -> None:
     """A run that died after the ALTER but before recording the version: the next run completes it."""
     with current.transaction() as tx:
@@ -91,6 +94,7 @@ def test_a_half_applied_migration_is_finished(current: SqlStore, next_release: i
     assert migrations.exists(current, AddIndex("nodes", ("owner",)), current.d.name)
 
 
+@ON_TIDB_TOO
 def test_a_newer_schema_is_refused(current: SqlStore, store_url: str) -> None:
     newer = migrations.head() + 3
     with current.transaction() as tx:
@@ -105,8 +109,10 @@ def test_a_newer_schema_is_refused(current: SqlStore, store_url: str) -> None:
     assert current._read("SELECT COUNT(*) FROM nodes")[0][0] == ROWS
 
 
-def test_cli_dry_run_and_status_on_a_new_database(data_dir: Path) -> None:
-    url = f"sqlite:///{data_dir / 'new.db'}"
+@pytest.mark.parametrize("server", ["sqlite", "tidb_url"], ids=["sqlite", "tidb"])
+def test_cli_dry_run_and_status_on_a_new_database(server: str, data_dir: Path,
+                                                  request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{data_dir / 'new.db'}" if server == "sqlite" else request.getfixturevalue(server)
     runner = CliRunner()
     dry = runner.invoke(cli, ["db", "migrate", "--dry-run"], env={"AIRDIG_DATABASE_URL": url})
     assert dry.exit_code == 0, dry.output

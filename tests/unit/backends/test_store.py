@@ -1,9 +1,14 @@
-"""The store contract, on SQLite and on a real MariaDB server (the MySQL-protocol stand-in for TiDB)."""
+"""The store contract, on SQLite, on a real MariaDB server and on a real TiDB (each plaintext and TLS)."""
 
 from __future__ import annotations
 
+import pytest
+
 from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeFilter, NodeRow, Store
 from airdig.backends.store.sql import SqlTx
+from tests.conftest import STORE_KINDS
+
+pytestmark = pytest.mark.parametrize("store_url", [*STORE_KINDS, "tidb", "tidb-tls"], indirect=True)
 
 
 def row(node_id: str, version: float, kind: str = "aws.ec2.instance", deleted: bool = False,

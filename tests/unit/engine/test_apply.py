@@ -1,4 +1,5 @@
-"""The apply path on its own: native references from traces, drift status, idempotence per event type."""
+"""The apply path on its own: native references from traces, drift status, idempotence per event type;
+on SQLite, MariaDB (plaintext and TLS) and TiDB."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from airdig.backends.interfaces import Record, Store
 from airdig.engine.apply import Applier
 from airdig.model.events import CloudEvent, resource_event
 from airdig.model.graph import Node
+from tests.conftest import ON_TIDB_TOO
+
+pytestmark = ON_TIDB_TOO
 
 I1 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc"
 SVC = "service://shop/checkout"
