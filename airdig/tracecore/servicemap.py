@@ -172,22 +172,13 @@ class ServiceMap:
         self.nodes: dict[str, Node] = {}
 
     def record(self, call: Call) -> None:
+        """One call (the aggregator merges whole :func:`accumulate` groups through :meth:`add_stats`)."""
         t = call.client.start_ns // 1_000_000_000
-        minute = t - t % BUCKET
-        key = (call.src, call.dst, call.connection_type)
-        bucket = self.buckets.get(minute)
-        if bucket is None:
-            bucket = self.buckets[minute] = {}
-        st = bucket.get(key)
-        if st is None:
-            st = bucket[key] = EdgeStats()
+        st = EdgeStats()
         st.add(call)
-        tot = self.totals.get(key)
-        if tot is None:
-            tot = self.totals[key] = EdgeStats()
-        tot.add(call)
-        if call.peer is not None and call.peer.id not in self.nodes:
-            self.nodes[call.peer.id] = call.peer
+        self.add_stats(t - t % BUCKET, (call.src, call.dst, call.connection_type), st)
+        if call.peer is not None:
+            self.note_peer(call.peer)
 
     def add_stats(self, minute: int, key: EdgeKey, st: EdgeStats) -> None:
         """Merge a group of :func:`accumulate` into its minute bucket and the totals."""
