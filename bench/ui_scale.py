@@ -30,13 +30,11 @@ from typing import Any
 
 import httpx
 
-from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.app import build_app
-from airdig.engine.service import EngineService
 from airdig.model.events import TOPIC_TRACES, CloudEvent
 from airdig.model.graph import Node
 from airdig.ui.app import build_ui_app
-from tests.unit.ui.servers import serve
+from tests.unit.ui.servers import embedded_engine, serve
 
 CHROMIUM = os.environ.get("AIRDIG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,10 +71,7 @@ def service_events(n: int, m: int, now: float, seed: int = 7) -> list[CloudEvent
 @contextmanager
 def seeded_engine(n: int, m: int, workdir: Path, timeout: float = 600) -> Iterator[tuple[str, str, float]]:
     """(engine_url, ui_url, seconds the engine took to apply the events) for n services, m edges."""
-    store = open_store(f"sqlite:///{workdir / 'airdig.db'}")
-    store.migrate()
-    svc = EngineService(store=store, bus=open_bus(f"embedded://{workdir / 'bus.db'}"), cache=open_cache("memory://"),
-                        group="ui-scale")
+    svc = embedded_engine(workdir, "ui-scale")
     svc.start()
     try:
         t0 = time.monotonic()

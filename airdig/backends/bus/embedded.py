@@ -47,6 +47,14 @@ def partition_for(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
+
+# a commit only moves forward: an older position (a late duplicate commit) keeps the newer one and its metadata
+_COMMIT_SQL = ("INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
+               "ON CONFLICT(grp, topic, part) DO UPDATE SET "
+               "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
+               "seq = MAX(bus_offsets.seq, excluded.seq)")
+
+
 class EmbeddedBus:
     """``embedded:///PATH?partitions=4&retention_hours=168``."""
 
@@ -288,11 +296,7 @@ class EmbeddedConsumer:
             return
         try:
             with self.bus._write() as conn:  # the log's seq is the offset; "done below pos" is seq pos - 1
-                conn.executemany(
-                    "INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(grp, topic, part) DO UPDATE SET "
-                    "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
-                    "seq = MAX(bus_offsets.seq, excluded.seq)", rows)
+                conn.executemany(_COMMIT_SQL, rows)
         except sqlite3.Error as exc:
             raise BackendUnavailable("embedded bus", f"commit failed: {exc}") from exc
 
@@ -305,11 +309,7 @@ class EmbeddedConsumer:
             with self.bus._write() as conn:
                 conn.executemany("INSERT INTO bus_log (topic, part, key, value, ts) VALUES (?, ?, ?, ?, ?)",
                                  [(t, partition_for(k, self.bus.partitions), k, v, now) for t, k, v in messages])
-                conn.executemany(
-                    "INSERT INTO bus_offsets (grp, topic, part, seq, meta) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(grp, topic, part) DO UPDATE SET "
-                    "meta = CASE WHEN excluded.seq >= bus_offsets.seq THEN excluded.meta ELSE bus_offsets.meta END, "
-                    "seq = MAX(bus_offsets.seq, excluded.seq)", rows)
+                conn.executemany(_COMMIT_SQL, rows)
         except sqlite3.Error as exc:
             raise BackendUnavailable("embedded bus", f"publish and commit failed: {exc}") from exc
 

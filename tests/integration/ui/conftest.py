@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.app import build_app
 from airdig.engine.service import EngineService
 from airdig.model.events import (
@@ -30,7 +29,7 @@ from airdig.model.events import (
 )
 from airdig.model.graph import Edge, Node
 from airdig.ui.app import build_ui_app
-from tests.unit.ui.servers import serve
+from tests.unit.ui.servers import embedded_engine, serve
 
 CHROMIUM = os.environ.get("AIRDIG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -182,10 +181,8 @@ def _wait(cond: Callable[[], bool], what: str, timeout: float = 20) -> None:
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     d = tmp_path_factory.mktemp("ui-e2e")
-    store = open_store(f"sqlite:///{d / 'airdig.db'}")
-    store.migrate()
-    svc = EngineService(store=store, bus=open_bus(f"embedded://{d / 'bus.db'}"), cache=open_cache("memory://"),
-                        group="ui-e2e")
+    svc = embedded_engine(d, "ui-e2e")
+    store = svc.store
     svc.start()
     try:
         now = time.time()

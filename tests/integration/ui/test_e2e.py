@@ -30,7 +30,7 @@ from tests.integration.ui.conftest import (
     SHOTS,
     Estate,
 )
-from tests.unit.ui.servers import free_port, serve
+from tests.unit.ui.servers import embedded_engine, free_port, serve
 
 pytestmark = pytest.mark.slow
 
@@ -304,15 +304,11 @@ def test_live_updates_toast_on_alert(page: Any, estate: Estate) -> None:
 
 
 def test_token_is_asked_for_and_sent_when_the_engine_requires_one(browser: Any, tmp_path: Any) -> None:
-    from airdig.backends.registry import open_bus, open_cache, open_store
     from airdig.engine.app import build_app
     from airdig.engine.auth import TokenService
-    from airdig.engine.service import EngineService
 
-    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
-    store.migrate()
-    svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"),
-                        group="ui-auth")
+    svc = embedded_engine(tmp_path, "ui-auth")
+    store = svc.store
     svc.start(process_events=False)
     token, _ = TokenService(store).create("ui-e2e", "viewer")
     try:

@@ -20,9 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.app import build_app
-from airdig.engine.service import EngineService
 from airdig.model.events import (
     TOPIC_HEALTH,
     TOPIC_RESOURCES,
@@ -36,7 +34,7 @@ from airdig.ui.app import build_ui_app
 from bench.ui_scale import measure_map, seeded_engine
 from tests.integration.ui.conftest import ACCOUNT, REGION, SHOTS
 from tests.integration.ui.test_e2e import drawn, settled, text
-from tests.unit.ui.servers import serve
+from tests.unit.ui.servers import embedded_engine, serve
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +51,8 @@ def _instance(i: int) -> str:
 def big_estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A subnet with 90 instances (3 of them critical) and its VPC: a neighbourhood of 92 > budget 60."""
     d = tmp_path_factory.mktemp("ui-big")
-    store = open_store(f"sqlite:///{d / 'airdig.db'}")
-    store.migrate()
-    svc = EngineService(store=store, bus=open_bus(f"embedded://{d / 'bus.db'}"), cache=open_cache("memory://"),
-                        group="ui-big")
+    svc = embedded_engine(d, "ui-big")
+    store = svc.store
     svc.start()
     try:
         now = time.time()

@@ -7,9 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from airdig.backends.registry import open_bus, open_cache, open_store
+from airdig.engine.service import EngineService
 
 
 def free_port() -> int:
@@ -38,3 +42,12 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def embedded_engine(workdir: Path, group: str) -> EngineService:
+    """An engine service on embedded backends in ``workdir`` (SQLite store, SQLite log bus, memory cache),
+    migrated, not started: the UI tests and the UI benchmark seed it through its own bus."""
+    store = open_store(f"sqlite:///{workdir / 'airdig.db'}")
+    store.migrate()
+    return EngineService(store=store, bus=open_bus(f"embedded://{workdir / 'bus.db'}"), cache=open_cache("memory://"),
+                         group=group)
