@@ -82,6 +82,15 @@ _AWS_SECRET = re.compile(r"""(?:^|(?<=[\s"'=:,]))([A-Za-z0-9/+]{40})(?=$|[\s"',;
 _HINTS = ("://", "akia", "asia", "eyj", "-----begin", "bearer", "basic", "digest", "pass", "pwd", "secret", "token",
           "key", "credential", "auth")
 
+
+
+def _has_hint(low: str) -> bool:
+    """``any(h in low for h in _HINTS)`` written out: 2-3x faster on the miss path (unique ids, names)."""
+    return ("://" in low or "akia" in low or "asia" in low or "eyj" in low or "-----begin" in low or "bearer" in low
+            or "basic" in low or "digest" in low or "pass" in low or "pwd" in low or "secret" in low
+            or "token" in low or "key" in low or "credential" in low or "auth" in low)
+
+
 Path = tuple[str | int, ...]
 
 
@@ -131,8 +140,7 @@ def redact_text(text: str) -> str:
 
 @functools.lru_cache(maxsize=65536)  # a scan repeats most values (states, zones, types, ids of shared things)
 def _redact_text(text: str) -> str:
-    low = text.lower()
-    if not any(h in low for h in _HINTS):
+    if not _has_hint(text.lower()):
         if len(text) < 40:
             return text
         return _AWS_SECRET.sub(lambda m: MASK if _looks_like_aws_secret(m.group(1)) else m.group(1), text)
@@ -185,6 +193,10 @@ def _pair_is_secret(d: dict[str, Any]) -> bool:
 
 
 _ACTIONS: dict[str, int] = {}  # key name -> action; a plain dict read inline is the cheapest cache here
+# Strings (8..256 characters) the value patterns left unchanged: a set test is cheaper than the LRU call
+# and the comparison that follow it, and a scan repeats most values. Bounded like the caches above.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 131072
 
 
 def _key_action(key: str) -> int:
@@ -215,10 +227,14 @@ def _walk_fast(value: Any) -> Any:
             if action == 0 and not (pair_secret and k in _PAIR_VALUES):
                 tv = type(v)
                 if tv is str:
-                    if len(v) < 8:
+                    if v in _CLEAN or len(v) < 8:
                         continue
                     nv = _redact_text(v) if len(v) <= 4096 else _redact_text.__wrapped__(v)
                     if nv == v:
+                        if len(v) <= 256:
+                            if len(_CLEAN) >= _CLEAN_MAX:
+                                _CLEAN.clear()
+                            _CLEAN.add(v)
                         continue
                 elif tv is dict or tv is list:
                     nv = _walk_fast(v)
@@ -283,8 +299,19 @@ def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
 
 
 def redact_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Resource tags/labels: a secret-named tag's value is hidden, every value is pattern-checked."""
-    return {k: REDACTED if is_secret_key(k) and v else redact_text(v) for k, v in tags.items()}
+    """Resource tags/labels: a secret-named tag's value is hidden, every value is pattern-checked.
+
+    Copy on write like :func:`redact`: tags with nothing to hide (nearly all) come back as the same
+    dict, so SkyGraph does not build and compare a copy per node.
+    """
+    out: dict[str, str] | None = None
+    for k, v in tags.items():
+        nv = REDACTED if is_secret_key(k) and v else redact_text(v)
+        if nv is not v and nv != v:
+            if out is None:
+                out = dict(tags)
+            out[k] = nv
+    return tags if out is None else out
 
 
 def redact_path_value(path: str, value: Any) -> Any:
