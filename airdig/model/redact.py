@@ -193,6 +193,7 @@ def _pair_is_secret(d: dict[str, Any]) -> bool:
 
 
 _ACTIONS: dict[str, int] = {}  # key name -> action; a plain dict read inline is the cheapest cache here
+_PLAIN_KEYS: set[str] = set()  # the keys whose action is 0 (walk): a set test beats .get() and a compare
 # Strings (8..256 characters) the value patterns left unchanged: a set test is cheaper than the LRU call
 # and the comparison that follow it, and a scan repeats most values. Bounded like the caches above.
 _CLEAN: set[str] = set()
@@ -204,7 +205,10 @@ def _key_action(key: str) -> int:
     action = 1 if is_secret_key(key) else 2 if _USER_DATA_KEY.match(key) else 0
     if len(_ACTIONS) > 65536:  # bounded: keys are names, but a map keyed by ids could be unbounded
         _ACTIONS.clear()
+        _PLAIN_KEYS.clear()
     _ACTIONS[key] = action
+    if action == 0:
+        _PLAIN_KEYS.add(key)
     return action
 
 
@@ -221,9 +225,12 @@ def _walk_fast(value: Any) -> Any:
         pair_secret = len(value) <= 5 and _pair_is_secret(value)
         out: dict[Any, Any] | None = None
         for k, v in value.items():
-            action = _ACTIONS.get(k)
-            if action is None:
-                action = _key_action(k) if type(k) is str else 0
+            if k in _PLAIN_KEYS:  # the common case: one set test, no action lookup
+                action = 0
+            else:
+                action = _ACTIONS.get(k)
+                if action is None:
+                    action = _key_action(k) if type(k) is str else 0
             if action == 0 and not (pair_secret and k in _PAIR_VALUES):
                 tv = type(v)
                 if tv is str:
@@ -254,7 +261,13 @@ def _walk_fast(value: Any) -> Any:
     if t is list:
         items: list[Any] | None = None
         for i, v in enumerate(value):
-            nv = _walk_fast(v)
+            tv = type(v)
+            if tv is str:  # inline: most list items are ids and names
+                nv = v if v in _CLEAN or len(v) < 8 else redact_text(v)
+            elif tv is dict or tv is list:
+                nv = _walk_fast(v)
+            else:
+                continue  # numbers, booleans, None: nothing to hide, and no argv value either
             if nv is v and i and type(v) is str and v:  # an argv list: the item after "--password" is its value
                 prev = value[i - 1]
                 if type(prev) is str and prev[:1] == "-" and _is_secret_flag(prev):
