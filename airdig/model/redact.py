@@ -55,6 +55,7 @@ _USER_DATA_KEY = re.compile(r"^user[_-]?data(_base64)?$", re.IGNORECASE)
 # Name/value pair dicts: Kubernetes env ``{"name", "value"}``, AWS tags ``{"Key", "Value"}``, ...
 _PAIR_NAMES = ("name", "Name", "key", "Key", "ParameterKey", "OptionName")
 _PAIR_VALUES = ("value", "Value", "ParameterValue")
+_PAIR_VALUE_KEYS = frozenset(_PAIR_VALUES)
 
 # --- value patterns, applied to every string -------------------------------------------------------------
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?:.*?-----END \1PRIVATE KEY-----|.*)", re.DOTALL)
@@ -222,7 +223,6 @@ def _walk_fast(value: Any) -> Any:
     if t is str:
         return redact_text(value)
     if t is dict:
-        pair_secret = len(value) <= 5 and _pair_is_secret(value)
         out: dict[Any, Any] | None = None
         for k, v in value.items():
             if k in _PLAIN_KEYS:  # the common case: one set test, no action lookup
@@ -231,7 +231,8 @@ def _walk_fast(value: Any) -> Any:
                 action = _ACTIONS.get(k)
                 if action is None:
                     action = _key_action(k) if type(k) is str else 0
-            if action == 0 and not (pair_secret and k in _PAIR_VALUES):
+            # a name/value pair (``{"name": "DB_PASSWORD", "value": ...}``) is only looked at for its value key
+            if action == 0 and not (k in _PAIR_VALUE_KEYS and len(value) <= 5 and _pair_is_secret(value)):
                 tv = type(v)
                 if tv is str:
                     if v in _CLEAN or len(v) < 8:
