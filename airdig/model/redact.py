@@ -180,6 +180,8 @@ def redact(value: Any, sensitive: Iterable[Path] = (), _path: Path = ()) -> Any:
     A sensitive path covers everything below it; list indexes in paths match list positions. The
     input is never modified; without ``sensitive`` paths, parts with nothing to hide are shared with it.
     """
+    if not sensitive:  # () or an empty set/list: SkyGraph's case, no frozenset to build per node
+        return _walk_fast(value)
     paths = sensitive if isinstance(sensitive, frozenset) else frozenset(tuple(p) for p in sensitive)
     return _walk(value, paths, _path) if paths else _walk_fast(value)
 
