@@ -227,9 +227,8 @@ def _walk_fast(value: Any) -> Any:
     if t is dict:
         out: dict[Any, Any] | None = None
         for k, v in value.items():
-            if k in _PLAIN_KEYS:  # the common case: one set test, no action lookup
-                action = 0
-            else:
+            action: int | None = 0
+            if k not in _PLAIN_KEYS:  # the common case is in it: one set test, no action lookup
                 action = _ACTIONS.get(k)
                 if action is None:
                     action = _key_action(k) if type(k) is str else 0

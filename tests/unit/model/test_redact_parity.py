@@ -63,10 +63,10 @@ def _instances(doc: Any) -> Iterator[tuple[dict[str, Any], list[tuple[str | int,
     for res in doc.get("resources") or []:
         for inst in (res.get("instances") or []) if isinstance(res, dict) else []:
             if isinstance(inst, dict) and isinstance(inst.get("attributes"), dict):
-                paths = []
+                paths: list[tuple[str | int, ...]] = []
                 for p in inst.get("sensitive_attributes") or []:
                     if isinstance(p, list):
-                        paths.append(tuple(s.get("value") for s in p if isinstance(s, dict)))
+                        paths.append(tuple(s["value"] for s in p if isinstance(s, dict) and "value" in s))
                 yield inst["attributes"], paths
 
 
