@@ -55,6 +55,7 @@ _USER_DATA_KEY = re.compile(r"^user[_-]?data(_base64)?$", re.IGNORECASE)
 # Name/value pair dicts: Kubernetes env ``{"name", "value"}``, AWS tags ``{"Key", "Value"}``, ...
 _PAIR_NAMES = ("name", "Name", "key", "Key", "ParameterKey", "OptionName")
 _PAIR_VALUES = ("value", "Value", "ParameterValue")
+_PAIR_VALUE_KEYS = frozenset(_PAIR_VALUES)
 
 # --- value patterns, applied to every string -------------------------------------------------------------
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----(?:.*?-----END \1PRIVATE KEY-----|.*)", re.DOTALL)
@@ -81,6 +82,15 @@ _AWS_SECRET = re.compile(r"""(?:^|(?<=[\s"'=:,]))([A-Za-z0-9/+]{40})(?=$|[\s"',;
 # so they pass with a few substring tests instead of eight regular expressions.
 _HINTS = ("://", "akia", "asia", "eyj", "-----begin", "bearer", "basic", "digest", "pass", "pwd", "secret", "token",
           "key", "credential", "auth")
+
+
+
+def _has_hint(low: str) -> bool:
+    """``any(h in low for h in _HINTS)`` written out: 2-3x faster on the miss path (unique ids, names)."""
+    return ("://" in low or "akia" in low or "asia" in low or "eyj" in low or "-----begin" in low or "bearer" in low
+            or "basic" in low or "digest" in low or "pass" in low or "pwd" in low or "secret" in low
+            or "token" in low or "key" in low or "credential" in low or "auth" in low)
+
 
 Path = tuple[str | int, ...]
 
@@ -131,8 +141,7 @@ def redact_text(text: str) -> str:
 
 @functools.lru_cache(maxsize=65536)  # a scan repeats most values (states, zones, types, ids of shared things)
 def _redact_text(text: str) -> str:
-    low = text.lower()
-    if not any(h in low for h in _HINTS):
+    if not _has_hint(text.lower()):
         if len(text) < 40:
             return text
         return _AWS_SECRET.sub(lambda m: MASK if _looks_like_aws_secret(m.group(1)) else m.group(1), text)
@@ -171,6 +180,8 @@ def redact(value: Any, sensitive: Iterable[Path] = (), _path: Path = ()) -> Any:
     A sensitive path covers everything below it; list indexes in paths match list positions. The
     input is never modified; without ``sensitive`` paths, parts with nothing to hide are shared with it.
     """
+    if not sensitive:  # () or an empty set/list: SkyGraph's case, no frozenset to build per node
+        return _walk_fast(value)
     paths = sensitive if isinstance(sensitive, frozenset) else frozenset(tuple(p) for p in sensitive)
     return _walk(value, paths, _path) if paths else _walk_fast(value)
 
@@ -185,6 +196,11 @@ def _pair_is_secret(d: dict[str, Any]) -> bool:
 
 
 _ACTIONS: dict[str, int] = {}  # key name -> action; a plain dict read inline is the cheapest cache here
+_PLAIN_KEYS: set[str] = set()  # the keys whose action is 0 (walk): a set test beats .get() and a compare
+# Strings (8..256 characters) the value patterns left unchanged: a set test is cheaper than the LRU call
+# and the comparison that follow it, and a scan repeats most values. Bounded like the caches above.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 131072
 
 
 def _key_action(key: str) -> int:
@@ -192,7 +208,10 @@ def _key_action(key: str) -> int:
     action = 1 if is_secret_key(key) else 2 if _USER_DATA_KEY.match(key) else 0
     if len(_ACTIONS) > 65536:  # bounded: keys are names, but a map keyed by ids could be unbounded
         _ACTIONS.clear()
+        _PLAIN_KEYS.clear()
     _ACTIONS[key] = action
+    if action == 0:
+        _PLAIN_KEYS.add(key)
     return action
 
 
@@ -206,19 +225,25 @@ def _walk_fast(value: Any) -> Any:
     if t is str:
         return redact_text(value)
     if t is dict:
-        pair_secret = len(value) <= 5 and _pair_is_secret(value)
         out: dict[Any, Any] | None = None
         for k, v in value.items():
-            action = _ACTIONS.get(k)
-            if action is None:
-                action = _key_action(k) if type(k) is str else 0
-            if action == 0 and not (pair_secret and k in _PAIR_VALUES):
+            action: int | None = 0
+            if k not in _PLAIN_KEYS:  # the common case is in it: one set test, no action lookup
+                action = _ACTIONS.get(k)
+                if action is None:
+                    action = _key_action(k) if type(k) is str else 0
+            # a name/value pair (``{"name": "DB_PASSWORD", "value": ...}``) is only looked at for its value key
+            if action == 0 and not (k in _PAIR_VALUE_KEYS and len(value) <= 5 and _pair_is_secret(value)):
                 tv = type(v)
                 if tv is str:
-                    if len(v) < 8:
+                    if v in _CLEAN or len(v) < 8:
                         continue
                     nv = _redact_text(v) if len(v) <= 4096 else _redact_text.__wrapped__(v)
                     if nv == v:
+                        if len(v) <= 256:
+                            if len(_CLEAN) >= _CLEAN_MAX:
+                                _CLEAN.clear()
+                            _CLEAN.add(v)
                         continue
                 elif tv is dict or tv is list:
                     nv = _walk_fast(v)
@@ -238,7 +263,13 @@ def _walk_fast(value: Any) -> Any:
     if t is list:
         items: list[Any] | None = None
         for i, v in enumerate(value):
-            nv = _walk_fast(v)
+            tv = type(v)
+            if tv is str:  # inline: most list items are ids and names
+                nv = v if v in _CLEAN or len(v) < 8 else redact_text(v)
+            elif tv is dict or tv is list:
+                nv = _walk_fast(v)
+            else:
+                continue  # numbers, booleans, None: nothing to hide, and no argv value either
             if nv is v and i and type(v) is str and v:  # an argv list: the item after "--password" is its value
                 prev = value[i - 1]
                 if type(prev) is str and prev[:1] == "-" and _is_secret_flag(prev):
@@ -283,8 +314,19 @@ def _walk(value: Any, paths: frozenset[Path], path: Path) -> Any:
 
 
 def redact_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Resource tags/labels: a secret-named tag's value is hidden, every value is pattern-checked."""
-    return {k: REDACTED if is_secret_key(k) and v else redact_text(v) for k, v in tags.items()}
+    """Resource tags/labels: a secret-named tag's value is hidden, every value is pattern-checked.
+
+    Copy on write like :func:`redact`: tags with nothing to hide (nearly all) come back as the same
+    dict, so SkyGraph does not build and compare a copy per node.
+    """
+    out: dict[str, str] | None = None
+    for k, v in tags.items():
+        nv = REDACTED if is_secret_key(k) and v else redact_text(v)
+        if nv is not v and nv != v:
+            if out is None:
+                out = dict(tags)
+            out[k] = nv
+    return tags if out is None else out
 
 
 def redact_path_value(path: str, value: Any) -> Any:

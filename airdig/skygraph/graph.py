@@ -39,7 +39,7 @@ class Fragment:
         password, credentials in user data, a tag or a description.
         """
         name, attrs, tags = redact_text(node.name), redact(node.attrs), redact_tags(node.tags)
-        if name is not node.name or attrs is not node.attrs or tags != node.tags:
+        if name is not node.name or attrs is not node.attrs or tags is not node.tags:  # all copy on write
             node = replace(node, name=name, attrs=attrs, tags=tags)
         self.nodes.append(node)
         return node

@@ -29,6 +29,7 @@ from airdig.skygraph.aws import SERVICES
 from airdig.skygraph.aws import accounts as aws_accounts
 from airdig.skygraph.aws.common import RETRY_CONFIG, Clients, Where
 from airdig.skygraph.diff import Changes, NodeChange, diff
+from airdig.skygraph.gcpause import gc_paused
 from airdig.skygraph.graph import Fragment, Graph, ScopeGraph, resolve
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.k8s import reader as k8s_reader
@@ -144,7 +145,9 @@ def _account_tasks(opts: ScanOptions, target: aws_accounts.Target, config: Any, 
             where = Where(target.account, region, target.partition)
 
             def task(svc: Any = svc, where: Where = where, scope: str = scope) -> Fragment:
-                return svc.transform(svc.get(clients, where), where, scope)  # type: ignore[no-any-return]
+                raw = svc.get(clients, where)
+                with gc_paused():
+                    return svc.transform(raw, where, scope)  # type: ignore[no-any-return]
 
             tasks[scope] = task
     return tasks
@@ -177,7 +180,8 @@ def _k8s_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict[str, 
             # a service's pods come from the pod list: without it the selector edges are unknown, so the
             # whole service scope fails rather than reporting every service→pod edge as deleted
             pods = fetch("Pod") if kind.api_kind == "Service" else None
-            return transform_kind(kind, raw, target.cluster, pods)
+            with gc_paused():
+                return transform_kind(kind, raw, target.cluster, pods)
 
         tasks[scope_of(kind, target.cluster)] = task
     # Secrets are no longer listed (their nodes come with the pods that name them). The scope that once
@@ -198,7 +202,9 @@ def _terraform_tasks(opts: ScanOptions, setup_errors: list[ScopeResult]) -> dict
             continue
         for source in sources:
             def task(source: str = source) -> Fragment:
-                return terraform.transform_state(terraform.read_state_resources(source), source)
+                resources = terraform.read_state_resources(source)
+                with gc_paused():
+                    return terraform.transform_state(resources, source)
 
             tasks[terraform.scope_of(source)] = task
     return tasks
@@ -277,11 +283,12 @@ def finish(fragments: list[Fragment], results: list[ScopeResult], state: GraphSt
     failed = {r.scope for r in results if not r.ok}
     previous = state.load_all()
     known = {scope: list(sg.nodes.values()) for scope, sg in previous.items() if scope not in ok}
-    graph = resolve(fragments, known)
-    for scope in ok:
-        graph.scopes.setdefault(scope, ScopeGraph())  # an empty scope is a result: its old nodes are gone
-    read_at = {f.scope: f.read_at for f in fragments if f.read_at is not None and confirms(f.scope)}
-    changes = diff(previous, graph, failed, read_at)
+    with gc_paused():  # CPU-only and acyclic: see airdig.skygraph.gcpause
+        graph = resolve(fragments, known)
+        for scope in ok:
+            graph.scopes.setdefault(scope, ScopeGraph())  # an empty scope is a result: its old nodes are gone
+        read_at = {f.scope: f.read_at for f in fragments if f.read_at is not None and confirms(f.scope)}
+        changes = diff(previous, graph, failed, read_at)
     published = 0
     if publish is not None:
         published = publish_changes(changes, publish)

@@ -1,0 +1,144 @@
+"""The faster redaction walk (issue 14 item 4) must give exactly the results of the one it replaced.
+
+``redact_reference.py`` next to this file is the pre-speed-up module, kept verbatim. Every JSON document
+and Terraform state in tests/data and the shared corpus (/work/shared/corpus, real driftctl states),
+each of their sub-values, the same values with secrets planted in them (property style, hypothesis) and
+the Terraform ``sensitive_attributes`` paths go through both; any difference fails with the value.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from airdig.model import redact as new
+
+_spec = importlib.util.spec_from_file_location("redact_reference", Path(__file__).with_name("redact_reference.py"))
+assert _spec is not None and _spec.loader is not None
+ref = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ref)
+
+ROOT = Path(__file__).resolve().parents[3]
+CORPUS = Path(os.environ.get("AIRDIG_CORPUS", "/work/shared/corpus"))
+
+
+def _documents() -> list[tuple[str, Any]]:
+    docs: list[tuple[str, Any]] = []
+    files = sorted((ROOT / "tests" / "data").rglob("*.json")) + sorted((ROOT / "tests" / "data").rglob("*.tfstate"))
+    if CORPUS.is_dir():
+        files += sorted(CORPUS.rglob("*.tfstate"))
+    for f in files:
+        try:
+            docs.append((str(f), json.loads(f.read_text(encoding="utf-8"))))
+        except (ValueError, UnicodeDecodeError):
+            continue  # the corpus holds deliberately invalid states
+    return docs
+
+
+DOCS = _documents()
+
+
+def _subvalues(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _subvalues(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _subvalues(v)
+
+
+def _instances(doc: Any) -> Iterator[tuple[dict[str, Any], list[tuple[str | int, ...]]]]:
+    """(attributes, sensitive paths) of every resource instance of a Terraform state."""
+    if not isinstance(doc, dict):
+        return
+    for res in doc.get("resources") or []:
+        for inst in (res.get("instances") or []) if isinstance(res, dict) else []:
+            if isinstance(inst, dict) and isinstance(inst.get("attributes"), dict):
+                paths: list[tuple[str | int, ...]] = []
+                for p in inst.get("sensitive_attributes") or []:
+                    if isinstance(p, list):
+                        paths.append(tuple(s["value"] for s in p if isinstance(s, dict) and "value" in s))
+                yield inst["attributes"], paths
+
+
+def test_corpus_is_there() -> None:
+    """The parity below means little without data: the repository's own files at least."""
+    assert len(DOCS) >= 20
+    if CORPUS.is_dir():
+        assert sum(1 for name, _ in DOCS if name.startswith(str(CORPUS))) >= 100
+
+
+@pytest.mark.parametrize("name", [n for n, _ in DOCS], ids=lambda n: n.rsplit("/", 1)[-1])
+def test_same_result_for_every_subvalue(name: str) -> None:
+    doc = dict(DOCS)[name]
+    for v in _subvalues(doc):
+        assert new.redact(v) == ref.redact(v), v
+        if isinstance(v, str):
+            assert new.redact_text(v) == ref.redact_text(v), v
+        if isinstance(v, dict) and all(isinstance(x, str) for x in v.values()):
+            assert new.redact_tags(v) == ref.redact_tags(v), v
+    for attrs, paths in _instances(doc):
+        assert new.redact(attrs, paths) == ref.redact(attrs, paths), attrs
+
+
+def test_unchanged_parts_are_shared_and_input_untouched() -> None:
+    """Copy on write stays: a clean value is returned as it is, a redacted one is a new object."""
+    for _, doc in DOCS:
+        before = json.dumps(doc, sort_keys=True)
+        out = new.redact(doc)
+        assert json.dumps(doc, sort_keys=True) == before
+        if out == doc:
+            assert out is doc
+
+
+_SECRETS = ["hunter2hunter2", "postgres://app:s3cr3t@db:5432/x", "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Bearer abcdefghijklmnop",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig", "--db-password", "password=letmein",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----", "", "short", "a" * 40]
+_KEYS = ["password", "DB_PASSWORD", "name", "Name", "Key", "value", "Value", "user_data", "UserData",
+         "secret_arn", "clientSecret", "token", "args", "env", "tags", "id", "description"]
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(_SECRETS) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=12), children, max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json)
+def test_same_result_on_generated_values(value: Any) -> None:
+    assert new.redact(value) == ref.redact(value)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(DOCS))), st.sampled_from(_SECRETS), st.sampled_from(_KEYS), st.randoms())
+def test_same_result_with_a_secret_planted_in_real_data(i: int, secret: str, key: str, rnd: Any) -> None:
+    """A real document with one secret (by key or by shape) put into a random dict or list of it."""
+    doc = json.loads(json.dumps(DOCS[i][1]))
+    holders = [v for v in _subvalues(doc) if isinstance(v, dict | list)]
+    if not holders:
+        return
+    h = rnd.choice(holders)
+    if isinstance(h, dict):
+        h[key] = secret
+    else:
+        h.insert(rnd.randrange(len(h) + 1), secret)
+    assert new.redact(doc) == ref.redact(doc)
+
+
+def test_written_out_hint_test_matches_the_hint_list() -> None:
+    """``_has_hint`` spells ``_HINTS`` out for speed: every hint must trigger it, and nothing else."""
+    for h in new._HINTS:
+        assert new._has_hint(h) and new._has_hint(f"xx{h}yy")
+    assert not new._has_hint("i-0123456789abcdef0 ip-10-0-0-1.ec2.internal sg-0abc vpc-1 subnet-2 10.0.0.0/16")
