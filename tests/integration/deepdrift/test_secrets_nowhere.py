@@ -45,7 +45,7 @@ from starlette.testclient import TestClient
 from airdig.backends.registry import open_bus, open_cache, open_store
 from airdig.engine.app import build_app
 from airdig.engine.service import EngineService
-from airdig.model.events import TOPICS
+from airdig.model.events import TOPICS, to_rfc3339
 from tests.conftest import Backends
 
 from .conftest import ENV_KEYS
@@ -353,12 +353,21 @@ def _bus_dump(url: str) -> tuple[int, str]:
 
 
 def _ui_queries() -> dict[str, str]:
-    """The GraphQL documents the UI sends, read from its JavaScript (template constants filled in)."""
+    """The GraphQL documents the UI sends, read from its JavaScript (template constants filled in). A query
+    built by a one-parameter arrow function (``const DRIFTS = (at) => `…${at ? ", at: $at" : ""}…` ``) is
+    taken in both forms: ``DRIFTS`` (parameter unset) and ``DRIFTS(at)`` (set)."""
     static = Path(__file__).resolve().parents[3] / "airdig" / "ui" / "static" / "js"
     consts: dict[str, str] = {}
     for js in sorted(static.rglob("*.js")):
-        for name, body in re.findall(r"(?:export )?const ([A-Z_]+) = [`\"](.*?)[`\"];", js.read_text(), re.DOTALL):
-            consts[name] = body
+        found = re.findall(r"(?:export )?const ([A-Z_]+) = (?:\((\w+)\) => )?[`\"](.*?)[`\"];", js.read_text(),
+                           re.DOTALL)
+        for name, param, body in found:
+            if not param:
+                consts[name] = body
+                continue
+            cond = re.compile(r"\$\{" + param + r' \? "([^"]*)" : "([^"]*)"\}')
+            consts[name] = cond.sub(lambda m: m.group(2), body)
+            consts[f"{name}({param})"] = cond.sub(lambda m: m.group(1), body)
     queries: dict[str, str] = {}
     for name, body in consts.items():
         if not re.match(r"\s*(query\b|\{)", body):
@@ -417,7 +426,7 @@ def _browse_ui(svc: EngineService, node_ids: list[str], worker_id: str) -> None:
 def _variables(query: str, rid: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for var, _type in re.findall(r"\$(\w+)\s*:\s*([\w!]+)", query.split("{", 1)[0]):
-        out[var] = {"id": rid, "q": "app"}.get(var)
+        out[var] = {"id": rid, "q": "app", "at": to_rfc3339(time.time())}.get(var)
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -501,7 +510,7 @@ def test_planted_secrets_appear_nowhere(backends: Backends, planted: dict[str, P
                 assert resp.status_code == 200, (rid, resp.text[:300])
                 assert_no_secret(f"REST resource {rid}", resp.text)
             queries = _ui_queries()
-            assert {"RESOURCE", "TIMELINE", "DRIFTS", "LIST"} <= set(queries)
+            assert {"RESOURCE", "RESOURCE(at)", "TIMELINE", "DRIFTS", "DRIFTS(at)", "LIST", "NEIGHBORHOOD"} <= set(queries)
             worker_id = worker["id"]
             served = 0
             for name, query in queries.items():
