@@ -14,9 +14,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from airdig.backends.interfaces import Bus, Cache
+from airdig.errors import AirDigError
 from airdig.logs import get_logger
 from airdig.pulsesight.alertmanager import parse_alertmanager
 from airdig.pulsesight.evaluator import Evaluator, RuleResult
@@ -59,6 +61,40 @@ class Metrics:
 # the last published health status of each node, shared by the replicas through the cache (AIRDIG_CACHE_URL)
 PUBLISHED_KEY = "pulsesight:published:"
 PUBLISHED_TTL = 30 * 86400.0
+# the Falco holds in force, shared by the replicas: Falco sends an event once, to one replica
+FALCO_HOLDS_KEY = "pulsesight:falco-holds"
+
+
+class FalcoHolds:
+    """The Falco holds in force, one cache key holding all of them (a JSON list of observations, each
+    with its ``expires``). Falco posts an event once, to one replica; a restarted replica, or one that did
+    not get the webhook, reads the holds on its next tick and holds the node as the first one does.
+    Two replicas adding a hold at the same instant can lose one of the two writes (read-merge-write
+    without a compare-and-set): the hold then stays with the replica that received it."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def _load(self, now: float) -> list[dict[str, Any]]:
+        raw = self.cache.get(FALCO_HOLDS_KEY)
+        try:
+            items = orjson.loads(raw) if raw else []
+        except orjson.JSONDecodeError:
+            return []
+        return [h for h in items if isinstance(h, dict) and float(h.get("expires") or 0) > now]
+
+    def add(self, obs: Observation, now: float) -> None:
+        holds = [h for h in self._load(now) if (h["node_id"], h["signal"]) != (obs.node_id, obs.signal)]
+        holds.append({"node_id": obs.node_id, "signal": obs.signal, "rule": obs.rule, "level": obs.level,
+                      "expires": obs.expires, "message": obs.message})
+        ttl = max(float(h["expires"]) for h in holds) - now
+        self.cache.set(FALCO_HOLDS_KEY, orjson.dumps(holds), max(ttl, 1.0))
+
+    def current(self, now: float) -> list[Observation]:
+        return [Observation(str(h["node_id"]), str(h["signal"]), str(h["rule"]), level=str(h["level"]),
+                            expires=float(h["expires"]), message=str(h.get("message") or ""))
+                for h in self._load(now)]
+
 
 
 class PulseSight:
@@ -80,6 +116,7 @@ class PulseSight:
                 return old.decode() if old is not None else None
         self.state = HealthState(publish=self.outbox.publish, claim=claim,
                                  pending=CachePending(cache) if cache is not None else None)
+        self.falco_holds = FalcoHolds(cache) if cache is not None else None
         self.mapper = Mapper(resolver)
         self.clock = clock
         self.falco_hold = falco_hold
@@ -110,9 +147,11 @@ class PulseSight:
             if node is not None:
                 mapped += 1
                 if level is not None and self.falco_hold > 0 and now - ev.time < self.falco_hold:
-                    self.state.observe([Observation(
-                        node, f"falco:{ev.rule}", f"falco:{ev.rule}", level=level, expires=ev.time + self.falco_hold,
-                        message=f"Falco {ev.priority}: {ev.output[:300]}")], now)
+                    held = Observation(node, f"falco:{ev.rule}", f"falco:{ev.rule}", level=level,
+                                       expires=ev.time + self.falco_hold,
+                                       message=f"Falco {ev.priority}: {ev.output[:300]}")
+                    self.state.observe([held], now)
+                    self._share_hold(held, now)
             log.info("falco event", rule=ev.rule, priority=ev.priority, node=subject)
         return {"accepted": len(events), "mapped": mapped, "unmapped": len(events) - mapped}
 
@@ -153,7 +192,25 @@ class PulseSight:
         self.metrics.outbox.set(self.outbox.pending)
         self.metrics.transitions.set(self.state.transitions)
 
+    def _share_hold(self, held: Observation, now: float) -> None:
+        if self.falco_holds is None:
+            return
+        try:
+            self.falco_holds.add(held, now)
+        except AirDigError as exc:  # the cache away: the hold stays with this replica
+            log.warning("falco hold not shared (cache unavailable)", node=held.node_id, error=str(exc))
+
     def tick(self) -> None:
-        """Between evaluations: retry unpublished events, expire stale signals."""
+        """Between evaluations: retry unpublished events, take up the Falco holds other replicas (or
+        this one before a restart) received, expire stale signals."""
         self.outbox.retry()
-        self.state.expire(self.clock())
+        now = self.clock()
+        if self.falco_holds is not None:
+            try:
+                holds = self.falco_holds.current(now)
+            except AirDigError as exc:
+                log.warning("falco holds not read (cache unavailable)", error=str(exc))
+                holds = []
+            if holds:
+                self.state.observe(holds, now)
+        self.state.expire(now)

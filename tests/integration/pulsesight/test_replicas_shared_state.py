@@ -9,7 +9,7 @@ from pathlib import Path
 
 from airdig.backends.interfaces import Cache
 from airdig.backends.registry import open_bus, open_cache
-from airdig.model.events import TOPIC_HEALTH, CloudEvent
+from airdig.model.events import TOPIC_HEALTH, CloudEvent, to_rfc3339
 from airdig.pulsesight.mapping import StaticResolver
 from airdig.pulsesight.service import PulseSight
 from airdig.pulsesight.state import Observation
@@ -120,6 +120,52 @@ def test_two_replicas_share_one_for_timer_and_fire_once(cache_url: str, data_dir
     assert [s[:2] for s in statuses(bus_path)] == [("unknown", "healthy"), ("healthy", "critical")]
     assert statuses(bus_path)[-1][2] == 310.0  # A's five minutes (B alone would have waited till 431)
     for ps in (a, b):
+        if ps.outbox.bus is not None:
+            ps.outbox.bus.close()
+    cache_a.close()
+    if cache_b is not cache_a:
+        cache_b.close()
+
+
+def status(ps: PulseSight, node_id: str) -> str | None:
+    got = ps.state.get(node_id)
+    return None if got is None else str(got["status"])
+
+
+def test_a_falco_hold_survives_a_restart_and_reaches_the_other_replica(cache_url: str, data_dir: Path) -> None:
+    """A Falco Critical keeps its node critical for ``falco_hold`` seconds; Falco sends an event once, so
+    the hold lives in the cache: a replica restarted within the hold, and the replica that did not get the
+    webhook, hold the node critical too instead of publishing it healthy again."""
+    import time
+
+    bus_path = data_dir / "bus.db"
+    pod = "k8s://prod/web/pod/nginx-6d8f7b-abcde"
+    resolver = StaticResolver({"9f2c1e0b7a44d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e": pod})
+    cache_a = open_cache(cache_url)
+    cache_b = open_cache(cache_url) if cache_url.startswith("redis") else cache_a
+
+    def falco_replica(cache: Cache) -> PulseSight:
+        return PulseSight([], {}, resolver, open_bus(f"embedded://{bus_path}"), cache=cache, falco_hold=300.0)
+
+    now = time.time()
+    event = {"hostname": "worker-2", "output": "Critical Shell spawned in a container", "priority": "Critical",
+             "rule": "Terminal shell in container", "source": "syscall",
+             "output_fields": {"container.id": "9f2c1e0b7a44"},
+             "time": to_rfc3339(now - 10)}
+    a = falco_replica(cache_a)
+    assert a.receive_falco(event)["mapped"] == 1
+    assert status(a, pod) == "critical"
+    b = falco_replica(cache_b)  # the other replica, and a restarted one, learn the hold on their next tick
+    a2 = falco_replica(cache_a)
+    for ps in (b, a2):
+        ps.tick()
+        assert status(ps, pod) == "critical"
+    # and the hold still ends when it should
+    for ps in (b, a2):
+        ps.clock = lambda: now + 301
+        ps.tick()
+        assert status(ps, pod) != "critical"
+    for ps in (a, b, a2):
         if ps.outbox.bus is not None:
             ps.outbox.bus.close()
     cache_a.close()
