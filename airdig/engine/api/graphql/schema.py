@@ -49,6 +49,7 @@ from airdig.engine.api.graphql.intel_types import (
     Subgraph,
 )
 from airdig.engine.api.graphql.offloop import OffLoop
+from airdig.engine.api.graphql.plainlists import PlainListsContext, check_resolve_hooks
 from airdig.engine.api.graphql.types import (
     PageInfo,
     Resource,
@@ -412,9 +413,12 @@ def build_schema() -> strawberry.Schema:
     from airdig.engine.api.graphql.subscriptions import Subscription
     from airdig.engine.auth import MutationGuard
 
+    extensions = [*_extensions(), MutationGuard]  # MutationGuard: mutations need the editor role
+    check_resolve_hooks(extensions)
     return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*_extensions(), MutationGuard],  # MutationGuard: mutations need the editor role
+        extensions=extensions,
+        execution_context_class=PlainListsContext,  # long lists (serviceMap's 20,000 edges) at attribute speed
     )
