@@ -105,3 +105,18 @@ def test_an_extension_that_hooks_nested_fields_is_refused() -> None:
     with pytest.raises(TypeError, match="Counting"):
         check_resolve_hooks([Counting])
     check_resolve_hooks([lambda: SchemaExtension()])  # no resolve hook: fine
+
+
+def test_quantiles_in_one_walk_equal_quantile_per_q() -> None:
+    """``stats.quantiles`` (the service map's p50/p95/p99) is ``stats.quantile`` three times, value for value."""
+    import random
+
+    from airdig.model import stats
+
+    rng = random.Random(5)
+    for _ in range(5000):
+        nb = rng.randint(1, 6)
+        bounds = sorted(rng.sample(range(1, 5000), nb))
+        counts = [rng.choice([0, 0, rng.randint(0, 50)]) for _ in range(nb + 1)]
+        qs = sorted(rng.choice([0.0, 0.5, 0.95, 0.99, 1.0, rng.random()]) for _ in range(3))
+        assert stats.quantiles(bounds, counts, qs) == [stats.quantile(bounds, counts, q) for q in qs]

@@ -58,6 +58,7 @@ from airdig.engine.api.graphql.types import (
     ResourceFilter,
     as_json,
     field,
+    health_of,
 )
 from airdig.engine.api.graphql.view_types import (
     GraphDiff,
@@ -199,7 +200,7 @@ class Query:
             nd = found.get(i)
             nodes.append(ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service",
                                      name=nd.name if nd else i,
-                                     health=Resource.of(nd).health if nd else None))
+                                     health=health_of(nd) if nd else None))
         edges = gm.edges
         return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped,
                           edges=[ServiceEdge(
