@@ -120,3 +120,20 @@ def test_quantiles_in_one_walk_equal_quantile_per_q() -> None:
         counts = [rng.choice([0, 0, rng.randint(0, 50)]) for _ in range(nb + 1)]
         qs = sorted(rng.choice([0.0, 0.5, 0.95, 0.99, 1.0, rng.random()]) for _ in range(3))
         assert stats.quantiles(bounds, counts, qs) == [stats.quantile(bounds, counts, q) for q in qs]
+
+
+def test_the_engine_encodes_graphql_answers_as_the_standard_encoder_would_read_them(tmp_path: Any) -> None:
+    """orjson for the body; the values a client decodes are the standard encoder's, odd keys and big ints too."""
+    import json
+
+    from airdig.backends.registry import open_bus, open_cache, open_store
+    from airdig.engine.app import _GraphQL
+    from airdig.engine.service import EngineService
+
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    gql = _GraphQL(EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'b.db'}"),
+                                 cache=open_cache("memory://"), group="enc"))
+    for data in ({"data": {"s": "déjà ✓", "f": 0.1 + 0.2, "n": None, "l": [1, 2.5, True]}},
+                 {"data": {"j": {1: "int key", "big": 2 ** 70}}}):
+        assert json.loads(gql.encode_json(data)) == json.loads(json.dumps(data))
+    store.close()
