@@ -28,6 +28,27 @@ def quantile(bounds: Sequence[float], counts: Sequence[int], q: float) -> float 
     return float(bounds[-1])
 
 
+def quantiles(bounds: Sequence[float], counts: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+    """:func:`quantile` for several ascending ``qs`` in one walk over the buckets (same values)."""
+    total = sum(counts)
+    if total == 0:
+        return [None] * len(qs)
+    out: list[float | None] = []
+    i, seen, nb = 0, 0, len(counts)
+    for q in qs:
+        rank = q * total
+        while i < nb and not (counts[i] and seen + counts[i] >= rank):
+            seen += counts[i]
+            i += 1
+        if i >= nb or i >= len(bounds):
+            out.append(float(bounds[-1]))
+            continue
+        n = counts[i]
+        lo = bounds[i - 1] if i > 0 else 0.0
+        out.append(round(lo + (bounds[i] - lo) * ((rank - seen) / n), 3))
+    return out
+
+
 def merge(histograms: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """Sum histograms that share their bounds; ``None`` if there is none (or bounds disagree)."""
     bounds: list[float] | None = None

@@ -35,6 +35,9 @@ class EdgeSummary:
                 "requests": self.request_count}
 
 
+_QS = (0.5, 0.95, 0.99)
+
+
 def summarise(rows: Iterable[ServiceEdgeRow]) -> list[EdgeSummary]:
     """Sum windows per edge; percentiles come from the merged histograms when every window has one,
     else (older producers) from the request-weighted mean of the window percentiles, which is marked
@@ -44,18 +47,23 @@ def summarise(rows: Iterable[ServiceEdgeRow]) -> list[EdgeSummary]:
         groups.setdefault((r.src, r.dst), []).append(r)
     out = []
     for (src, dst), rs in sorted(groups.items()):
-        req = sum(r.request_count for r in rs)
-        err = sum(r.error_count for r in rs)
-        merged = stats.merge(r.latency for r in rs if r.latency)
+        if len(rs) == 1:  # the usual case (one closed window per edge): no sums, no window set
+            r = rs[0]
+            req, err, seconds = r.request_count, r.error_count, float(r.window_seconds)
+            merged = stats.merge((r.latency,)) if r.latency else None
+        else:
+            req = sum(r.request_count for r in rs)
+            err = sum(r.error_count for r in rs)
+            merged = stats.merge(r.latency for r in rs if r.latency)
+            seconds = float(len({r.window_start for r in rs}) * max(r.window_seconds for r in rs))
         if merged is not None and sum(merged["counts"]):
-            p50, p95, p99 = (stats.quantile(merged["bounds"], merged["counts"], q) for q in (0.5, 0.95, 0.99))
+            p50, p95, p99 = stats.quantiles(merged["bounds"], merged["counts"], _QS)
         else:
             def wavg(attr: str, rs: list[ServiceEdgeRow] = rs) -> float | None:
                 pairs = [(getattr(r, attr), r.request_count) for r in rs if getattr(r, attr) is not None]
                 total = sum(w for _, w in pairs)
                 return round(sum(v * w for v, w in pairs) / total, 3) if total else None
             p50, p95, p99 = wavg("p50"), wavg("p95"), wavg("p99")
-        seconds = float(len({r.window_start for r in rs}) * max(r.window_seconds for r in rs))
         out.append(EdgeSummary(src, dst, req, err, p50, p95, p99, seconds))
     return out
 

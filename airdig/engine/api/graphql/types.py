@@ -59,10 +59,15 @@ class Resource:
         return cls(
             id=strawberry.ID(n.id), kind=n.kind, name=n.name, provider=n.provider, account=n.account,
             region=n.region, attrs=as_json(n.attrs), tags=as_json(n.tags), managed_by=n.managed_by,
-            health=Health(status=n.health_status, reasons=as_json(n.health_reasons), since=ts(n.health_since)),
+            health=health_of(n),
             drift=Drift(status=n.drift_status, last_event=n.drift_last_event), first_seen=ts(n.first_seen),
             last_seen=ts(n.last_seen), deleted_at=ts(n.deleted_at), confirmed_at=ts(n.confirmed_at),
             confirm_interval=n.confirm_interval, confirm_stale=confirm_stale(n))
+
+
+def health_of(n: NodeRow) -> Health:
+    """A node's health alone (the service map's 5,000 nodes need no more than this of the node)."""
+    return Health(status=n.health_status, reasons=as_json(n.health_reasons), since=ts(n.health_since))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
