@@ -99,7 +99,9 @@ def test_calls_behind_the_horizon_are_dropped_counted_and_logged(caplog: pytest.
     agg.offer(call(1, now - 60, 10.0))
     with caplog.at_level(logging.WARNING, logger="airdig"):
         agg.offer(call(2, now - 2 * 3600, 10.0) + call(3, now - 1800, 10.0))
-    assert [r.getMessage() for r in caplog.records] == ["calls outside the horizon dropped"]
+    # the aggregator's own lines (the first use of the hot path may log its selection inside the block)
+    assert [r.getMessage() for r in caplog.records if r.name == "airdig.tracecore.aggregator"] == \
+        ["calls outside the horizon dropped"]
     assert agg.late_dropped == 1
     assert metrics.registry.get_sample_value("tracecore_late_calls_dropped_total") == 1.0
     assert sum(e["stats"]["request_count"] for e in calls_edges(agg.publish_window(now=now + 120))) == 2
