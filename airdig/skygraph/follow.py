@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from airdig.logs import get_logger
 from airdig.model.events import CloudEvent, now
 from airdig.skygraph.aws import SERVICES
 from airdig.skygraph.diff import diff_scope
-from airdig.skygraph.follow_targets import Target, redescribe, splice, targets_of
+from airdig.skygraph.follow_targets import Target, redescribe, splice, strings_in, targets_of
 from airdig.skygraph.graph import Fragment
 from airdig.skygraph.graph_state import GraphState
 from airdig.skygraph.scan import ScanOptions, ScanReport, change_events, describe_error, run_scan
@@ -111,16 +111,6 @@ class FollowStats:
     failures: list[str] = field(default_factory=list)
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
 
 def write_of(record: dict[str, Any]) -> Write | None:
     """The write a CloudTrail record describes, or ``None`` for reads, failed calls and unknown services."""
@@ -135,7 +125,7 @@ def write_of(record: dict[str, Any]) -> Write | None:
         return None
     ident = record.get("userIdentity") or {}
     principal = str(ident.get("arn") or ident.get("principalId") or ident.get("invokedBy") or "")
-    names = frozenset(_strings([record.get("requestParameters"), record.get("responseElements"),
+    names = frozenset(strings_in([record.get("requestParameters"), record.get("responseElements"),
                                 record.get("resources")]))
     account = str(record.get("recipientAccountId") or ident.get("accountId") or "")
     targets = targets_of(record)

@@ -85,19 +85,20 @@ class Target:
         return SECTIONS[self.section].service
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string anywhere in a JSON value (CloudTrail request parameters and response elements)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def _ids(record: dict[str, Any], pattern: re.Pattern[str]) -> tuple[str, ...]:
-    found = {s for s in _strings([record.get("requestParameters"), record.get("responseElements")])
+    found = {s for s in strings_in([record.get("requestParameters"), record.get("responseElements")])
              if pattern.match(s)}
     return tuple(sorted(found))
 
@@ -115,7 +116,7 @@ def targets_of(record: dict[str, Any]) -> list[Target] | None:
         out.append(Target("Reservations", instances))
     if name in _TAG_EVENTS and out:
         # tags on other resource types too (a subnet, a volume): those are not mapped, re-read the scope
-        tagged = set(_strings((record.get("requestParameters") or {}).get("resourcesSet")))
+        tagged = set(strings_in((record.get("requestParameters") or {}).get("resourcesSet")))
         if tagged - {i for t in out for i in t.ids}:
             return None
     return out or None
