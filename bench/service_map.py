@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from airdig.engine.app import build_app
 from airdig.engine.apply import Applier
 from airdig.engine.intel import neighborhood
 from airdig.engine.service import EngineService
+from bench.neighborhood import measure
 from bench.ui_scale import service_events
 
 QUERY = ("query($since: String, $until: String, $budget: Int) { serviceMap(since: $since, until: $until, "
@@ -50,18 +50,6 @@ def populate(store: SqlStore, n: int, m: int, now: float) -> None:
     applier = Applier(store)
     for k in range(0, len(evs), 2000):
         applier.apply([Record(e.topic, 0, k + j, e.subject, e.encode(), e.time) for j, e in enumerate(evs[k:k + 2000])])
-
-
-def measure(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm the connection and the page cache
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return {"p50": round(statistics.median(times), 4), "p99": round(times[min(len(times) - 1, int(len(times) * 0.99))], 4),
-            "max": round(times[-1], 4)}
 
 
 def bare_sql(path: Path, lo: float, hi: float) -> Callable[[], int]:
