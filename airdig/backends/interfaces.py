@@ -139,11 +139,17 @@ class AlertDeliveryRow:
     sent_at: float | None = None
 
 
+class EventsClaimed(Exception):
+    """A concurrent transaction applied some events of this batch first: roll back and read again."""
+
+
 class StoreTx(Protocol):
     """One transaction; every write of an applied batch goes through one of these."""
 
     def seen_events(self, event_ids: Sequence[str]) -> set[str]: ...
-    def mark_events(self, event_ids: Sequence[str], at: float) -> None: ...
+    def claim_events(self, event_ids: Sequence[str], at: float) -> None:
+        """Record the events as applied by this transaction; :class:`EventsClaimed` when another
+        transaction recorded one of them first (this one must roll back and read again)."""
     def upsert_nodes(self, rows: Sequence[NodeRow]) -> None: ...
     def upsert_edges(self, rows: Sequence[EdgeRow], version: Sequence[float]) -> None: ...
     def confirm_nodes(self, node_ids: Sequence[str], at: float, interval: float | None) -> None: ...

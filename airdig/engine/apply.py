@@ -1,8 +1,8 @@
 """Applying events to the store: idempotent, newer-wins, one transaction per batch.
 
 The contract with the bus is at-least-once delivery; this module turns it into exactly-once effect:
-an event id already recorded (in the change timeline, whose rows carry the event id, or else in
-``applied_events``) is skipped, and a node (or edge, or health) row only takes a
+an event id already recorded (in ``applied_events``, claimed by the transaction that applies it; or, for
+events applied before those claims, in the change timeline, whose rows carry the event id) is skipped, and a node (or edge, or health) row only takes a
 state whose event time is at least its current version, so a stale event can never overwrite a newer
 one — not even when two replicas apply overlapping batches during a rebalance.
 """
@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeRow, Record, Store
+from airdig.backends.interfaces import ChangeRow, EdgeRow, EventsClaimed, NodeRow, Record, Store
 from airdig.backends.store.sql import SqlTx
 from airdig.engine.intel import changetime
 from airdig.engine.limits import check_row, check_rows
-from airdig.errors import InvalidInput, StoreRejected
+from airdig.errors import BackendUnavailable, InvalidInput, StoreRejected
 from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge, decode_node, parse_time
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
@@ -560,6 +560,10 @@ def _derive_drift_status(tx: SqlTx, node_ids: set[str]) -> None:
     tx.run_many("UPDATE nodes SET drift_status = ?, drift_last_event = ? WHERE id = ?", updates)
 
 
+# a claim lost to a racing replica is retried in a new transaction; a third loss in a row is an outage
+_CLAIM_ATTEMPTS = 3
+
+
 @dataclass
 class Prepared:
     """A decoded and planned batch: pure work, done outside the transaction (and off the writer thread)."""
@@ -653,19 +657,28 @@ class Applier:
                 self._commit_part(part, self._plan(dict(part), None), result)
 
     def _write_batch(self, events: dict[str, tuple[CloudEvent, Record]], plan: Plan, result: ApplyResult) -> None:
-        with self.store.transaction() as tx:
-            if not isinstance(tx, SqlTx):
-                raise TypeError("the applier needs a SQL store transaction")
-            seen = tx.seen_events(list(events)) if events else set()
-            fresh = dict(events)
-            if seen:  # a redelivery: plan again without what is already applied (rare, so not optimised)
-                for ev_id in seen:
-                    fresh.pop(ev_id, None)
-                plan = self._plan(dict(fresh), None)
-            _write(tx, plan)
-            # the timeline row of an event already records it (same id); only the others need a mark
-            in_timeline = {c.id for c in plan.changes}
-            tx.mark_events([e for e in fresh if e not in in_timeline], self.clock())
+        for attempt in range(1, _CLAIM_ATTEMPTS + 1):
+            try:
+                with self.store.transaction() as tx:
+                    if not isinstance(tx, SqlTx):
+                        raise TypeError("the applier needs a SQL store transaction")
+                    seen = tx.seen_events(list(events)) if events else set()
+                    fresh = dict(events)
+                    todo = plan
+                    if seen:  # a redelivery: plan again without what is already applied (rare, so not optimised)
+                        for ev_id in seen:
+                            fresh.pop(ev_id, None)
+                        todo = self._plan(dict(fresh), None)
+                    # the claim comes first: a replica that lost the race learns it before writing anything
+                    tx.claim_events(list(fresh), self.clock())
+                    _write(tx, todo)
+                break
+            except EventsClaimed:
+                # a replica racing on the same redelivered events committed first; a new transaction
+                # reads its commit and takes only what is left (these events are not lost: they are its)
+                if attempt == _CLAIM_ATTEMPTS:
+                    raise BackendUnavailable("store", "events kept being applied by another transaction") from None
+        plan = todo
         result.duplicates += len(seen)
         result.applied += len(fresh)
         result.touched |= {ev.subject for ev, _ in fresh.values()}

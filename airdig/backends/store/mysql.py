@@ -218,6 +218,9 @@ class MysqlDialect:
         return isinstance(exc, pymysql.err.OperationalError) and bool(exc.args) and exc.args[0] in _DISCONNECT_CODES
 
 
+    def is_duplicate_key(self, exc: BaseException) -> bool:
+        return isinstance(exc, pymysql.err.IntegrityError) and bool(exc.args) and exc.args[0] == 1062
+
     def classify(self, exc: BaseException) -> AirDigError | None:
         """A driver error as :class:`StoreRejected` (the data) or :class:`BackendUnavailable` (retry);
         ``None`` for anything else (a bug: the caller retries and reports it rather than drop data)."""

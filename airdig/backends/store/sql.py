@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 import orjson
 
-from airdig.backends.interfaces import AlertDeliveryRow, ApiTokenRow, ChangeRow, EdgeRow, NodeFilter, NodeRow
+from airdig.backends.interfaces import (
+    AlertDeliveryRow,
+    ApiTokenRow,
+    ChangeRow,
+    EdgeRow,
+    EventsClaimed,
+    NodeFilter,
+    NodeRow,
+)
 from airdig.backends.store import migrations
 from airdig.backends.store.history import HistoryQueries
 from airdig.backends.store.queries import GraphQueries, time_range
@@ -66,6 +74,7 @@ class Dialect(Protocol):
     def begin(self, conn: Any) -> None: ...
     def is_disconnect(self, exc: BaseException) -> bool: ...
     def classify(self, exc: BaseException) -> AirDigError | None: ...
+    def is_duplicate_key(self, exc: BaseException) -> bool: ...
 
 
 class SqlTx:
@@ -93,7 +102,7 @@ class SqlTx:
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            # an event whose change-timeline row carries its id is recorded there, not in applied_events
+            # events applied before every applied event was claimed are recorded by their timeline row only
             if lock:  # a locking read waits for a racing transaction on the same ids and sees its commit
                 seen.update(r[0] for r in self.fetch(
                     f"SELECT event_id FROM applied_events WHERE event_id IN ({marks}){lock}", chunk))
@@ -104,9 +113,22 @@ class SqlTx:
                 f"UNION SELECT id FROM changes WHERE id IN ({marks})", chunk + chunk))
         return seen
 
-    def mark_events(self, event_ids: Sequence[str], at: float) -> None:
-        self.run_many(self._s.d.insert_ignore("applied_events", ("event_id", "applied_at")),
-                      [(e, at) for e in event_ids])
+    def claim_events(self, event_ids: Sequence[str], at: float) -> None:
+        """Record these events as applied by this transaction, or raise :class:`EventsClaimed` when
+        another transaction recorded one of them first.
+
+        A plain insert, not an insert-or-ignore: on MariaDB/MySQL the applied-event check is a snapshot
+        read, so two replicas applying one redelivered batch at once (a rebalance after a crash) both
+        read "not applied". The second one's insert of the same ids waits for the first transaction and
+        then fails on the key, which tells it to start over and read the first one's commit. Ids go in
+        sorted so two claimers lock them in one order and cannot deadlock."""
+        rows = [(e, at) for e in sorted(set(event_ids))]
+        try:
+            self.run_many("INSERT INTO applied_events (event_id, applied_at) VALUES (?, ?)", rows)
+        except Exception as exc:
+            if self._s.d.is_duplicate_key(exc):
+                raise EventsClaimed(f"another transaction applied some of these {len(rows)} events first") from exc
+            raise
 
     def upsert_nodes(self, rows: Sequence[NodeRow]) -> None:
         q = self._s.d.upsert("nodes", NODE_COLS, ("id",), "version", keep_min=("first_seen",),

@@ -78,6 +78,9 @@ class SqliteDialect:
     def is_disconnect(self, exc: BaseException) -> bool:
         return False
 
+    def is_duplicate_key(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
+
     def classify(self, exc: BaseException) -> AirDigError | None:
         """Constraint and binding errors are the data's; a locked or unreadable file is worth a retry."""
         if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.InterfaceError | OverflowError):

@@ -7,6 +7,7 @@ MariaDB, MariaDB over TLS + Kafka SASL_SSL, or TiDB), with the same assertions.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import pytest
 
 from airdig.backends.interfaces import Bus, Consumer, NodeFilter, Record, Store
 from airdig.backends.registry import open_bus, open_store
+from airdig.backends.store.sql import SqlTx
+from airdig.engine.apply import Applier, ApplyResult
 from airdig.engine.processor import EventProcessor, _InFlight
 from airdig.model.events import TOPIC_DEADLETTER, TOPIC_RESOURCES, resource_event
 from airdig.model.graph import Node
@@ -27,6 +30,7 @@ class Stack:
     store: Store
     bus: Bus
     bus_url: str
+    store_url: str
 
 
 @pytest.fixture(params=["embedded", "distributed", "distributed-tls", "distributed-tidb"])
@@ -42,7 +46,7 @@ def stack(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Stack]:
     store = open_store(store_url)
     store.migrate()
     bus = open_bus(bus_url)
-    yield Stack(store, bus, bus_url)
+    yield Stack(store, bus, bus_url, store_url)
     bus.close()
     store.close()
 
@@ -84,6 +88,55 @@ class CrashingProcessor(EventProcessor):
         self.stats.batches += 1
         self.crashed = True  # ... but the offsets never are
         self._stop.set()
+
+
+def test_a_redelivered_batch_racing_its_first_delivery_applies_once(stack: Stack,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a rebalance the new owner can apply a batch while the old owner's transaction on the same
+    events is still open. Whatever the interleaving, one of them applies each event and the other counts
+    it as a duplicate: never both (both would announce it, and count it twice). The old owner is held
+    inside its transaction until the new one has read "not applied" (on MariaDB that read does not lock,
+    so the two really overlap; TiDB's and SQLite's reads wait for the first transaction instead)."""
+    events = [resource_event("updated", node(i, 1), "test", time=1_000_000.0) for i in range(50)]
+    records = [Record(TOPIC_RESOURCES, 0, i, ev.subject, ev.encode(), 1_000_000.0) for i, ev in enumerate(events)]
+    b_has_read = threading.Event()
+    seen_events = SqlTx.seen_events
+
+    def watched(self: SqlTx, event_ids: Sequence[str]) -> set[str]:
+        found = seen_events(self, event_ids)
+        if threading.current_thread().name == "new-owner":
+            b_has_read.set()
+        return found
+
+    def clock() -> float:  # called inside the write transaction
+        if threading.current_thread().name == "old-owner":
+            b_has_read.wait(3)
+        return 1_000_000.0
+
+    monkeypatch.setattr(SqlTx, "seen_events", watched)
+    second = open_store(stack.store_url)
+    results: dict[str, ApplyResult] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, store: Store) -> None:
+        try:
+            results[name] = Applier(store, clock=clock).apply(records)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    old = threading.Thread(target=run, args=("old", stack.store), name="old-owner")
+    new = threading.Thread(target=run, args=("new", second), name="new-owner")
+    try:
+        old.start()
+        new.start()
+        old.join(60)
+        new.join(60)
+    finally:
+        second.close()
+    assert not errors, errors
+    assert results["old"].applied + results["new"].applied == 50
+    assert results["old"].duplicates + results["new"].duplicates == 50
+    assert stack.store.table_counts()["changes"] == 50
 
 
 def test_ten_thousand_events_two_consumers_one_dies(stack: Stack) -> None:

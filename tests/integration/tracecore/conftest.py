@@ -13,14 +13,17 @@ from airdig.model.events import TOPIC_TRACES, CloudEvent
 
 
 def collect_events(bus: Bus, want: set[tuple[str, str, str]], timeout: float = 15.0,
-                   group: str = "test-reader") -> tuple[set[tuple[str, str, str]], list[CloudEvent]]:
-    """Read ``airdig.trace.edge``/``service`` events until every wanted edge was seen (or time is up)."""
+                   group: str = "test-reader", until: Callable[[list[CloudEvent]], bool] | None = None,
+                   ) -> tuple[set[tuple[str, str, str]], list[CloudEvent]]:
+    """Read ``airdig.trace.edge``/``service`` events until every wanted edge was seen and ``until`` holds
+    (or time is up). Windows are event time: calls made a moment apart can straddle a minute and arrive
+    as two windows, published at different times, so a test that sums counts says so with ``until``."""
     consumer = bus.consumer(group, [TOPIC_TRACES])
     edges: set[tuple[str, str, str]] = set()
     events: list[CloudEvent] = []
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline and not want <= edges:
+        while time.monotonic() < deadline and not (want <= edges and (until is None or until(events))):
             records = consumer.poll(max_records=500, timeout=0.3)
             consumer.commit(records)  # a later call with the same group continues from here
             for rec in records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airdig.backends.interfaces import ChangeRow, EdgeRow, NodeFilter, NodeRow, Store
+from airdig.backends.interfaces import ChangeRow, EdgeRow, EventsClaimed, NodeFilter, NodeRow, Store
 from airdig.backends.store.sql import SqlTx
 from tests.conftest import STORE_KINDS
 
@@ -114,9 +114,12 @@ def test_edges_and_changes(store: Store) -> None:
 
 def test_applied_event_ids(store: Store) -> None:
     with store.transaction() as tx:
-        tx.mark_events(["e1", "e2"], 1.0)
+        tx.claim_events(["e1", "e2"], 1.0)
+    # a claim of an event claimed before fails whole (the applier then rolls back and reads again)
+    with pytest.raises(EventsClaimed, match="another transaction"), store.transaction() as tx:
+        tx.claim_events(["e3", "e2"], 2.0)
     with store.transaction() as tx:
-        tx.mark_events(["e2", "e3"], 2.0)  # re-marking is harmless
+        tx.claim_events(["e3"], 2.0)
         assert tx.seen_events(["e1", "e3", "e4"]) == {"e1", "e3"}
 
 

@@ -54,8 +54,8 @@ def test_minute_windows_older_than_the_rollup_age_become_one_hour_window(store: 
 def test_old_rows_are_deleted_per_table_and_open_drifts_kept(store: Store) -> None:
     with store.transaction() as tx:
         assert isinstance(tx, SqlTx)
-        tx.mark_events(["old-mark"], NOW - 20 * DAY)
-        tx.mark_events(["new-mark"], NOW - DAY)
+        tx.claim_events(["old-mark"], NOW - 20 * DAY)
+        tx.claim_events(["new-mark"], NOW - DAY)
         for i, (status, resolved) in enumerate((("resolved", NOW - 200 * DAY), ("open", None),
                                                 ("resolved", NOW - DAY))):
             tx.run("INSERT INTO drift_events (id, resource_id, resource_type, kind, severity, status, diffs, "
