@@ -29,8 +29,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "(sensitive)"
@@ -186,6 +187,11 @@ def redact(value: Any, sensitive: Iterable[Path] = (), _path: Path = ()) -> Any:
     return _walk(value, paths, _path) if paths else _walk_fast(value)
 
 
+def walk_path() -> str:
+    """Which walk redacts values without sensitive paths: ``native`` (compiled) or ``python``."""
+    return "python" if _walk_fast is _walk_python else "native"
+
+
 def _pair_is_secret(d: dict[str, Any]) -> bool:
     for k in _PAIR_NAMES:
         if k in d:
@@ -215,11 +221,12 @@ def _key_action(key: str) -> int:
     return action
 
 
-def _walk_fast(value: Any) -> Any:
+def _walk_python(value: Any) -> Any:
     """:func:`_walk` without sensitive paths: the same rules, fewer calls (SkyGraph's hot path).
 
     Copy on write: a dict or list with nothing to hide is returned as it is, so a clean snapshot costs
-    no allocation.
+    no allocation. The reference of the compiled walk (:func:`_native_walk`), which must give the same
+    result for every value.
     """
     t = type(value)
     if t is str:
@@ -246,7 +253,7 @@ def _walk_fast(value: Any) -> Any:
                             _CLEAN.add(v)
                         continue
                 elif tv is dict or tv is list:
-                    nv = _walk_fast(v)
+                    nv = _walk_python(v)
                 else:
                     continue  # numbers, booleans, None
             elif v is None or v == "" or type(v) is bool or ((type(v) is list or type(v) is dict) and not v):
@@ -267,7 +274,7 @@ def _walk_fast(value: Any) -> Any:
             if tv is str:  # inline: most list items are ids and names
                 nv = v if v in _CLEAN or len(v) < 8 else redact_text(v)
             elif tv is dict or tv is list:
-                nv = _walk_fast(v)
+                nv = _walk_python(v)
             else:
                 continue  # numbers, booleans, None: nothing to hide, and no argv value either
             if nv is v and i and type(v) is str and v:  # an argv list: the item after "--password" is its value
@@ -337,3 +344,28 @@ def redact_path_value(path: str, value: Any) -> Any:
     if value is not None and last and _USER_DATA_KEY.match(last):
         return _user_data(value)
     return redact(value)
+
+
+def _native_walk() -> Callable[[Any], Any] | None:
+    """The compiled walk (``Redactor`` of the ``airdig_tracecore_native`` extension, native/tracecore),
+    bound to this module's caches and rule functions; None when the extension is not installed, is an
+    older build without it, or ``AIRDIG_TRACECORE_NATIVE=off`` asks for pure Python everywhere.
+
+    It visits the structure in Rust and calls back here for every rule (key actions, value patterns,
+    user data, pairs, argv flags), so the rules live in one place; tests/unit/model/test_redact_parity.py
+    proves it returns what :func:`_walk_python` returns.
+    """
+    if os.environ.get("AIRDIG_TRACECORE_NATIVE", "").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    try:
+        from airdig_tracecore_native import Redactor
+    except ImportError:  # not built (scripts/tools/tracecore-native), or built before the walk existed
+        return None
+    if list(Redactor.hints()) != list(_HINTS):  # its written-out clean test must follow the hint list
+        return None
+    return Redactor(_PLAIN_KEYS, _ACTIONS, _CLEAN, _CLEAN_MAX, _PAIR_VALUE_KEYS, _key_action, redact_text,
+                    _pair_is_secret, _user_data, _is_secret_flag, _walk_python, REDACTED).walk
+
+
+# SkyGraph redacts every node it adds: compiled when it can be, the Python reference otherwise
+_walk_fast: Callable[[Any], Any] = _native_walk() or _walk_python

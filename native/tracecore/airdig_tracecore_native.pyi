@@ -1,5 +1,6 @@
 """Type stubs of the compiled TraceCore decoder (native/tracecore/src/lib.rs)."""
 
+from collections.abc import Callable
 from typing import Any
 
 ABI: int
@@ -28,3 +29,15 @@ class PairKernel:
     def __init__(self, half_cls: type[Any], half_fields: list[str], call_cls: type[Any],
                  call_fields: list[str]) -> None: ...
     def add(self, pairer: Any, spans: list[Any], route: str | None, now: float) -> list[Any]: ...
+
+class Redactor:
+    """``airdig.model.redact._walk_python`` compiled: the structural walk, calling back for every rule."""
+
+    def __init__(self, plain_keys: set[str], actions: dict[str, int], clean: set[str], clean_max: int,
+                 pair_value_keys: frozenset[str], key_action: Callable[[str], int],
+                 redact_text: Callable[[str], str], pair_is_secret: Callable[[dict[str, Any]], bool],
+                 user_data: Callable[[Any], Any], is_secret_flag: Callable[[str], bool],
+                 python_walk: Callable[[Any], Any], redacted: str) -> None: ...
+    def walk(self, value: Any) -> Any: ...
+    @staticmethod
+    def hints() -> list[str]: ...

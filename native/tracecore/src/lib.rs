@@ -9,6 +9,7 @@
 mod fastnew;
 mod otlp;
 mod pairing;
+mod redact;
 mod stats;
 mod wire;
 
@@ -387,6 +388,7 @@ fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PairKernel>()?;
     m.add_class::<Decoder>()?;
     m.add_class::<Accumulator>()?;
+    m.add_class::<redact::Redactor>()?;
     m.add("ABI", 1)?;
     Ok(())
 }

@@ -14,6 +14,8 @@ from airdig.model.redact import (
     redact_url,
 )
 
+pytestmark = pytest.mark.usefixtures("walk")  # every test on both walks, Python and compiled (conftest.py)
+
 
 @pytest.mark.parametrize("key", ["password", "master_password", "DB_PASSWORD", "secretAccessKey", "token",
                                  "private_key", "auth_token", "MasterUserPassword", "client_secret", "api_key"])

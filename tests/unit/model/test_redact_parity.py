@@ -1,9 +1,12 @@
-"""The faster redaction walk (issue 14 item 4) must give exactly the results of the one it replaced.
+"""The faster redaction walks (issue 14 item 4) must give exactly the results of the one they replaced.
 
 ``redact_reference.py`` next to this file is the pre-speed-up module, kept verbatim. Every JSON document
 and Terraform state in tests/data and the shared corpus (/work/shared/corpus, real driftctl states),
 each of their sub-values, the same values with secrets planted in them (property style, hypothesis) and
 the Terraform ``sensitive_attributes`` paths go through both; any difference fails with the value.
+Every test runs twice (the ``walk`` fixture of conftest.py): with the pure-Python walk and with the
+compiled one (``Redactor``, native/tracecore/src/redact.rs); the last tests compare those two directly,
+copy on write included, on the corpus and on the odd values JSON never holds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airdig.model import redact as new
+
+pytestmark = pytest.mark.usefixtures("walk")
 
 _spec = importlib.util.spec_from_file_location("redact_reference", Path(__file__).with_name("redact_reference.py"))
 assert _spec is not None and _spec.loader is not None
@@ -142,3 +147,74 @@ def test_written_out_hint_test_matches_the_hint_list() -> None:
     for h in new._HINTS:
         assert new._has_hint(h) and new._has_hint(f"xx{h}yy")
     assert not new._has_hint("i-0123456789abcdef0 ip-10-0-0-1.ec2.internal sg-0abc vpc-1 subnet-2 10.0.0.0/16")
+
+
+def _compiled() -> Any:
+    walk = new._native_walk()
+    if walk is None:
+        pytest.skip("airdig_tracecore_native with Redactor not built (scripts/tools/tracecore-native)")
+    return walk
+
+
+@pytest.mark.parametrize("name", [n for n, _ in DOCS], ids=lambda n: n.rsplit("/", 1)[-1])
+def test_compiled_walk_is_the_python_walk_copy_on_write_included(name: str) -> None:
+    """Same value, and the same object back exactly where the Python walk hands the input back."""
+    walk = _compiled()
+    for v in _subvalues(dict(DOCS)[name]):
+        a, b = new._walk_python(v), walk(v)
+        assert a == b, v
+        assert (a is v) == (b is v), v
+
+
+class _Str(str):
+    """A str subclass: never in JSON, must still be treated like the Python walk treats it."""
+
+
+_ODD: list[Any] = [
+    "\u212aey=abcdefgh",  # KELVIN SIGN lower-cases to an ASCII "k": a hint only Python's lower() finds
+    "p\u00e4ssword=geheim123", "caf\u00e9 ordinaire", "\ud800lone surrogate password=x1234567",
+    {"password": "\ud800x"}, {"k": "\ud800\udfff-------"}, ["--password", "\ud800abcdefgh"], ["\ud800--x", "v"],
+    {1: "postgres://a:b@c/d", None: "x", (1, 2): {"password": "p"}}, {_Str("password"): "p", "v": _Str("")},
+    {"value": "s3cr3t-value", "name": _Str("DB_PASSWORD")}, {"Value": "v", "Key": "token", "a": 1, "b": 2, "c": 3},
+    {"Value": "v", "Key": "token", "a": 1, "b": 2, "c": 3, "d": 4},  # six keys: not a pair
+    [_Str("--db-password"), "s3cr3t-value"], ["-", "x"], ["--token", ""], ["--token", 5], ["--token", ["x"]],
+    {"password": 0, "token": 0.0, "secret": [], "api_key": {}, "pwd": False, "auth_string": _Str("")},
+    {"user_data": 5, "UserData": ["x"], "userData": "not base64 password=abcdefgh"},
+    "x" * 5000 + " password=abcdefgh", "a" * 40, "A1b2" * 10, ["A1b2" * 10, "ok"],
+    {"s": 1.5, "t": True, "u": None, "w": b"bytes", "x": ("tuple", "password=abcdefgh")},
+]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = {"password": "p", "url": "postgres://a:b@c/d", "ok": "plain-value-here"}
+    for i in range(depth):
+        value = [value, "--token", "abcdefgh"] if i % 2 else {"k": value, "env": "x" * 9}
+    return value
+
+
+@pytest.mark.parametrize("value", [*_ODD, _nested(5), _nested(199), _nested(201), _nested(600)],
+                         ids=lambda v: repr(v)[:40])
+def test_compiled_walk_on_values_json_never_holds(value: Any) -> None:
+    """Non-ASCII and lone surrogates, str subclasses, non-string keys, odd types, deep nesting (below
+    200 levels the compiled walk hands the subtree to the Python walk)."""
+    walk = _compiled()
+    a, b = new._walk_python(value), walk(value)
+    assert a == b
+    assert (a is value) == (b is value)
+    assert new.redact(value) == ref.redact(value)
+
+
+def test_compiled_walk_hints_are_the_python_hints() -> None:
+    """``Redactor`` writes out its clean-string test from ``_HINTS``; a drift disables it (Python walk)."""
+    _compiled()
+    from airdig_tracecore_native import Redactor
+
+    assert list(Redactor.hints()) == list(new._HINTS)
+
+
+def test_pure_python_when_the_extension_is_absent_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRDIG_TRACECORE_NATIVE", "off")
+    assert new._native_walk() is None
+    monkeypatch.delenv("AIRDIG_TRACECORE_NATIVE")
+    monkeypatch.setitem(__import__("sys").modules, "airdig_tracecore_native", None)  # import fails
+    assert new._native_walk() is None

@@ -1,0 +1,283 @@
+//! SkyGraph's redaction walk (`airdig.model.redact._walk_python`), compiled.
+//!
+//! The reference is the pure-Python walk; this one follows it step by step and must return the same
+//! value for every input (tests/unit/model/test_redact_parity.py runs both over the corpus). Only the
+//! structural visit is compiled: every decision that needs a rule (a key's action, a string's value
+//! patterns, user data, name/value pairs, argv flags) calls back into the reference's own Python
+//! functions and shares its caches (`_PLAIN_KEYS`, `_ACTIONS`, `_CLEAN`). The one rule written out
+//! here is the cheapest: an ASCII string shorter than 40 characters that holds none of the value
+//! patterns' hints comes back unchanged (what `_redact_text` answers for it), so unique ids, names
+//! and IPs never cross into Python.
+//!
+//! Copy on write like the reference: a dict or list with nothing to hide is returned as it is.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString};
+
+/// `_HINTS` of airdig/model/redact.py, in its order (a parity test compares the two lists).
+pub const HINTS: [&str; 15] = ["://", "akia", "asia", "eyj", "-----begin", "bearer", "basic", "digest", "pass",
+                               "pwd", "secret", "token", "key", "credential", "auth"];
+/// Below this nesting the subtree is handed to the Python walk (its recursion limit, not our stack).
+const MAX_DEPTH: usize = 200;
+
+/// True when `_redact_text(s)` is `s` without running a pattern: ASCII, under 40 characters (the
+/// shortest shape needing no hint is a 40-character AWS secret key) and none of the hints inside.
+fn plainly_clean(s: &[u8]) -> bool {
+    if s.len() >= 40 || !s.is_ascii() {
+        return false;
+    }
+    let mut buf = [0u8; 40];
+    for (i, b) in s.iter().enumerate() {
+        buf[i] = b.to_ascii_lowercase();
+    }
+    let low = &buf[..s.len()];
+    !HINTS.iter().any(|h| low.windows(h.len()).any(|w| w == h.as_bytes()))
+}
+
+/// The caches and rule functions of airdig.model.redact, held for the walk.
+#[pyclass(frozen, module = "airdig_tracecore_native")]
+pub struct Redactor {
+    plain_keys: Py<PySet>,
+    actions: Py<PyDict>,
+    clean: Py<PySet>,
+    clean_max: usize,
+    pair_value_keys: Py<PyFrozenSet>,
+    key_action: Py<PyAny>,
+    redact_text: Py<PyAny>,
+    pair_is_secret: Py<PyAny>,
+    user_data: Py<PyAny>,
+    is_secret_flag: Py<PyAny>,
+    python_walk: Py<PyAny>,
+    redacted: Py<PyString>,
+}
+
+struct Ctx<'a, 'py> {
+    plain_keys: &'a Bound<'py, PySet>,
+    actions: &'a Bound<'py, PyDict>,
+    clean: &'a Bound<'py, PySet>,
+    clean_max: usize,
+    pair_value_keys: &'a Bound<'py, PyFrozenSet>,
+    key_action: &'a Bound<'py, PyAny>,
+    redact_text: &'a Bound<'py, PyAny>,
+    pair_is_secret: &'a Bound<'py, PyAny>,
+    user_data: &'a Bound<'py, PyAny>,
+    is_secret_flag: &'a Bound<'py, PyAny>,
+    python_walk: &'a Bound<'py, PyAny>,
+    redacted: &'a Bound<'py, PyString>,
+}
+
+/// `len(s)` in code points.
+fn py_len(s: &Bound<'_, PyString>) -> PyResult<isize> {
+    // SAFETY: `s` is a live str object and we hold the GIL.
+    let n = unsafe { ffi::PyUnicode_GetLength(s.as_ptr()) };
+    if n < 0 {
+        return Err(PyErr::fetch(s.py()));
+    }
+    Ok(n)
+}
+
+/// True when the string needs no look at all: shorter than 8 characters, or plainly clean.
+fn skip_str(s: &Bound<'_, PyString>, len: isize) -> bool {
+    if len < 8 {
+        return true;
+    }
+    match s.to_str() {
+        Ok(text) => plainly_clean(text.as_bytes()),
+        Err(_) => false, // lone surrogates: the Python rules decide
+    }
+}
+
+impl<'py> Ctx<'_, 'py> {
+    /// `v is None or v == "" or type(v) is bool or ((type(v) is list or type(v) is dict) and not v)`
+    fn nothing_to_hide(&self, v: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if v.is_none() || v.is_exact_instance_of::<PyBool>() {
+            return Ok(true);
+        }
+        if let Ok(s) = v.cast_exact::<PyString>() {
+            return Ok(py_len(s)? == 0);
+        }
+        if let Ok(l) = v.cast_exact::<PyList>() {
+            return Ok(l.len() == 0);
+        }
+        if let Ok(d) = v.cast_exact::<PyDict>() {
+            return Ok(d.len() == 0);
+        }
+        if v.is_exact_instance_of::<PyInt>() || v.is_exact_instance_of::<PyFloat>() {
+            return Ok(false);
+        }
+        v.eq("")
+    }
+
+    fn walk(&self, value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return self.python_walk.call1((value,));
+        }
+        if let Ok(s) = value.cast_exact::<PyString>() {
+            let len = py_len(s)?;
+            if skip_str(s, len) {
+                return Ok(value.clone());
+            }
+            return self.redact_text.call1((value,));
+        }
+        if let Ok(d) = value.cast_exact::<PyDict>() {
+            return self.walk_dict(d, depth);
+        }
+        if let Ok(l) = value.cast_exact::<PyList>() {
+            return self.walk_list(l, depth);
+        }
+        Ok(value.clone())
+    }
+
+    fn walk_dict(&self, value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut out: Option<Bound<'py, PyDict>> = None;
+        let size = value.len();
+        for (k, v) in value.iter() {
+            let mut action: i64 = 0;
+            if !self.plain_keys.contains(&k)? {
+                action = match self.actions.get_item(&k)? {
+                    Some(a) => a.extract()?,
+                    None => {
+                        if k.is_exact_instance_of::<PyString>() {
+                            self.key_action.call1((&k,))?.extract()?
+                        } else {
+                            0
+                        }
+                    }
+                };
+            }
+            let nv: Bound<'py, PyAny>;
+            if action == 0
+                && !(size <= 5 && self.pair_value_keys.contains(&k)? && self.pair_is_secret.call1((value,))?.is_truthy()?)
+            {
+                if let Ok(s) = v.cast_exact::<PyString>() {
+                    let len = py_len(s)?;
+                    if skip_str(s, len) || self.clean.contains(&v)? {
+                        continue;
+                    }
+                    let r = self.redact_text.call1((&v,))?;
+                    if r.is(&v) || r.eq(&v)? {
+                        if len <= 256 {
+                            if self.clean.len() >= self.clean_max {
+                                self.clean.clear();
+                            }
+                            self.clean.add(&v)?;
+                        }
+                        continue;
+                    }
+                    nv = r;
+                } else if v.is_exact_instance_of::<PyDict>() || v.is_exact_instance_of::<PyList>() {
+                    nv = self.walk(&v, depth + 1)?;
+                } else {
+                    continue; // numbers, booleans, None
+                }
+            } else if self.nothing_to_hide(&v)? {
+                continue; // nothing to hide; a flag is no secret
+            } else if action == 2 {
+                nv = self.user_data.call1((&v,))?;
+            } else {
+                nv = self.redacted.clone().into_any();
+            }
+            if !nv.is(&v) {
+                if out.is_none() {
+                    out = Some(value.copy()?);
+                }
+                if let Some(o) = &out {
+                    o.set_item(&k, nv)?;
+                }
+            }
+        }
+        Ok(match out {
+            Some(o) => o.into_any(),
+            None => value.clone().into_any(),
+        })
+    }
+
+    fn walk_list(&self, value: &Bound<'py, PyList>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut items: Option<Bound<'py, PyList>> = None;
+        let n = value.len();
+        for i in 0..n {
+            let v = value.get_item(i)?;
+            let mut nv: Bound<'py, PyAny>;
+            let is_str = if let Ok(s) = v.cast_exact::<PyString>() {
+                let len = py_len(s)?;
+                nv = if skip_str(s, len) || self.clean.contains(&v)? {
+                    v.clone()
+                } else {
+                    self.redact_text.call1((&v,))?
+                };
+                len > 0
+            } else if v.is_exact_instance_of::<PyDict>() || v.is_exact_instance_of::<PyList>() {
+                nv = self.walk(&v, depth + 1)?;
+                false
+            } else {
+                continue; // numbers, booleans, None
+            };
+            // an argv list: the item after "--password" is its value
+            if is_str && i > 0 && nv.is(&v) {
+                let prev = value.get_item(i - 1)?;
+                if let Ok(p) = prev.cast_exact::<PyString>() {
+                    let dash = match p.to_str() {
+                        Ok(t) => t.starts_with('-'),
+                        Err(_) => true, // lone surrogates: let the reference's test decide
+                    };
+                    if dash && self.is_secret_flag.call1((&prev,))?.is_truthy()? {
+                        nv = self.redacted.clone().into_any();
+                    }
+                }
+            }
+            if !nv.is(&v) {
+                if items.is_none() {
+                    items = Some(value.get_slice(0, n).cast_into::<PyList>()?);
+                }
+                if let Some(o) = &items {
+                    o.set_item(i, nv)?;
+                }
+            }
+        }
+        Ok(match items {
+            Some(o) => o.into_any(),
+            None => value.clone().into_any(),
+        })
+    }
+}
+
+#[pymethods]
+impl Redactor {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(py: Python<'_>, plain_keys: Py<PySet>, actions: Py<PyDict>, clean: Py<PySet>, clean_max: usize,
+           pair_value_keys: Py<PyFrozenSet>, key_action: Py<PyAny>, redact_text: Py<PyAny>,
+           pair_is_secret: Py<PyAny>, user_data: Py<PyAny>, is_secret_flag: Py<PyAny>, python_walk: Py<PyAny>,
+           redacted: &str) -> Self {
+        Redactor {
+            plain_keys, actions, clean, clean_max, pair_value_keys, key_action, redact_text, pair_is_secret,
+            user_data, is_secret_flag, python_walk, redacted: PyString::intern(py, redacted).unbind(),
+        }
+    }
+
+    /// `_walk_python(value)`: the same result, computed here.
+    fn walk<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let ctx = Ctx {
+            plain_keys: self.plain_keys.bind(py),
+            actions: self.actions.bind(py),
+            clean: self.clean.bind(py),
+            clean_max: self.clean_max,
+            pair_value_keys: self.pair_value_keys.bind(py),
+            key_action: self.key_action.bind(py),
+            redact_text: self.redact_text.bind(py),
+            pair_is_secret: self.pair_is_secret.bind(py),
+            user_data: self.user_data.bind(py),
+            is_secret_flag: self.is_secret_flag.bind(py),
+            python_walk: self.python_walk.bind(py),
+            redacted: self.redacted.bind(py),
+        };
+        ctx.walk(value, 0)
+    }
+
+    /// The hint list compiled in (the parity test checks it against `_HINTS`).
+    #[staticmethod]
+    fn hints() -> Vec<&'static str> {
+        HINTS.to_vec()
+    }
+}
