@@ -5,7 +5,7 @@ Times are UNIX epoch seconds (float) everywhere inside AirDig; the APIs render t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from airdig.errors import InvalidInput
@@ -117,6 +117,53 @@ class Edge:
         if not isinstance(attrs, dict):
             raise InvalidInput(source, "edge 'attrs' must be an object")
         return cls(src=d["src"], dst=d["dst"], type=d["type"], attrs=attrs)
+
+
+# --- construction without the generated __init__ (SkyGraph builds one Node and a few Edges per resource) ---
+# A frozen dataclass's __init__ stores each field through object.__setattr__: 2.2 µs for a Node, 0.6 µs for
+# an Edge, a third of a 1M-resource graph build (issue 14 item 4). These fill the instance's __dict__
+# directly: the same fields, the same defaults (the very default objects the dataclass holds), equal to
+# what the constructor builds; tests/unit/model/test_graph_make.py keeps them in step with the fields.
+
+_new = object.__new__
+_NODE_DEFAULTS = {f.name: f.default for f in fields(Node) if f.default is not MISSING}
+_HEALTH: Health = _NODE_DEFAULTS["health"]
+_DRIFT: Drift = _NODE_DEFAULTS["drift"]
+
+
+def make_node(id: str, kind: str, provider: str, account: str, region: str, name: str,
+              attrs: dict[str, Any], tags: dict[str, str], native_ids: tuple[str, ...]) -> Node:
+    """``Node(id=…, …, native_ids=…)`` with every other field at its default, built 4x faster."""
+    n = _new(Node)
+    d = n.__dict__
+    d["id"] = id
+    d["kind"] = kind
+    d["provider"] = provider
+    d["account"] = account
+    d["region"] = region
+    d["name"] = name
+    d["attrs"] = attrs
+    d["tags"] = tags
+    d["native_ids"] = native_ids
+    d["managed_by"] = None
+    d["health"] = _HEALTH
+    d["drift"] = _DRIFT
+    d["first_seen"] = None
+    d["last_seen"] = None
+    d["deleted_at"] = None
+    return n
+
+
+def make_edge(src: str, dst: str, type_: str, attrs: dict[str, Any] | None = None) -> Edge:
+    """``Edge(src, dst, type_, attrs)`` (a new empty ``attrs`` when None, like the constructor's
+    default), built 2x faster."""
+    e = _new(Edge)
+    d = e.__dict__
+    d["src"] = src
+    d["dst"] = dst
+    d["type"] = type_
+    d["attrs"] = {} if attrs is None else attrs
+    return e
 
 
 def check_health_status(status: str, source: str) -> str:

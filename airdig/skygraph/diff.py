@@ -96,30 +96,36 @@ def diff_scope(prev: ScopeGraph | None, cur: ScopeGraph, present: set[str] | Non
     before = prev or ScopeGraph()
     since = prev.observed_at if prev is not None else None
     unchanged: list[str] = []
-    for nid, node in cur.nodes.items():
-        old = before.nodes.get(nid)
+    old_nodes, cur_nodes, append = before.nodes, cur.nodes, ch.nodes.append
+    for nid, node in cur_nodes.items():
+        old = old_nodes.get(nid)
         if old is None:
-            ch.nodes.append(NodeChange("created", node, observed_since=since,
-                                       changed_at=_created_at(node) if prev is not None else None,
-                                       confirmed_at=read_at))
+            append(NodeChange("created", node, observed_since=since,
+                              changed_at=_created_at(node) if prev is not None else None, confirmed_at=read_at))
+            continue
+        # what changed_paths compares, inline: nearly every node of a re-scan is unchanged
+        if (old.attrs == node.attrs and old.tags == node.tags and old.name == node.name and old.kind == node.kind
+                and old.region == node.region and old.account == node.account and old.provider == node.provider):
+            paths: list[str] = []
         else:
             paths = changed_paths(old, node)
-            if paths:
-                ch.nodes.append(NodeChange("updated", node, tuple(paths), observed_since=since, confirmed_at=read_at))
-            elif confirm_only is None or nid in confirm_only:
-                unchanged.append(nid)
+        if paths:
+            append(NodeChange("updated", node, tuple(paths), observed_since=since, confirmed_at=read_at))
+        elif confirm_only is None or nid in confirm_only:
+            unchanged.append(nid)
     if read_at is not None and unchanged:
         interval = read_at - since if since is not None and read_at > since else None
         ch.confirmed.append(Confirmation(scope, read_at, tuple(unchanged), interval))
-    for nid, old in before.nodes.items():
-        if nid not in cur.nodes and (present is None or nid not in present):
-            ch.nodes.append(NodeChange("deleted", old, observed_since=since))
-    for key, edge in cur.edges.items():
-        if key not in before.edges:
-            ch.edges.append(EdgeChange("observed", edge))
-    for key, edge in before.edges.items():
-        if key not in cur.edges and (present_edges is None or key not in present_edges):
-            ch.edges.append(EdgeChange("deleted", edge))
+    for nid, old in old_nodes.items():
+        if nid not in cur_nodes and (present is None or nid not in present):
+            append(NodeChange("deleted", old, observed_since=since))
+    old_edges, cur_edges, append_edge = before.edges, cur.edges, ch.edges.append
+    for key, edge in cur_edges.items():
+        if key not in old_edges:
+            append_edge(EdgeChange("observed", edge))
+    for key, edge in old_edges.items():
+        if key not in cur_edges and (present_edges is None or key not in present_edges):
+            append_edge(EdgeChange("deleted", edge))
     return ch
 
 
@@ -152,8 +158,9 @@ def diff(previous: Mapping[str, ScopeGraph], current: Graph, failed: set[str] | 
          read_at: Mapping[str, float] | None = None) -> Changes:
     """Changes of every scope read successfully this cycle; ``read_at``: scope → when its read started
     (scopes given there confirm their nodes, see :func:`diff_scope`)."""
-    present = {n.id for n in current.nodes()}
-    present_edges = {e.key for e in current.edges()}
+    present: set[str] = set().union(*(sg.nodes.keys() for sg in current.scopes.values()))
+    # a scope graph's edges are keyed by Edge.key (resolve, the saved state, follow's splice)
+    present_edges: set[tuple[str, str, str]] = set().union(*(sg.edges.keys() for sg in current.scopes.values()))
     out = Changes()
     for scope, sg in current.scopes.items():
         if scope in failed:

@@ -13,11 +13,11 @@ scan's and, for scopes not scanned now, the previous scan's) and drops what name
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airdig.model.graph import Edge, Node
+from airdig.model.graph import Edge, Node, make_edge
 from airdig.model.redact import redact, redact_tags, redact_text
 
 
@@ -47,7 +47,7 @@ class Fragment:
     def link(self, src: str | None, type_: str, dst: str | None) -> None:
         """Add ``src -[type]-> dst`` when both references are present (APIs often omit optional links)."""
         if src and dst and src != dst:
-            self.edges.append(Edge(src, dst, type_))
+            self.edges.append(make_edge(src, dst, type_))
 
     def extend(self, other: Fragment) -> None:
         self.nodes.extend(other.nodes)
@@ -59,7 +59,7 @@ class ScopeGraph:
     """The resolved nodes and edges of one scope: the unit the diff and the saved state work on."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
-    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)  # keyed by Edge.key
     observed_at: float | None = field(default=None, compare=False)  # when it was read (saved graphs only)
 
 
@@ -95,30 +95,27 @@ class Graph:
 
 
 class NativeIndex:
-    """Native id (``i-0abc``, a DNS name, a queue URL, a name) → node id; ambiguous ids resolve to nothing."""
+    """Native id (``i-0abc``, a DNS name, a queue URL, a name) → node id; ambiguous ids resolve to nothing.
 
-    _AMBIGUOUS = ""
+    One dict answers both questions: a node id maps to itself (a node id wins over another node's native
+    id of the same text), a native id to its node, or to None once two nodes claim it. ``resolve`` is
+    that dict's own ``get`` (one C call per edge end).
+    """
 
     def __init__(self) -> None:
-        self._ids: set[str] = set()
-        self._natives: dict[str, str] = {}
+        self._map: dict[str, str | None] = {}
+        self.resolve: Callable[[str], str | None] = self._map.get
 
     def add(self, node_id: str, natives: Iterable[str]) -> None:
-        self._ids.add(node_id)
+        m = self._map
+        m[node_id] = node_id
         for n in natives:
             if not n or n == node_id:
                 continue
-            prev = self._natives.get(n)
-            if prev is None:
-                self._natives[n] = node_id
-            elif prev != node_id:
-                self._natives[n] = self._AMBIGUOUS
-
-    def resolve(self, ref: str) -> str | None:
-        if ref in self._ids:
-            return ref
-        found = self._natives.get(ref)
-        return found or None
+            prev = m.setdefault(n, node_id)
+            # taken by another node: ambiguous (unless it is a node id, or already ambiguous)
+            if prev is not node_id and prev is not None and prev != node_id and prev != n:
+                m[n] = None
 
 
 def resolve(fragments: Iterable[Fragment], known: Mapping[str, Iterable[Node]] | None = None) -> Graph:
@@ -129,22 +126,30 @@ def resolve(fragments: Iterable[Fragment], known: Mapping[str, Iterable[Node]] |
     """
     frags = list(fragments)
     index = NativeIndex()
+    add = index.add
     for frag in frags:
         for n in frag.nodes:
-            index.add(n.id, n.native_ids)
+            add(n.id, n.native_ids)
     for nodes in (known or {}).values():
         for n in nodes:
-            index.add(n.id, n.native_ids)
+            add(n.id, n.native_ids)
     graph = Graph()
+    get = index.resolve
+    unresolved = 0
     for frag in frags:
         sg = graph.scopes.setdefault(frag.scope, ScopeGraph())
+        scope_nodes = sg.nodes
         for n in frag.nodes:
-            sg.nodes[n.id] = n
+            scope_nodes[n.id] = n
+        edges = sg.edges
         for e in frag.edges:
-            src, dst = index.resolve(e.src), index.resolve(e.dst)
+            src, dst = get(e.src), get(e.dst)
             if src is None or dst is None or src == dst:
-                graph.unresolved += 1
+                unresolved += 1
                 continue
-            edge = e if (src, dst) == (e.src, e.dst) else Edge(src, dst, e.type, e.attrs)
-            sg.edges[edge.key] = edge
+            if src == e.src and dst == e.dst:
+                edges[(src, e.type, dst)] = e
+            else:
+                edges[(src, e.type, dst)] = make_edge(src, dst, e.type, e.attrs)
+    graph.unresolved = unresolved
     return graph

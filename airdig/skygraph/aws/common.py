@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from airdig.model.graph import Node
+from airdig.model.graph import Node, make_node
 from airdig.model.ids import aws_arn
 
 # Adaptive retry: client-side rate limiting plus exponential backoff on throttling errors, so a scan of a
@@ -71,21 +71,24 @@ def paginate(client: Any, op: str, key: str, **kwargs: Any) -> list[Any]:
 
 def tag_list(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
     """``[{"Key": k, "Value": v}]`` (EC2, ELB, RDS, ...) → ``{k: v}``."""
-    return {str(t.get("Key", t.get("key", ""))): str(t.get("Value", t.get("value", ""))) for t in tags or []}
+    if not tags:
+        return {}
+    return {str(t.get("Key", t.get("key", ""))): str(t.get("Value", t.get("value", ""))) for t in tags}
 
 
 def without(item: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The configuration snapshot: the API item minus tags and fields that change on their own."""
-    drop = set(keys)
-    return {k: v for k, v in item.items() if k not in drop}
+    out = dict(item)  # a C-level copy, then the few removals: same keys, same order as a filtered copy
+    for k in keys:
+        out.pop(k, None)
+    return out
 
 
 def node(kind: str, node_id: str, where: Where, name: str, attrs: dict[str, Any],
          tags: dict[str, str] | None = None, natives: Iterable[str | None] = (),
          region: str | None = None) -> Node:
-    return Node(id=node_id, kind=kind, provider="aws", account=where.account,
-                region=where.region if region is None else region, name=name or node_id, attrs=attrs,
-                tags=tags or {}, native_ids=tuple(dict.fromkeys(n for n in natives if n)))
+    return make_node(node_id, kind, "aws", where.account, where.region if region is None else region,
+                     name or node_id, attrs, tags or {}, tuple(dict.fromkeys(filter(None, natives))))
 
 
 def name_tag(tags: dict[str, str], default: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airdig.model.graph import Node
+from airdig.model.graph import Node, make_node
 from airdig.model.ids import k8s_id
 from airdig.skygraph.graph import Fragment
 
@@ -104,10 +104,9 @@ def _node(kind: K8sKind, cluster: str, item: dict[str, Any]) -> Node:
                 natives.append(cid.split("://", 1)[1])
     elif kind.api_kind == "Node":
         natives.append(meta["name"])
-    return Node(id=k8s_id(cluster, ns, kind.api_kind, meta["name"]), kind=kind.node_kind, provider="k8s",
-                account=cluster, region=cluster, name=meta["name"], attrs=attrs,
-                tags={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-                native_ids=tuple(n for n in natives if n))
+    return make_node(k8s_id(cluster, ns, kind.api_kind, meta["name"]), kind.node_kind, "k8s", cluster, cluster,
+                     meta["name"], attrs, {str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+                     tuple(filter(None, natives)))
 
 
 def _lb_hostnames(item: dict[str, Any]) -> list[str]:
