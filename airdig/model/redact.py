@@ -346,14 +346,20 @@ def redact_path_value(path: str, value: Any) -> Any:
     return redact(value)
 
 
-def _native_walk() -> Callable[[Any], Any] | None:
+def _node_parts_python(name: str, attrs: dict[str, Any], tags: dict[str, str]) -> tuple[str, Any, dict[str, str]]:
+    """A node's name, attributes and tags redacted (each the same object when nothing in it changed)."""
+    return redact_text(name), _walk_python(attrs), redact_tags(tags)
+
+
+def _native_redactor() -> Any:
     """The compiled walk (``Redactor`` of the ``airdig_tracecore_native`` extension, native/tracecore),
     bound to this module's caches and rule functions; None when the extension is not installed, is an
     older build without it, or ``AIRDIG_TRACECORE_NATIVE=off`` asks for pure Python everywhere.
 
     It visits the structure in Rust and calls back here for every rule (key actions, value patterns,
     user data, pairs, argv flags), so the rules live in one place; tests/unit/model/test_redact_parity.py
-    proves it returns what :func:`_walk_python` returns.
+    proves ``walk`` returns what :func:`_walk_python` returns and ``parts`` what :func:`_node_parts_python`
+    returns.
     """
     if os.environ.get("AIRDIG_TRACECORE_NATIVE", "").strip().lower() in ("off", "0", "false", "no"):
         return None
@@ -364,8 +370,12 @@ def _native_walk() -> Callable[[Any], Any] | None:
     if list(Redactor.hints()) != list(_HINTS):  # its written-out clean test must follow the hint list
         return None
     return Redactor(_PLAIN_KEYS, _ACTIONS, _CLEAN, _CLEAN_MAX, _PAIR_VALUE_KEYS, _key_action, redact_text,
-                    _pair_is_secret, _user_data, _is_secret_flag, _walk_python, REDACTED).walk
+                    _pair_is_secret, _user_data, _is_secret_flag, _walk_python, is_secret_key, REDACTED)
 
 
 # SkyGraph redacts every node it adds: compiled when it can be, the Python reference otherwise
-_walk_fast: Callable[[Any], Any] = _native_walk() or _walk_python
+_REDACTOR = _native_redactor()
+_walk_fast: Callable[[Any], Any] = _walk_python if _REDACTOR is None else _REDACTOR.walk
+redact_node_parts: Callable[[str, dict[str, Any], dict[str, str]], tuple[str, Any, dict[str, str]]] = (
+    _node_parts_python if _REDACTOR is None else _REDACTOR.parts)
+"""``(redact_text(name), redact(attrs), redact_tags(tags))`` in one call (compiled when it can be)."""

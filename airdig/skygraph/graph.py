@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airdig.model.graph import Edge, Node, make_edge
-from airdig.model.redact import redact, redact_tags, redact_text
+from airdig.model.redact import redact_node_parts
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Fragment:
         publishes or writes to ``--output`` holds a Lambda environment secret, a container ``env``
         password, credentials in user data, a tag or a description.
         """
-        name, attrs, tags = redact_text(node.name), redact(node.attrs), redact_tags(node.tags)
+        name, attrs, tags = redact_node_parts(node.name, node.attrs, node.tags)
         if name is not node.name or attrs is not node.attrs or tags is not node.tags:  # all copy on write
             node = replace(node, name=name, attrs=attrs, tags=tags)
         self.nodes.append(node)

@@ -49,6 +49,7 @@ pub struct Redactor {
     user_data: Py<PyAny>,
     is_secret_flag: Py<PyAny>,
     python_walk: Py<PyAny>,
+    is_secret_key: Py<PyAny>,
     redacted: Py<PyString>,
 }
 
@@ -64,6 +65,7 @@ struct Ctx<'a, 'py> {
     user_data: &'a Bound<'py, PyAny>,
     is_secret_flag: &'a Bound<'py, PyAny>,
     python_walk: &'a Bound<'py, PyAny>,
+    is_secret_key: &'a Bound<'py, PyAny>,
     redacted: &'a Bound<'py, PyString>,
 }
 
@@ -89,6 +91,87 @@ fn skip_str(s: &Bound<'_, PyString>, len: isize) -> bool {
 }
 
 impl<'py> Ctx<'_, 'py> {
+    /// `redact_text(value)` (the same object back when nothing changed).
+    fn text(&self, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(s) = value.cast_exact::<PyString>() {
+            let len = py_len(s)?;
+            if skip_str(s, len) {
+                return Ok(value.clone());
+            }
+        }
+        self.redact_text.call1((value,))
+    }
+
+    /// `is_secret_key(key)`, answered from the walk's key caches when they know the key
+    /// (`_key_action(key) == 1` exactly when it is a secret key).
+    fn secret_key(&self, key: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if !key.is_exact_instance_of::<PyString>() {
+            return self.is_secret_key.call1((key,))?.is_truthy();
+        }
+        if self.plain_keys.contains(key)? {
+            return Ok(false);
+        }
+        let action: i64 = match self.actions.get_item(key)? {
+            Some(a) => a.extract()?,
+            None => self.key_action.call1((key,))?.extract()?,
+        };
+        Ok(action == 1)
+    }
+
+    /// `redact_tags(tags)`: a secret-named tag's value hidden, every value pattern-checked, copy on write.
+    fn tags(&self, tags: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let d = match tags.cast_exact::<PyDict>() {
+            Ok(d) => d,
+            Err(_) => return self.python_tags(tags),
+        };
+        let mut out: Option<Bound<'py, PyDict>> = None;
+        for (k, v) in d.iter() {
+            let nv = if self.secret_key(&k)? && v.is_truthy()? {
+                self.redacted.clone().into_any()
+            } else {
+                self.text(&v)?
+            };
+            if !nv.is(&v) && nv.ne(&v)? {
+                if out.is_none() {
+                    out = Some(d.copy()?);
+                }
+                if let Some(o) = &out {
+                    o.set_item(&k, nv)?;
+                }
+            }
+        }
+        Ok(match out {
+            Some(o) => o.into_any(),
+            None => tags.clone(),
+        })
+    }
+
+    fn python_tags(&self, tags: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        // not a plain dict (never from a transform): the reference's loop, item by item
+        let items = tags.call_method0("items")?;
+        let mut out: Option<Bound<'py, PyDict>> = None;
+        for kv in items.try_iter()? {
+            let (k, v): (Bound<'py, PyAny>, Bound<'py, PyAny>) = kv?.extract()?;
+            let nv = if self.is_secret_key.call1((&k,))?.is_truthy()? && v.is_truthy()? {
+                self.redacted.clone().into_any()
+            } else {
+                self.redact_text.call1((&v,))?
+            };
+            if !nv.is(&v) && nv.ne(&v)? {
+                if out.is_none() {
+                    out = Some(tags.py().get_type::<PyDict>().call1((tags,))?.cast_into::<PyDict>()?);
+                }
+                if let Some(o) = &out {
+                    o.set_item(&k, nv)?;
+                }
+            }
+        }
+        Ok(match out {
+            Some(o) => o.into_any(),
+            None => tags.clone(),
+        })
+    }
+
     /// `v is None or v == "" or type(v) is bool or ((type(v) is list or type(v) is dict) and not v)`
     fn nothing_to_hide(&self, v: &Bound<'py, PyAny>) -> PyResult<bool> {
         if v.is_none() || v.is_exact_instance_of::<PyBool>() {
@@ -249,16 +332,36 @@ impl Redactor {
     fn new(py: Python<'_>, plain_keys: Py<PySet>, actions: Py<PyDict>, clean: Py<PySet>, clean_max: usize,
            pair_value_keys: Py<PyFrozenSet>, key_action: Py<PyAny>, redact_text: Py<PyAny>,
            pair_is_secret: Py<PyAny>, user_data: Py<PyAny>, is_secret_flag: Py<PyAny>, python_walk: Py<PyAny>,
-           redacted: &str) -> Self {
+           is_secret_key: Py<PyAny>, redacted: &str) -> Self {
         Redactor {
             plain_keys, actions, clean, clean_max, pair_value_keys, key_action, redact_text, pair_is_secret,
-            user_data, is_secret_flag, python_walk, redacted: PyString::intern(py, redacted).unbind(),
+            user_data, is_secret_flag, python_walk, is_secret_key, redacted: PyString::intern(py, redacted).unbind(),
         }
     }
 
     /// `_walk_python(value)`: the same result, computed here.
     fn walk<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let ctx = Ctx {
+        self.ctx(py).walk(value, 0)
+    }
+
+    /// `_node_parts_python(name, attrs, tags)`: a node's name, attributes and tags redacted in one call
+    /// (SkyGraph's `Fragment.add`), each the same object back when nothing in it changed.
+    fn parts<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>, attrs: &Bound<'py, PyAny>,
+                  tags: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let ctx = self.ctx(py);
+        Ok((ctx.text(name)?, ctx.walk(attrs, 0)?, ctx.tags(tags)?))
+    }
+
+    /// The hint list compiled in (the parity test checks it against `_HINTS`).
+    #[staticmethod]
+    fn hints() -> Vec<&'static str> {
+        HINTS.to_vec()
+    }
+}
+
+impl Redactor {
+    fn ctx<'a, 'py>(&'a self, py: Python<'py>) -> Ctx<'a, 'py> {
+        Ctx {
             plain_keys: self.plain_keys.bind(py),
             actions: self.actions.bind(py),
             clean: self.clean.bind(py),
@@ -270,14 +373,8 @@ impl Redactor {
             user_data: self.user_data.bind(py),
             is_secret_flag: self.is_secret_flag.bind(py),
             python_walk: self.python_walk.bind(py),
+            is_secret_key: self.is_secret_key.bind(py),
             redacted: self.redacted.bind(py),
-        };
-        ctx.walk(value, 0)
-    }
-
-    /// The hint list compiled in (the parity test checks it against `_HINTS`).
-    #[staticmethod]
-    fn hints() -> Vec<&'static str> {
-        HINTS.to_vec()
+        }
     }
 }

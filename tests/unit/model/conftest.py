@@ -15,12 +15,15 @@ from airdig.model import redact
 @pytest.fixture(params=["python", "native"], scope="module")
 def walk(request: pytest.FixtureRequest) -> Iterator[str]:
     which = str(request.param)
-    native = redact._native_walk()
+    native = redact._native_redactor()
     if which == "native" and native is None:
         pytest.skip("airdig_tracecore_native with Redactor not built (scripts/tools/tracecore-native)")
-    before = redact._walk_fast
-    redact._walk_fast = redact._walk_python if which == "python" else native  # type: ignore[assignment]
+    before = redact._walk_fast, redact.redact_node_parts
+    if which == "python":
+        redact._walk_fast, redact.redact_node_parts = redact._walk_python, redact._node_parts_python
+    else:
+        redact._walk_fast, redact.redact_node_parts = native.walk, native.parts
     try:
         yield which
     finally:
-        redact._walk_fast = before
+        redact._walk_fast, redact.redact_node_parts = before

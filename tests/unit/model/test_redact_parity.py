@@ -95,6 +95,22 @@ def test_same_result_for_every_subvalue(name: str) -> None:
         assert new.redact(attrs, paths) == ref.redact(attrs, paths), attrs
 
 
+@pytest.mark.parametrize("name", [n for n, _ in DOCS], ids=lambda n: n.rsplit("/", 1)[-1])
+def test_node_parts_are_name_attrs_and_tags_redacted(name: str) -> None:
+    """``redact_node_parts`` (SkyGraph's Fragment.add) is the three reference calls, on every string
+    (as a name), dict (as attributes) and string-valued dict (as tags) of the document."""
+    subs = list(_subvalues(dict(DOCS)[name]))
+    names = [v for v in subs if isinstance(v, str)] or [""]
+    tags = [v for v in subs if isinstance(v, dict) and all(isinstance(x, str) for x in v.values())] or [{}]
+    for i, attrs in enumerate(v for v in subs if isinstance(v, dict)):
+        n, t = names[i % len(names)], tags[i % len(tags)]
+        got = new.redact_node_parts(n, attrs, t)
+        assert got == (ref.redact_text(n), ref.redact(attrs), ref.redact_tags(t)), (n, attrs, t)
+        # copy on write: each part is the very input when nothing in it changed
+        assert [g is x for g, x in zip(got, (n, attrs, t), strict=True)] == [
+            g is x for g, x in zip(new._node_parts_python(n, attrs, t), (n, attrs, t), strict=True)]
+
+
 def test_unchanged_parts_are_shared_and_input_untouched() -> None:
     """Copy on write stays: a clean value is returned as it is, a redacted one is a new object."""
     for _, doc in DOCS:
@@ -149,11 +165,15 @@ def test_written_out_hint_test_matches_the_hint_list() -> None:
     assert not new._has_hint("i-0123456789abcdef0 ip-10-0-0-1.ec2.internal sg-0abc vpc-1 subnet-2 10.0.0.0/16")
 
 
-def _compiled() -> Any:
-    walk = new._native_walk()
-    if walk is None:
+def _native() -> Any:
+    redactor = new._native_redactor()
+    if redactor is None:
         pytest.skip("airdig_tracecore_native with Redactor not built (scripts/tools/tracecore-native)")
-    return walk
+    return redactor
+
+
+def _compiled() -> Any:
+    return _native().walk
 
 
 @pytest.mark.parametrize("name", [n for n, _ in DOCS], ids=lambda n: n.rsplit("/", 1)[-1])
@@ -204,6 +224,27 @@ def test_compiled_walk_on_values_json_never_holds(value: Any) -> None:
     assert new.redact(value) == ref.redact(value)
 
 
+@pytest.mark.parametrize("tags", [
+    {"db_password": "x", "url": "redis://:hunter2@cache:6379", "team": "orders"}, {"token": ""}, {},
+    {"Name": "web", "kubernetes.io/cluster/prod": "owned", "api_key": "k"}, {1: "postgres://a:b@c/d"},
+    {_Str("password"): "p", "k": _Str("postgres://a:b@c/d")}, {"k\u212aey": "x", "\ud800": "\ud800 password=abcdefgh"},
+])
+def test_compiled_node_parts_on_odd_tags(tags: Any) -> None:
+    """Odd tags too, a non-string key included (the reference raises TypeError there: so must it)."""
+    parts = _native().parts
+    for name in ("web", "postgres://app:pw@db/x", _Str("token abcdefghijkl"), "\u212a" * 9):
+        try:
+            a = new._node_parts_python(name, {"password": "p"}, tags)
+        except TypeError:
+            with pytest.raises(TypeError):
+                parts(name, {"password": "p"}, tags)
+            continue
+        b = parts(name, {"password": "p"}, tags)
+        assert a == b
+        assert [x is y for x, y in zip(a, (name, None, tags), strict=True)] == [
+            x is y for x, y in zip(b, (name, None, tags), strict=True)]
+
+
 def test_compiled_walk_hints_are_the_python_hints() -> None:
     """``Redactor`` writes out its clean-string test from ``_HINTS``; a drift disables it (Python walk)."""
     _compiled()
@@ -214,7 +255,7 @@ def test_compiled_walk_hints_are_the_python_hints() -> None:
 
 def test_pure_python_when_the_extension_is_absent_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRDIG_TRACECORE_NATIVE", "off")
-    assert new._native_walk() is None
+    assert new._native_redactor() is None
     monkeypatch.delenv("AIRDIG_TRACECORE_NATIVE")
     monkeypatch.setitem(__import__("sys").modules, "airdig_tracecore_native", None)  # import fails
-    assert new._native_walk() is None
+    assert new._native_redactor() is None
