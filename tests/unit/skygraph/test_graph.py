@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from airdig.model.graph import Edge, Node
-from airdig.skygraph.graph import Fragment, resolve
+from airdig.skygraph.aws.common import tag_list
+from airdig.skygraph.graph import Fragment, NativeIndex, resolve
 
 
 def _n(id_: str, *natives: str, kind: str = "aws.ec2.instance") -> Node:
@@ -53,3 +57,58 @@ def test_every_added_node_is_redacted_before_anything_can_publish_it() -> None:
     assert node.tags == {"deploy_token": "(sensitive)", "team": "a"}
     clean = _n("arn:vpc", "vpc-1", kind="aws.ec2.vpc")
     assert Fragment("ec2/r").add(clean) is clean  # nothing to hide: the node is kept as it is
+
+
+class _OldIndex:
+    """The native-id index as it was before the one-dict rewrite (issue 14 item 4): a set of node ids
+    tried first, then a native-id map where a second claimant makes the id ambiguous."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.natives: dict[str, str] = {}
+
+    def add(self, node_id: str, natives: tuple[str, ...]) -> None:
+        self.ids.add(node_id)
+        for n in natives:
+            if not n or n == node_id:
+                continue
+            prev = self.natives.get(n)
+            if prev is None:
+                self.natives[n] = node_id
+            elif prev != node_id:
+                self.natives[n] = ""
+
+    def resolve(self, ref: str) -> str | None:
+        return ref if ref in self.ids else (self.natives.get(ref) or None)
+
+
+_names = st.sampled_from(["a", "b", "c", "i-1", "10.0.0.1", "x", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_names, st.lists(_names, max_size=4).map(tuple)), max_size=8))
+def test_native_index_answers_what_the_two_map_index_answered(adds: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Node ids win over natives whatever the order, repeated natives of one node stay its own,
+    a second claimant makes a native ambiguous, an empty id is an id."""
+    old, new = _OldIndex(), NativeIndex()
+    for node_id, natives in adds:
+        old.add(node_id, natives)
+        new.add(node_id, natives)
+    for ref in ["a", "b", "c", "i-1", "10.0.0.1", "x", "", "unknown"]:
+        assert new.resolve(ref) == old.resolve(ref), ref
+
+
+def test_links_are_plain_edges_each_with_its_own_attrs() -> None:
+    f = Fragment("ec2/r")
+    f.link("a", "network", "b")
+    f.link("a", "contains", "c")
+    f.link("a", "network", "a")  # a self-reference is no edge
+    assert f.edges == [Edge("a", "b", "network"), Edge("a", "c", "contains")]
+    assert f.edges[0].attrs == {} and f.edges[0].attrs is not f.edges[1].attrs
+
+
+def test_tag_list_shapes() -> None:
+    assert tag_list(None) == {} and tag_list([]) == {}
+    assert tag_list([{"Key": "Name", "Value": "web"}, {"key": "team", "value": "orders"}, {"Key": "n", "Value": 5},
+                     {"Key": None}, {"Value": "x"}, {"Key": "Name", "Value": "last wins"}]) == {
+        "Name": "last wins", "team": "orders", "n": "5", "None": "", "": "x"}
