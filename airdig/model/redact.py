@@ -357,7 +357,8 @@ def _native_redactor() -> Any:
     older build without it, or ``AIRDIG_TRACECORE_NATIVE=off`` asks for pure Python everywhere.
 
     It visits the structure in Rust and calls back here for every rule (key actions, value patterns,
-    user data, pairs, argv flags), so the rules live in one place; tests/unit/model/test_redact_parity.py
+    user data, argv flags), so the rules live in one place (it reads a key's secrecy from ``_ACTIONS``,
+    for keys and for the names of name/value pairs); tests/unit/model/test_redact_parity.py
     proves ``walk`` returns what :func:`_walk_python` returns and ``parts`` what :func:`_node_parts_python`
     returns.
     """
@@ -370,7 +371,7 @@ def _native_redactor() -> Any:
     if list(Redactor.hints()) != list(_HINTS):  # its written-out clean test must follow the hint list
         return None
     return Redactor(_PLAIN_KEYS, _ACTIONS, _CLEAN, _CLEAN_MAX, _PAIR_VALUE_KEYS, _key_action, redact_text,
-                    _pair_is_secret, _user_data, _is_secret_flag, _walk_python, is_secret_key, REDACTED)
+                    _PAIR_NAMES, _user_data, _is_secret_flag, _walk_python, is_secret_key, REDACTED)
 
 
 # SkyGraph redacts every node it adds: compiled when it can be, the Python reference otherwise

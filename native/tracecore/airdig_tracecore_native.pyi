@@ -35,7 +35,7 @@ class Redactor:
 
     def __init__(self, plain_keys: set[str], actions: dict[str, int], clean: set[str], clean_max: int,
                  pair_value_keys: frozenset[str], key_action: Callable[[str], int],
-                 redact_text: Callable[[str], str], pair_is_secret: Callable[[dict[str, Any]], bool],
+                 redact_text: Callable[[str], str], pair_names: tuple[str, ...],
                  user_data: Callable[[Any], Any], is_secret_flag: Callable[[str], bool],
                  python_walk: Callable[[Any], Any], is_secret_key: Callable[[str], bool], redacted: str) -> None: ...
     def walk(self, value: Any) -> Any: ...

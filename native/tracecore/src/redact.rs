@@ -3,17 +3,17 @@
 //! The reference is the pure-Python walk; this one follows it step by step and must return the same
 //! value for every input (tests/unit/model/test_redact_parity.py runs both over the corpus). Only the
 //! structural visit is compiled: every decision that needs a rule (a key's action, a string's value
-//! patterns, user data, name/value pairs, argv flags) calls back into the reference's own Python
-//! functions and shares its caches (`_PLAIN_KEYS`, `_ACTIONS`, `_CLEAN`). The one rule written out
-//! here is the cheapest: an ASCII string shorter than 40 characters that holds none of the value
-//! patterns' hints comes back unchanged (what `_redact_text` answers for it), so unique ids, names
-//! and IPs never cross into Python.
+//! patterns, user data, argv flags) calls back into the reference's own Python functions and shares
+//! its caches (`_PLAIN_KEYS`, `_ACTIONS`, `_CLEAN`). Written out here: an ASCII string shorter than 40
+//! characters that holds none of the value patterns' hints comes back unchanged (what `_redact_text`
+//! answers for it), so unique ids, names and IPs never cross into Python; whether a key name is secret
+//! is read from `_ACTIONS` (action 1 is exactly `is_secret_key`), which also answers name/value pairs.
 //!
 //! Copy on write like the reference: a dict or list with nothing to hide is returned as it is.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
 /// `_HINTS` of airdig/model/redact.py, in its order (a parity test compares the two lists).
 pub const HINTS: [&str; 15] = ["://", "akia", "asia", "eyj", "-----begin", "bearer", "basic", "digest", "pass",
@@ -32,8 +32,28 @@ fn plainly_clean(s: &[u8]) -> bool {
         buf[i] = b.to_ascii_lowercase();
     }
     let low = &buf[..s.len()];
-    !HINTS.iter().any(|h| low.windows(h.len()).any(|w| w == h.as_bytes()))
+    for i in 0..low.len() {
+        let c = low[i];
+        if HINT_FIRST[c as usize] {
+            let rest = &low[i..];
+            if HINTS.iter().any(|h| h.as_bytes()[0] == c && rest.starts_with(h.as_bytes())) {
+                return false;
+            }
+        }
+    }
+    true
 }
+
+/// The first bytes of the hints: most positions of a string start none, and are passed over at one load.
+const HINT_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < HINTS.len() {
+        t[HINTS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// The caches and rule functions of airdig.model.redact, held for the walk.
 #[pyclass(frozen, module = "airdig_tracecore_native")]
@@ -45,7 +65,7 @@ pub struct Redactor {
     pair_value_keys: Py<PyFrozenSet>,
     key_action: Py<PyAny>,
     redact_text: Py<PyAny>,
-    pair_is_secret: Py<PyAny>,
+    pair_names: Py<PyTuple>,
     user_data: Py<PyAny>,
     is_secret_flag: Py<PyAny>,
     python_walk: Py<PyAny>,
@@ -61,7 +81,7 @@ struct Ctx<'a, 'py> {
     pair_value_keys: &'a Bound<'py, PyFrozenSet>,
     key_action: &'a Bound<'py, PyAny>,
     redact_text: &'a Bound<'py, PyAny>,
-    pair_is_secret: &'a Bound<'py, PyAny>,
+    pair_names: &'a Bound<'py, PyTuple>,
     user_data: &'a Bound<'py, PyAny>,
     is_secret_flag: &'a Bound<'py, PyAny>,
     python_walk: &'a Bound<'py, PyAny>,
@@ -116,6 +136,18 @@ impl<'py> Ctx<'_, 'py> {
             None => self.key_action.call1((key,))?.extract()?,
         };
         Ok(action == 1)
+    }
+
+    /// `_pair_is_secret(d)`: one of the pair's name keys holds a secret key's name.
+    fn pair_is_secret(&self, d: &Bound<'py, PyDict>) -> PyResult<bool> {
+        for name_key in self.pair_names.iter() {
+            if let Some(name) = d.get_item(&name_key)? {
+                if name.is_instance_of::<PyString>() && self.secret_key(&name)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// `redact_tags(tags)`: a secret-named tag's value hidden, every value pattern-checked, copy on write.
@@ -231,7 +263,7 @@ impl<'py> Ctx<'_, 'py> {
             }
             let nv: Bound<'py, PyAny>;
             if action == 0
-                && !(size <= 5 && self.pair_value_keys.contains(&k)? && self.pair_is_secret.call1((value,))?.is_truthy()?)
+                && !(size <= 5 && self.pair_value_keys.contains(&k)? && self.pair_is_secret(value)?)
             {
                 if let Ok(s) = v.cast_exact::<PyString>() {
                     let len = py_len(s)?;
@@ -331,10 +363,10 @@ impl Redactor {
     #[allow(clippy::too_many_arguments)]
     fn new(py: Python<'_>, plain_keys: Py<PySet>, actions: Py<PyDict>, clean: Py<PySet>, clean_max: usize,
            pair_value_keys: Py<PyFrozenSet>, key_action: Py<PyAny>, redact_text: Py<PyAny>,
-           pair_is_secret: Py<PyAny>, user_data: Py<PyAny>, is_secret_flag: Py<PyAny>, python_walk: Py<PyAny>,
+           pair_names: Py<PyTuple>, user_data: Py<PyAny>, is_secret_flag: Py<PyAny>, python_walk: Py<PyAny>,
            is_secret_key: Py<PyAny>, redacted: &str) -> Self {
         Redactor {
-            plain_keys, actions, clean, clean_max, pair_value_keys, key_action, redact_text, pair_is_secret,
+            plain_keys, actions, clean, clean_max, pair_value_keys, key_action, redact_text, pair_names,
             user_data, is_secret_flag, python_walk, is_secret_key, redacted: PyString::intern(py, redacted).unbind(),
         }
     }
@@ -369,7 +401,7 @@ impl Redactor {
             pair_value_keys: self.pair_value_keys.bind(py),
             key_action: self.key_action.bind(py),
             redact_text: self.redact_text.bind(py),
-            pair_is_secret: self.pair_is_secret.bind(py),
+            pair_names: self.pair_names.bind(py),
             user_data: self.user_data.bind(py),
             is_secret_flag: self.is_secret_flag.bind(py),
             python_walk: self.python_walk.bind(py),

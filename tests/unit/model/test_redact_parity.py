@@ -245,6 +245,37 @@ def test_compiled_node_parts_on_odd_tags(tags: Any) -> None:
             x is y for x, y in zip(b, (name, None, tags), strict=True)]
 
 
+def test_compiled_walk_hands_every_hinted_string_to_the_python_rules() -> None:
+    """The one rule written out in Rust is "ASCII, under 40 characters, no hint: unchanged". A string
+    holding any hint, in any case and place, must reach ``redact_text``; a plain id must not (the
+    fast path is really taken). A spy stands in for ``redact_text``."""
+    _native()
+    from airdig_tracecore_native import Redactor
+
+    seen: list[str] = []
+
+    def spy(text: str) -> str:
+        seen.append(text)
+        return new.redact_text(text)
+
+    clean: set[str] = set()  # strings the rules passed are not asked again: emptied before each call
+    r = Redactor(set(), {}, clean, 16, new._PAIR_VALUE_KEYS, new._key_action, spy, new._PAIR_NAMES,
+                 new._user_data, new._is_secret_flag, new._walk_python, new.is_secret_key, new.REDACTED)
+    for h in new._HINTS:
+        for s in (f"xyz{h}abc", f"{h.upper()}12345678", f"1234567{h.title()}", ("q" * 39)[: 39 - len(h)] + h):
+            seen.clear()
+            for fn, args in ((r.walk, ({"k": s},)), (r.walk, ([s],)), (r.parts, (s, {}, {"t": s}))):
+                clean.clear()
+                fn(*args)
+            assert seen == [s] * 4, (h, s)
+    seen.clear()
+    r.parts("i-0123456789abcdef0", {"SubnetId": "subnet-0123456789", "Ip": "10.0.12.100"}, {"Name": "web-01-prod"})
+    r.walk(["ip-10-0-1-10.ec2.internal", "sg-0a1b2c3d4e5f60003"])
+    assert seen == []
+    r.walk({"k": "n" * 40, "l": "caf\u00e9 12345678"})  # 40 characters, non-ASCII: the Python rules decide
+    assert seen == ["n" * 40, "caf\u00e9 12345678"]
+
+
 def test_compiled_walk_hints_are_the_python_hints() -> None:
     """``Redactor`` writes out its clean-string test from ``_HINTS``; a drift disables it (Python walk)."""
     _compiled()
