@@ -165,21 +165,10 @@ def test_written_out_hint_test_matches_the_hint_list() -> None:
     assert not new._has_hint("i-0123456789abcdef0 ip-10-0-0-1.ec2.internal sg-0abc vpc-1 subnet-2 10.0.0.0/16")
 
 
-def _native() -> Any:
-    redactor = new._native_redactor()
-    if redactor is None:
-        pytest.skip("airdig_tracecore_native with Redactor not built (scripts/tools/tracecore-native)")
-    return redactor
-
-
-def _compiled() -> Any:
-    return _native().walk
-
-
 @pytest.mark.parametrize("name", [n for n, _ in DOCS], ids=lambda n: n.rsplit("/", 1)[-1])
-def test_compiled_walk_is_the_python_walk_copy_on_write_included(name: str) -> None:
+def test_compiled_walk_is_the_python_walk_copy_on_write_included(name: str, redactor: Any) -> None:
     """Same value, and the same object back exactly where the Python walk hands the input back."""
-    walk = _compiled()
+    walk = redactor.walk
     for v in _subvalues(dict(DOCS)[name]):
         a, b = new._walk_python(v), walk(v)
         assert a == b, v
@@ -214,10 +203,10 @@ def _nested(depth: int) -> Any:
 
 @pytest.mark.parametrize("value", [*_ODD, _nested(5), _nested(199), _nested(201), _nested(600)],
                          ids=lambda v: repr(v)[:40])
-def test_compiled_walk_on_values_json_never_holds(value: Any) -> None:
+def test_compiled_walk_on_values_json_never_holds(value: Any, redactor: Any) -> None:
     """Non-ASCII and lone surrogates, str subclasses, non-string keys, odd types, deep nesting (below
     200 levels the compiled walk hands the subtree to the Python walk)."""
-    walk = _compiled()
+    walk = redactor.walk
     a, b = new._walk_python(value), walk(value)
     assert a == b
     assert (a is value) == (b is value)
@@ -229,9 +218,9 @@ def test_compiled_walk_on_values_json_never_holds(value: Any) -> None:
     {"Name": "web", "kubernetes.io/cluster/prod": "owned", "api_key": "k"}, {1: "postgres://a:b@c/d"},
     {_Str("password"): "p", "k": _Str("postgres://a:b@c/d")}, {"k\u212aey": "x", "\ud800": "\ud800 password=abcdefgh"},
 ])
-def test_compiled_node_parts_on_odd_tags(tags: Any) -> None:
+def test_compiled_node_parts_on_odd_tags(tags: Any, redactor: Any) -> None:
     """Odd tags too, a non-string key included (the reference raises TypeError there: so must it)."""
-    parts = _native().parts
+    parts = redactor.parts
     for name in ("web", "postgres://app:pw@db/x", _Str("token abcdefghijkl"), "\u212a" * 9):
         try:
             a = new._node_parts_python(name, {"password": "p"}, tags)
@@ -245,11 +234,11 @@ def test_compiled_node_parts_on_odd_tags(tags: Any) -> None:
             x is y for x, y in zip(b, (name, None, tags), strict=True)]
 
 
+@pytest.mark.usefixtures("redactor")
 def test_compiled_walk_hands_every_hinted_string_to_the_python_rules() -> None:
     """The one rule written out in Rust is "ASCII, under 40 characters, no hint: unchanged". A string
     holding any hint, in any case and place, must reach ``redact_text``; a plain id must not (the
     fast path is really taken). A spy stands in for ``redact_text``."""
-    _native()
     from airdig_tracecore_native import Redactor
 
     seen: list[str] = []
@@ -276,9 +265,9 @@ def test_compiled_walk_hands_every_hinted_string_to_the_python_rules() -> None:
     assert seen == ["n" * 40, "caf\u00e9 12345678"]
 
 
+@pytest.mark.usefixtures("redactor")
 def test_compiled_walk_hints_are_the_python_hints() -> None:
     """``Redactor`` writes out its clean-string test from ``_HINTS``; a drift disables it (Python walk)."""
-    _compiled()
     from airdig_tracecore_native import Redactor
 
     assert list(Redactor.hints()) == list(new._HINTS)
