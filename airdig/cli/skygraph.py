@@ -176,14 +176,20 @@ def scan(regions: tuple[str, ...], services: tuple[str, ...], no_aws: bool, kube
               help="External id passed to AssumeRole (also $AIRDIG_SKYGRAPH_EXTERNAL_ID).")
 @click.option("--no-publish", is_flag=True, help="Do not publish change events (state is still saved).")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Scopes read at once.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the probe listener.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8082, show_default=True,
+              help="Port of /healthz, /readyz and /metrics (not served with --once).")
 @handle_errors
 def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconcile_every: float, once: bool,
-           org: bool, role_name: str, external_id: str | None, no_publish: bool, workers: int) -> None:
+           org: bool, role_name: str, external_id: str | None, no_publish: bool, workers: int, host: str,
+           port: int) -> None:
     """Re-describe what CloudTrail writes touched and publish the changes with the writer as actor.
 
     Security-group and instance writes re-describe just those resources; any other write re-reads its
     (service, region) scope (counted as 'unmapped' in the summary). Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
-    for SQS to deliver again; a message that is not CloudTrail is reported and dropped.
+    for SQS to deliver again; a message that is not CloudTrail is reported and dropped. While it runs it
+    serves /healthz (the loop comes round), /readyz (the queue answers; the bus too when publishing) and
+    /metrics (its counters) on --host:--port.
     """
     import signal
     import threading
@@ -213,10 +219,16 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
         if once:
             follower.step()
         else:
-            follower.run(stop.is_set, reconcile_every,
-                         lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers, org=org,
-                                                      role_name=role_name, external_id=external_id), state,
-                                          publish if bus is not None else None))
+            from airdig.skygraph.follow_http import start_follow_probes
+
+            probes = start_follow_probes(follower, bus, host, port)
+            try:
+                follower.run(stop.is_set, reconcile_every,
+                             lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers, org=org,
+                                                          role_name=role_name, external_id=external_id), state,
+                                              publish if bus is not None else None))
+            finally:
+                probes.stop()
     finally:
         if bus is not None:
             bus.close()

@@ -109,6 +109,10 @@ class FollowStats:
     unmapped_writes: int = 0  # writes that fell back to re-reading their whole scope
     published: int = 0
     failures: list[str] = field(default_factory=list)
+    receive_failures: int = 0  # receives from the queue that raised (run() retries them)
+    receive_failures_in_a_row: int = 0  # since the last receive that succeeded (readiness)
+    last_receive_at: float | None = None  # epoch s of the last receive that succeeded
+    last_round_at: float | None = None  # epoch s when run()'s loop last finished a round (liveness)
 
 
 
@@ -221,7 +225,11 @@ class Follower:
             resp = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                              WaitTimeSeconds=self.wait_seconds)
         except Exception as exc:
+            self.stats.receive_failures += 1
+            self.stats.receive_failures_in_a_row += 1
             raise FollowError(f"follow: cannot receive from {self.queue_url}: {describe_error(exc)}") from exc
+        self.stats.receive_failures_in_a_row = 0
+        self.stats.last_receive_at = time.time()
         messages = resp.get("Messages") or []
         if not messages:
             return 0
@@ -398,3 +406,4 @@ class Follower:
             if reconcile is not None and reconcile_every > 0 and time.monotonic() - last >= reconcile_every:
                 reconcile()
                 last = time.monotonic()
+            self.stats.last_round_at = time.time()
