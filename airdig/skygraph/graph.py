@@ -20,8 +20,6 @@ from typing import Any
 from airdig.model.graph import Edge, Node, make_edge
 from airdig.model.redact import redact_node_parts
 
-_new = object.__new__
-
 
 @dataclass
 class Fragment:
@@ -49,13 +47,7 @@ class Fragment:
     def link(self, src: str | None, type_: str, dst: str | None) -> None:
         """Add ``src -[type]-> dst`` when both references are present (APIs often omit optional links)."""
         if src and dst and src != dst:
-            e = _new(Edge)  # make_edge(src, dst, type_) inline: a few edges per resource
-            d = e.__dict__
-            d["src"] = src
-            d["dst"] = dst
-            d["type"] = type_
-            d["attrs"] = {}
-            self.edges.append(e)
+            self.edges.append(make_edge(src, dst, type_))
 
     def extend(self, other: Fragment) -> None:
         self.nodes.extend(other.nodes)

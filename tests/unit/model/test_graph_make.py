@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import pickle
 
 import pytest
@@ -25,6 +26,9 @@ def test_make_node_equals_the_constructor_field_by_field() -> None:
     assert fast.attrs is attrs and fast.tags is tags  # taken as given, like the constructor
     assert fast.health == Health() and fast.drift == Drift()
     assert list(vars(fast)) == [f.name for f in dataclasses.fields(Node)]  # every field, in order
+    # stored like the constructor stores them (inline values, no separate __dict__ object per instance)
+    assert {type(r) for r in gc.get_referents(make_node("a", "k", "", "", "", "", {}, {}, ()))} == {
+        type(r) for r in gc.get_referents(Node(id="a", kind="k"))}
     assert dataclasses.replace(fast, name="x") == dataclasses.replace(slow, name="x")
     assert pickle.loads(pickle.dumps(fast)) == slow
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -39,5 +43,7 @@ def test_make_edge_equals_the_constructor() -> None:
     e = make_edge("a", "b", "network", attrs)
     assert e == Edge("a", "b", "network", attrs) and e.attrs is attrs and e.key == ("a", "network", "b")
     assert list(vars(e)) == [f.name for f in dataclasses.fields(Edge)]
+    assert sorted(type(r).__name__ for r in gc.get_referents(make_edge("a", "b", "t"))) == sorted(
+        type(r).__name__ for r in gc.get_referents(Edge("a", "b", "t")))
     with pytest.raises(dataclasses.FrozenInstanceError):
         e.src = "c"  # type: ignore[misc]
