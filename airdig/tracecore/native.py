@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = get_logger("tracecore.native")
 ENV = "AIRDIG_TRACECORE_NATIVE"
 MODES = ("auto", "on", "off")
+# 2: PairKernel keeps the per-partition read queues of spans read from the bus
+REQUIRED_ABI = 2
 
 _lock = threading.Lock()
 _state: dict[str, Decoder | Accumulator | PairKernel | None] = {}
@@ -56,7 +58,9 @@ def build(which: str) -> Decoder | None:
     if which == "off":
         return None
     try:
-        from airdig_tracecore_native import Decoder
+        from airdig_tracecore_native import ABI, Decoder
+        if ABI < REQUIRED_ABI:  # an install older than this package's statements (it must be rebuilt)
+            raise ImportError(f"airdig_tracecore_native ABI {ABI}, this package needs {REQUIRED_ABI}")
     except ImportError as exc:
         if which == "on":
             raise ConfigError(ENV, f"on, but the compiled decoder is not installed ({exc}); build it with "

@@ -85,10 +85,9 @@ class Pairer:
         aggregators, which receive their own copy of the span."""
         now = self.clock()
         kernel = native.pair_kernel()
-        # the compiled statements do not keep the per-partition read queues (held_offsets), so spans read
-        # from the bus go through the reference
-        if kernel is not None and type(spans) is list and all(s.partition < 0 for s in spans):
-            return kernel.add(self, spans, route, float(now))  # the same statements, compiled
+        if kernel is not None and type(spans) is list:
+            # the same statements, compiled (read queues of bus partitions included)
+            return kernel.add(self, spans, route, float(now))
         out: list[Call] = []
         count = self.counters.spans
         for s in spans:

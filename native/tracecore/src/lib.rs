@@ -372,7 +372,8 @@ impl PairKernel {
         }
         let half = fastnew::SlotMaker::new(py, half_cls, &half_fields)?.ok_or_else(|| bad("_Half"))?;
         let call = fastnew::SlotMaker::new(py, call_cls, &call_fields)?.ok_or_else(|| bad("Call"))?;
-        Ok(PairKernel { kernel: pairing::Kernel { names: pairing::Names::new(py), half, call } })
+        let deque = py.import("collections")?.getattr("deque")?.unbind();
+        Ok(PairKernel { kernel: pairing::Kernel { names: pairing::Names::new(py), half, call, deque } })
     }
 
     #[pyo3(signature = (pairer, spans, route, now))]
@@ -387,6 +388,6 @@ fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PairKernel>()?;
     m.add_class::<Decoder>()?;
     m.add_class::<Accumulator>()?;
-    m.add("ABI", 1)?;
+    m.add("ABI", 2)?; // 2: PairKernel keeps the per-partition read queues
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! `Pairer.add` of airdig/tracecore/pairing.py, statement for statement, on the Pairer's own Python
 //! state (its `pending` dict of `_Half`, its `_order` deque, its counters), so expiry, metrics and
 //! tests see exactly what the Python version leaves behind. Only the interpreter overhead goes.
+//!
+//! Spans read from the bus (``partition >= 0``) also enter the Pairer's per-partition read queues
+//! (``_read_clients`` / ``_read_servers``: ``(offset, key, half)`` in read order) that
+//! ``Pairer.held_offsets`` walks to hold back the commit, exactly as the Python statements do.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -32,6 +36,10 @@ pub struct Names {
     counters: Py<PyString>,
     spans: Py<PyString>,
     dropped_by_side: Py<PyString>,
+    partition: Py<PyString>,
+    offset: Py<PyString>,
+    read_clients: Py<PyString>,
+    read_servers: Py<PyString>,
 }
 
 impl Names {
@@ -43,6 +51,8 @@ impl Names {
             siblings: i("siblings"), resource: i("resource"), service_id: i("service_id"),
             pending: i("pending"), order: i("_order"), append: i("append"), max_pending: i("max_pending"),
             wait: i("wait"), counters: i("counters"), spans: i("spans"), dropped_by_side: i("dropped_by_side"),
+            partition: i("partition"), offset: i("offset"), read_clients: i("_read_clients"),
+            read_servers: i("_read_servers"),
         }
     }
 }
@@ -51,6 +61,7 @@ pub struct Kernel {
     pub names: Names,
     pub half: SlotMaker,  // _Half(client, server, deadline, siblings)
     pub call: SlotMaker,  // Call(src, dst, connection_type, client, server, peer)
+    pub deque: Py<PyAny>, // collections.deque, for a partition's first read queue
 }
 
 #[derive(Default)]
@@ -108,6 +119,8 @@ struct Ctx<'py, 'k> {
     none: Bound<'py, PyAny>,
     out: Bound<'py, PyList>,
     n: Counts,
+    pairer: Bound<'py, PyAny>,
+    zero: Bound<'py, PyAny>,
 }
 
 impl<'py> Ctx<'py, '_> {
@@ -139,8 +152,24 @@ impl<'py> Ctx<'py, '_> {
                 } else {
                     self.k.half.make(py, &[self.none.clone(), s.clone(), self.deadline.clone(), sibs.clone().into_any()])?
                 };
-                self.pending.set_item(&key, h)?;
-                self.order_append.call1((PyTuple::new(py, [self.deadline.clone(), key.into_any()])?,))?;
+                self.pending.set_item(&key, &h)?;
+                self.order_append.call1((PyTuple::new(py, [self.deadline.clone(), key.clone().into_any()])?,))?;
+                // read from the bus: remember (offset, key, half) in its partition's read queue
+                let part = s.getattr(nm.partition.bind(py))?;
+                if part.ge(&self.zero)? {
+                    let queues = self.pairer.getattr(if is_client { nm.read_clients.bind(py) } else { nm.read_servers.bind(py) })?
+                        .cast_into::<PyDict>()?;
+                    let q = match queues.get_item(&part)? {
+                        Some(q) => q,
+                        None => {
+                            let q = self.k.deque.bind(py).call0()?;
+                            queues.set_item(&part, &q)?;
+                            q
+                        }
+                    };
+                    q.call_method1(nm.append.bind(py),
+                                   (PyTuple::new(py, [s.getattr(nm.offset.bind(py))?, key.into_any(), h])?,))?;
+                }
                 return Ok(());
             }
         };
@@ -202,6 +231,8 @@ impl Kernel {
             none: py.None().into_bound(py),
             out: PyList::empty(py),
             n: Counts::default(),
+            pairer: pairer.clone(),
+            zero: 0i64.into_pyobject(py)?.into_any(),
         };
         let result = self.run(&mut cx, spans, route.as_ref());
         // counters as the Python version would have left them, also when a span could not be read

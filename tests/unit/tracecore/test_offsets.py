@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from airdig.backends.bus.embedded import EmbeddedBus
 from airdig.backends.interfaces import Consumer
 from airdig.model.events import TOPIC_TRACES, CloudEvent
@@ -25,6 +27,8 @@ WEB, API = Resource("web", "", {}), Resource("api", "", {})
 NOW = time.time()
 W1 = NOW - NOW % 60 - 600  # windows ten and nine minutes ago: due at once
 W2 = W1 + 60
+# both paths: pure Python and compiled (the compiled pairer keeps the read queues of bus partitions too)
+pytestmark = pytest.mark.usefixtures("hot_path")
 
 
 def client(n: int, at: float) -> SpanSummary:
