@@ -40,10 +40,9 @@ needs_native = pytest.mark.skipif(not HAVE_NATIVE, reason="airdig_tracecore_nati
 def _bench() -> Any:
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        import tracecore as bench
+        return importlib.import_module("tracecore")
     finally:
         sys.path.pop(0)
-    return bench
 
 
 def outcome(decode: Any, body: bytes, all_attributes: bool) -> tuple[str, Any]:
@@ -410,7 +409,7 @@ def _pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch) -> Any:
         clock = [0.0]
         p = Pairer(wait=5.0, max_pending=rng.choice([3, 20, 1000]), clock=lambda: clock[0])
         batches = span_stream(seed)
-        log = []
+        log: list[Any] = []
         for batch in batches:
             route = rng.choice([None, None, batch[0].trace_id])
             calls = p.add(batch, route)
