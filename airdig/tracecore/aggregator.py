@@ -449,24 +449,45 @@ class Aggregator:
     def handle(self, value: bytes, key: str, partition: int = -1, offset: int = -1) -> int:
         """Apply one bus record (read at ``partition``/``offset``); returns the number of spans it carried
         (0 for other event types)."""
+        return self.handle_records([(value, key, partition, offset)])
+
+    def _spans_of(self, value: bytes, key: str) -> list[SpanSummary] | None:
+        """The spans of an ``airdig.trace.span`` record; None for other records and bad ones (counted)."""
         if _SPAN_MARK not in value:
-            return 0
+            return None
         try:
             ev = CloudEvent.decode(value, "airdig.traces record")
             if ev.type != SPAN_EVENT:
-                return 0
-            spans = decode_batch(ev.data)
+                return None
+            return decode_batch(ev.data)
         except InvalidInput as exc:
             self.bad_records += 1
             log.warning("bad span record skipped", key=key, error=str(exc))
-            return 0
-        if partition >= 0:
-            for s in spans:
-                s.partition, s.offset = partition, offset
-            with self._lock:
-                self.ledger.read(partition, offset, effect=True)
-        self.offer(spans, route=key)
-        return len(spans)
+            return None
+
+    def handle_records(self, records: list[tuple[bytes, str, int, int]]) -> int:
+        """Apply bus records ``(value, key, partition, offset)`` in read order, e.g. one poll's; returns
+        the spans they carried. Each record is paired under its own route (its key), and the calls of
+        all of them are then recorded in one step: the per-call work of windows, statistics and
+        resources is paid once per poll, not once per record (a record holds one trace's spans)."""
+        decoded: list[tuple[list[SpanSummary], str]] = []
+        with self._lock:
+            for value, key, partition, offset in records:
+                spans = self._spans_of(value, key)
+                if partition >= 0:
+                    self.ledger.read(partition, offset, effect=spans is not None)
+                if spans is None:
+                    continue
+                if partition >= 0:
+                    for s in spans:
+                        s.partition, s.offset = partition, offset
+                decoded.append((spans, key))
+            calls: list[Call] = []
+            for spans, key in decoded:
+                calls += self.pairer.add(spans, key)
+                self._note_resources(spans)
+            self._record(calls)
+        return sum(len(spans) for spans, _ in decoded)
 
     def _run(self) -> None:
         """A backend outage (broker away) is waited out here with backoff; any other error ends the run
@@ -499,12 +520,10 @@ class Aggregator:
     def _step(self, next_tick: float) -> float:
         consumer = self._consumer
         if consumer is not None:
-            for rec in consumer.poll(max_records=500, timeout=0.2):
-                if rec.partition not in self._owned:
-                    continue  # fetched before its partition was handed over: the new owner reads it
-                if not self.handle(rec.value, rec.key, rec.partition, rec.offset):
-                    with self._lock:
-                        self.ledger.read(rec.partition, rec.offset, effect=False)
+            # records fetched before their partition was handed over are left to the new owner
+            self.handle_records([(rec.value, rec.key, rec.partition, rec.offset)
+                                 for rec in consumer.poll(max_records=500, timeout=0.2)
+                                 if rec.partition in self._owned])
             if self._rejoin:
                 self._rejoin = False
                 self._consumer = None

@@ -509,8 +509,9 @@ def test_pairing_of_bus_records_identical_on_random_streams(monkeypatch: pytest.
 
 
 def _drive_bus(records: list[tuple[bytes, str, int, int]], which: str,
-               monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The aggregator's input as the bus delivers it: ``airdig.trace.span`` records through ``handle``."""
+               monkeypatch: pytest.MonkeyPatch, poll: int = 1) -> dict[str, Any]:
+    """The aggregator's input as the bus delivers it: ``airdig.trace.span`` records through ``handle``
+    (``poll`` = 1) or ``handle_records`` in polls of up to ``poll`` records, as the consumer loop does."""
     from airdig.tracecore.aggregator import Aggregator
 
     monkeypatch.setenv(native.ENV, which)
@@ -519,8 +520,15 @@ def _drive_bus(records: list[tuple[bytes, str, int, int]], which: str,
         agg = Aggregator(None, TraceCoreMetrics(), wait=10.0, consume=False, horizon=10**10)
         agg.member = "fixed"
         held = []
-        for value, key, part, off in records:
-            agg.handle(value, key, part, off)
+        rng = random.Random(poll)
+        i = 0
+        while i < len(records):
+            n = rng.randint(1, poll)
+            if n == 1:
+                agg.handle(*records[i])
+            else:
+                agg.handle_records(records[i:i + n])
+            i += n
             held.append(agg.pairer.held_offsets())
         positions = agg._positions(None)
         agg.expire(force=True)
@@ -559,5 +567,10 @@ def test_aggregator_window_events_from_bus_records_identical_on_both_paths(
     want = _drive_bus(records, "off", monkeypatch)
     got = _drive_bus(records, "on", monkeypatch)
     assert got == want
+    # a poll's records handled together give what they give one by one, on both paths
+    for which in ("off", "on"):
+        polled = _drive_bus(records, which, monkeypatch, poll=500)
+        assert len(polled["held"]) < len(records) / 50
+        assert {k: v for k, v in polled.items() if k != "held"} == {k: v for k, v in want.items() if k != "held"}
     assert sum(1 for e in want["events"] if e[3].get("type") == "calls") >= 8
     assert want["positions"]  # halves were waiting: the commit positions depend on the read queues
