@@ -55,7 +55,7 @@ from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.offsets import OffsetLedger
 from airdig.tracecore.pairing import Call, Pairer
 from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
-from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
+from airdig.tracecore.spans import Resource, ResourceCache, SpanSummary, decode_batch
 
 log = get_logger("tracecore.aggregator")
 SPAN_EVENT = "airdig.trace.span"
@@ -125,6 +125,7 @@ class Aggregator:
         self.replay_skipped = 0
         self._reset_window()
         self.bad_records = 0
+        self._resource_cache: ResourceCache = {}  # equal resources of span records share one object
         metrics.watch(self.pairer, self.servicemap)
 
     def _reset_window(self) -> None:
@@ -459,7 +460,7 @@ class Aggregator:
             ev = CloudEvent.decode(value, "airdig.traces record")
             if ev.type != SPAN_EVENT:
                 return None
-            return decode_batch(ev.data)
+            return decode_batch(ev.data, resources_cache=self._resource_cache)
         except InvalidInput as exc:
             self.bad_records += 1
             log.warning("bad span record skipped", key=key, error=str(exc))
@@ -485,7 +486,7 @@ class Aggregator:
             calls: list[Call] = []
             for spans, key in decoded:
                 calls += self.pairer.add(spans, key)
-                self._note_resources(spans)
+            self._note_resources([s for spans, _ in decoded for s in spans])
             self._record(calls)
         return sum(len(spans) for spans, _ in decoded)
 
