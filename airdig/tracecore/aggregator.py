@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from airdig.backends.interfaces import Bus, Consumer
 from airdig.errors import AirDigError, InvalidInput
 from airdig.logs import get_logger
-from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.events import TOPIC_TRACES, CloudEvent, is_span_block
 from airdig.model.graph import Node
 from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
@@ -55,6 +55,7 @@ from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.offsets import OffsetLedger
 from airdig.tracecore.pairing import Call, Pairer
 from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
+from airdig.tracecore.spanblock import decode_record
 from airdig.tracecore.spans import Resource, ResourceCache, SpanSummary, decode_batch
 
 log = get_logger("tracecore.aggregator")
@@ -452,15 +453,23 @@ class Aggregator:
         (0 for other event types)."""
         return self.handle_records([(value, key, partition, offset)])
 
-    def _spans_of(self, value: bytes, key: str) -> list[SpanSummary] | None:
-        """The spans of an ``airdig.trace.span`` record; None for other records and bad ones (counted)."""
-        if _SPAN_MARK not in value:
-            return None
+    def _spans_of(self, value: bytes, key: str, partition: int, offset: int) -> list[SpanSummary] | None:
+        """The spans of an ``airdig.trace.span`` record (a span block, or the JSON CloudEvent a receiver
+        sends for what a block cannot carry), stamped with where they were read; None for other records
+        and bad ones (counted)."""
         try:
+            if is_span_block(value):
+                return decode_record(value, partition, offset, self._resource_cache)
+            if _SPAN_MARK not in value:
+                return None
             ev = CloudEvent.decode(value, "airdig.traces record")
             if ev.type != SPAN_EVENT:
                 return None
-            return decode_batch(ev.data, resources_cache=self._resource_cache)
+            spans = decode_batch(ev.data, resources_cache=self._resource_cache)
+            if partition >= 0:
+                for s in spans:
+                    s.partition, s.offset = partition, offset
+            return spans
         except InvalidInput as exc:
             self.bad_records += 1
             log.warning("bad span record skipped", key=key, error=str(exc))
@@ -474,15 +483,11 @@ class Aggregator:
         decoded: list[tuple[list[SpanSummary], str]] = []
         with self._lock:
             for value, key, partition, offset in records:
-                spans = self._spans_of(value, key)
+                spans = self._spans_of(value, key, partition, offset)
                 if partition >= 0:
                     self.ledger.read(partition, offset, effect=spans is not None)
-                if spans is None:
-                    continue
-                if partition >= 0:
-                    for s in spans:
-                        s.partition, s.offset = partition, offset
-                decoded.append((spans, key))
+                if spans is not None:
+                    decoded.append((spans, key))
             calls: list[Call] = []
             for spans, key in decoded:
                 calls += self.pairer.add(spans, key)

@@ -6,6 +6,7 @@
 //! whenever `Decoder.decode` returns None, which it does for any request it finds malformed, so
 //! errors are the reference's errors word for word.
 
+mod block;
 mod fastnew;
 mod otlp;
 mod pairing;
@@ -383,11 +384,40 @@ impl PairKernel {
     }
 }
 
+/// Span blocks, the bus wire form of span batches; see `block.rs`.
+#[pyclass(frozen, module = "airdig_tracecore_native")]
+struct BlockCodec {
+    codec: block::Codec,
+}
+
+#[pymethods]
+impl BlockCodec {
+    #[new]
+    fn new(py: Python<'_>, span_cls: &Bound<'_, PyAny>, span_fields: Vec<String>, resource_fn: Py<PyAny>) -> PyResult<Self> {
+        let bad = || pyo3::exceptions::PyValueError::new_err("SpanSummary: not a slots dataclass of the 15 expected fields");
+        if span_fields.len() != 15 {
+            return Err(bad());
+        }
+        let span = fastnew::SlotMaker::new(py, span_cls, &span_fields)?.ok_or_else(bad)?;
+        Ok(BlockCodec { codec: block::Codec { names: block::Names::new(py), span, resource_fn } })
+    }
+
+    fn encode_by_trace<'py>(&self, py: Python<'py>, spans: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyList>>> {
+        self.codec.encode_by_trace(py, spans)
+    }
+
+    fn decode<'py>(&self, py: Python<'py>, data: &[u8], partition: i64, offset: i64,
+                   resources_cache: Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyList>>> {
+        self.codec.decode(py, data, partition, offset, &resources_cache)
+    }
+}
+
 #[pymodule]
 fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PairKernel>()?;
+    m.add_class::<BlockCodec>()?;
     m.add_class::<Decoder>()?;
     m.add_class::<Accumulator>()?;
-    m.add("ABI", 2)?; // 2: PairKernel keeps the per-partition read queues
+    m.add("ABI", 3)?; // 2: PairKernel keeps the per-partition read queues; 3: BlockCodec
     Ok(())
 }

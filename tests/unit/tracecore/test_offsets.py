@@ -15,7 +15,7 @@ import pytest
 
 from airdig.backends.bus.embedded import EmbeddedBus
 from airdig.backends.interfaces import Consumer
-from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.events import TOPIC_TRACES, CloudEvent, is_span_block
 from airdig.tracecore.aggregator import Aggregator
 from airdig.tracecore.ingest import BusSink
 from airdig.tracecore.metrics import TraceCoreMetrics
@@ -160,6 +160,8 @@ def calls(bus: EmbeddedBus) -> Counter[float]:
     out: Counter[float] = Counter()
     while recs := reader.poll(5000, timeout=0.1):
         for rec in recs:
+            if is_span_block(rec.value):  # span batches, binary
+                continue
             ev = CloudEvent.decode(rec.value)
             if ev.type == "airdig.trace.edge" and ev.data["type"] == "calls" and ev.id not in seen:
                 seen.add(ev.id)
