@@ -47,7 +47,13 @@ pub struct Codec {
     pub names: Names,
     pub span: SlotMaker,
     pub resource_fn: Py<PyAny>, // spans._resource(wire, cache): the reference's resource sharing
+    /// Short strings seen in blocks (span names, attribute keys, services...), so a record does not
+    /// allocate them again; bounded, cleared when full.
+    pub strings: std::sync::Mutex<HashMap<Vec<u8>, Py<PyString>>>,
 }
+
+const STRING_CACHE: usize = 8192;
+const CACHED_LEN: usize = 96;
 
 struct Unfit;
 type U<T> = Result<T, Unfit>;
@@ -450,19 +456,48 @@ impl Codec {
         }
         let n_str = get!(r.u32());
         let mut t = Table { strs: Vec::new() };
-        for _ in 0..n_str {
-            let len = get!(r.u32()) as usize;
-            let bytes = get!(r.take(len));
-            let Ok(text) = std::str::from_utf8(bytes) else { return Ok(None) };
-            t.strs.push(PyString::new(py, text));
+        {
+            let mut known = self.strings.lock().unwrap_or_else(|e| e.into_inner());
+            for _ in 0..n_str {
+                let len = get!(r.u32()) as usize;
+                let bytes = get!(r.take(len));
+                if len <= CACHED_LEN {
+                    if let Some(p) = known.get(bytes) {
+                        t.strs.push(p.bind(py).clone());
+                        continue;
+                    }
+                }
+                let Ok(text) = std::str::from_utf8(bytes) else { return Ok(None) };
+                let p = PyString::new(py, text);
+                if len <= CACHED_LEN {
+                    if known.len() >= STRING_CACHE {
+                        known.clear();
+                    }
+                    known.insert(bytes.to_vec(), p.clone().unbind());
+                }
+                t.strs.push(p);
+            }
         }
         let n_res = get!(r.u32());
         let mut resources = Vec::new();
         let resource_fn = self.resource_fn.bind(py);
+        let cache_dict = cache.cast::<PyDict>().ok().filter(|d| d.is_exact_instance_of::<PyDict>());
         for _ in 0..n_res {
             let service = get!(t.s(&mut r));
             let namespace = get!(t.s(&mut r));
             let attrs = get!(t.mapping(py, &mut r, 0)?);
+            // the reference's cache key, (service, namespace, *attrs.items()), looked up here; a miss
+            // (or an unhashable value) goes to the reference's function, which fills the cache
+            if let Some(d) = &cache_dict {
+                let mut parts: Vec<Bound<'py, PyAny>> = vec![service.clone().into_any(), namespace.clone().into_any()];
+                for (k, v) in attrs.iter() {
+                    parts.push(PyTuple::new(py, [k, v])?.into_any());
+                }
+                if let Ok(Some(hit)) = d.get_item(PyTuple::new(py, parts)?) {
+                    resources.push(hit);
+                    continue;
+                }
+            }
             let wire = PyList::new(py, [service.into_any(), namespace.into_any(), attrs.into_any()])?;
             resources.push(resource_fn.call1((wire, cache))?);
         }
@@ -500,6 +535,7 @@ impl Codec {
         let off = offset.into_pyobject(py)?.into_any();
         let empty = PyTuple::empty(py);
         let blank = PyString::new(py, "");
+        let mut last_tid: Option<(&[u8], Bound<'py, PyString>)> = None;
         for (i, attrs) in attr_dicts.into_iter().enumerate() {
             let flag = flags[i];
             let pid = &pids[8 * i..8 * i + 8];
@@ -523,8 +559,17 @@ impl Codec {
                 PyTuple::new(py, v)?
             };
             let pid_s = if flag == 1 { hex_str(py, pid) } else { blank.clone() };
+            let tid_bytes = &tids[16 * i..16 * i + 16];
+            let tid = match &last_tid {
+                Some((b, p)) if *b == tid_bytes => p.clone(),
+                _ => {
+                    let p = hex_str(py, tid_bytes);
+                    last_tid = Some((tid_bytes, p.clone()));
+                    p
+                }
+            };
             out.append(self.span.make(py, &[
-                hex_str(py, &tids[16 * i..16 * i + 16]).into_any(), hex_str(py, &sids[8 * i..8 * i + 8]).into_any(),
+                tid.into_any(), hex_str(py, &sids[8 * i..8 * i + 8]).into_any(),
                 pid_s.into_any(), i32_at(kinds, i).into_pyobject(py)?.into_any(), name.into_any(),
                 u64_at(starts, i).into_pyobject(py)?.into_any(), u64_at(ends, i).into_pyobject(py)?.into_any(),
                 i32_at(statuses, i).into_pyobject(py)?.into_any(), res, attrs.into_any(), links.into_any(),

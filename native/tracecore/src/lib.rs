@@ -399,7 +399,8 @@ impl BlockCodec {
             return Err(bad());
         }
         let span = fastnew::SlotMaker::new(py, span_cls, &span_fields)?.ok_or_else(bad)?;
-        Ok(BlockCodec { codec: block::Codec { names: block::Names::new(py), span, resource_fn } })
+        Ok(BlockCodec { codec: block::Codec { names: block::Names::new(py), span, resource_fn,
+                                               strings: std::sync::Mutex::new(std::collections::HashMap::new()) } })
     }
 
     fn encode_by_trace<'py>(&self, py: Python<'py>, spans: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyList>>> {
