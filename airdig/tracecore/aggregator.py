@@ -480,7 +480,7 @@ class Aggregator:
         the spans they carried. Each record is paired under its own route (its key), and the calls of
         all of them are then recorded in one step: the per-call work of windows, statistics and
         resources is paid once per poll, not once per record (a record holds one trace's spans)."""
-        decoded: list[tuple[list[SpanSummary], str]] = []
+        decoded: list[tuple[list[SpanSummary], str | None]] = []
         with self._lock:
             for value, key, partition, offset in records:
                 spans = self._spans_of(value, key, partition, offset)
@@ -488,9 +488,7 @@ class Aggregator:
                     self.ledger.read(partition, offset, effect=spans is not None)
                 if spans is not None:
                     decoded.append((spans, key))
-            calls: list[Call] = []
-            for spans, key in decoded:
-                calls += self.pairer.add(spans, key)
+            calls = self.pairer.add_routed(decoded)
             self._note_resources([s for spans, _ in decoded for s in spans])
             self._record(calls)
         return sum(len(spans) for spans, _ in decoded)

@@ -382,6 +382,17 @@ impl PairKernel {
                 route: Option<Bound<'py, PyAny>>, now: f64) -> PyResult<Bound<'py, PyList>> {
         self.kernel.add(py, pairer, spans, route, now)
     }
+
+    /// ``add`` of each ``(spans, route)`` in turn with one ``now`` (one poll's bus records).
+    fn add_routed<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>, batches: &Bound<'py, PyList>,
+                       now: f64) -> PyResult<Bound<'py, PyList>> {
+        let mut v = Vec::with_capacity(batches.len());
+        for b in batches.iter() {
+            let (spans, route): (Bound<'py, PyList>, Option<Bound<'py, PyAny>>) = b.extract()?;
+            v.push((spans, route));
+        }
+        self.kernel.add_routed(py, pairer, &v, now)
+    }
 }
 
 /// Span blocks, the bus wire form of span batches; see `block.rs`.
@@ -419,6 +430,6 @@ fn airdig_tracecore_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BlockCodec>()?;
     m.add_class::<Decoder>()?;
     m.add_class::<Accumulator>()?;
-    m.add("ABI", 3)?; // 2: PairKernel keeps the per-partition read queues; 3: BlockCodec
+    m.add("ABI", 3)?; // 2: PairKernel keeps the per-partition read queues; 3: BlockCodec, PairKernel.add_routed
     Ok(())
 }

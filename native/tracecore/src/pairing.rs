@@ -218,6 +218,13 @@ impl<'py> Ctx<'py, '_> {
 impl Kernel {
     pub fn add<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>, spans: &Bound<'py, PyList>,
                     route: Option<Bound<'py, PyAny>>, now: f64) -> PyResult<Bound<'py, PyList>> {
+        self.add_routed(py, pairer, &[(spans.clone(), route)], now)
+    }
+
+    /// `add` of several batches in turn, each under its own route (one poll's records), one setup.
+    pub fn add_routed<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>,
+                           batches: &[(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)], now: f64)
+                           -> PyResult<Bound<'py, PyList>> {
         let nm = &self.names;
         let wait: f64 = pairer.getattr(nm.wait.bind(py))?.extract()?;
         let mut cx = Ctx {
@@ -234,7 +241,13 @@ impl Kernel {
             pairer: pairer.clone(),
             zero: 0i64.into_pyobject(py)?.into_any(),
         };
-        let result = self.run(&mut cx, spans, route.as_ref());
+        let mut result = Ok(());
+        for (spans, route) in batches {
+            result = self.run(&mut cx, spans, route.as_ref());
+            if result.is_err() {
+                break;
+            }
+        }
         // counters as the Python version would have left them, also when a span could not be read
         let counters = pairer.getattr(nm.counters.bind(py))?;
         let count = counters.getattr(nm.spans.bind(py))?.cast_into::<PyDict>()?;

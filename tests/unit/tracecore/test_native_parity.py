@@ -456,10 +456,11 @@ def test_field_layouts_the_extension_fills_match_the_classes() -> None:
 
 # ---------------------------------------------------------------- spans read from the bus
 
-def _bus_pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _bus_pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch, routed: bool = False) -> Any:
     """A span stream as an aggregator reads it from the bus: every span carries the partition and offset
     of its record (some handed over in process, -1), partitions are given up on the way; after every
-    batch the read queues and ``held_offsets`` (what holds the commit back) are compared too."""
+    batch the read queues and ``held_offsets`` (what holds the commit back) are compared too. With
+    ``routed``, batches go in groups through ``add_routed`` (one poll's records)."""
     from airdig.tracecore.pairing import Pairer
 
     monkeypatch.setenv(native.ENV, which)
@@ -472,6 +473,7 @@ def _bus_pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch) -> Any
         batches = span_stream(seed)
         offsets = [0, 0, 0]
         log: list[Any] = []
+        polled: list[tuple[list[Any], str | None]] = []
         for batch in batches:
             part = rng.choice([-1, 0, 1, 2, 2])
             for s in batch:  # one record per batch, or a few records of one partition
@@ -481,7 +483,14 @@ def _bus_pair_run(seed: int, which: str, monkeypatch: pytest.MonkeyPatch) -> Any
             if part >= 0:
                 offsets[part] += 1
             route = rng.choice([None, batch[0].trace_id])
-            calls = p.add(batch, route)
+            if routed:
+                polled.append((batch, route))
+                if rng.random() < 0.6 and batch is not batches[-1]:
+                    continue
+                calls = p.add_routed(polled)
+                polled = []
+            else:
+                calls = p.add(batch, route)
             log.append([(c.src, c.dst, c.client.span_id, c.server.span_id if c.server else "") for c in calls])
             log.append(p.held_offsets())
             log.append({q: {k: [(off, key) for off, key, _ in v] for k, v in qs.items()}
@@ -506,6 +515,14 @@ def test_pairing_of_bus_records_identical_on_random_streams(monkeypatch: pytest.
         assert got == want, seed
         held += sum(1 for x in want[0] if isinstance(x, tuple) and x[0])
     assert held > 100  # the streams do leave halves that hold partitions back
+
+
+@needs_native
+def test_pairing_of_polled_bus_records_identical_on_random_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    for seed in range(150):
+        want = _bus_pair_run(seed, "off", monkeypatch, routed=True)
+        got = _bus_pair_run(seed, "on", monkeypatch, routed=True)
+        assert got == want, seed
 
 
 def _drive_bus(records: list[tuple[bytes, str, int, int]], which: str,
