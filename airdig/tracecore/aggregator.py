@@ -156,37 +156,51 @@ class Aggregator:
             return
         wall = time.time()
         secs = self.window_seconds
-        newest = min(max(call_time(c) for c in calls), wall)
+        newest = min(max(c.client.start_ns for c in calls) / 1e9, wall)  # = max of call_time, one division
         if newest > self.high_water:
             self.high_water = newest
         oldest_ok = self.high_water - self.horizon
+        latest_ok = wall + self.horizon
         dropped = skipped = 0
         # the calls kept, per bus partition they were read from (-1: offered in process)
         kept: dict[int, list[Call]] = {}
+        buckets: dict[float, _Bucket] = {}  # this batch's windows, looked up once each
+        bounds: dict[int, bool] = {}  # per partition: whether a last owner's publication bounds exist
+        ledger = self.ledger
         for call in calls:
-            t = call_time(call)
-            if t < oldest_ok or t > wall + self.horizon:
+            client, server = call.client, call.server
+            t = client.start_ns / 1e9  # call_time
+            if t < oldest_ok or t > latest_ok:
                 dropped += 1
                 continue
-            part = call.client.partition
+            part = client.partition
             if part >= 0:
                 start = t - t % secs
-                low = call.client.offset
-                done = low if call.server is None else max(low, call.server.offset)
-                if self.ledger.published(part, start, low, done, call.server is None):
-                    skipped += 1  # a replay met a call its partition's last owner published
-                    continue
-                if call.server is not None:
-                    low = min(low, call.server.offset)
-                bucket = self._bucket(start, wall)
+                low = client.offset
+                has_bounds = bounds.get(part)
+                if has_bounds is None:
+                    has_bounds = bounds[part] = ledger.has_bounds(part)
+                if has_bounds:
+                    done = low if server is None else max(low, server.offset)
+                    if ledger.published(part, start, low, done, server is None):
+                        skipped += 1  # a replay met a call its partition's last owner published
+                        continue
+                if server is not None:
+                    low = min(low, server.offset)
+                bucket = buckets.get(start)
+                if bucket is None:
+                    bucket = buckets[start] = self._bucket(start, wall)
                 if low < bucket.low.get(part, low + 1):
                     bucket.low[part] = low  # held back from the commit until this window is published
-            kept.setdefault(part, []).append(call)
+            group = kept.get(part)
+            if group is None:
+                group = kept[part] = []
+            group.append(call)
             if call.peer is not None:
                 self._peers[call.peer.id] = call.peer
                 self.servicemap.note_peer(call.peer)
-            if call.server is None:
-                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+            if server is None:
+                self._resources.setdefault((client.resource.service_id, ()), client.resource)
         # each call classified once (compiled when that path is active), then merged per group
         over = 0
         for part, part_calls in kept.items():

@@ -7,7 +7,7 @@
 //! ``Pairer.held_offsets`` walks to hold back the commit, exactly as the Python statements do.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::fastnew::SlotMaker;
 
@@ -40,6 +40,7 @@ pub struct Names {
     offset: Py<PyString>,
     read_clients: Py<PyString>,
     read_servers: Py<PyString>,
+    sid: Py<PyString>,
 }
 
 impl Names {
@@ -52,7 +53,7 @@ impl Names {
             pending: i("pending"), order: i("_order"), append: i("append"), max_pending: i("max_pending"),
             wait: i("wait"), counters: i("counters"), spans: i("spans"), dropped_by_side: i("dropped_by_side"),
             partition: i("partition"), offset: i("offset"), read_clients: i("_read_clients"),
-            read_servers: i("_read_servers"),
+            read_servers: i("_read_servers"), sid: i("_sid"),
         }
     }
 }
@@ -121,9 +122,38 @@ struct Ctx<'py, 'k> {
     n: Counts,
     pairer: Bound<'py, PyAny>,
     zero: Bound<'py, PyAny>,
+    read_clients: Option<Bound<'py, PyDict>>,
+    read_servers: Option<Bound<'py, PyDict>>,
 }
 
 impl<'py> Ctx<'py, '_> {
+    /// The Pairer's read queues of one side (`_read_clients` / `_read_servers`), looked up once a call.
+    fn queues(&mut self, is_client: bool) -> PyResult<Bound<'py, PyDict>> {
+        let slot = if is_client { &mut self.read_clients } else { &mut self.read_servers };
+        if let Some(q) = slot {
+            return Ok(q.clone());
+        }
+        let nm = &self.k.names;
+        let q = self.pairer.getattr(if is_client { nm.read_clients.bind(self.py) } else { nm.read_servers.bind(self.py) })?
+            .cast_into::<PyDict>()?;
+        *slot = Some(q.clone());
+        Ok(q)
+    }
+
+    /// `resource.service_id`: the slot it caches, else the property (which fills it).
+    fn service_id(&self, span: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let nm = &self.k.names;
+        let res = span.getattr(nm.resource.bind(self.py))?;
+        if let Ok(sid) = res.getattr(nm.sid.bind(self.py)) {
+            if let Ok(t) = sid.cast::<PyString>() {
+                if t.is_exact_instance_of::<PyString>() && !t.to_str()?.is_empty() {
+                    return Ok(sid);
+                }
+            }
+        }
+        res.getattr(nm.service_id.bind(self.py))
+    }
+
     fn state(&self, s: &Bound<'py, PyAny>) -> PyResult<i64> {
         s.getattr(self.k.names.state.bind(self.py))?.extract()
     }
@@ -156,9 +186,15 @@ impl<'py> Ctx<'py, '_> {
                 self.order_append.call1((PyTuple::new(py, [self.deadline.clone(), key.clone().into_any()])?,))?;
                 // read from the bus: remember (offset, key, half) in its partition's read queue
                 let part = s.getattr(nm.partition.bind(py))?;
-                if part.ge(&self.zero)? {
-                    let queues = self.pairer.getattr(if is_client { nm.read_clients.bind(py) } else { nm.read_servers.bind(py) })?
-                        .cast_into::<PyDict>()?;
+                let read = match part.cast::<PyInt>() {
+                    Ok(i) if i.is_exact_instance_of::<PyInt>() => match i.extract::<i64>() {
+                        Ok(v) => v >= 0,
+                        Err(_) => part.ge(&self.zero)?, // beyond 64 bits: compare as Python does
+                    },
+                    _ => part.ge(&self.zero)?,
+                };
+                if read {
+                    let queues = self.queues(is_client)?;
                     let q = match queues.get_item(&part)? {
                         Some(q) => q,
                         None => {
@@ -207,8 +243,8 @@ impl<'py> Ctx<'py, '_> {
         let (_, ck) = kind_class(&client.getattr(nm.kind.bind(py))?)?;
         let (_, sk) = kind_class(&server.getattr(nm.kind.bind(py))?)?;
         let ctype = if ck == KIND_PRODUCER || sk == KIND_CONSUMER { "messaging_system" } else { "" };
-        let src = client.getattr(nm.resource.bind(py))?.getattr(nm.service_id.bind(py))?;
-        let dst = server.getattr(nm.resource.bind(py))?.getattr(nm.service_id.bind(py))?;
+        let src = self.service_id(&client)?;
+        let dst = self.service_id(&server)?;
         let call = self.k.call.make(py, &[src, dst, PyString::new(py, ctype).into_any(), client, server,
                                             self.none.clone()])?;
         self.out.append(call)
@@ -240,6 +276,8 @@ impl Kernel {
             n: Counts::default(),
             pairer: pairer.clone(),
             zero: 0i64.into_pyobject(py)?.into_any(),
+            read_clients: None,
+            read_servers: None,
         };
         let mut result = Ok(());
         for (spans, route) in batches {
