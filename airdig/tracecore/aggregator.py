@@ -192,10 +192,10 @@ class Aggregator:
                     bucket = buckets[start] = self._bucket(start, wall)
                 if low < bucket.low.get(part, low + 1):
                     bucket.low[part] = low  # held back from the commit until this window is published
-            group = kept.get(part)
-            if group is None:
-                group = kept[part] = []
-            group.append(call)
+            part_kept = kept.get(part)
+            if part_kept is None:
+                part_kept = kept[part] = []
+            part_kept.append(call)
             if call.peer is not None:
                 self._peers[call.peer.id] = call.peer
                 self.servicemap.note_peer(call.peer)
