@@ -108,13 +108,15 @@ class BusSink:
     """Publishes each batch as ``airdig.trace.span`` records keyed by trace id (see spans.group_by_trace):
     binary span blocks (:mod:`.spanblock`), JSON CloudEvents for what a block cannot carry."""
 
-    def __init__(self, bus: Bus, metrics: TraceCoreMetrics, source: str = "tracecore") -> None:
+    def __init__(self, bus: Bus, metrics: TraceCoreMetrics, source: str = "tracecore", blocks: bool = True) -> None:
         self.bus = bus
         self.metrics = metrics
         self.source = source
+        self.blocks = blocks  # False: every batch as the JSON CloudEvent (readers from before blocks)
 
     def __call__(self, spans: list[SpanSummary]) -> None:
-        blocks = spanblock.encode_by_trace(spans)
+        blocks: list[tuple[str, bytes | None]] = (
+            spanblock.encode_by_trace(spans) if self.blocks else [(t, None) for t in group_by_trace(spans)])
         groups: dict[str, list[SpanSummary]] | None = None
         for trace_id, block in blocks:
             if block is None:  # something a block cannot carry exactly: the JSON CloudEvent

@@ -199,6 +199,16 @@ def test_bus_sink_publishes_blocks_and_json_for_what_blocks_cannot_carry(hot_pat
     assert agg.handle_records([(v, k, 0, i) for i, (k, v) in enumerate(bus.records)]) == 4
     assert agg.pairer.counters.spans["paired"] == 4
 
+    # --json-spans (a rolling upgrade from aggregators that predate blocks): every batch as the JSON event
+    legacy = Records()
+    BusSink(legacy, TraceCoreMetrics(), blocks=False)(spans)  # type: ignore[arg-type]
+    assert [k for k, _ in legacy.records] == [t1, t2]
+    assert not any(is_span_block(v) for _, v in legacy.records)
+    assert [len(CloudEvent.decode(v).data["spans"]) for _, v in legacy.records] == [2, 2]
+    agg = Aggregator(None, TraceCoreMetrics(), wait=10.0, consume=False, horizon=10**10)
+    assert agg.handle_records([(v, k, 0, i) for i, (k, v) in enumerate(legacy.records)]) == 4
+    assert agg.pairer.counters.spans["paired"] == 4
+
 
 def test_the_engine_skips_blocks_instead_of_dead_lettering_them(tmp_path: Path) -> None:
     from airdig.backends.interfaces import Record
