@@ -42,7 +42,7 @@ export function loadRenderer() {
 }
 
 const BIG = 400;        // beyond this many nodes: O(n) layout, no arrows, thinner edges
-const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
+export const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
 
 function palette() {
   const cs = getComputedStyle(document.documentElement), v = (n, d) => (cs.getPropertyValue(n).trim() || d);
@@ -55,7 +55,7 @@ function palette() {
 /**
  * Draw a graph. Returns its element at once; the renderer mounts when the element is on the page.
  * nodes: { id, label, kind, status, drifted, group?: { count, label, by } }
- * edges: { src, dst, type, err, stale, weight, label, title }
+ * edges: { src, dst, type, err, stale, weight, label }
  * onClick(id): open a node; onExpand(id): open a group in place (defaults to onClick).
  */
 export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, height = 420, rootId, caption }) {
@@ -78,6 +78,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, h
   };
   const started = performance.now();
   const tryMount = () => {
+    performance.mark("graph:try");
     if (!wrap.isConnected) { requestAnimationFrame(tryMount); return; }
     loadRenderer().then(({ Graph, Sigma }) => {
       if (!wrap.isConnected) return;
@@ -85,6 +86,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, h
       wrap.graph = r;
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const ms = Math.round(performance.now() - started);
+        performance.mark("graph:frame");
         wrap.dataset.rendered = String(ms);
         status.textContent = `${nodes.length} nodes · ${edges.length} edges · scroll to zoom, drag to pan, hover or zoom in for labels`;
       }));
@@ -101,22 +103,27 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
   sweep();
   const pal = palette();
   const big = nodes.length > BIG;
+  performance.mark("graph:mount");
   const pos = layout === "layered" ? layered(nodes, edges) : big ? gridByKind(nodes, rootId) : force(nodes, edges, rootId);
-  const g = new Graph({ multi: true, type: "directed" });
-  for (const n of nodes) {
+  performance.mark("graph:layout");
+  // one bulk import (graphology checks and indexes it in one pass) rather than 25,000 add calls
+  const gNodes = nodes.map((n) => {
     const p = pos.get(n.id);
     const size = n.id === rootId ? 11 : n.group ? 8 + Math.min(10, 2 * Math.log2(1 + n.group.count)) : big ? 3 : 7;
-    g.addNode(n.id, { x: p.x, y: -p.y, size, label: n.group ? n.group.label : n.label,
-      color: pal[n.status] || pal.unknown, forceLabel: n.id === rootId || !!n.group, zIndex: n.group ? 1 : 0 });
-  }
-  let i = 0;
+    return { key: n.id, attributes: { x: p.x, y: -p.y, size, label: n.group ? n.group.label : n.label,
+      color: pal[n.status] || pal.unknown, forceLabel: n.id === rootId || !!n.group, zIndex: n.group ? 1 : 0 } };
+  });
+  const gEdges = [], labelled = edges.length <= EDGE_LABELS;
   for (const e of edges) {
-    if (!g.hasNode(e.src) || !g.hasNode(e.dst)) continue;
-    g.addDirectedEdgeWithKey(`e${i++}`, e.src, e.dst, {
+    if (!byId.has(e.src) || !byId.has(e.dst)) continue;
+    gEdges.push({ key: `e${gEdges.length}`, source: e.src, target: e.dst, attributes: {
       size: big ? 0.5 : 1 + Math.min(4, e.weight || 0), type: big || e.src === e.dst ? "line" : "arrow",
       color: e.err ? pal.critical : e.type === "calls" ? pal.calls : pal.edge,
-      label: edges.length <= EDGE_LABELS ? e.label || null : null, forceLabel: edges.length <= EDGE_LABELS });
+      label: labelled ? e.label || null : null, forceLabel: labelled } });
   }
+  const g = new Graph({ multi: true, type: "directed" });
+  g.import({ nodes: gNodes, edges: gEdges });
+  performance.mark("graph:built");
   const boxes = [];  // label boxes drawn this frame: the no-overlap check
   const obstacles = [];  // the discs of the big nodes (groups, the root): no label is drawn over them
   const hits = (box) => (b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1;
@@ -160,7 +167,11 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
     edgeLabelSize: 10, labelDensity: 0.7, labelGridCellSize: 120, labelRenderedSizeThreshold: big ? 9 : 5,
     defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, defaultDrawEdgeLabel: drawEdgeLabel, stagePadding: 40, minCameraRatio: 0.02,
     maxCameraRatio: 4, enableCameraRotation: false, allowInvalidContainer: true,
+    // big graphs: edges as 1-px GL lines (2 vertices each, not the default's 6-vertex quads): without a
+    // GPU every vertex and covered pixel is CPU work, and at 0.5 px the quads looked the same
+    ...(big ? { edgeProgramClasses: { line: Sigma.rendering.EdgeLineProgram } } : {}),
   });
+  performance.mark("graph:sigma");
   const bigOnes = nodes.filter((n) => n.group || n.id === rootId).map((n) => n.id);
   r.on("beforeRender", () => {
     boxes.length = 0;
@@ -174,8 +185,12 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
   });
   let focusIdx = -1;
   const ringed = nodes.filter((n) => n.drifted || n.id === rootId);
-  r.on("afterRender", () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal));
-  r.scheduleRender();  // the constructor drew once before these listeners: draw again with them
+  const rings = () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal);
+  r.on("afterRender", rings);
+  // the constructor drew once before these listeners: draw the rings now, and draw again only when a
+  // group's or the root's disc must keep labels off it (a second full frame of a 20,000-edge graph
+  // costs as much as the first without a GPU)
+  if (bigOnes.length) r.scheduleRender(); else rings();
   r.on("clickNode", ({ node }) => open(node));
   r.on("enterNode", () => { host.style.cursor = "pointer"; });
   r.on("leaveNode", () => { host.style.cursor = ""; });
