@@ -383,9 +383,41 @@ function layered(nodes, edges) {
       ls.forEach((v, i) => { order[v] = i; });
     }
   }
-  const tallest = Math.max(1, ...filled.map((ls) => ls.length));
+  let tallest = 1;
+  for (const ls of filled) tallest = Math.max(tallest, ls.length);
   const dx = Math.max(160, 40 * Math.sqrt(tallest)), dy = 60;
+  // a deep call graph (thousands of layers, a few services each) would be a line thousands of times
+  // wider than high: fold the layers into bands, left→right then right→left (consecutive layers stay
+  // side by side), so the picture keeps the canvas's proportions
+  const L = filled.length, ASPECT = 2.2;
+  const bandsHigh = (per) => {  // the folded picture's height for `per` layers a band
+    let sum = 0;
+    for (let b0 = 0; b0 < L; b0 += per) {
+      let high = 1;
+      for (let k = b0; k < Math.min(L, b0 + per); k++) high = Math.max(high, filled[k].length);
+      sum += (high + 2) * dy;
+    }
+    return sum;
+  };
+  let perBand = L;
+  if (L * dx > 4 * ASPECT * tallest * dy) {  // try band widths (×1.25 apart): the one closest to ASPECT
+    let best = Infinity;
+    for (let per = 2; per < L; per = Math.ceil(per * 1.25)) {
+      const off = Math.abs(Math.log((per * dx) / bandsHigh(per) / ASPECT));
+      if (off < best) { best = off; perBand = per; }
+    }
+  }
   const pos = new Map();
-  filled.forEach((ls, li) => ls.forEach((v, i) => pos.set(ids[v], { x: li * dx, y: (i - (ls.length - 1) / 2) * dy })));
+  let top = 0;
+  for (let b0 = 0; b0 < L; b0 += perBand) {
+    const band = filled.slice(b0, b0 + perBand), rev = (b0 / perBand) % 2 === 1;
+    let high = 1;
+    for (const ls of band) high = Math.max(high, ls.length);
+    band.forEach((ls, k) => {
+      const x = (rev ? perBand - 1 - k : k) * dx;
+      ls.forEach((v, i) => pos.set(ids[v], { x, y: top + (i - (ls.length - 1) / 2) * dy }));
+    });
+    top += (high + 2) * dy;
+  }
   return pos;
 }
