@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -114,8 +115,8 @@ PHASES_JS = """() => {
 # a programmatic camera move (zoom in towards a corner, then back), frame gaps by requestAnimationFrame:
 # every frame of it redraws (sigma hides edges while the camera moves); `settle_ms` is the frame after
 # it, where the edges come back
-CAMERA_JS = """async () => {
-  const r = document.querySelector('#service-map .graph-wrap').graph.renderer, cam = r.getCamera();
+CAMERA_JS = """async (sel) => {
+  const r = document.querySelector(`${sel} .graph-wrap`).graph.renderer, cam = r.getCamera();
   const gaps = []; let last = performance.now(), stop = false, end = 0;
   const tick = () => { const t = performance.now(); gaps.push(t - last); last = t; if (!stop) requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
@@ -166,7 +167,64 @@ def measure_map(page: Any, ui_url: str) -> dict[str, Any]:
                            "nodes_drawn": int(page.get_attribute("#service-map .graph-canvas", "data-nodes") or 0),
                            "edges_drawn": int(page.get_attribute("#service-map .graph-canvas", "data-edges") or 0)}
     if drawn != "failed":
-        cam = page.evaluate(CAMERA_JS)
+        cam = page.evaluate(CAMERA_JS, "#service-map")
+        out["camera"] = {**_gaps(cam["moving"]),
+                         "settle_ms": None if cam["settle"] is None else round(cam["settle"], 1)}
+    return out
+
+
+@contextmanager
+def seeded_neighbourhood(n: int, workdir: Path) -> Iterator[tuple[str, str, str, float]]:
+    """(engine_url, ui_url, the security group's id, seconds to seed): bench/neighborhood.py's estate (a
+    security group with n instances over 16 subnets, with history) plus 2n `depends_on` edges between the
+    instances, written through the engine's apply path. Around the security group: n + 1 nodes within
+    1 hop (n edges), n + 17 within 2 hops (4n edges: 5,000 → 20,000)."""
+    from airdig.backends.interfaces import Record
+    from airdig.engine.apply import Applier
+    from airdig.model.events import edge_event
+    from airdig.model.graph import Edge
+    from bench.neighborhood import SG, T0, inst, populate
+
+    t0 = time.monotonic()
+    url = f"sqlite:///{workdir / 'airdig.db'}"
+    populate(url, n)
+    svc = embedded_engine(workdir, "ui-scale-hood")
+    evs = [edge_event("observed", Edge(inst(i).id, inst((i * 7 + k) % n).id, "depends_on"), "bench", time=T0 + 2)
+           for i in range(n) for k in (1, 2)]
+    applier = Applier(svc.store)
+    for k in range(0, len(evs), 2000):
+        applier.apply([Record(e.topic, 0, k + j, e.subject, e.encode(), e.time) for j, e in enumerate(evs[k:k + 2000])])
+    svc.start()
+    try:
+        with serve(build_app(svc)) as engine_url, serve(build_ui_app(engine_url)) as ui_url:
+            yield engine_url, ui_url, SG, time.monotonic() - t0
+    finally:
+        svc.stop()
+
+
+def measure_neighbourhood(page: Any, ui_url: str, node_id: str) -> dict[str, Any]:
+    """Open a resource page: time to its neighbourhood's first drawn frame (1 hop), then to the redrawn
+    frame after choosing 2 hops, then a camera move on it. The engine summarises beyond the budget (60):
+    the thousands of nodes arrive as groups, so the renderer draws tens of items."""
+    t0 = time.monotonic()
+    page.goto(f"{ui_url}/#/r/{quote(node_id, safe='')}")
+    page.wait_for_function("() => !!document.querySelector('#neighbors .graph-wrap[data-rendered]')",
+                           polling="raf", timeout=120_000)
+    first = time.monotonic() - t0
+    drawn = page.get_attribute("#neighbors .graph-wrap", "data-rendered")
+    out: dict[str, Any] = {"first_render_s": round(first, 3), "draw_ms": None if drawn == "failed" else int(drawn or 0),
+                           "summary": page.locator("#nb-summary > span").inner_text(),
+                           "nodes_drawn": int(page.get_attribute("#neighbors .graph-canvas", "data-nodes") or 0),
+                           "edges_drawn": int(page.get_attribute("#neighbors .graph-canvas", "data-edges") or 0)}
+    t0 = time.monotonic()
+    page.select_option("#nb-depth", "2")
+    page.wait_for_function("""() => (document.querySelector('#nb-summary')?.textContent || '').includes('within 2 hops')
+        && !!document.querySelector('#neighbors .graph-wrap[data-rendered]')""", polling="raf", timeout=120_000)
+    out["two_hops"] = {"render_s": round(time.monotonic() - t0, 3), "summary": page.locator("#nb-summary > span").inner_text(),
+                       "nodes_drawn": int(page.get_attribute("#neighbors .graph-canvas", "data-nodes") or 0),
+                       "edges_drawn": int(page.get_attribute("#neighbors .graph-canvas", "data-edges") or 0)}
+    if drawn != "failed":
+        cam = page.evaluate(CAMERA_JS, "#neighbors")
         out["camera"] = {**_gaps(cam["moving"]),
                          "settle_ms": None if cam["settle"] is None else round(cam["settle"], 1)}
     return out
@@ -196,6 +254,12 @@ def run(n: int, m: int) -> dict[str, Any]:
                            "api_columns_s": api_seconds(engine_url, columns=True), **measure_map(page, ui_url)}
                     page.close()
                 out[label] = res
+            sub = Path(d) / "neighbourhood"
+            sub.mkdir()
+            with seeded_neighbourhood(n, sub) as (_engine_url, ui_url, sg, seed_s):
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                out["neighbourhood"] = {"seed_s": round(seed_s, 1), **measure_neighbourhood(page, ui_url, sg)}
+                page.close()
         finally:
             browser.close()
     sc = out["scale"]
