@@ -33,7 +33,7 @@ from airdig.model.events import (
 )
 from airdig.model.graph import Edge, Node
 from airdig.ui.app import build_ui_app
-from bench.ui_scale import measure_map, seeded_engine
+from bench.ui_scale import measure_map, measure_neighbourhood, seeded_engine, seeded_neighbourhood
 from tests.integration.ui.conftest import ACCOUNT, REGION, SHOTS
 from tests.integration.ui.test_e2e import drawn, settled, text
 from tests.unit.ui.servers import embedded_engine, serve
@@ -184,6 +184,35 @@ def test_service_map_of_5000_services_and_20000_edges_renders_and_stays_interact
             if rest.count():
                 assert int(re.findall(r"\d+", str(rest.text_content()))[0]) < count_before
             page.screenshot(path=str(SHOTS / "airdig-ui-servicemap-grouped.png"))
+        finally:
+            page.close()
+        assert not errors, errors
+
+
+def test_neighbourhood_of_5000_nodes_and_20000_edges_is_drawn_summarised(browser: Any, tmp_path: Path) -> None:
+    """bench/neighborhood.py's security group with 5,000 instances over 16 subnets, plus 10,000 calls
+    between the instances: 5,001 resources within 1 hop, 5,017 within 2 hops with 20,000 edges. The
+    engine summarises both to the budget, so the page draws tens of items, and the camera moves freely."""
+    with seeded_neighbourhood(5000, tmp_path) as (engine_url, ui_url, sg, seed_s):
+        q = "query($id: ID!) { neighborhood(id: $id, depth: 2) { total edges { type count } } }"
+        hood = httpx.post(f"{engine_url}/graphql", json={"query": q, "variables": {"id": sg}},
+                          timeout=60).json()["data"]["neighborhood"]
+        links = {t: sum(e["count"] for e in hood["edges"] if e["type"] == t) for t in ("network", "depends_on")}
+        # every network edge (security group and subnets → instances) and the calls between groups are
+        # in the summary's links; the calls inside one group are not drawn
+        assert hood["total"] == 5017 and links["network"] == 10_000 and 9_000 < links["depends_on"] <= 10_000, links
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            res = measure_neighbourhood(page, ui_url, sg)
+            print(f"\nui scale (neighbourhood of 5,000 instances, seeded in {seed_s:.0f} s): {res}")
+            assert res["draw_ms"] is not None, "the renderer failed"
+            assert res["summary"].startswith("5001 resources within 1 hop") and "groups shown summarised" in res["summary"]
+            assert res["two_hops"]["summary"].startswith("5017 resources within 2 hops")
+            assert 0 < res["nodes_drawn"] <= 61 and 0 < res["two_hops"]["nodes_drawn"] <= 61
+            cam = res["camera"]
+            assert cam["frames"] > 5 and cam["frame_max_ms"] < 5000
         finally:
             page.close()
         assert not errors, errors
