@@ -239,12 +239,18 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
 }
 
 // rings for drifted nodes (dashed, drift colour), the root (accent) and the keyboard focus
+const inked = new WeakSet();  // overlays with rings on them
 function drawRings(r, overlay, ringed, rootId, focused, pal) {
   const { width, height } = r.getDimensions(), dpr = window.devicePixelRatio || 1;
   if (overlay.width !== width * dpr || overlay.height !== height * dpr) {
     overlay.width = width * dpr; overlay.height = height * dpr;
     overlay.style.width = `${width}px`; overlay.style.height = `${height}px`;
   }
+  // nothing ringed now nor on the layer: leave it untouched (a cleared canvas is a changed layer the
+  // compositor takes again, every frame of a camera move)
+  const anything = ringed.length > 0 || !!focused;
+  if (!anything && !inked.has(overlay)) return;
+  if (anything) inked.add(overlay); else inked.delete(overlay);
   const ctx = overlay.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, width, height);
