@@ -249,6 +249,12 @@ def test_service_map_columns_are_the_same_map_as_the_objects(client: TestClient,
             assert (c["names"][k], c["health"][k]) == ("s1", "critical")
         else:
             assert len(c["ids"]) <= 10 and any(i.startswith("group:") for i in c["ids"])
+    # fields asked for through fragments are built too (the objects are skipped only when not asked for)
+    frag = gql(client, """query($at: String) { serviceMap(at: $at) { ...M ... on ServiceMap { edges { src } } } }
+      fragment M on ServiceMap { nodes { id } columns { ids } }""", at=T(1010.0))
+    assert "errors" not in frag, frag
+    fm = frag["data"]["serviceMap"]
+    assert [n["id"] for n in fm["nodes"]] == fm["columns"]["ids"] and len(fm["edges"]) == 18
     # columns alone: the objects are not built, the arrays are the same
     alone = gql(client, "query($at: String) { serviceMap(at: $at) { nodes { id } columns { ids src dst } } }",
                 at=T(1010.0))["data"]["serviceMap"]

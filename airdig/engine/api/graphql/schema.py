@@ -7,6 +7,7 @@ list requires ``first`` ≤ 100. Errors carry ``extensions.code`` from :mod:`air
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import strawberry
@@ -23,6 +24,7 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.api.graphql.cost import QueryCost, VariableCost
@@ -321,14 +323,24 @@ def _service_map_columns(gm: hood.GroupedServiceMap, found: dict[str, NodeRow]) 
 
 
 def _selects(info: Info[Any, Any], *path: str) -> bool:
-    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped)."""
-    fields = info.selected_fields
+    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped),
+    through fragment spreads and inline fragments too."""
+    fields: list[Any] = list(info.selected_fields)
     for name in path:
-        nxt = [s for f in fields for s in getattr(f, "selections", []) if getattr(s, "name", None) == name]
+        nxt = [s for f in fields for s in _fields_of(getattr(f, "selections", [])) if s.name == name]
         if not nxt:
             return False
         fields = nxt
     return True
+
+
+def _fields_of(selections: list[Any]) -> Iterator[SelectedField]:
+    """The fields of a selection set, fragments (spread or inline) opened."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            yield s
+        elif isinstance(s, FragmentSpread | InlineFragment):
+            yield from _fields_of(s.selections)
 
 
 def _numbers(d: dict[str, Any] | None) -> EdgeNumbers | None:
