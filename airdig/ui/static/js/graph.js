@@ -78,7 +78,6 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, h
   };
   const started = performance.now();
   const tryMount = () => {
-    performance.mark("graph:try");
     if (!wrap.isConnected) { requestAnimationFrame(tryMount); return; }
     loadRenderer().then(({ Graph, Sigma }) => {
       if (!wrap.isConnected) return;

@@ -66,13 +66,12 @@ export function renderServiceMap({ root, params, navigate, signal, at }) {
     }
     let maxRate = 1e-9;
     for (const e of m.edges) if (e.requestCount > maxRate) maxRate = e.requestCount;
-    // edge labels are drawn on small maps only (graph.js, EDGE_LABELS): 20,000 formatted strings nobody
-    // sees were a second of the first render; the table below carries every number
+    // edge labels are drawn on small maps only (graph.js, EDGE_LABELS): 20,000 formatted labels and
+    // titles nobody saw were 1.6 s of the first render; the table below carries every number
     const labelled = m.edges.length <= EDGE_LABELS;
     const edges = m.edges.map((e) => ({ src: e.src, dst: e.dst, type: "calls", err: e.errorRate >= 0.05,
       weight: (3 * e.requestCount) / maxRate,
       label: labelled ? `${fmtNum(e.requestCount / seconds, 2)}/s · ${fmtPct(e.errorRate)} · p95 ${fmtMs(e.p95)}` : null }));
-    performance.mark("map:prepared");
     const height = Math.min(640, Math.max(260, 70 * Math.ceil(nodes.length / 2) + 100));  // few services, short map
     return h("div", {}, drawGraph({ nodes, edges, layout: "layered", height, caption: "service map", onClick: (id) => navigate(resHref(id)),
       onExpand: (gid) => { if (!expand.includes(gid)) expand.push(gid); draw(); } }),
