@@ -408,7 +408,9 @@ function layered(nodes, edges) {
     return sum;
   };
   let perBand = L;
-  if (L * dx > 4 * ASPECT * tallest * dy) {  // try band widths (×1.25 apart): the one closest to ASPECT
+  // a chain of a few dozen layers still reads best as one line; fold only deeper ones, and only when
+  // far wider than the canvas's proportions. Try band widths (×1.25 apart): the one closest to ASPECT
+  if (L > 40 && L * dx > 4 * ASPECT * tallest * dy) {
     let best = Infinity;
     for (let per = 2; per < L; per = Math.ceil(per * 1.25)) {
       const off = Math.abs(Math.log((per * dx) / bandsHigh(per) / ASPECT));
