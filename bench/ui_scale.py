@@ -36,6 +36,7 @@ from urllib.parse import quote
 import httpx
 
 from airdig.engine.app import build_app
+from airdig.engine.service import EngineService
 from airdig.model.events import TOPIC_TRACES, CloudEvent
 from airdig.model.graph import Node
 from airdig.ui.app import build_ui_app
@@ -74,8 +75,10 @@ def service_events(n: int, m: int, now: float, seed: int = 7) -> list[CloudEvent
 
 
 @contextmanager
-def seeded_engine(n: int, m: int, workdir: Path, timeout: float = 600) -> Iterator[tuple[str, str, float]]:
-    """(engine_url, ui_url, seconds the engine took to apply the events) for n services, m edges."""
+def seeded_engine(n: int, m: int, workdir: Path,
+                  timeout: float = 600) -> Iterator[tuple[str, str, float, EngineService]]:
+    """(engine_url, ui_url, seconds the engine took to apply the events, the engine service: its bus
+    takes more events) for n services, m edges."""
     svc = embedded_engine(workdir, "ui-scale")
     svc.start()
     try:
@@ -93,7 +96,7 @@ def seeded_engine(n: int, m: int, workdir: Path, timeout: float = 600) -> Iterat
                 if time.monotonic() - t0 > timeout:
                     raise TimeoutError(f"engine applied {len(d['nodes'])} services / {len(d['edges'])} edges of {n}/{m}")
                 time.sleep(1)
-            yield engine_url, ui_url, time.monotonic() - t0
+            yield engine_url, ui_url, time.monotonic() - t0, svc
     finally:
         svc.stop()
 
@@ -248,7 +251,7 @@ def run(n: int, m: int) -> dict[str, Any]:
             for label, (nn, mm) in (("baseline_3_services", (3, 2)), ("scale", (n, m))):
                 sub = Path(d) / label
                 sub.mkdir()
-                with seeded_engine(nn, mm, sub) as (engine_url, ui_url, seed_s):
+                with seeded_engine(nn, mm, sub) as (engine_url, ui_url, seed_s, _svc):
                     page = browser.new_page(viewport={"width": 1440, "height": 900})
                     res = {"seed_s": round(seed_s, 1), "api_s": api_seconds(engine_url),
                            "api_columns_s": api_seconds(engine_url, columns=True), **measure_map(page, ui_url)}

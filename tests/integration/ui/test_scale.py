@@ -142,7 +142,7 @@ def test_a_neighbourhood_over_budget_is_grouped_and_a_group_opens_in_place(
 
 def test_service_map_of_5000_services_and_20000_edges_renders_and_stays_interactive(
         browser: Any, tmp_path: Path) -> None:
-    with seeded_engine(5000, 20000, tmp_path) as (_engine_url, ui_url, seed_s):
+    with seeded_engine(5000, 20000, tmp_path) as (_engine_url, ui_url, seed_s, svc):
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -164,6 +164,18 @@ def test_service_map_of_5000_services_and_20000_edges_renders_and_stays_interact
             assert "of 5000" in text(page, "#service-map [aria-live]")
             assert page.locator("#call-edges tbody tr").count() == 200 and "of 20000 call edges" in text(page, "#call-edges-more")
             page.screenshot(path=str(SHOTS / "airdig-ui-servicemap-5000.png"))
+            # a live update does not redraw 5,000 services under the user's hands: the panel offers it
+            page.wait_for_selector("#live[data-state=on]")
+            canvas = page.locator("#service-map .graph-canvas").element_handle()
+            ev = resource_event("created", Node(id=_instance(9999), kind="aws.ec2.instance", name="web-new", provider="aws",
+                                                account=ACCOUNT, region=REGION), "skygraph", time=time.time())
+            svc.bus.publish(TOPIC_RESOURCES, ev.subject, ev.encode())  # a scan found an instance: resourceUpdated
+            svc.bus.flush()
+            page.wait_for_selector("#map-stale", timeout=30_000)
+            assert page.evaluate("(c) => c.isConnected", canvas), "the big map was redrawn by a live update"
+            page.click("#map-stale button")  # the user's redraw
+            page.wait_for_function("(c) => !c.isConnected", arg=canvas, timeout=60_000)
+            drawn(page, "#service-map")
             # summarised: the engine groups the 5,000 services by namespace; a group opens in place
             page.click("#map-group")
             page.wait_for_url(re.compile(r"group=1"))

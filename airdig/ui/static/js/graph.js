@@ -41,7 +41,7 @@ export function loadRenderer() {
   return vendorLoad;
 }
 
-const BIG = 400;        // beyond this many nodes: O(n) layout, no arrows, thinner edges
+export const BIG = 400; // beyond this many nodes: O(n) layout, no arrows, thinner edges
 export const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
 
 function palette() {
