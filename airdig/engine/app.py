@@ -137,9 +137,10 @@ def build_app(service: EngineService, require_auth: bool = False, policy: EdgePo
     graphql = _GraphQL(service, hub, auth, graphiql, hot_reads)
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
+    # /graphql first: Starlette tries routes in order, and nothing else matches it (20 fewer tries a query)
     all_routes: list[BaseRoute] = [
-        *engine_probes(service).routes(), *routes(), *intel_routes(), *view_routes(), *alert_routes(),
-        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
+        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
+        *engine_probes(service).routes(), *routes(), *intel_routes(), *view_routes(), *alert_routes()]
     open_paths = set(OPEN_PATHS)
     open_prefixes: tuple[str, ...] = ()
     if spa:
