@@ -1,8 +1,9 @@
 """CPU per request of the engine's ASGI app itself: GraphQL ``resource(id)`` driven in-process (no network,
 no HTTP server, no client), so what is measured is AirDig's and its libraries' work per request.
 
-Embedded backends (SQLite, memory cache), ``--nodes`` nodes, every id read once first (so the measured
-requests are cache hits, answered on the event loop), then ``--requests`` requests per round. Baselines of
+Embedded backends (SQLite, memory cache; ``--cache-url redis://…`` for a Redis read cache, where every read
+is a worker-thread hop and two Redis round trips), ``--nodes`` nodes, every id read once first (so the
+measured requests are cache hits; with the memory cache answered on the event loop), then ``--requests`` requests per round. Baselines of
 the same run: ``resource(id)`` through Strawberry alone (an app built with ``hot_reads=False``: the path
 before :mod:`airdig.engine.api.graphql.hotread`), and ``GET /healthz`` through the same app (edge
 middleware, routing, no GraphQL).
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -102,11 +104,12 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=500)
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cache-url", default="memory://", help="the read cache (e.g. $AIRDIG_TEST_REDIS_URL)")
     args = ap.parse_args()
     d = tempfile.mkdtemp(prefix="airdig-inprocess-")
     url = f"sqlite:///{d}/airdig.db"
     seed(url, args.nodes, random.Random(7))
-    svc = EngineService(store=open_store(url), bus=open_bus(f"embedded://{d}/bus.db"), cache=open_cache("memory://"))
+    svc = EngineService(store=open_store(url), bus=open_bus(f"embedded://{d}/bus.db"), cache=open_cache(args.cache_url))
     svc.start(process_events=False)
     app = build_app(svc)
     strawberry_app = build_app(svc, hot_reads=False)
@@ -145,7 +148,8 @@ def main() -> None:
         out = asyncio.run(run())
     finally:
         svc.stop()
-    print(json.dumps({"benchmark": "load_resource_inprocess", "nodes": args.nodes, "cache_hits": svc.read_cache.hits,
+    print(json.dumps({"benchmark": "load_resource_inprocess", "nodes": args.nodes,
+                      "cache": urlsplit(args.cache_url).scheme, "cache_hits": svc.read_cache.hits,
                       "hot_answered": app.state.hot_reads.answered,
                       "load_average": round(os.getloadavg()[0], 1), **out}))
 
