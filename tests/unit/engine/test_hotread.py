@@ -8,6 +8,8 @@ shape meant to be a hot read cannot silently fall through (nor an error shape be
 
 from __future__ import annotations
 
+import itertools
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -173,6 +175,53 @@ def test_hot_shapes_are_answered_by_the_plan_exactly_as_strawberry(apps: tuple[T
         _both(apps, body, hot_expected=True)
     answered = _both(apps, HOT_SHAPES[0], hot_expected=True)
     assert b'"name":"checkout-web"' in answered  # the comparison is not between two empty answers
+
+
+SCALARS = ["id", "kind", "name", "provider", "account", "region", "attrs", "tags", "managedBy", "firstSeen",
+           "lastSeen", "deletedAt", "confirmedAt", "confirmInterval", "confirmStale", "asOf", "asOfExact",
+           "__typename"]
+
+
+ALIASES = itertools.count()
+
+
+def _random_selection(rng: random.Random, depth: int = 0) -> str:
+    """Some of Resource's plain fields, aliased or not (each alias once: a valid document), some inside a
+    fragment or an inline fragment."""
+    parts = []
+    for f in rng.sample(SCALARS, rng.randint(1, 6)):
+        parts.append(f"a{next(ALIASES)}: {f}" if rng.random() < 0.3 else f)
+    if rng.random() < 0.5:
+        parts.append("health { " + " ".join(rng.sample(["status", "reasons", "since", "__typename"],
+                                                         rng.randint(1, 4))) + " }")
+    if rng.random() < 0.4:
+        parts.append(("d: " if rng.random() < 0.5 else "") + "drift { status lastEvent }")
+    if depth == 0 and rng.random() < 0.3:
+        parts.append("... on Resource { " + _random_selection(rng, 1) + " }")
+    if depth == 0 and rng.random() < 0.3:
+        parts.append("...R")
+    rng.shuffle(parts)
+    return " ".join(parts)
+
+
+def test_generated_shapes_are_answered_alike(apps: tuple[TestClient, TestClient]) -> None:
+    rng = random.Random(12)
+    ids = [ARN, DB, GONE, "i-0abc", "nope"]
+    for _ in range(60):
+        roots, variables, defs = [], {}, []
+        for k in range(rng.randint(1, 3)):
+            ident = rng.choice(ids)
+            if rng.random() < 0.5:
+                variables[f"v{k}"] = ident
+                defs.append(f"$v{k}: ID!")
+                arg = f"$v{k}"
+            else:
+                arg = f'"{ident}"'
+            roots.append(f"r{k}: resource(id: {arg}) {{ {_random_selection(rng)} }}")
+        query = (f"query({', '.join(defs)}) " if defs else "query ") + "{ " + " ".join(roots) + " }"
+        if "...R" in query:
+            query += " fragment R on Resource { id " + _random_selection(rng, 1) + " }"
+        _both(apps, {"query": query, "variables": variables}, hot_expected=True)
 
 
 def test_other_shapes_and_errors_fall_through_to_strawberry_unchanged(apps: tuple[TestClient, TestClient]) -> None:

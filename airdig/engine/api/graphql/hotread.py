@@ -115,6 +115,17 @@ class HotReads:
         ``None`` otherwise (then run it through Strawberry)."""
         if not query:
             return None
+        try:
+            data = await self._run(query, operation_name, variables, context)
+        except Exception:  # an error, a completion that is not plain, a document graphql-core chokes on:
+            return None    # Strawberry answers it from the start, with its errors
+        if data is None:
+            return None
+        self.answered += 1
+        return ExecutionResult(data=data, errors=None)
+
+    async def _run(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
+                   context: dict[str, Any]) -> dict[str, Any] | None:
         plan = self._plan(query, operation_name, variables)
         if plan is None:
             return None
@@ -124,17 +135,13 @@ class HotReads:
         if isinstance(values, list):  # coercion errors
             return None
         data: dict[str, Any] = {}
-        try:
-            for root in plan.roots:
-                if root.load is None or root.field is None or root.node is None:
-                    data[root.key] = plan.typename
-                    continue
-                args = get_argument_values(root.field, root.node, values)
-                data[root.key] = root.complete(await root.load(context, args))
-        except Exception:  # an error or a completion that is not plain: Strawberry answers it, with its errors
-            return None
-        self.answered += 1
-        return ExecutionResult(data=data, errors=None)
+        for root in plan.roots:
+            if root.load is None or root.field is None or root.node is None:
+                data[root.key] = plan.typename
+                continue
+            args = get_argument_values(root.field, root.node, values)
+            data[root.key] = root.complete(await root.load(context, args))
+        return data
 
     def _plan(self, query: str, operation_name: str | None, variables: dict[str, Any] | None) -> Plan | None:
         key = (query, operation_name)
