@@ -87,6 +87,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "changes. See docs/edge.md.", None),
     SettingSpec("token_store", "TraceCore and PulseSight run on their own: `on` checks bearer tokens against "
                 "the engine's API tokens in database_url (read-only, cached 5 s, like the engine).", "off"),
+    SettingSpec("tls_cert_file", "PEM certificate (chain) every listener of this process serves TLS with: the "
+                "engine, the UI, PulseSight, TraceCore's OTLP/HTTP and OTLP/gRPC (not `airdig up`/`demo`). "
+                "Unset: plain text (terminate TLS in front). See docs/edge.md.", None),
+    SettingSpec("tls_key_file", "Private key (PEM) of tls_cert_file.", None),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -122,6 +126,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     tokens_file: str | None = None
     token_store: bool = False
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -185,6 +191,8 @@ class Settings:
             allowed_hosts=_listed(raw["allowed_hosts"]),
             tokens_file=raw["tokens_file"] or None,
             token_store=bool(_auth(raw["token_store"], "AIRDIG_TOKEN_STORE")),
+            tls_cert_file=raw["tls_cert_file"] or None,
+            tls_key_file=raw["tls_key_file"] or None,
             extra=extra,
         )
 

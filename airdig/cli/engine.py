@@ -30,14 +30,16 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool, intel_wor
     required unless AIRDIG_AUTH=off, which is accepted on a loopback --host only.
     """
     from airdig.edge.policy import EdgePolicy, auth_required
+    from airdig.edge.tls import ServerTls
     from airdig.engine.app import build_app
     from airdig.engine.service import EngineService
 
     settings = cli_context().settings
     require_auth = auth_required(settings.auth, [host])  # AIRDIG_AUTH: on unless set off on loopback
+    tls = ServerTls.from_settings(settings)  # checked before anything starts
     svc = EngineService.from_settings(settings, migrate=not no_migrate)
     svc.start(process_events=not no_processor, intel_workers=intel_workers)
     app = build_app(svc, require_auth=require_auth,
                     policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
                     graphiql=not require_auth, hot_reads=not no_hot_reads)
-    run_servers([Listener("engine", app, host, port)], on_stop=svc.stop)
+    run_servers([Listener("engine", app, host, port, tls)], on_stop=svc.stop)

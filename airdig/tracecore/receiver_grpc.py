@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from airdig.edge.auth import TokenCheck
 from airdig.edge.roles import WRITE_ROLE, may, refusal
+from airdig.edge.tls import ServerTls
 from airdig.errors import AirDigError, BackendUnavailable, InvalidInput, Unauthorized
 from airdig.logs import get_logger
 from airdig.tracecore.decode import decode_request
@@ -110,9 +111,10 @@ class TraceServicer:
 
 def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
                max_message_bytes: int = 16 << 20, workers: int = 4, all_attributes: bool = False,
-               tokens: TokenCheck | None = None) -> Any:
+               tokens: TokenCheck | None = None, tls: ServerTls | None = None) -> Any:
     """Start the server; returns the ``grpc.Server`` and sets ``server.port`` to the bound port.
-    ``tokens``: the bearer-token check (None: no auth, for loopback dev mode only)."""
+    ``tokens``: the bearer-token check (None: no auth, for loopback dev mode only); ``tls``: serve
+    TLS only (plain-text clients fail the handshake)."""
     interceptors = [BearerInterceptor(tokens, metrics)] if tokens is not None else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
                          interceptors=interceptors, maximum_concurrent_rpcs=workers * 16,
@@ -123,7 +125,10 @@ def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
         response_serializer=ExportTraceServiceResponse.SerializeToString)})
     server.add_generic_rpc_handlers((handler,))
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(addr)
+    if tls is not None:
+        bound = server.add_secure_port(addr, grpc.ssl_server_credentials([tls.pem_pair()]))
+    else:
+        bound = server.add_insecure_port(addr)
     if not bound:
         raise BackendUnavailable("otlp grpc", f"cannot listen on {addr}")
     server.start()

@@ -119,6 +119,27 @@ def test_resource_health_and_drift_as_of(client: TestClient) -> None:
     assert rest["counts"]["critical"] == 1 and [i["id"] for i in rest["items"]] == [INST[0]]
 
 
+def test_impact_as_of_graphql_and_rest(client: TestClient) -> None:
+    q = """query($id: ID!, $at: String) { impact(id: $id, hops: 2, at: $at) {
+      root nodes { id distance resource { id attrs health { status } asOf asOfExact } } } }"""
+    now = gql(client, q, id=SUBNET)["data"]["impact"]
+    assert {n["id"] for n in now["nodes"]} == {INST[0], INST[2]}
+    assert all(n["resource"]["asOf"] is None for n in now["nodes"])
+    then = gql(client, q, id=SUBNET, at=T(190.0))["data"]["impact"]
+    assert {n["id"] for n in then["nodes"]} == set(INST)  # i-1 and its edges were deleted at 300
+    i0 = next(n["resource"] for n in then["nodes"] if n["id"] == INST[0])
+    assert i0 == {"id": INST[0], "attrs": {"InstanceType": "t3.micro"}, "health": {"status": "critical"},
+                  "asOf": T(190.0), "asOfExact": True}
+    assert gql(client, q, id=SUBNET, at=T(50.0))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    rest = client.get(f"/api/v1/impact/{SUBNET}", params={"hops": 2, "at": T(190.0)}).json()
+    assert {n["id"] for n in rest["nodes"]} == set(INST)
+    r0 = next(n["resource"] for n in rest["nodes"] if n["id"] == INST[0])
+    assert r0["attrs"] == {"InstanceType": "t3.micro"} and r0["asOf"] == T(190.0)
+    assert client.get(f"/api/v1/impact/{SUBNET}", params={"at": "yesterday-ish"}).status_code == 400
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "at" in {p["name"] for p in paths["/api/v1/impact/{id}"]["get"]["parameters"]}
+
+
 def test_graph_diff_graphql_and_rest(client: TestClient) -> None:
     q = """query($from: String!, $to: String!) { graphDiff(from: $from, to: $to) {
       from to appeared { id } vanished { id } appearedEdges { src } vanishedEdges { src dst type }

@@ -203,12 +203,14 @@ class Query:
             error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95, p99=e.p99)
             for e in edges])
 
-    @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3).")
-    def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3) -> Impact:
-        res = reads.impact(_svc(info).store, str(id), hops, with_resources=_selects(info, "nodes", "resource"))
+    @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3); with `at`, "
+           "over the graph as it was then (each resource as of then).")
+    def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3, at: str | None = None) -> Impact:
+        res = reads.impact(_svc(info).store, str(id), hops, with_resources=_selects(info, "nodes", "resource"),
+                           at=parse_time(at, "at") if at else None)
         return Impact(root=strawberry.ID(res.root), truncated=res.truncated, nodes=[
             ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
-                       resource=Resource.of(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
+                       resource=resource_at(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
 
     @field("What changed: a node's change timeline (with `hops`, also its neighbours'), or everything.")
     def timeline(self, info: Info[Any, Any], id: strawberry.ID | None = None, since: str | None = None,
