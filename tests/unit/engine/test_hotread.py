@@ -108,7 +108,19 @@ def _both(apps: tuple[TestClient, TestClient], body: Any, hot_expected: bool,
     return got[2]
 
 
+# the UI's resource page (airdig/ui/static/js/views/resource.js): live, and in time travel (asOfGaps, a list)
+UI_RESOURCE = """query($id: ID!) { resource(id: $id) {
+  id kind name provider account region attrs tags managedBy
+  health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt
+  confirmedAt confirmInterval confirmStale } }"""
+UI_RESOURCE_AT = """query($id: ID!, $at: String) { resource(id: $id, at: $at) {
+  id kind name provider account region attrs tags managedBy
+  health { status reasons since } drift { status lastEvent } firstSeen lastSeen deletedAt
+  confirmedAt confirmInterval confirmStale asOf asOfExact asOfGaps } }"""
+
 HOT_SHAPES: list[dict[str, Any]] = [
+    {"query": UI_RESOURCE, "variables": {"id": ARN}},
+    {"query": UI_RESOURCE, "variables": {"id": DB}},
     {"query": "query($id: ID!) { resource(id: $id) { id kind name health { status } } }", "variables": {"id": ARN}},
     {"query": "query($id: ID!) { resource(id: $id) { id kind name health { status } } }",
      "variables": {"id": "arn:aws:ec2:us-east-1:1:instance/i-none"}},
@@ -139,6 +151,7 @@ HOT_SHAPES: list[dict[str, Any]] = [
 ]
 
 FALLBACK_SHAPES: list[dict[str, Any]] = [
+    {"query": UI_RESOURCE_AT, "variables": {"id": ARN, "at": "2020-01-01T00:00:00Z"}},
     {"query": "query($id: ID!) { resource(id: $id) { id } }"},  # a required variable missing
     {"query": "query($id: ID!) { resource(id: $id) { id } }", "variables": {"id": None}},
     {"query": "query($id: ID!) { resource(id: $id) { id } }", "variables": {"id": 1.5}},
