@@ -42,7 +42,8 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
         self.service = service
         self.hub = hub
         self.auth = auth
-        self.hot = HotReads(self.schema, HOT_ROOTS) if hot_reads else None  # type: ignore[arg-type]
+        self.hot = HotReads(self.schema, HOT_ROOTS,  # type: ignore[arg-type]
+                            counter=service.metrics.graphql_hot_reads) if hot_reads else None
 
     async def execute_single(self, request: Request, request_adapter: Any, sub_response: Response,
                              context: dict[str, Any], root_value: None, request_data: GraphQLRequestData) -> Any:

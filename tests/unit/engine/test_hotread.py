@@ -188,6 +188,10 @@ def test_hot_shapes_are_answered_by_the_plan_exactly_as_strawberry(apps: tuple[T
         _both(apps, body, hot_expected=True)
     answered = _both(apps, HOT_SHAPES[0], hot_expected=True)
     assert b'"name":"checkout-web"' in answered  # the comparison is not between two empty answers
+    hot = apps[0]
+    metrics = hot.get("/metrics").text
+    count = hot.app.state.hot_reads.answered  # type: ignore[attr-defined]
+    assert count == 2 * len(HOT_SHAPES) + 1 and f"airdig_graphql_hot_reads_total {float(count)}" in metrics
 
 
 SCALARS = ["id", "kind", "name", "provider", "account", "region", "attrs", "tags", "managedBy", "firstSeen",

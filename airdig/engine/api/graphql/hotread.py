@@ -53,6 +53,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values, get_variable_values
+from prometheus_client import Counter
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
@@ -94,7 +95,9 @@ _NO_PLAN = object()  # the document is not a hot read (cached: it never will be)
 
 
 class HotReads:
-    def __init__(self, schema: strawberry.Schema, roots: dict[str, HotRoot], max_plans: int = MAX_PLANS) -> None:
+    def __init__(self, schema: strawberry.Schema, roots: dict[str, HotRoot], max_plans: int = MAX_PLANS,
+                 counter: Counter | None = None) -> None:
+        """``counter``: incremented for each request answered here (``airdig_graphql_hot_reads_total``)."""
         self.schema = schema
         self.gql = schema._schema
         query_type = self.gql.query_type
@@ -108,6 +111,7 @@ class HotReads:
         self.max_plans = max_plans
         self._plans: OrderedDict[tuple[str, str | None], Plan | object] = OrderedDict()
         self.answered = 0  # requests answered here (the rest went to Strawberry)
+        self.counter = counter
 
     async def execute(self, query: str | None, operation_name: str | None, variables: dict[str, Any] | None,
                       context: dict[str, Any]) -> ExecutionResult | None:
@@ -122,6 +126,8 @@ class HotReads:
         if data is None:
             return None
         self.answered += 1
+        if self.counter is not None:
+            self.counter.inc()
         return ExecutionResult(data=data, errors=None)
 
     async def _run(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
