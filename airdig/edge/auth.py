@@ -4,9 +4,9 @@
 :class:`airdig.errors.Unauthorized`; it is async so a token-store lookup runs off the event loop.
 The caller lands in ``scope["state"]["principal"]``. On a *write path* (data sent in: OTLP spans,
 webhooks) the caller must also have the role :data:`airdig.edge.roles.WRITE_ROLE`, else 403 FORBIDDEN:
-a read-only (viewer) token reads, it does not write, whatever its source (:mod:`airdig.edge.roles`). A WebSocket without the header is let through
-to its handshake: graphql-transport-ws clients send the token in ``connection_init`` (checked by the
-app). Tokens are never read from the URL (they would land in access logs and browser history).
+a read-only (viewer) token reads, it does not write, whatever its source (:mod:`airdig.edge.roles`).
+A WebSocket without the header is let through to its handshake: graphql-transport-ws clients send the
+token in ``connection_init`` (checked by the app). Tokens are never read from the URL (they would land in access logs and browser history).
 
     app = AuthGate(app, verify=authenticator.aprincipal, open_paths={"/healthz", "/readyz", "/metrics"},
                    write_paths={"/v1/traces"})
