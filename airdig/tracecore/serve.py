@@ -53,6 +53,9 @@ class TraceCoreOptions:
     aggregate: bool = True  # run an aggregator in this process
     store_traces: bool = True  # keep spans in the trace store (AIRDIG_TRACES_URL)
     group: str = "airdig-tracecore"  # consumer group of the aggregators
+    # span batches on the bus as binary blocks (off: JSON CloudEvents, which aggregators of every version
+    # read — for a rolling upgrade from a version without blocks, whose aggregators would set blocks aside)
+    span_blocks: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> TraceCoreOptions:
@@ -146,7 +149,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     if opts.route == "bus":
         if bus is None:
             raise ConfigError("tracecore_route", "route=bus needs a bus")
-        sinks.append(BusSink(bus, metrics))
+        sinks.append(BusSink(bus, metrics, blocks=opts.span_blocks))
     elif aggregator is not None:
         agg = aggregator
 

@@ -7,6 +7,7 @@ list requires ``first`` ≤ 100. Errors carry ``extensions.code`` from :mod:`air
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import strawberry
@@ -23,6 +24,7 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.api.graphql.cost import QueryCost, VariableCost
@@ -45,6 +47,7 @@ from airdig.engine.api.graphql.intel_types import (
     RootCause,
     ScoreFactors,
     ServiceEdge,
+    ServiceMapColumns,
     ServiceNode,
     SetAside,
     Subgraph,
@@ -190,18 +193,14 @@ class Query:
         gm, found = hood.service_map(store, lo, hi, budget, [str(g) for g in expand or []])
         if at is not None:  # health as it was at the end of the window
             found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi, brief=True).items()}
-        nodes = []
-        for i in gm.nodes:
-            nd = found.get(i)
-            nodes.append(ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service",
-                                     name=nd.name if nd else i,
-                                     health=health_of(nd) if nd else None))
-        edges = gm.edges
-        return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped,
-                          edges=[ServiceEdge(
-            src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
-            error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95, p99=e.p99)
-            for e in edges])
+        nodes = [ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service", name=nd.name if nd else i,
+                             health=health_of(nd) if nd else None)
+                 for i in gm.nodes for nd in (found.get(i),)] if _selects(info, "nodes") else []
+        edges = [ServiceEdge(src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
+                             error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95,
+                             p99=e.p99) for e in gm.edges] if _selects(info, "edges") else []
+        return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped, edges=edges,
+                          columns=_service_map_columns(gm, found) if _selects(info, "columns") else None)
 
     @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3); with `at`, "
            "over the graph as it was then (each resource as of then).")
@@ -312,15 +311,49 @@ def _resource(svc: EngineService, ident: str) -> NodeRow | None:
     return node
 
 
+def _service_map_columns(gm: hood.GroupedServiceMap, found: dict[str, NodeRow]) -> ServiceMapColumns:
+    """``serviceMap { columns }``: one array per field, edges as indexes into ``ids``; no per-item object
+    on either side (20,000 edges: ~1 MB of JSON instead of ~3.5 MB, and no object per edge in the browser)."""
+    ids, kinds, names, health = [], [], [], []
+    for i in gm.nodes:
+        nd = found.get(i)
+        ids.append(strawberry.ID(i))
+        kinds.append(nd.kind if nd else "service")
+        names.append(nd.name if nd else i)
+        health.append(nd.health_status if nd else None)
+    for g in gm.groups:
+        ids.append(strawberry.ID(g.id))
+        kinds.append(g.kind)
+        names.append(g.label)
+        health.append(g.worst_health)
+    index = {str(x): k for k, x in enumerate(ids)}
+    e = gm.edges
+    return ServiceMapColumns(ids=ids, kinds=kinds, names=names, health=health,
+                             src=[index[x.src] for x in e], dst=[index[x.dst] for x in e],
+                             request_count=[x.request_count for x in e], error_count=[x.error_count for x in e],
+                             error_rate=[round(x.error_rate, 4) for x in e], p50=[x.p50 for x in e],
+                             p95=[x.p95 for x in e], p99=[x.p99 for x in e])
+
+
 def _selects(info: Info[Any, Any], *path: str) -> bool:
-    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped)."""
-    fields = info.selected_fields
+    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped),
+    through fragment spreads and inline fragments too."""
+    fields: list[Any] = list(info.selected_fields)
     for name in path:
-        nxt = [s for f in fields for s in getattr(f, "selections", []) if getattr(s, "name", None) == name]
+        nxt = [s for f in fields for s in _fields_of(getattr(f, "selections", [])) if s.name == name]
         if not nxt:
             return False
         fields = nxt
     return True
+
+
+def _fields_of(selections: list[Any]) -> Iterator[SelectedField]:
+    """The fields of a selection set, fragments (spread or inline) opened."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            yield s
+        elif isinstance(s, FragmentSpread | InlineFragment):
+            yield from _fields_of(s.selections)
 
 
 def _numbers(d: dict[str, Any] | None) -> EdgeNumbers | None:
