@@ -82,8 +82,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("allowed_hosts", "Comma-separated `Host` names a non-loopback listener answers (empty = any); "
                 "loopback listeners answer only loopback names with their own port (DNS rebinding).", None),
     SettingSpec("tokens_file", "TraceCore and PulseSight run on their own (not in `airdig up`): a file of "
-                "accepted bearer tokens, one per line (the token or `sha256:HEX`, then an optional name), e.g. "
-                "a mounted Kubernetes Secret; re-read when it changes. See docs/edge.md.", None),
+                "accepted bearer tokens, one per line (the token or `sha256:HEX`, then an optional name and "
+                "`role=viewer|editor|admin`, default editor), e.g. a mounted Kubernetes Secret; re-read when it "
+                "changes. See docs/edge.md.", None),
     SettingSpec("token_store", "TraceCore and PulseSight run on their own: `on` checks bearer tokens against "
                 "the engine's API tokens in database_url (read-only, cached 5 s, like the engine).", "off"),
     SettingSpec("tls_cert_file", "PEM certificate (chain) every listener of this process serves TLS with: the "

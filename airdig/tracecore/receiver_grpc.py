@@ -9,8 +9,10 @@ retryable for OTLP exporters; oversized messages are refused by gRPC itself (RES
 
 With ``tokens`` (auth on), every call needs the metadata ``authorization: Bearer <token>`` — what the
 collector's ``bearertokenauth`` extension and the SDKs' ``OTEL_EXPORTER_OTLP_HEADERS`` send. An
-interceptor checks it before the request is decoded and answers UNAUTHENTICATED otherwise; a token
-source that cannot be reached answers UNAVAILABLE (retryable). The token is never logged.
+interceptor checks it before the request is decoded and answers UNAUTHENTICATED otherwise, and
+PERMISSION_DENIED for a token without the editor role (a viewer token reads, it does not send data in:
+:mod:`airdig.edge.roles`); a token source that cannot be reached answers UNAVAILABLE (retryable). The
+token is never logged.
 
     server = start_grpc(ingest, metrics, "127.0.0.1", 4317, tokens=authenticator); ...; server.stop(grace=2)
 """
@@ -28,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from airdig.edge.auth import TokenCheck
+from airdig.edge.roles import WRITE_ROLE, may, refusal
 from airdig.edge.tls import ServerTls
 from airdig.errors import AirDigError, BackendUnavailable, InvalidInput, Unauthorized
 from airdig.logs import get_logger
@@ -47,7 +50,8 @@ def _refuse(code: grpc.StatusCode, reason: str) -> Any:
 
 
 class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Refuses every call whose ``authorization`` metadata is not a valid ``Bearer <token>``."""
+    """Refuses every call whose ``authorization`` metadata is not a valid ``Bearer <token>``
+    (UNAUTHENTICATED), or whose token may not send data in (PERMISSION_DENIED: a viewer token)."""
 
     def __init__(self, tokens: TokenCheck, metrics: TraceCoreMetrics) -> None:
         self.tokens = tokens
@@ -60,7 +64,7 @@ class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 header = value
                 break
         try:
-            self.tokens.principal(header)
+            principal = self.tokens.principal(header)
         except Unauthorized as exc:  # the message names what is wrong, never the token
             self.metrics.requests.labels("grpc", "unauthenticated").inc()
             return _refuse(grpc.StatusCode.UNAUTHENTICATED, str(exc))
@@ -68,6 +72,9 @@ class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             log.warning("otlp grpc: token check failed", error=str(exc))
             self.metrics.requests.labels("grpc", "unavailable").inc()
             return _refuse(grpc.StatusCode.UNAVAILABLE, "token check unavailable; retry later")
+        if not may(principal, WRITE_ROLE):  # every call of this service sends spans in
+            self.metrics.requests.labels("grpc", "forbidden").inc()
+            return _refuse(grpc.StatusCode.PERMISSION_DENIED, refusal(principal, WRITE_ROLE))
         return continuation(handler_call_details)
 
 

@@ -28,6 +28,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.api.graphql.cost import QueryCost, VariableCost
+from airdig.engine.api.graphql.hotread import HotRoot
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
@@ -99,13 +100,7 @@ class Query:
     async def resource(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None) -> Resource | None:
         # async: a hit of the in-process cache is answered on the loop (no thread hop); everything else
         # (a miss, a native id, Redis, a time in the past) reads in a worker thread
-        svc = _svc(info)
-        if at is not None:
-            return await run_in_threadpool(_resource_at, svc, str(id), parse_time(at, "at"))
-        node = svc.read_cache.peek(str(id))
-        if node is None:
-            node = await run_in_threadpool(_resource, svc, str(id))
-        return Resource.of(node) if node else None
+        return await load_resource(_svc(info), str(id), at)
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
     def resources(self, info: Info[Any, Any], first: int | None = None, after: str | None = None,
@@ -280,6 +275,24 @@ def _drift_events_at(store: Store, f: DriftFilter, n: int, after: str | None, wh
              for d in page]
     return DriftEventConnection(edges=edges, page_info=PageInfo(
         has_next_page=more, end_cursor=edges[-1].cursor if edges else None), total_count=total)
+
+
+async def load_resource(svc: EngineService, ident: str, at: str | None) -> Resource | None:
+    """What ``resource(id, at)`` answers; also the loader of its hot read path (:data:`HOT_ROOTS`)."""
+    if at is not None:
+        return await run_in_threadpool(_resource_at, svc, ident, parse_time(at, "at"))
+    node = svc.read_cache.peek(ident)
+    if node is None:
+        node = await run_in_threadpool(_resource, svc, ident)
+    return Resource.of(node) if node else None
+
+
+async def _hot_resource(context: dict[str, Any], args: dict[str, Any]) -> Resource | None:
+    return await load_resource(context["service"], str(args["id"]), args.get("at"))
+
+
+# root fields answered by airdig.engine.api.graphql.hotread when a document only reads plain fields of them
+HOT_ROOTS: dict[str, HotRoot] = {"resource": _hot_resource}
 
 
 def _resource_at(svc: EngineService, ident: str, when: float) -> Resource | None:
