@@ -82,10 +82,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("allowed_hosts", "Comma-separated `Host` names a non-loopback listener answers (empty = any); "
                 "loopback listeners answer only loopback names with their own port (DNS rebinding).", None),
     SettingSpec("tokens_file", "TraceCore and PulseSight run on their own (not in `airdig up`): a file of "
-                "accepted bearer tokens, one per line (the token or `sha256:HEX`, then an optional name), e.g. "
-                "a mounted Kubernetes Secret; re-read when it changes. See docs/edge.md.", None),
+                "accepted bearer tokens, one per line (the token or `sha256:HEX`, then an optional name and "
+                "`role=viewer|editor|admin`, default editor), e.g. a mounted Kubernetes Secret; re-read when it "
+                "changes. See docs/edge.md.", None),
     SettingSpec("token_store", "TraceCore and PulseSight run on their own: `on` checks bearer tokens against "
                 "the engine's API tokens in database_url (read-only, cached 5 s, like the engine).", "off"),
+    SettingSpec("tls_cert_file", "PEM certificate (chain) every listener of this process serves TLS with: the "
+                "engine, the UI, PulseSight, TraceCore's OTLP/HTTP and OTLP/gRPC (not `airdig up`/`demo`). "
+                "Unset: plain text (terminate TLS in front). See docs/edge.md.", None),
+    SettingSpec("tls_key_file", "Private key (PEM) of tls_cert_file.", None),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),
 )
@@ -121,6 +126,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     tokens_file: str | None = None
     token_store: bool = False
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -184,6 +191,8 @@ class Settings:
             allowed_hosts=_listed(raw["allowed_hosts"]),
             tokens_file=raw["tokens_file"] or None,
             token_store=bool(_auth(raw["token_store"], "AIRDIG_TOKEN_STORE")),
+            tls_cert_file=raw["tls_cert_file"] or None,
+            tls_key_file=raw["tls_key_file"] or None,
             extra=extra,
         )
 

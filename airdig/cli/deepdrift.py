@@ -190,7 +190,8 @@ def impact_cmd(resource: str, graph: str | None, engine: str | None, hops: int, 
     if graph:
         nodes = Graph.load(graph).impact(resource, hops)
     else:
-        nodes = impact_from_engine(str(engine), resource, hops, os.environ.get("AIRDIG_API_TOKEN"))
+        nodes = impact_from_engine(str(engine), resource, hops, os.environ.get("AIRDIG_API_TOKEN"),
+                                   cli_context().settings.http_ca_file)
     if fmt == "json":
         echo_json({"resource": resource, "hops": hops, "nodes": nodes})
         return

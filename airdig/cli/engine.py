@@ -16,9 +16,13 @@ from airdig.cli.serve import Listener, run_servers
 @click.option("--intel-workers", default=2, show_default=True, type=click.IntRange(0, 64),
               help="Worker processes for rootCause, so a root cause never holds this process's GIL "
                    "(0: run it in a thread of this process).")
+@click.option("--no-hot-reads", is_flag=True,
+              help="Answer every GraphQL query through Strawberry, also plain resource(id) reads (to compare, "
+                   "or to rule the hot read path out).")
 @settings_options
 @handle_errors
-def engine(host: str, port: int, no_processor: bool, no_migrate: bool, intel_workers: int) -> None:
+def engine(host: str, port: int, no_processor: bool, no_migrate: bool, intel_workers: int,
+           no_hot_reads: bool) -> None:
     """Serve the unified graph (GraphQL at /graphql, REST at /api/v1) and apply events from the bus.
 
     Replicas share the bus in one consumer group (AIRDIG_CONSUMER_GROUP), so run as many as the
@@ -26,14 +30,16 @@ def engine(host: str, port: int, no_processor: bool, no_migrate: bool, intel_wor
     required unless AIRDIG_AUTH=off, which is accepted on a loopback --host only.
     """
     from airdig.edge.policy import EdgePolicy, auth_required
+    from airdig.edge.tls import ServerTls
     from airdig.engine.app import build_app
     from airdig.engine.service import EngineService
 
     settings = cli_context().settings
     require_auth = auth_required(settings.auth, [host])  # AIRDIG_AUTH: on unless set off on loopback
+    tls = ServerTls.from_settings(settings)  # checked before anything starts
     svc = EngineService.from_settings(settings, migrate=not no_migrate)
     svc.start(process_events=not no_processor, intel_workers=intel_workers)
     app = build_app(svc, require_auth=require_auth,
                     policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
-                    graphiql=not require_auth)
-    run_servers([Listener("engine", app, host, port)], on_stop=svc.stop)
+                    graphiql=not require_auth, hot_reads=not no_hot_reads)
+    run_servers([Listener("engine", app, host, port, tls)], on_stop=svc.stop)

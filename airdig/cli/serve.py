@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from airdig.edge.tls import ServerTls, scheme
 from airdig.logs import get_logger
 
 log = get_logger("serve")
@@ -40,6 +41,7 @@ class Listener:
     app: Any
     host: str
     port: int
+    tls: ServerTls | None = None  # serve TLS only (airdig.edge.tls)
 
 
 def run_servers(listeners: Sequence[Listener], on_stop: Callable[[], None] | None = None,
@@ -54,13 +56,14 @@ def run_servers(listeners: Sequence[Listener], on_stop: Callable[[], None] | Non
         servers = []
         for ls in listeners:
             cfg = uvicorn.Config(ls.app, host=ls.host, port=ls.port, log_level="warning", access_log=False,
-                                 lifespan="off", ws="websockets-sansio")
+                                 lifespan="off", ws="websockets-sansio",
+                                 **(ls.tls.uvicorn_options() if ls.tls else {}))
             server = _Server(cfg)
             servers.append(server)
         tasks = [asyncio.create_task(s.serve()) for s in servers]
         tasks += [asyncio.create_task(job(stop)) for job in background]
         for ls in listeners:
-            log.info("listening", role=ls.name, url=f"http://{ls.host}:{ls.port}")
+            log.info("listening", role=ls.name, url=f"{scheme(ls.tls)}://{ls.host}:{ls.port}")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in done:

@@ -38,9 +38,12 @@ def tracecore() -> None:
               help="bus: pair across replicas via the bus (default); local: pair in this process only.")
 @click.option("--no-aggregate", is_flag=True, default=False, help="Receive only; other replicas aggregate.")
 @click.option("--no-store", is_flag=True, default=False, help="Do not keep spans in the trace store.")
+@click.option("--json-spans", is_flag=True, default=False,
+              help="Publish span batches as JSON CloudEvents, not binary blocks: for a rolling upgrade from a "
+                   "version whose aggregators do not read blocks (drop it once every replica is upgraded).")
 @handle_errors
 def serve(host: str, otlp_grpc_port: int, otlp_http_port: int, no_aggregate: bool, no_store: bool,
-          **given: Any) -> None:
+          json_spans: bool, **given: Any) -> None:
     """Run the OTLP receivers (gRPC and HTTP) and an aggregator until interrupted.
 
     Auth (AIRDIG_AUTH, on by default; off only on loopback): both receivers need `Authorization: Bearer
@@ -51,6 +54,8 @@ def serve(host: str, otlp_grpc_port: int, otlp_http_port: int, no_aggregate: boo
         given["aggregate"] = False
     if no_store:
         given["store_traces"] = False
+    if json_spans:
+        given["span_blocks"] = False
     opts = TraceCoreOptions.from_settings(settings, **given)
     tokens, owned = pillar_tokens(settings, "tracecore", host)
     try:

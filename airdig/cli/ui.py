@@ -22,12 +22,16 @@ def ui(host: str, port: int, engine_url: str) -> None:
 
     Like the Kubernetes Ingress, `/` is the UI and `/graphql` (HTTP + WebSocket) and `/api/*` are
     forwarded to the engine, so the browser needs one origin only. /readyz is ready when the engine
-    answers; the UI itself needs no database.
+    answers; the UI itself needs no database. An https engine URL is verified against the system CAs,
+    or AIRDIG_HTTP_CA_FILE when set.
     """
     from airdig.edge.policy import EdgePolicy
+    from airdig.edge.tls import ServerTls, scheme
     from airdig.ui.app import build_ui_app
 
     settings = cli_context().settings  # also configures log level/format from AIRDIG_* / --config
-    app = build_ui_app(engine_url, policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins))
-    click.echo(f"AirDig UI on http://{host}:{port}/ (engine {engine_url})", err=True)
-    run_servers([Listener("ui", app, host, port)])
+    tls = ServerTls.from_settings(settings)
+    app = build_ui_app(engine_url, policy=EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
+                       engine_ca_file=settings.http_ca_file)
+    click.echo(f"AirDig UI on {scheme(tls)}://{host}:{port}/ (engine {engine_url})", err=True)
+    run_servers([Listener("ui", app, host, port, tls)])

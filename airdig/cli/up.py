@@ -44,6 +44,13 @@ def start_all(host: str, engine_port: int, ui_port: int, otlp_grpc_port: int, ot
     from airdig.ui.app import build_ui_app
 
     settings = cli_context().settings
+    if settings.tls_cert_file or settings.tls_key_file:
+        from airdig.errors import ConfigError
+
+        # its roles call each other over loopback HTTP (UI proxy, PulseSight's resolver): not worth a
+        # certificate; the separate roles serve TLS (docs/edge.md)
+        raise ConfigError("AIRDIG_TLS_CERT_FILE", "airdig up/demo serve plain HTTP; for TLS run the roles "
+                          "(airdig engine, ui, tracecore, pulsesight) or terminate TLS in front")
     # every listener binds `host`: without an explicit AIRDIG_AUTH, loopback runs in dev mode (no tokens;
     # Host and Origin checks on every listener keep other sites and DNS-rebinding pages out)
     require_auth = auth_required(settings.auth, [host], dev_default=True)

@@ -93,14 +93,18 @@ class Graph:
             return 0
 
 
-def impact_from_engine(engine_url: str, ref: str, hops: int, token: str | None = None) -> list[dict[str, Any]]:
-    """Ask a running engine: ``GET {engine}/api/v1/impact/{id}?hops=N`` answering ``{"nodes": [...]}``."""
+def impact_from_engine(engine_url: str, ref: str, hops: int, token: str | None = None,
+                       ca_file: str | None = None) -> list[dict[str, Any]]:
+    """Ask a running engine: ``GET {engine}/api/v1/impact/{id}?hops=N`` answering ``{"nodes": [...]}``;
+    an https engine is verified against ``ca_file`` or the system CAs."""
     import httpx
+
+    from airdig.edge.tls import client_context
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{engine_url.rstrip('/')}/api/v1/impact/{ref}"
     try:
-        resp = httpx.get(url, params={"hops": hops}, headers=headers, timeout=30.0)
+        resp = httpx.get(url, params={"hops": hops}, headers=headers, timeout=30.0, verify=client_context(ca_file))
     except httpx.HTTPError as exc:
         raise InvalidInput(engine_url, f"cannot reach the engine: {exc}") from None
     if resp.status_code == 404:

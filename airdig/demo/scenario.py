@@ -81,9 +81,9 @@ class Prepared:
 
 
 def _network_access(database_url: str, progress: Callable[[str], None]) -> dict[str, str]:
-    """Bound beyond loopback the engine requires tokens and PulseSight a webhook secret: create a viewer
-    token (as `airdig token create` does) for the demo's own queries and PulseSight's resolver, and a
-    random webhook secret unless one is configured."""
+    """Bound beyond loopback the engine requires tokens and PulseSight a webhook secret: create an editor
+    token (as `airdig token create` does) for the demo's own queries, its OTLP traffic and PulseSight's
+    resolver, and a random webhook secret unless one is configured."""
     import secrets
 
     from airdig.backends.registry import open_store
@@ -92,14 +92,15 @@ def _network_access(database_url: str, progress: Callable[[str], None]) -> dict[
     store = open_store(database_url)
     try:
         store.migrate()
-        token, _row = TokenService(store).create("airdig-demo", "viewer")
+        # editor: its OTLP traffic sends spans in, which a viewer token may not (airdig.edge.roles)
+        token, _row = TokenService(store).create("airdig-demo", "editor")
     finally:
         store.close()
     env = {"AIRDIG_PULSESIGHT_RESOLVER_TOKEN": token}
     if not os.environ.get("AIRDIG_PULSESIGHT_SECRET"):
         env["AIRDIG_PULSESIGHT_SECRET"] = secrets.token_urlsafe(24)
         progress(f"PulseSight webhook secret (bound beyond loopback): {env['AIRDIG_PULSESIGHT_SECRET']}")
-    progress(f"viewer API token for this demo: {token}")
+    progress(f"editor API token for this demo: {token}")
     return env
 
 

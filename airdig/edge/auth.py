@@ -2,11 +2,14 @@
 
 ``verify`` maps the ``Authorization`` header (or None) to the caller, raising
 :class:`airdig.errors.Unauthorized`; it is async so a token-store lookup runs off the event loop.
-The caller lands in ``scope["state"]["principal"]``. A WebSocket without the header is let through
-to its handshake: graphql-transport-ws clients send the token in ``connection_init`` (checked by the
-app). Tokens are never read from the URL (they would land in access logs and browser history).
+The caller lands in ``scope["state"]["principal"]``. On a *write path* (data sent in: OTLP spans,
+webhooks) the caller must also have the role :data:`airdig.edge.roles.WRITE_ROLE`, else 403 FORBIDDEN:
+a read-only (viewer) token reads, it does not write, whatever its source (:mod:`airdig.edge.roles`).
+A WebSocket without the header is let through to its handshake: graphql-transport-ws clients send the
+token in ``connection_init`` (checked by the app). Tokens are never read from the URL (they would land in access logs and browser history).
 
-    app = AuthGate(app, verify=authenticator.aprincipal, open_paths={"/healthz", "/readyz", "/metrics"})
+    app = AuthGate(app, verify=authenticator.aprincipal, open_paths={"/healthz", "/readyz", "/metrics"},
+                   write_paths={"/v1/traces"})
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any, Protocol
 import orjson
 
 from airdig.edge.limits import send_json
+from airdig.edge.roles import WRITE_ROLE, may, refusal
 from airdig.edge.types import ASGIApp, Receive, Scope, Send
-from airdig.errors import Unauthorized
+from airdig.errors import Forbidden, Unauthorized
 
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 Verify = Callable[[str | None], Awaitable[Any]]
@@ -38,14 +42,17 @@ class TokenCheck(Protocol):
 
 class AuthGate:
     def __init__(self, app: ASGIApp, verify: Verify, open_paths: Iterable[str] = PROBES,
-                 open_prefixes: tuple[str, ...] = (), alt_header: bytes | None = None) -> None:
+                 open_prefixes: tuple[str, ...] = (), alt_header: bytes | None = None,
+                 write_paths: Iterable[str] = ()) -> None:
         """``alt_header``: a header whose value counts as ``Bearer <value>`` when ``Authorization`` is
-        absent (PulseSight's ``X-AirDig-Secret``, for senders that cannot set ``Authorization``)."""
+        absent (PulseSight's ``X-AirDig-Secret``, for senders that cannot set ``Authorization``);
+        ``write_paths``: the routes that take data in (they need :data:`WRITE_ROLE`)."""
         self.app = app
         self.verify = verify
         self.open_paths = frozenset(open_paths)
         self.open_prefixes = open_prefixes
         self.alt_header = alt_header
+        self.write_paths = frozenset(write_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -68,12 +75,16 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         try:
-            state["principal"] = await self.verify(header)
+            principal = state["principal"] = await self.verify(header)
         except Unauthorized as exc:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 4401, "reason": "Unauthorized"})
                 return
             await send_json(send, 401, orjson.dumps({"error": str(exc), "code": exc.code}),
                             [(b"www-authenticate", b'Bearer realm="airdig"')])
+            return
+        if path in self.write_paths and not may(principal, WRITE_ROLE):
+            denied = Forbidden(refusal(principal, WRITE_ROLE))
+            await send_json(send, 403, orjson.dumps({"error": str(denied), "code": denied.code}))
             return
         await self.app(scope, receive, send)

@@ -23,9 +23,10 @@ from airdig.edge.routemetrics import RouteMetrics
 def edge_middleware(policy: EdgePolicy, *, routes: Sequence[BaseRoute], counter: Any | None = None,
                     verify: Verify | None = None, open_paths: Iterable[str] = PROBES,
                     open_prefixes: tuple[str, ...] = (), body_limit: bool = True,
-                    alt_header: bytes | None = None) -> list[Middleware]:
+                    alt_header: bytes | None = None, write_paths: Iterable[str] = ()) -> list[Middleware]:
     """``body_limit=False`` for an app that streams its own limit with a protocol-specific answer
-    (TraceCore's OTLP receiver, whose 413 carries a ``google.rpc.Status``)."""
+    (TraceCore's OTLP receiver, whose 413 carries a ``google.rpc.Status``); ``write_paths``: the routes
+    that take data in, which need the editor role (:class:`airdig.edge.auth.AuthGate`)."""
     stack: list[Middleware] = []
     if counter is not None:
         stack.append(Middleware(RouteMetrics, routes=routes, counter=counter))
@@ -34,5 +35,6 @@ def edge_middleware(policy: EdgePolicy, *, routes: Sequence[BaseRoute], counter:
         stack.append(Middleware(BodyLimit, max_bytes=policy.max_body_bytes))
     if verify is not None:
         stack.append(Middleware(AuthGate, verify=verify, open_paths=frozenset(open_paths),
-                                open_prefixes=open_prefixes, alt_header=alt_header))
+                                open_prefixes=open_prefixes, alt_header=alt_header,
+                                write_paths=frozenset(write_paths)))
     return stack

@@ -3,10 +3,14 @@ the engine's store, e.g. from a mounted Secret.
 
 One entry per line, ``#`` starts a comment: the token itself, or ``sha256:<64 hex digits>`` (the
 SHA-256 of the token, what ``airdig token create`` stores), optionally followed by a name that appears
-in the pillar's logs instead of the token::
+in the pillar's logs instead of the token, and by ``role=viewer|editor|admin`` — the roles of the
+engine's stored tokens (:mod:`airdig.edge.roles`): a viewer may read (PulseSight's read API), sending
+data in (OTLP spans, webhooks) needs editor. A line without ``role=`` is an editor: what every file
+token could do before file tokens had roles::
 
     adg_Zq8...   otel-collector
-    sha256:4f1c...e9   payments-sdk
+    sha256:4f1c...e9   payments-sdk   role=editor
+    adg_Rr2...   dashboards   role=viewer
 
 Only the hashes are kept in memory; a presented token is hashed and compared with every entry in
 constant time (no early exit). The file is looked at again every ``reload_seconds``: a rotated Secret
@@ -14,7 +18,7 @@ takes effect without a restart; a file that became unreadable or empty keeps the
 says so in the log, never with its content).
 
     tokens = TokenFile("/etc/airdig/tokens/tokens")      # raises ConfigError when missing or empty
-    tokens.principal("Bearer adg_...")                   # -> FileToken(name=...) or Unauthorized
+    tokens.principal("Bearer adg_...")                   # -> FileToken(name=..., role=...) or Unauthorized
 """
 
 from __future__ import annotations
@@ -26,46 +30,47 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from airdig.edge.auth import TokenCheck
+from airdig.edge.roles import ROLES, WRITE_ROLE, Caller
 from airdig.errors import ConfigError, Unauthorized
 from airdig.logs import get_logger
 
 log = get_logger("edge.tokens")
 _HASH = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
+DEFAULT_ROLE = WRITE_ROLE  # a line without role=: may send data in (as file tokens always could) and read
 
 
-@dataclass(frozen=True)
-class FileToken:
-    """A caller known from the token file; ``role`` is fixed: file tokens may only send data in."""
-
-    name: str
-    role: str = "viewer"
-
-    def __str__(self) -> str:
-        return self.name
+class FileToken(Caller):
+    """A caller known from the token file: its name and role (``role=`` on its line, else editor)."""
 
 
-def parse_token_lines(text: str, source: str) -> list[tuple[bytes, str]]:
-    """``(sha256 digest, name)`` per entry; raises :class:`ConfigError` naming the bad line (never
+Entry = tuple[bytes, str, str]  # (sha256 digest, name, role)
+
+
+def parse_token_lines(text: str, source: str) -> list[Entry]:
+    """``(sha256 digest, name, role)`` per entry; raises :class:`ConfigError` naming the bad line (never
     its content: it may be a token)."""
-    out: list[tuple[bytes, str]] = []
+    out: list[Entry] = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        secret, _, name = line.partition(" ")
-        name = name.strip() or f"token-line-{n}"
+        secret, *words = line.split()
+        roles = [w[5:] for w in words if w.lower().startswith("role=")]
+        if len(roles) > 1 or (roles and roles[0] not in ROLES):
+            raise ConfigError(source, f"line {n}: role= must be given once, as one of {', '.join(ROLES)}")
+        name = " ".join(w for w in words if not w.lower().startswith("role=")) or f"token-line-{n}"
+        role = roles[0] if roles else DEFAULT_ROLE
         m = _HASH.match(secret)
         if m:
-            out.append((bytes.fromhex(m.group(1)), name))
+            out.append((bytes.fromhex(m.group(1)), name, role))
         elif secret.lower().startswith("sha256:"):
             raise ConfigError(source, f"line {n}: sha256: needs 64 hex digits")
         elif len(secret) < 16:
             raise ConfigError(source, f"line {n}: a token must be at least 16 characters")
         else:
-            out.append((hashlib.sha256(secret.encode("utf-8")).digest(), name))
+            out.append((hashlib.sha256(secret.encode("utf-8")).digest(), name, role))
     return out
 
 
@@ -85,7 +90,7 @@ class TokenFile:
             raise ConfigError(setting, f"{path} holds no token")
         self._next_check = clock() + reload_seconds
 
-    def _read(self) -> list[tuple[bytes, str]]:
+    def _read(self) -> list[Entry]:
         try:
             st = os.stat(self.path)
             with open(self.path, encoding="utf-8") as fh:
@@ -96,7 +101,7 @@ class TokenFile:
         self._stamp = (st.st_mtime_ns, st.st_size)
         return parse_token_lines(text, self.setting)
 
-    def _current(self) -> list[tuple[bytes, str]]:
+    def _current(self) -> list[Entry]:
         now = self.clock()
         if now < self._next_check:
             return self._entries
@@ -126,13 +131,13 @@ class TokenFile:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
         digest = hashlib.sha256(token.encode("utf-8")).digest()
-        found: str | None = None
-        for known, name in self._current():  # every entry compared: the time says nothing about which
+        found: FileToken | None = None
+        for known, name, role in self._current():  # every entry compared: the time says nothing about which
             if hmac.compare_digest(digest, known) and found is None:
-                found = name
+                found = FileToken(name, role)
         if found is None:
             raise Unauthorized("the bearer token is not valid (not in the token file)")
-        return FileToken(found)
+        return found
 
     async def aprincipal(self, authorization: str | None) -> FileToken:
         """No I/O but a ``stat`` every few seconds: answered on the event loop."""

@@ -14,12 +14,15 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.types.graphql import OperationType
 
 from airdig.edge.policy import EdgePolicy
 from airdig.edge.probes import Probes, ping_check
 from airdig.edge.stack import edge_middleware
 from airdig.engine.alerts import alert_routes
-from airdig.engine.api.graphql.schema import build_schema
+from airdig.engine.api.graphql.hotread import HotReads
+from airdig.engine.api.graphql.schema import HOT_ROOTS, build_schema
 from airdig.engine.api.graphql.subscriptions import FanoutHub
 from airdig.engine.api.rest.intel_routes import intel_routes
 from airdig.engine.api.rest.routes import error_response, routes
@@ -34,11 +37,33 @@ log = get_logger("engine.http")
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
     def __init__(self, service: EngineService, hub: FanoutHub | None = None, auth: Authenticator | None = None,
-                 graphiql: bool = False) -> None:
+                 graphiql: bool = False, hot_reads: bool = True) -> None:
         super().__init__(build_schema(), graphql_ide="graphiql" if graphiql else None)
         self.service = service
         self.hub = hub
         self.auth = auth
+        self.hot = HotReads(self.schema, HOT_ROOTS,  # type: ignore[arg-type]
+                            counter=service.metrics.graphql_hot_reads) if hot_reads else None
+
+    async def execute_single(self, request: Request, request_adapter: Any, sub_response: Response,
+                             context: dict[str, Any], root_value: None, request_data: GraphQLRequestData) -> Any:
+        """A query that is a hot read (:mod:`airdig.engine.api.graphql.hotread`: ``resource(id)`` selecting
+        plain fields) is answered by its plan; everything else, and any hot read that would not be a
+        plain success, by Strawberry. Both give the same ``ExecutionResult`` to the same response code."""
+        if self.hot is not None and OperationType.QUERY in self._allowed(request_adapter.method):
+            result = await self.hot.execute(request_data.query, request_data.operation_name,
+                                            request_data.variables, context)
+            if result is not None:
+                return result
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value,
+                                            request_data)
+
+    def _allowed(self, method: Any) -> set[OperationType]:
+        """The operation types Strawberry allows for this HTTP method (as in ``execute_single``)."""
+        allowed = set(OperationType.from_http(method))
+        if not self.allow_queries_via_get and method == "GET":
+            allowed.discard(OperationType.QUERY)
+        return allowed
 
     def encode_json(self, data: object) -> str | bytes:
         """orjson: a 20,000-edge service map encodes in 20 ms instead of 200 ms. The same JSON values
@@ -89,10 +114,12 @@ def engine_probes(service: EngineService) -> Probes:
 
 
 def build_app(service: EngineService, require_auth: bool = False, policy: EdgePolicy | None = None,
-              spa: bool = False, graphiql: bool = False) -> Starlette:
+              spa: bool = False, graphiql: bool = False, hot_reads: bool = True) -> Starlette:
     """``require_auth``: bearer tokens on every route but the probes (and the SPA's public files);
     ``policy``: the listener's Host/Origin rules and body limit; ``spa``: also serve the web UI (loopback
-    dev mode: one origin, no proxy); ``graphiql``: the in-browser IDE at GET /graphql (dev mode only)."""
+    dev mode: one origin, no proxy); ``graphiql``: the in-browser IDE at GET /graphql (dev mode only);
+    ``hot_reads``: answer plain ``resource(id)`` queries by :mod:`airdig.engine.api.graphql.hotread` (off:
+    every query through Strawberry, as the parity test and the benchmark's baseline do)."""
     async def on_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, AirDigError):
             log.error("request failed", exc_info=True, path=request.url.path)
@@ -108,12 +135,13 @@ def build_app(service: EngineService, require_auth: bool = False, policy: EdgePo
     auth = Authenticator(service.store, required=require_auth)
     hub = FanoutHub(service.cache)
     service.closers.append(hub.close)
-    graphql = _GraphQL(service, hub, auth, graphiql)
+    graphql = _GraphQL(service, hub, auth, graphiql, hot_reads)
     if require_auth and not service.store.list_api_tokens():
         log.warning("authentication is on but no API token exists: create one with `airdig token create`")
+    # /graphql first: Starlette tries routes in order, and nothing else matches it (20 fewer tries a query)
     all_routes: list[BaseRoute] = [
-        *engine_probes(service).routes(), *routes(), *intel_routes(), *view_routes(), *alert_routes(),
-        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
+        Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql),
+        *engine_probes(service).routes(), *routes(), *intel_routes(), *view_routes(), *alert_routes()]
     open_paths = set(OPEN_PATHS)
     open_prefixes: tuple[str, ...] = ()
     if spa:
@@ -133,4 +161,5 @@ def build_app(service: EngineService, require_auth: bool = False, policy: EdgePo
     )
     app.state.service = service
     app.state.hub = hub
+    app.state.hot_reads = graphql.hot
     return app

@@ -18,7 +18,14 @@ from airdig.backends.store.sql import SqlTx
 from airdig.engine.intel import changetime
 from airdig.engine.limits import check_row, check_rows
 from airdig.errors import BackendUnavailable, InvalidInput, StoreRejected
-from airdig.model.events import DRIFT_COVERAGE_SUBJECT, CloudEvent, decode_edge, decode_node, parse_time
+from airdig.model.events import (
+    DRIFT_COVERAGE_SUBJECT,
+    CloudEvent,
+    decode_edge,
+    decode_node,
+    is_span_block,
+    parse_time,
+)
 from airdig.model.graph import Edge, check_drift_status, check_health_status
 
 DRIFT_KINDS = ("changed", "missing", "unmanaged")
@@ -617,6 +624,8 @@ class Applier:
         # de-duplicate inside the batch too (a producer retry can put one event twice in a batch)
         unique: dict[str, tuple[CloudEvent, Record]] = {}
         for rec in records:
+            if is_span_block(rec.value):  # TraceCore's span batches (binary): not for the engine
+                continue
             try:
                 ev = CloudEvent.decode(rec.value, f"{rec.topic}[{rec.partition}]@{rec.offset}")
             except InvalidInput as exc:

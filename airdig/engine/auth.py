@@ -1,4 +1,5 @@
-"""Bearer API tokens with roles (viewer < editor < admin), checked in front of the engine's API.
+"""Bearer API tokens with roles (viewer < editor < admin, :mod:`airdig.edge.roles`), checked in front of
+the engine's API.
 
 A token is 32 random bytes shown once at creation; the store keeps only its SHA-256, which is enough
 for a secret of that entropy (no salt or slow hash is needed: nothing can be guessed from the hash).
@@ -28,28 +29,17 @@ from strawberry.types.graphql import OperationType
 
 from airdig.backends.interfaces import ApiTokenRow, Store
 from airdig.edge.policy import is_loopback_bind
+from airdig.edge.roles import WRITE_ROLE, check_role, role_allows
 from airdig.errors import Forbidden, InvalidInput, Unauthorized
 from airdig.logs import get_logger
 
 log = get_logger("engine.auth")
 
-ROLES = ("viewer", "editor", "admin")
 TOKEN_PREFIX = "adg_"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time on every replica
 
 Scope = MutableMapping[str, Any]
-
-
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise InvalidInput("role", f"{role!r} is not one of {', '.join(ROLES)}")
-    return role
-
-
-def role_allows(role: str, needed: str) -> bool:
-    """True when ``role`` is at least ``needed`` in viewer < editor < admin."""
-    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
 
 
 def hash_token(token: str) -> str:
@@ -194,7 +184,7 @@ class MutationGuard(SchemaExtension):
         context = ctx.context
         principal = context.get("principal") if isinstance(context, dict) else None
         if ctx.operation_type == OperationType.MUTATION and context is not None and "principal" in context \
-                and not (isinstance(principal, Principal) and principal.allows("editor")):
+                and not (isinstance(principal, Principal) and principal.allows(WRITE_ROLE)):
             who = f"token {principal.name!r} (role {principal.role})" if isinstance(principal, Principal) else "anonymous"
             exc = Forbidden(f"mutations need the editor role; {who} may only read")
             ctx.result = GraphQLExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])

@@ -26,6 +26,9 @@ class EngineMetrics:
                                         registry=r)
         self.http_requests = Counter("airdig_http_requests_total", "HTTP requests served.",
                                      ["route", "status"], registry=r)
+        self.graphql_hot_reads = Counter("airdig_graphql_hot_reads_total",
+                                         "GraphQL queries answered by a hot read plan instead of Strawberry.",
+                                         registry=r)
         self.thread_restarts = Counter("airdig_thread_restarts_total",
                                        "Background threads restarted by the supervisor after dying, by thread.",
                                        ["thread"], registry=r)

@@ -58,6 +58,16 @@ DRIFT_COVERAGE_SUBJECT = "deepdrift:coverage"
 _REQUIRED = ("specversion", "id", "source", "type", "time", "subject")
 
 
+# TraceCore's span batches travel on airdig.traces as binary blocks, not CloudEvents (see
+# airdig/tracecore/spanblock.py); every other consumer of the topic skips them on these first bytes
+SPAN_BLOCK_MAGIC = b"\x00ADSB\x01"
+
+
+def is_span_block(value: bytes) -> bool:
+    """A TraceCore span block (internal to TraceCore's aggregators), not a CloudEvent."""
+    return value[:6] == SPAN_BLOCK_MAGIC
+
+
 def now() -> float:
     import time
 

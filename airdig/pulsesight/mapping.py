@@ -147,11 +147,13 @@ class EngineResolver:
     """
 
     def __init__(self, base_url: str, token: str | None = None, ttl: float = 60.0, timeout: float = 5.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, ca_file: str | None = None) -> None:
+        from airdig.edge.tls import client_context
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
-                                    transport=transport)
+                                    transport=transport, verify=client_context(ca_file))
         self._ttl = ttl
         self._cache: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()

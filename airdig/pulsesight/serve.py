@@ -22,6 +22,7 @@ from airdig.backends.interfaces import Bus, Cache
 from airdig.backends.registry import open_bus, open_cache
 from airdig.edge.auth import Verify
 from airdig.edge.policy import EdgePolicy
+from airdig.edge.tls import ServerTls
 from airdig.errors import BackendUnavailable, ConfigError
 from airdig.logs import get_logger
 from airdig.pulsesight.config import PulseSightConfig
@@ -70,12 +71,12 @@ def build_sources(settings: Settings, cfg: PulseSightConfig) -> dict[str, Metric
     return sources
 
 
-def build_resolver(cfg: PulseSightConfig) -> NodeResolver:
+def build_resolver(cfg: PulseSightConfig, ca_file: str | None = None) -> NodeResolver:
     chain: list[NodeResolver] = []
     if cfg.node_map:
         chain.append(StaticResolver.from_file(cfg.node_map))
     if cfg.resolver_url:
-        chain.append(EngineResolver(cfg.resolver_url, cfg.resolver_token))
+        chain.append(EngineResolver(cfg.resolver_url, cfg.resolver_token, ca_file=ca_file))
     return ChainResolver(chain)
 
 
@@ -127,6 +128,7 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     """Start PulseSight in background threads; returns when the HTTP port is listening. ``tokens``:
     the engine's API-token check (``airdig up``), accepted besides the shared secret."""
     cfg = config or PulseSightConfig.load(settings)
+    tls = ServerTls.from_settings(settings)
     if host not in LOOPBACK and not cfg.secret and tokens is None:
         raise ConfigError("AIRDIG_PULSESIGHT_SECRET", f"webhooks bound to {host} need a shared secret; "
                           "set one or bind to 127.0.0.1")
@@ -139,11 +141,11 @@ def start_pulsesight(settings: Settings, host: str = "127.0.0.1", port: int = 80
     traces = TraceStats()
     srcs.setdefault("traces", traces)
     cache = open_cache(settings.cache_url)  # replicas share what they published through it (Redis)
-    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg), bus, falco_hold=cfg.falco_hold, cache=cache)
+    ps = PulseSight(rules, srcs, resolver or build_resolver(cfg, settings.http_ca_file), bus, falco_hold=cfg.falco_hold, cache=cache)
     app = build_app(ps, cfg.secret, srcs, policy=EdgePolicy.for_bind(host, settings.allowed_hosts,
                                                                         settings.allowed_origins), tokens=tokens)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
+                                           lifespan="off", **(tls.uvicorn_options() if tls else {})))
     stop = threading.Event()
     handle = PulseSightHandle(ps, host, port, server, stop, owned_bus=owned_bus, cache=cache)
     web = threading.Thread(target=server.run, name="pulsesight-http", daemon=True)

@@ -8,7 +8,9 @@
 Every route but the probes — webhooks and the read API alike — goes through the shared edge
 (:mod:`airdig.edge`): Host/Origin checks, a streaming body limit, and the token gate, which accepts the
 shared secret (``Authorization: Bearer <secret>`` or ``X-AirDig-Secret: <secret>``) and, when the
-engine's token store is at hand (``airdig up``), the engine's API tokens. A secret is never read from
+engine's token store is at hand (``airdig up``) or a token source is set, the engine's API tokens or
+the token file's. The webhooks take data in: a token needs the editor role there (the secret has it);
+a viewer token may only read (:mod:`airdig.edge.roles`). A secret is never read from
 the URL (it would land in access logs); Falco versions whose http_output cannot send a header go
 through Falcosidekick. Without any credential the app only accepts being bound to loopback —
 :func:`airdig.pulsesight.serve.start_pulsesight` enforces that.
@@ -33,6 +35,7 @@ from starlette.routing import Route
 from airdig.edge.auth import Verify
 from airdig.edge.policy import EdgePolicy
 from airdig.edge.probes import Probes
+from airdig.edge.roles import WRITE_ROLE, Caller
 from airdig.edge.stack import edge_middleware
 from airdig.errors import AirDigError, InvalidInput, Unauthorized
 from airdig.logs import get_logger
@@ -41,6 +44,8 @@ from airdig.pulsesight.sources.base import MetricSource
 
 log = get_logger("pulsesight.webhooks")
 MAX_BODY = 5 * 1024 * 1024
+SECRET_CALLER = Caller("pulsesight-secret", WRITE_ROLE)  # the shared secret: its webhooks in, and reads
+WRITE_PATHS = frozenset({"/webhooks/falco", "/webhooks/alertmanager"})
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -56,7 +61,7 @@ def secret_verifier(secret: str | None, tokens: Verify | None = None) -> Verify 
     async def verify(authorization: str | None) -> object:
         scheme, _, presented = (authorization or "").strip().partition(" ")
         if secret and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), secret.encode()):
-            return "pulsesight-secret"
+            return SECRET_CALLER
         if tokens is not None:
             return await tokens(authorization)
         raise Unauthorized("send Authorization: Bearer <secret> or X-AirDig-Secret")
@@ -155,4 +160,5 @@ def build_app(ps: PulseSight, secret: str | None = None, sources: Mapping[str, M
     edge = dataclasses.replace(policy or EdgePolicy(), max_body_bytes=MAX_BODY)
     verify = secret_verifier(secret, tokens)
     return Starlette(routes=routes, exception_handlers={404: not_found}, middleware=edge_middleware(
-        edge, routes=routes, counter=ps.metrics.http_requests, verify=verify, alt_header=b"x-airdig-secret"))
+        edge, routes=routes, counter=ps.metrics.http_requests, verify=verify, alt_header=b"x-airdig-secret",
+        write_paths=WRITE_PATHS))

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from airdig.backends.interfaces import Bus, Consumer
 from airdig.errors import AirDigError, InvalidInput
 from airdig.logs import get_logger
-from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.events import TOPIC_TRACES, CloudEvent, is_span_block
 from airdig.model.graph import Node
 from airdig.supervisor import Supervisor
 from airdig.tracecore.infra import endpoint_dependency, infra_refs, service_node
@@ -55,7 +55,8 @@ from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.offsets import OffsetLedger
 from airdig.tracecore.pairing import Call, Pairer
 from airdig.tracecore.servicemap import EdgeKey, EdgeStats, ServiceMap, accumulate
-from airdig.tracecore.spans import Resource, SpanSummary, decode_batch
+from airdig.tracecore.spanblock import decode_record
+from airdig.tracecore.spans import Resource, ResourceCache, SpanSummary, decode_batch
 
 log = get_logger("tracecore.aggregator")
 SPAN_EVENT = "airdig.trace.span"
@@ -125,6 +126,7 @@ class Aggregator:
         self.replay_skipped = 0
         self._reset_window()
         self.bad_records = 0
+        self._resource_cache: ResourceCache = {}  # equal resources of span records share one object
         metrics.watch(self.pairer, self.servicemap)
 
     def _reset_window(self) -> None:
@@ -154,37 +156,51 @@ class Aggregator:
             return
         wall = time.time()
         secs = self.window_seconds
-        newest = min(max(call_time(c) for c in calls), wall)
+        newest = min(max(c.client.start_ns for c in calls) / 1e9, wall)  # = max of call_time, one division
         if newest > self.high_water:
             self.high_water = newest
         oldest_ok = self.high_water - self.horizon
+        latest_ok = wall + self.horizon
         dropped = skipped = 0
         # the calls kept, per bus partition they were read from (-1: offered in process)
         kept: dict[int, list[Call]] = {}
+        buckets: dict[float, _Bucket] = {}  # this batch's windows, looked up once each
+        bounds: dict[int, bool] = {}  # per partition: whether a last owner's publication bounds exist
+        ledger = self.ledger
         for call in calls:
-            t = call_time(call)
-            if t < oldest_ok or t > wall + self.horizon:
+            client, server = call.client, call.server
+            t = client.start_ns / 1e9  # call_time
+            if t < oldest_ok or t > latest_ok:
                 dropped += 1
                 continue
-            part = call.client.partition
+            part = client.partition
             if part >= 0:
                 start = t - t % secs
-                low = call.client.offset
-                done = low if call.server is None else max(low, call.server.offset)
-                if self.ledger.published(part, start, low, done, call.server is None):
-                    skipped += 1  # a replay met a call its partition's last owner published
-                    continue
-                if call.server is not None:
-                    low = min(low, call.server.offset)
-                bucket = self._bucket(start, wall)
+                low = client.offset
+                has_bounds = bounds.get(part)
+                if has_bounds is None:
+                    has_bounds = bounds[part] = ledger.has_bounds(part)
+                if has_bounds:
+                    done = low if server is None else max(low, server.offset)
+                    if ledger.published(part, start, low, done, server is None):
+                        skipped += 1  # a replay met a call its partition's last owner published
+                        continue
+                if server is not None:
+                    low = min(low, server.offset)
+                bucket = buckets.get(start)
+                if bucket is None:
+                    bucket = buckets[start] = self._bucket(start, wall)
                 if low < bucket.low.get(part, low + 1):
                     bucket.low[part] = low  # held back from the commit until this window is published
-            kept.setdefault(part, []).append(call)
+            part_kept = kept.get(part)
+            if part_kept is None:
+                part_kept = kept[part] = []
+            part_kept.append(call)
             if call.peer is not None:
                 self._peers[call.peer.id] = call.peer
                 self.servicemap.note_peer(call.peer)
-            if call.server is None:
-                self._resources.setdefault((call.client.resource.service_id, ()), call.client.resource)
+            if server is None:
+                self._resources.setdefault((client.resource.service_id, ()), client.resource)
         # each call classified once (compiled when that path is active), then merged per group
         over = 0
         for part, part_calls in kept.items():
@@ -449,24 +465,47 @@ class Aggregator:
     def handle(self, value: bytes, key: str, partition: int = -1, offset: int = -1) -> int:
         """Apply one bus record (read at ``partition``/``offset``); returns the number of spans it carried
         (0 for other event types)."""
-        if _SPAN_MARK not in value:
-            return 0
+        return self.handle_records([(value, key, partition, offset)])
+
+    def _spans_of(self, value: bytes, key: str, partition: int, offset: int) -> list[SpanSummary] | None:
+        """The spans of an ``airdig.trace.span`` record (a span block, or the JSON CloudEvent a receiver
+        sends for what a block cannot carry), stamped with where they were read; None for other records
+        and bad ones (counted)."""
         try:
+            if is_span_block(value):
+                return decode_record(value, partition, offset, self._resource_cache)
+            if _SPAN_MARK not in value:
+                return None
             ev = CloudEvent.decode(value, "airdig.traces record")
             if ev.type != SPAN_EVENT:
-                return 0
-            spans = decode_batch(ev.data)
+                return None
+            spans = decode_batch(ev.data, resources_cache=self._resource_cache)
+            if partition >= 0:
+                for s in spans:
+                    s.partition, s.offset = partition, offset
+            return spans
         except InvalidInput as exc:
             self.bad_records += 1
             log.warning("bad span record skipped", key=key, error=str(exc))
-            return 0
-        if partition >= 0:
-            for s in spans:
-                s.partition, s.offset = partition, offset
-            with self._lock:
-                self.ledger.read(partition, offset, effect=True)
-        self.offer(spans, route=key)
-        return len(spans)
+            return None
+
+    def handle_records(self, records: list[tuple[bytes, str, int, int]]) -> int:
+        """Apply bus records ``(value, key, partition, offset)`` in read order, e.g. one poll's; returns
+        the spans they carried. Each record is paired under its own route (its key), and the calls of
+        all of them are then recorded in one step: the per-call work of windows, statistics and
+        resources is paid once per poll, not once per record (a record holds one trace's spans)."""
+        decoded: list[tuple[list[SpanSummary], str | None]] = []
+        with self._lock:
+            for value, key, partition, offset in records:
+                spans = self._spans_of(value, key, partition, offset)
+                if partition >= 0:
+                    self.ledger.read(partition, offset, effect=spans is not None)
+                if spans is not None:
+                    decoded.append((spans, key))
+            calls = self.pairer.add_routed(decoded)
+            self._note_resources([s for spans, _ in decoded for s in spans])
+            self._record(calls)
+        return sum(len(spans) for spans, _ in decoded)
 
     def _run(self) -> None:
         """A backend outage (broker away) is waited out here with backoff; any other error ends the run
@@ -499,12 +538,10 @@ class Aggregator:
     def _step(self, next_tick: float) -> float:
         consumer = self._consumer
         if consumer is not None:
-            for rec in consumer.poll(max_records=500, timeout=0.2):
-                if rec.partition not in self._owned:
-                    continue  # fetched before its partition was handed over: the new owner reads it
-                if not self.handle(rec.value, rec.key, rec.partition, rec.offset):
-                    with self._lock:
-                        self.ledger.read(rec.partition, rec.offset, effect=False)
+            # records fetched before their partition was handed over are left to the new owner
+            self.handle_records([(rec.value, rec.key, rec.partition, rec.offset)
+                                 for rec in consumer.poll(max_records=500, timeout=0.2)
+                                 if rec.partition in self._owned])
             if self._rejoin:
                 self._rejoin = False
                 self._consumer = None

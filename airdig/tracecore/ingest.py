@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from airdig.backends.interfaces import Bus, TraceStore
 from airdig.logs import get_logger
 from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.tracecore import spanblock
 from airdig.tracecore.metrics import TraceCoreMetrics
 from airdig.tracecore.spans import SpanSummary, encode_batch, group_by_trace
 
@@ -104,20 +105,28 @@ class Ingest:
 
 
 class BusSink:
-    """Publishes each batch as ``airdig.trace.span`` events keyed by trace id (see spans.group_by_trace)."""
+    """Publishes each batch as ``airdig.trace.span`` records keyed by trace id (see spans.group_by_trace):
+    binary span blocks (:mod:`.spanblock`), JSON CloudEvents for what a block cannot carry."""
 
-    def __init__(self, bus: Bus, metrics: TraceCoreMetrics, source: str = "tracecore") -> None:
+    def __init__(self, bus: Bus, metrics: TraceCoreMetrics, source: str = "tracecore", blocks: bool = True) -> None:
         self.bus = bus
         self.metrics = metrics
         self.source = source
+        self.blocks = blocks  # False: every batch as the JSON CloudEvent (readers from before blocks)
 
     def __call__(self, spans: list[SpanSummary]) -> None:
-        groups = group_by_trace(spans)
-        for trace_id, group in groups.items():
-            ev = CloudEvent(type=SPAN_EVENT, source=self.source, subject=trace_id, data=encode_batch(group))
-            self.bus.publish(TOPIC_TRACES, trace_id, ev.encode())
+        blocks: list[tuple[str, bytes | None]] = (
+            spanblock.encode_by_trace(spans) if self.blocks else [(t, None) for t in group_by_trace(spans)])
+        groups: dict[str, list[SpanSummary]] | None = None
+        for trace_id, block in blocks:
+            if block is None:  # something a block cannot carry exactly: the JSON CloudEvent
+                groups = group_by_trace(spans) if groups is None else groups
+                ev = CloudEvent(type=SPAN_EVENT, source=self.source, subject=trace_id,
+                                data=encode_batch(groups[trace_id]))
+                block = ev.encode()
+            self.bus.publish(TOPIC_TRACES, trace_id, block)
         self.bus.flush()
-        self.metrics.published.labels(SPAN_EVENT).inc(len(groups))
+        self.metrics.published.labels(SPAN_EVENT).inc(len(blocks))
 
 
 class StoreSink:

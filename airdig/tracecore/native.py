@@ -29,14 +29,16 @@ from airdig.tracecore.semconv import RESOURCE_KEYS, SPAN_KEYS
 from airdig.tracecore.spans import Resource, SpanSummary
 
 if TYPE_CHECKING:
-    from airdig_tracecore_native import Accumulator, Decoder, PairKernel
+    from airdig_tracecore_native import Accumulator, BlockCodec, Decoder, PairKernel
 
 log = get_logger("tracecore.native")
 ENV = "AIRDIG_TRACECORE_NATIVE"
 MODES = ("auto", "on", "off")
+# 2: PairKernel keeps the per-partition read queues of spans read from the bus; 3: BlockCodec
+REQUIRED_ABI = 3
 
 _lock = threading.Lock()
-_state: dict[str, Decoder | Accumulator | PairKernel | None] = {}
+_state: dict[str, Decoder | Accumulator | PairKernel | BlockCodec | None] = {}
 
 
 def mode(environ: dict[str, str] | None = None) -> str:
@@ -56,7 +58,9 @@ def build(which: str) -> Decoder | None:
     if which == "off":
         return None
     try:
-        from airdig_tracecore_native import Decoder
+        from airdig_tracecore_native import ABI, Decoder
+        if ABI < REQUIRED_ABI:  # an install older than this package's statements (it must be rebuilt)
+            raise ImportError(f"airdig_tracecore_native ABI {ABI}, this package needs {REQUIRED_ABI}")
     except ImportError as exc:
         if which == "on":
             raise ConfigError(ENV, f"on, but the compiled decoder is not installed ({exc}); build it with "
@@ -104,6 +108,19 @@ def build_pair_kernel(which: str) -> PairKernel | None:
     return PairKernel(_Half, HALF_FIELDS, Call, CALL_FIELDS)
 
 
+def build_block_codec(which: str) -> BlockCodec | None:
+    """The compiled span-block writer/reader for mode ``which`` (None = pure Python)."""
+    if build(which) is None:
+        return None
+    from airdig_tracecore_native import BlockCodec
+
+    from airdig.tracecore.spans import SpanSummary, _resource
+    if _fields(SpanSummary) != SPAN_FIELDS:
+        log.warning("tracecore span blocks: pure Python (SpanSummary fields changed; update the extension)")
+        return None
+    return BlockCodec(SpanSummary, SPAN_FIELDS, _resource)
+
+
 def _load() -> None:
     if "decoder" not in _state:
         with _lock:
@@ -113,6 +130,7 @@ def _load() -> None:
                          setting=f"{ENV}={mode()}")
                 _state["accumulator"] = build_accumulator(mode()) if dec is not None else None
                 _state["pair_kernel"] = build_pair_kernel(mode()) if dec is not None else None
+                _state["block_codec"] = build_block_codec(mode()) if dec is not None else None
                 _state["decoder"] = dec
 
 
@@ -132,6 +150,12 @@ def pair_kernel() -> PairKernel | None:
     """The process-wide compiled ``Pairer.add`` (present exactly when :func:`decoder` is)."""
     _load()
     return cast("PairKernel | None", _state["pair_kernel"])
+
+
+def block_codec() -> BlockCodec | None:
+    """The process-wide compiled span-block codec (present exactly when :func:`decoder` is)."""
+    _load()
+    return cast("BlockCodec | None", _state["block_codec"])
 
 
 def active_path() -> str:

@@ -63,6 +63,11 @@ class OffsetLedger:
         if effect and st.unannounced is None:
             st.unannounced = offset
 
+    def has_bounds(self, partition: int) -> bool:
+        """Whether any publication bounds are known for ``partition`` (else :meth:`published` is False)."""
+        st = self._parts.get(partition)
+        return st is not None and bool(st.bounds)
+
     def published(self, partition: int, window_start: float, client_offset: int, completing_offset: int,
                   virtual: bool) -> bool:
         """Whether a call rebuilt from these offsets was published already (see the module docstring)."""

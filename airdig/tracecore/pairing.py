@@ -85,11 +85,25 @@ class Pairer:
         aggregators, which receive their own copy of the span."""
         now = self.clock()
         kernel = native.pair_kernel()
-        # the compiled statements do not keep the per-partition read queues (held_offsets), so spans read
-        # from the bus go through the reference
-        if kernel is not None and type(spans) is list and all(s.partition < 0 for s in spans):
-            return kernel.add(self, spans, route, float(now))  # the same statements, compiled
+        if kernel is not None and type(spans) is list:
+            # the same statements, compiled (read queues of bus partitions included)
+            return kernel.add(self, spans, route, float(now))
         out: list[Call] = []
+        self._add(spans, route, now, out)
+        return out
+
+    def add_routed(self, batches: list[tuple[list[SpanSummary], str | None]]) -> list[Call]:
+        """:meth:`add` of each ``(spans, route)`` in turn at one instant (one poll's bus records)."""
+        now = self.clock()
+        kernel = native.pair_kernel()
+        if kernel is not None and all(type(spans) is list for spans, _ in batches):
+            return kernel.add_routed(self, batches, float(now))
+        out: list[Call] = []
+        for spans, route in batches:
+            self._add(spans, route, now, out)
+        return out
+
+    def _add(self, spans: Iterable[SpanSummary], route: str | None, now: float, out: list[Call]) -> None:
         count = self.counters.spans
         for s in spans:
             own = route is None or s.trace_id == route
@@ -116,7 +130,6 @@ class Pairer:
                     self._offer(k, s, False, now, sibs, out)
             elif own:
                 count["internal"] += 1
-        return out
 
     def _offer(self, key: tuple[str, str], s: SpanSummary, is_client: bool, now: float,
                sibs: tuple[tuple[str, str], ...], out: list[Call]) -> None:

@@ -9,8 +9,10 @@ retryable for OTLP exporters; oversized messages are refused by gRPC itself (RES
 
 With ``tokens`` (auth on), every call needs the metadata ``authorization: Bearer <token>`` — what the
 collector's ``bearertokenauth`` extension and the SDKs' ``OTEL_EXPORTER_OTLP_HEADERS`` send. An
-interceptor checks it before the request is decoded and answers UNAUTHENTICATED otherwise; a token
-source that cannot be reached answers UNAVAILABLE (retryable). The token is never logged.
+interceptor checks it before the request is decoded and answers UNAUTHENTICATED otherwise, and
+PERMISSION_DENIED for a token without the editor role (a viewer token reads, it does not send data in:
+:mod:`airdig.edge.roles`); a token source that cannot be reached answers UNAVAILABLE (retryable). The
+token is never logged.
 
     server = start_grpc(ingest, metrics, "127.0.0.1", 4317, tokens=authenticator); ...; server.stop(grace=2)
 """
@@ -28,6 +30,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from airdig.edge.auth import TokenCheck
+from airdig.edge.roles import WRITE_ROLE, may, refusal
+from airdig.edge.tls import ServerTls
 from airdig.errors import AirDigError, BackendUnavailable, InvalidInput, Unauthorized
 from airdig.logs import get_logger
 from airdig.tracecore.decode import decode_request
@@ -46,7 +50,8 @@ def _refuse(code: grpc.StatusCode, reason: str) -> Any:
 
 
 class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Refuses every call whose ``authorization`` metadata is not a valid ``Bearer <token>``."""
+    """Refuses every call whose ``authorization`` metadata is not a valid ``Bearer <token>``
+    (UNAUTHENTICATED), or whose token may not send data in (PERMISSION_DENIED: a viewer token)."""
 
     def __init__(self, tokens: TokenCheck, metrics: TraceCoreMetrics) -> None:
         self.tokens = tokens
@@ -59,7 +64,7 @@ class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 header = value
                 break
         try:
-            self.tokens.principal(header)
+            principal = self.tokens.principal(header)
         except Unauthorized as exc:  # the message names what is wrong, never the token
             self.metrics.requests.labels("grpc", "unauthenticated").inc()
             return _refuse(grpc.StatusCode.UNAUTHENTICATED, str(exc))
@@ -67,6 +72,9 @@ class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             log.warning("otlp grpc: token check failed", error=str(exc))
             self.metrics.requests.labels("grpc", "unavailable").inc()
             return _refuse(grpc.StatusCode.UNAVAILABLE, "token check unavailable; retry later")
+        if not may(principal, WRITE_ROLE):  # every call of this service sends spans in
+            self.metrics.requests.labels("grpc", "forbidden").inc()
+            return _refuse(grpc.StatusCode.PERMISSION_DENIED, refusal(principal, WRITE_ROLE))
         return continuation(handler_call_details)
 
 
@@ -103,9 +111,10 @@ class TraceServicer:
 
 def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
                max_message_bytes: int = 16 << 20, workers: int = 4, all_attributes: bool = False,
-               tokens: TokenCheck | None = None) -> Any:
+               tokens: TokenCheck | None = None, tls: ServerTls | None = None) -> Any:
     """Start the server; returns the ``grpc.Server`` and sets ``server.port`` to the bound port.
-    ``tokens``: the bearer-token check (None: no auth, for loopback dev mode only)."""
+    ``tokens``: the bearer-token check (None: no auth, for loopback dev mode only); ``tls``: serve
+    TLS only (plain-text clients fail the handshake)."""
     interceptors = [BearerInterceptor(tokens, metrics)] if tokens is not None else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
                          interceptors=interceptors, maximum_concurrent_rpcs=workers * 16,
@@ -116,7 +125,10 @@ def start_grpc(ingest: Ingest, metrics: TraceCoreMetrics, host: str, port: int,
         response_serializer=ExportTraceServiceResponse.SerializeToString)})
     server.add_generic_rpc_handlers((handler,))
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(addr)
+    if tls is not None:
+        bound = server.add_secure_port(addr, grpc.ssl_server_credentials([tls.pem_pair()]))
+    else:
+        bound = server.add_insecure_port(addr)
     if not bound:
         raise BackendUnavailable("otlp grpc", f"cannot listen on {addr}")
     server.start()

@@ -186,4 +186,5 @@ def otlp_http_app(ingest: Ingest, metrics: TraceCoreMetrics, max_body_bytes: int
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", prometheus),
     ]
     return Starlette(routes=routes, middleware=edge_middleware(
-        policy or EdgePolicy(), routes=routes, counter=metrics.http_requests, verify=verify, body_limit=False))
+        policy or EdgePolicy(), routes=routes, counter=metrics.http_requests, verify=verify, body_limit=False,
+        write_paths={"/v1/traces"}))  # spans in: the editor role (a viewer token is refused with 403)

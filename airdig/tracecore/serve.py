@@ -23,6 +23,7 @@ from airdig.backends.interfaces import Bus, TraceStore
 from airdig.backends.registry import open_bus, open_trace_store
 from airdig.edge.auth import TokenCheck
 from airdig.edge.policy import EdgePolicy
+from airdig.edge.tls import ServerTls
 from airdig.errors import AirDigError, BackendUnavailable, ConfigError
 from airdig.logs import get_logger
 from airdig.settings import Settings
@@ -52,6 +53,9 @@ class TraceCoreOptions:
     aggregate: bool = True  # run an aggregator in this process
     store_traces: bool = True  # keep spans in the trace store (AIRDIG_TRACES_URL)
     group: str = "airdig-tracecore"  # consumer group of the aggregators
+    # span batches on the bus as binary blocks (off: JSON CloudEvents, which aggregators of every version
+    # read — for a rolling upgrade from a version without blocks, whose aggregators would set blocks aside)
+    span_blocks: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> TraceCoreOptions:
@@ -125,6 +129,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     ``bus``/``trace_store`` may be passed in (``airdig up`` shares its own); otherwise they are opened
     from the settings and closed by :meth:`TraceCoreHandle.stop`."""
     opts = options or TraceCoreOptions.from_settings(settings)
+    tls = ServerTls.from_settings(settings)  # both receivers, or neither
     owned: list[Any] = []
     metrics = TraceCoreMetrics()
     if bus is None and (opts.route == "bus" or opts.aggregate):
@@ -144,7 +149,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     if opts.route == "bus":
         if bus is None:
             raise ConfigError("tracecore_route", "route=bus needs a bus")
-        sinks.append(BusSink(bus, metrics))
+        sinks.append(BusSink(bus, metrics, blocks=opts.span_blocks))
     elif aggregator is not None:
         agg = aggregator
 
@@ -168,13 +173,13 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
         return None
 
     grpc_server = start_grpc(ingest, metrics, host, grpc_port, max_message_bytes=opts.max_body_bytes,
-                             all_attributes=trace_store is not None, tokens=tokens)
+                             all_attributes=trace_store is not None, tokens=tokens, tls=tls)
     app = otlp_http_app(ingest, metrics, max_body_bytes=opts.max_body_bytes,
                         all_attributes=trace_store is not None, ready=ready,
                         policy=policy or EdgePolicy.for_bind(host, settings.allowed_hosts, settings.allowed_origins),
                         verify=tokens.aprincipal if tokens is not None else None, live=aggregator.supervisor.liveness if aggregator is not None else None)
     config = uvicorn.Config(app, host=host, port=http_port, log_level="warning", lifespan="off",
-                            access_log=False)
+                            access_log=False, **(tls.uvicorn_options() if tls else {}))
     http_server = uvicorn.Server(config)
     thread = threading.Thread(target=_serve_http, args=(http_server,), name="otlp-http", daemon=True)
     thread.start()
@@ -189,7 +194,7 @@ def start_tracecore(settings: Settings, host: str = "127.0.0.1", grpc_port: int 
     if aggregator is not None:
         aggregator.start()
     log.info("tracecore started", host=host, grpc_port=grpc_server.port, http_port=bound_http,
-             route=opts.route, aggregate=opts.aggregate)
+             route=opts.route, aggregate=opts.aggregate, tls=tls is not None)
     return TraceCoreHandle(http_port=bound_http, grpc_port=grpc_server.port, metrics=metrics, ingest=ingest,
                            aggregator=aggregator, bus=bus, trace_store=trace_store, _grpc=grpc_server,
                            _http=http_server, _http_thread=thread, _owned=owned)

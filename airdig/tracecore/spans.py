@@ -108,10 +108,32 @@ def encode_batch(spans: list[SpanSummary]) -> dict[str, Any]:
     return {"resources": resources, "spans": rows}
 
 
-def decode_batch(data: dict[str, Any], source: str = "airdig.trace.span") -> list[SpanSummary]:
+ResourceCache = dict[tuple[Any, ...], Resource]
+RESOURCE_CACHE_SIZE = 10_000
+
+
+def _resource(r: Any, cache: ResourceCache | None) -> Resource:
+    """A wire resource; with ``cache``, equal resources of different records share one object (its
+    service id is computed once, and the aggregator notes it once per poll)."""
+    if cache is None or type(r) is not list or len(r) != 3 or type(r[2]) is not dict:
+        return Resource(str(r[0]), str(r[1]), dict(r[2]))
+    try:
+        key = (r[0], r[1], *r[2].items())
+        hit = cache.get(key)
+    except TypeError:  # an unhashable attribute value: not shared
+        return Resource(str(r[0]), str(r[1]), dict(r[2]))
+    if hit is None:
+        if len(cache) >= RESOURCE_CACHE_SIZE:
+            cache.clear()
+        hit = cache[key] = Resource(str(r[0]), str(r[1]), dict(r[2]))
+    return hit
+
+
+def decode_batch(data: dict[str, Any], source: str = "airdig.trace.span",
+                 resources_cache: ResourceCache | None = None) -> list[SpanSummary]:
     """Inverse of :func:`encode_batch`, strict about shape because the bus is a trust boundary."""
     try:
-        resources = [Resource(str(r[0]), str(r[1]), dict(r[2])) for r in data["resources"]]
+        resources = [_resource(r, resources_cache) for r in data["resources"]]
         out = []
         for row in data["spans"]:
             (tid, sid, pid, kind, name, start, end, status, ri, attrs, links, msg) = row

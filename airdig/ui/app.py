@@ -90,11 +90,13 @@ def spa_routes(engine_url: str, on_static: Callable[[], None] | None = None) -> 
 
 
 def build_ui_app(engine_url: str, transport: httpx.AsyncBaseTransport | None = None,
-                 metrics: UiMetrics | None = None, policy: EdgePolicy | None = None) -> Starlette:
+                 metrics: UiMetrics | None = None, policy: EdgePolicy | None = None,
+                 engine_ca_file: str | None = None) -> Starlette:
     """The UI app proxying to ``engine_url``; ``transport`` lets tests route the proxy in-process.
-    ``policy``: the listener's Host/Origin rules and body limit (the proxy's own :data:`MAX_BODY`)."""
+    ``policy``: the listener's Host/Origin rules and body limit (the proxy's own :data:`MAX_BODY`).
+    ``engine_ca_file``: the CA an https engine's certificate is verified against (else the system's)."""
     m = metrics or UiMetrics()
-    proxy = EngineProxy(engine_url, m, transport=transport)
+    proxy = EngineProxy(engine_url, m, transport=transport, ca_file=engine_ca_file)
 
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok"})

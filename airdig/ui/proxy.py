@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from ssl import SSLContext
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from airdig.edge.tls import client_context
 from airdig.logs import get_logger
 from airdig.ui.metrics import UiMetrics
 
@@ -62,7 +64,7 @@ class EngineProxy:
     """
 
     def __init__(self, engine_url: str, metrics: UiMetrics, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, ca_file: str | None = None) -> None:
         parts = urlsplit(engine_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             from airdig.errors import InvalidInput
@@ -74,6 +76,10 @@ class EngineProxy:
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # an https engine is verified against ca_file (a private CA) or the system CAs; never unverified
+        self._ssl: SSLContext | None = None
+        if parts.scheme == "https":
+            self._ssl = client_context(ca_file)
 
     def client(self) -> httpx.AsyncClient:
         # Servers started without lifespan (airdig.cli.serve) and test clients each run their own loop;
@@ -81,7 +87,7 @@ class EngineProxy:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._client = httpx.AsyncClient(transport=self.transport, timeout=self.timeout,
-                                             follow_redirects=False)
+                                             follow_redirects=False, verify=self._ssl or True)
             self._loop = loop
         return self._client
 
@@ -149,7 +155,8 @@ class EngineProxy:
         target = ws_url(self.engine_url, ws.url.path)
         try:
             upstream = await ws_connect(target, subprotocols=offered or None, origin=origin,  # type: ignore[arg-type]
-                                        additional_headers=fwd, open_timeout=5, max_size=MAX_BODY)
+                                        additional_headers=fwd, open_timeout=5, max_size=MAX_BODY,
+                                        ssl=self._ssl)
         except (OSError, TimeoutError, InvalidStatus, WebSocketException) as exc:
             self.metrics.ws_failures.inc()
             log.warning("engine websocket unreachable", url=target, error=str(exc))

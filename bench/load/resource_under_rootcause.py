@@ -10,6 +10,11 @@ measured in the same run with the same client: ``GET /healthz`` (the HTTP stack 
     AIRDIG_TEST_MYSQL_URL=mysql://… AIRDIG_TEST_REDIS_URL=redis://… .venv/bin/python \\
         bench/load/resource_under_rootcause.py --backend mysql
 
+``--compare-strawberry`` also starts a second engine with ``--no-hot-reads`` (every query through
+Strawberry, the path before :mod:`airdig.engine.api.graphql.hotread`) and runs the two ``resource``
+phases against it too, alternating the engines phase by phase: ``strawberry_resource_alone`` and
+``strawberry_resource_under_rootcause`` are that baseline, measured in the same run.
+
 Prints one JSON object. On a shared 2-core machine the client and the server compete for the same
 cores: the figures are a floor, not a capacity. So each phase also reports the CPU the server used per
 request — ``server_cpu_ms_per_req``: the serving process's CPU seconds (``/proc``) over the requests
@@ -217,8 +222,11 @@ async def drive(port: int, make: Any, concurrency: int, seconds: float, max_requ
     return out
 
 
-def start_engine(port: int, env: dict[str, str], intel_workers: int | None) -> subprocess.Popen[bytes]:
+def start_engine(port: int, env: dict[str, str], intel_workers: int | None,
+                 hot_reads: bool = True) -> subprocess.Popen[bytes]:
     extra = ["--intel-workers", str(intel_workers)] if intel_workers is not None else []
+    if not hot_reads:
+        extra.append("--no-hot-reads")
     proc = subprocess.Popen([sys.executable, "-m", "airdig.cli", "engine", "--host", "127.0.0.1", "--port", str(port),
                              "--no-processor", *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -247,6 +255,8 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=200_000, help="per phase")
     ap.add_argument("--intel-workers", type=int, default=None,
                     help="passed to `airdig engine` (omit for the engine's default, or for code without it)")
+    ap.add_argument("--compare-strawberry", action="store_true",
+                    help="also measure an engine started with --no-hot-reads (same run, phases alternated)")
     args = ap.parse_args()
     data_dir = tempfile.mkdtemp(prefix="airdig-load-")
     env = {**os.environ, "AIRDIG_AUTH": "off", "AIRDIG_LOG_LEVEL": "warning", "AIRDIG_DATA_DIR": data_dir}
@@ -276,36 +286,52 @@ def main() -> None:
         seed_s = time.perf_counter() - t0
         port = free_port()
         proc = start_engine(port, env, args.intel_workers)
+        procs = [proc]
         try:
+            base_port = free_port() if args.compare_strawberry else None
+            if base_port is not None:
+                procs.append(start_engine(base_port, env, args.intel_workers, hot_reads=False))
             n = args.nodes
 
-            def resource(r: random.Random) -> bytes:
-                return post(port, RESOURCE, {"id": f"node-{r.randrange(n)}"})
+            def resource_of(p: int) -> Any:
+                return lambda r: post(p, RESOURCE, {"id": f"node-{r.randrange(n)}"})
 
-            def root_cause(r: random.Random) -> bytes:
-                return post(port, ROOT_CAUSE, {"id": f"node-{r.randrange(n)}"})
+            def root_cause_of(p: int) -> Any:
+                return lambda r: post(p, ROOT_CAUSE, {"id": f"node-{r.randrange(n)}"})
 
             def healthz(_: random.Random) -> bytes:
                 return get(port, "/healthz")
 
-            asyncio.run(drive(port, resource, args.concurrency, 1.0, 2000))  # warm-up (caches, pools)
+            def alone(lp: int, pid: int) -> dict[str, Any]:
+                return asyncio.run(drive(lp, resource_of(lp), args.concurrency, args.seconds, args.max_requests,
+                                         pid=pid))
+
+            def loaded(lp: int, pid: int) -> dict[str, Any]:
+                return asyncio.run(drive(lp, resource_of(lp), args.concurrency, args.seconds, args.max_requests,
+                                         background=args.rootcause_clients, background_make=root_cause_of(lp),
+                                         pid=pid))
+
+            for lp in [port] + ([base_port] if base_port is not None else []):  # warm-up (caches, pools)
+                asyncio.run(drive(lp, resource_of(lp), args.concurrency, 1.0, 2000))
             out: dict[str, Any] = {
                 "benchmark": "load_resource_under_rootcause", "backend": args.backend, "nodes": n,
                 "edges": n * 3, "seed_seconds": round(seed_s, 1), "cpus": os.cpu_count(),
                 "concurrency": args.concurrency, "seconds_per_phase": args.seconds,
                 "intel_workers": args.intel_workers, "load_average": os.getloadavg()[0]}
-            pid = proc.pid
             out["baseline_healthz"] = asyncio.run(drive(port, healthz, args.concurrency, args.seconds,
-                                                        args.max_requests, pid=pid))
-            out["resource_alone"] = asyncio.run(drive(port, resource, args.concurrency, args.seconds,
-                                                      args.max_requests, pid=pid))
-            out["resource_under_rootcause"] = asyncio.run(drive(
-                port, resource, args.concurrency, args.seconds, args.max_requests,
-                background=args.rootcause_clients, background_make=root_cause, pid=pid))
+                                                        args.max_requests, pid=proc.pid))
+            if base_port is not None:
+                out["strawberry_resource_alone"] = alone(base_port, procs[1].pid)
+            out["resource_alone"] = alone(port, proc.pid)
+            if base_port is not None:
+                out["strawberry_resource_under_rootcause"] = loaded(base_port, procs[1].pid)
+            out["resource_under_rootcause"] = loaded(port, proc.pid)
+            out["load_average_end"] = os.getloadavg()[0]
             out["aims"] = {"resource_req_per_s": ">= 2000", "resource_p99_ms_under_rootcause": "< 50"}
         finally:
-            proc.terminate()
-            proc.wait(10)
+            for pr in procs:
+                pr.terminate()
+                pr.wait(10)
         print(json.dumps(out))
     finally:
         if db_drop is not None:

@@ -29,6 +29,17 @@ class PairKernel:
     def __init__(self, half_cls: type[Any], half_fields: list[str], call_cls: type[Any],
                  call_fields: list[str]) -> None: ...
     def add(self, pairer: Any, spans: list[Any], route: str | None, now: float) -> list[Any]: ...
+    def add_routed(self, pairer: Any, batches: list[tuple[list[Any], str | None]], now: float) -> list[Any]: ...
+
+class BlockCodec:
+    """Span blocks (airdig/tracecore/spanblock.py): written from and read into SpanSummary/Resource."""
+
+    def __init__(self, span_cls: type[Any], span_fields: list[str], resource_fn: Any) -> None:
+        """``resource_fn``: ``spans._resource(wire, cache)``, called once per resource of a block."""
+    def encode_by_trace(self, spans: list[Any]) -> list[tuple[str, bytes | None]] | None:
+        """Per bus key, the block (None: not fit for one); None when a trace id is not a plain str."""
+    def decode(self, data: bytes, partition: int, offset: int,
+               resources_cache: dict[tuple[Any, ...], Any] | None) -> list[Any] | None: ...
 
 class Redactor:
     """``airdig.model.redact._walk_python`` compiled: the structural walk, calling back for every rule."""

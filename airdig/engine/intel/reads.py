@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, NodeRow, Store
+from airdig.backends.interfaces import ChangeRow, DriftRow, EdgeRow, Store
 from airdig.engine.intel import asof
 from airdig.engine.intel.graphwalk import walk
 from airdig.errors import InvalidInput, NotFound
@@ -112,19 +112,34 @@ def _neighbors_at(store: Store, node_id: str, depth: int, edge_types: Sequence[s
 class ImpactResult:
     root: str
     reached: list[tuple[str, int, list[str]]]
-    nodes: dict[str, NodeRow]
+    nodes: dict[str, asof.NodeAt]
     truncated: bool
+    at: float | None = None
 
 
-def impact(store: Store, node_id: str, hops: int = 3, with_resources: bool = True) -> ImpactResult:
-    """The blast radius; ``with_resources`` also loads every reached node (one query per 500)."""
+def impact(store: Store, node_id: str, hops: int = 3, with_resources: bool = True,
+           at: float | None = None) -> ImpactResult:
+    """The blast radius; ``with_resources`` also loads every reached node (one query per 500). As of a
+    past ``at``: over the edges that existed then, each reached node as it was then (a node that did not
+    exist then is left out, and so is a root that did not: NOT_FOUND)."""
     if not 1 <= hops <= MAX_HOPS:
         raise InvalidInput("hops", f"must be between 1 and {MAX_HOPS}, got {hops}")
     root = resolve_id(store, node_id)
-    w = walk(store, root, hops, mode="effects")
+    if at is not None and root not in asof.nodes_at(store, [root], at, brief=True):
+        raise NotFound("resource", f"{node_id} (at that time)")
+    w = walk(store, root, hops, mode="effects", at=at)
     reached = [(r.id, r.distance, list(r.path)) for r in w.reached]
-    nodes = store.get_nodes([r[0] for r in reached]) if with_resources else {}
-    return ImpactResult(root, reached, nodes, w.truncated)
+    ids = [r[0] for r in reached]
+    nodes: dict[str, asof.NodeAt] = {}
+    if at is None:
+        if with_resources:
+            nodes = {i: asof.NodeAt(n, None) for i, n in store.get_nodes(ids).items()}
+    else:
+        nodes = asof.nodes_at(store, ids, at, brief=not with_resources)
+        reached = [r for r in reached if r[0] in nodes]
+        if not with_resources:
+            nodes = {}
+    return ImpactResult(root, reached, nodes, w.truncated, at)
 
 
 def timeline(store: Store, node_id: str | None, since: float | None, until: float | None, first: int,

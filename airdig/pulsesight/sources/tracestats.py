@@ -24,7 +24,7 @@ from typing import Any
 from airdig.backends.interfaces import Bus
 from airdig.errors import InvalidInput
 from airdig.logs import get_logger
-from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.events import TOPIC_TRACES, CloudEvent, is_span_block
 from airdig.pulsesight.sources.base import RangeSeries, Sample, Selector, parse_selector
 
 log = get_logger("pulsesight.tracestats")
@@ -136,6 +136,8 @@ class TraceStats:
                     stop.wait(1.0)
                     continue
                 for rec in records:
+                    if is_span_block(rec.value):  # TraceCore's span batches: nothing for trace stats
+                        continue
                     try:
                         self.apply(CloudEvent.decode(rec.value, f"{rec.topic}[{rec.partition}]@{rec.offset}"))
                     except InvalidInput as exc:

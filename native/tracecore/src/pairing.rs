@@ -1,9 +1,13 @@
 //! `Pairer.add` of airdig/tracecore/pairing.py, statement for statement, on the Pairer's own Python
 //! state (its `pending` dict of `_Half`, its `_order` deque, its counters), so expiry, metrics and
 //! tests see exactly what the Python version leaves behind. Only the interpreter overhead goes.
+//!
+//! Spans read from the bus (``partition >= 0``) also enter the Pairer's per-partition read queues
+//! (``_read_clients`` / ``_read_servers``: ``(offset, key, half)`` in read order) that
+//! ``Pairer.held_offsets`` walks to hold back the commit, exactly as the Python statements do.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::fastnew::SlotMaker;
 
@@ -32,6 +36,11 @@ pub struct Names {
     counters: Py<PyString>,
     spans: Py<PyString>,
     dropped_by_side: Py<PyString>,
+    partition: Py<PyString>,
+    offset: Py<PyString>,
+    read_clients: Py<PyString>,
+    read_servers: Py<PyString>,
+    sid: Py<PyString>,
 }
 
 impl Names {
@@ -43,6 +52,8 @@ impl Names {
             siblings: i("siblings"), resource: i("resource"), service_id: i("service_id"),
             pending: i("pending"), order: i("_order"), append: i("append"), max_pending: i("max_pending"),
             wait: i("wait"), counters: i("counters"), spans: i("spans"), dropped_by_side: i("dropped_by_side"),
+            partition: i("partition"), offset: i("offset"), read_clients: i("_read_clients"),
+            read_servers: i("_read_servers"), sid: i("_sid"),
         }
     }
 }
@@ -51,6 +62,7 @@ pub struct Kernel {
     pub names: Names,
     pub half: SlotMaker,  // _Half(client, server, deadline, siblings)
     pub call: SlotMaker,  // Call(src, dst, connection_type, client, server, peer)
+    pub deque: Py<PyAny>, // collections.deque, for a partition's first read queue
 }
 
 #[derive(Default)]
@@ -108,9 +120,40 @@ struct Ctx<'py, 'k> {
     none: Bound<'py, PyAny>,
     out: Bound<'py, PyList>,
     n: Counts,
+    pairer: Bound<'py, PyAny>,
+    zero: Bound<'py, PyAny>,
+    read_clients: Option<Bound<'py, PyDict>>,
+    read_servers: Option<Bound<'py, PyDict>>,
 }
 
 impl<'py> Ctx<'py, '_> {
+    /// The Pairer's read queues of one side (`_read_clients` / `_read_servers`), looked up once a call.
+    fn queues(&mut self, is_client: bool) -> PyResult<Bound<'py, PyDict>> {
+        let slot = if is_client { &mut self.read_clients } else { &mut self.read_servers };
+        if let Some(q) = slot {
+            return Ok(q.clone());
+        }
+        let nm = &self.k.names;
+        let q = self.pairer.getattr(if is_client { nm.read_clients.bind(self.py) } else { nm.read_servers.bind(self.py) })?
+            .cast_into::<PyDict>()?;
+        *slot = Some(q.clone());
+        Ok(q)
+    }
+
+    /// `resource.service_id`: the slot it caches, else the property (which fills it).
+    fn service_id(&self, span: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let nm = &self.k.names;
+        let res = span.getattr(nm.resource.bind(self.py))?;
+        if let Ok(sid) = res.getattr(nm.sid.bind(self.py)) {
+            if let Ok(t) = sid.cast::<PyString>() {
+                if t.is_exact_instance_of::<PyString>() && !t.to_str()?.is_empty() {
+                    return Ok(sid);
+                }
+            }
+        }
+        res.getattr(nm.service_id.bind(self.py))
+    }
+
     fn state(&self, s: &Bound<'py, PyAny>) -> PyResult<i64> {
         s.getattr(self.k.names.state.bind(self.py))?.extract()
     }
@@ -139,8 +182,30 @@ impl<'py> Ctx<'py, '_> {
                 } else {
                     self.k.half.make(py, &[self.none.clone(), s.clone(), self.deadline.clone(), sibs.clone().into_any()])?
                 };
-                self.pending.set_item(&key, h)?;
-                self.order_append.call1((PyTuple::new(py, [self.deadline.clone(), key.into_any()])?,))?;
+                self.pending.set_item(&key, &h)?;
+                self.order_append.call1((PyTuple::new(py, [self.deadline.clone(), key.clone().into_any()])?,))?;
+                // read from the bus: remember (offset, key, half) in its partition's read queue
+                let part = s.getattr(nm.partition.bind(py))?;
+                let read = match part.cast::<PyInt>() {
+                    Ok(i) if i.is_exact_instance_of::<PyInt>() => match i.extract::<i64>() {
+                        Ok(v) => v >= 0,
+                        Err(_) => part.ge(&self.zero)?, // beyond 64 bits: compare as Python does
+                    },
+                    _ => part.ge(&self.zero)?,
+                };
+                if read {
+                    let queues = self.queues(is_client)?;
+                    let q = match queues.get_item(&part)? {
+                        Some(q) => q,
+                        None => {
+                            let q = self.k.deque.bind(py).call0()?;
+                            queues.set_item(&part, &q)?;
+                            q
+                        }
+                    };
+                    q.call_method1(nm.append.bind(py),
+                                   (PyTuple::new(py, [s.getattr(nm.offset.bind(py))?, key.into_any(), h])?,))?;
+                }
                 return Ok(());
             }
         };
@@ -178,8 +243,8 @@ impl<'py> Ctx<'py, '_> {
         let (_, ck) = kind_class(&client.getattr(nm.kind.bind(py))?)?;
         let (_, sk) = kind_class(&server.getattr(nm.kind.bind(py))?)?;
         let ctype = if ck == KIND_PRODUCER || sk == KIND_CONSUMER { "messaging_system" } else { "" };
-        let src = client.getattr(nm.resource.bind(py))?.getattr(nm.service_id.bind(py))?;
-        let dst = server.getattr(nm.resource.bind(py))?.getattr(nm.service_id.bind(py))?;
+        let src = self.service_id(&client)?;
+        let dst = self.service_id(&server)?;
         let call = self.k.call.make(py, &[src, dst, PyString::new(py, ctype).into_any(), client, server,
                                             self.none.clone()])?;
         self.out.append(call)
@@ -189,6 +254,13 @@ impl<'py> Ctx<'py, '_> {
 impl Kernel {
     pub fn add<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>, spans: &Bound<'py, PyList>,
                     route: Option<Bound<'py, PyAny>>, now: f64) -> PyResult<Bound<'py, PyList>> {
+        self.add_routed(py, pairer, &[(spans.clone(), route)], now)
+    }
+
+    /// `add` of several batches in turn, each under its own route (one poll's records), one setup.
+    pub fn add_routed<'py>(&self, py: Python<'py>, pairer: &Bound<'py, PyAny>,
+                           batches: &[(Bound<'py, PyList>, Option<Bound<'py, PyAny>>)], now: f64)
+                           -> PyResult<Bound<'py, PyList>> {
         let nm = &self.names;
         let wait: f64 = pairer.getattr(nm.wait.bind(py))?.extract()?;
         let mut cx = Ctx {
@@ -202,8 +274,18 @@ impl Kernel {
             none: py.None().into_bound(py),
             out: PyList::empty(py),
             n: Counts::default(),
+            pairer: pairer.clone(),
+            zero: 0i64.into_pyobject(py)?.into_any(),
+            read_clients: None,
+            read_servers: None,
         };
-        let result = self.run(&mut cx, spans, route.as_ref());
+        let mut result = Ok(());
+        for (spans, route) in batches {
+            result = self.run(&mut cx, spans, route.as_ref());
+            if result.is_err() {
+                break;
+            }
+        }
         // counters as the Python version would have left them, also when a span could not be read
         let counters = pairer.getattr(nm.counters.bind(py))?;
         let count = counters.getattr(nm.spans.bind(py))?.cast_into::<PyDict>()?;

@@ -134,7 +134,8 @@ def test_engine_serves_the_spa_in_loopback_dev_mode(listeners: dict[str, Listene
 
 def test_with_auth_on_every_listener_asks_for_the_engines_token(tmp_path: Path) -> None:
     """`airdig up` with auth on: the engine, the UI (through to the engine), TraceCore's OTLP/HTTP and
-    PulseSight's webhooks and read API all take the same API tokens and refuse requests without one."""
+    PulseSight's webhooks and read API all take the same API tokens and refuse requests without one; a
+    viewer token reads everywhere but is refused (403) where data is sent in, an editor token writes."""
     from airdig.engine.auth import Authenticator, TokenService
 
     settings = Settings.load(overrides={"data_dir": str(tmp_path)}, environ={})
@@ -143,6 +144,7 @@ def test_with_auth_on_every_listener_asks_for_the_engines_token(tmp_path: Path) 
     svc = EngineService(store=store, bus=open_bus(f"embedded://{tmp_path / 'bus.db'}"), cache=open_cache("memory://"))
     svc.start(process_events=False)
     token, _ = TokenService(store).create("ops", "viewer")
+    writer, _ = TokenService(store).create("collector", "editor")
     authenticator = Authenticator(store, required=True)
     verify = authenticator.aprincipal
     loopback = EdgePolicy.for_bind("127.0.0.1")
@@ -154,14 +156,19 @@ def test_with_auth_on_every_listener_asks_for_the_engines_token(tmp_path: Path) 
     try:
         with serve(build_app(svc, require_auth=True, policy=loopback, spa=True)) as engine_url, \
                 serve(build_ui_app(engine_url, policy=loopback)) as ui_url:
-            for lst in (Listener("engine", engine_url, "POST", "/graphql", gql),
-                        Listener("ui", ui_url, "POST", "/graphql", gql),
-                        Listener("tracecore", f"http://127.0.0.1:{tc.http_port}", "POST", "/v1/traces", b"{}"),
-                        Listener("pulsesight", ps.url, "GET", "/api/v1/security-events"),
-                        Listener("pulsesight", ps.url, "POST", "/webhooks/falco", b"[]")):
+            for lst, viewer_may in ((Listener("engine", engine_url, "POST", "/graphql", gql), True),
+                                    (Listener("ui", ui_url, "POST", "/graphql", gql), True),
+                                    (Listener("tracecore", f"http://127.0.0.1:{tc.http_port}", "POST", "/v1/traces",
+                                              b"{}"), False),
+                                    (Listener("pulsesight", ps.url, "GET", "/api/v1/security-events"), True),
+                                    (Listener("pulsesight", ps.url, "POST", "/webhooks/falco", b"[]"), False)):
                 assert lst.call({}).status_code == 401, lst
                 assert lst.call({"Authorization": "Bearer adg_wrong"}).status_code == 401, lst
-                assert lst.call({"Authorization": f"Bearer {token}"}).status_code == 200, lst
+                refused = lst.call({"Authorization": f"Bearer {token}"})
+                assert refused.status_code == (200 if viewer_may else 403), lst
+                if not viewer_may:
+                    assert refused.json()["code"] == "FORBIDDEN" and token not in refused.text
+                assert lst.call({"Authorization": f"Bearer {writer}"}).status_code == 200, lst
                 assert httpx.get(lst.url + "/healthz").status_code == 200  # probes stay open
             assert httpx.get(engine_url + "/").status_code == 200  # the SPA's shell: no data in it
     finally:

@@ -95,17 +95,20 @@ def test_a_redelivered_batch_racing_its_first_delivery_applies_once(stack: Stack
     """After a rebalance the new owner can apply a batch while the old owner's transaction on the same
     events is still open. Whatever the interleaving, one of them applies each event and the other counts
     it as a duplicate: never both (both would announce it, and count it twice). The old owner is held
-    inside its transaction until the new one has read "not applied" (on MariaDB that read does not lock,
-    so the two really overlap; TiDB's and SQLite's reads wait for the first transaction instead)."""
+    inside its transaction until the new one, which starts reading only once the old one has, has read
+    "not applied" (on MariaDB that read does not lock, so the two really overlap; TiDB's and SQLite's reads
+    wait for the first transaction instead, and the old owner's wait times out)."""
     events = [resource_event("updated", node(i, 1), "test", time=1_000_000.0) for i in range(50)]
     records = [Record(TOPIC_RESOURCES, 0, i, ev.subject, ev.encode(), 1_000_000.0) for i, ev in enumerate(events)]
-    b_has_read = threading.Event()
+    a_has_read, b_has_read = threading.Event(), threading.Event()
     seen_events = SqlTx.seen_events
 
     def watched(self: SqlTx, event_ids: Sequence[str]) -> set[str]:
+        new_owner = threading.current_thread().name == "new-owner"
+        if new_owner:
+            a_has_read.wait(3)  # the old owner's transaction is open and has read "not applied"
         found = seen_events(self, event_ids)
-        if threading.current_thread().name == "new-owner":
-            b_has_read.set()
+        (b_has_read if new_owner else a_has_read).set()
         return found
 
     def clock() -> float:  # called inside the write transaction

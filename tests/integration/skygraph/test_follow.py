@@ -185,6 +185,49 @@ def test_a_mapped_write_redescribes_only_the_resources_it_touched(topology: Topo
     assert f"ec2/{REGION}" in {e.data["scope"] for e in events if e.type == "airdig.resource.confirmed"}
 
 
+def test_database_and_function_writes_redescribe_only_that_database_and_function(topology: Topology,
+                                                                                  data_dir: Path) -> None:
+    """ModifyDBInstance re-reads that DB instance alone (its subnet, security-group, subnet-group and KMS
+    edges drawn again, unchanged); UpdateFunctionConfiguration (CloudTrail's name carries the API version)
+    re-reads that function with its tags and event source mappings, so neither its tags nor its queue and
+    stream edges are lost; only the re-described nodes change or are confirmed."""
+    state = GraphState(data_dir)
+    sqs, url = _queue()
+    run_scan(ScanOptions(regions=[REGION], services=["rds", "lambda"], k8s=False), state)
+    rds_before, fn_before = state.load(f"rds/{REGION}"), state.load(f"lambda/{REGION}")
+    assert rds_before is not None and fn_before is not None
+    db, fn = topology.arns["db"], topology.arns["fn"]
+    boto3.client("rds", region_name=REGION).modify_db_instance(
+        DBInstanceIdentifier="orders-db", DBInstanceClass="db.t3.large", ApplyImmediately=True)
+    boto3.client("lambda", region_name=REGION).update_function_configuration(FunctionName="worker", Timeout=42)
+    for rec in (record("rds.amazonaws.com", "ModifyDBInstance", ALICE,
+                       {"dBInstanceIdentifier": "orders-db", "dBInstanceClass": "db.t3.large", "applyImmediately": True},
+                       {"dBInstanceIdentifier": "orders-db", "dBInstanceArn": db}),
+                record("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", BOB,
+                       {"functionName": "worker", "timeout": 42}, {"functionName": "worker", "functionArn": fn})):
+        sqs.send_message(QueueUrl=url, MessageBody=via_eventbridge(rec))
+    events: list[CloudEvent] = []
+    follower = Follower(url, state, events.append, wait_seconds=0)
+    follower.step()
+    while sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"] != "0":
+        follower.step()
+    st = follower.stats
+    assert (st.redescribed_writes, st.redescribed_nodes, st.unmapped_writes, st.scopes_failed) == (2, 2, 0, 0)
+    changed = {(e.type, e.subject, e.data.get("actor")) for e in events if e.type != "airdig.resource.confirmed"}
+    assert changed == {("airdig.resource.updated", db, ALICE), ("airdig.resource.updated", fn, BOB)}
+    by_subject = {e.subject: e for e in events if e.type == "airdig.resource.updated"}
+    assert "attrs.DBInstanceClass" in by_subject[db].data["changed"]
+    assert "attrs.Timeout" in by_subject[fn].data["changed"]
+    assert not any(p.startswith("tags") for p in by_subject[fn].data["changed"])  # tags read with it
+    rds_after, fn_after = state.load(f"rds/{REGION}"), state.load(f"lambda/{REGION}")
+    assert rds_after is not None and fn_after is not None
+    assert set(rds_after.nodes) == set(rds_before.nodes) and rds_after.edges == rds_before.edges
+    assert set(fn_after.nodes) == set(fn_before.nodes) and fn_after.edges == fn_before.edges
+    assert fn_after.nodes[fn].tags == fn_before.nodes[fn].tags == {"team": "orders"}
+    assert [e for e in events if e.type.startswith("airdig.edge.")] == []
+
+
 def test_writes_map_to_the_resources_they_touched() -> None:
     from airdig.skygraph.follow_targets import Target, targets_of
 
@@ -204,6 +247,27 @@ def test_writes_map_to_the_resources_they_touched() -> None:
                              {"instancesSet": {"items": [{"instanceId": "i-0aaaaaaaaaaaaaaaa"}]}})) is None
     assert targets_of(record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ALICE, {})) is None
     assert targets_of(record("sqs.amazonaws.com", "CreateQueue", ALICE, {"queueName": "q"})) is None
+    # RDS: by identifier, by a tag write's instance ARN; a cluster's tags and cluster writes are not mapped
+    assert targets_of(record("rds.amazonaws.com", "RebootDBInstance", ALICE, {"dBInstanceIdentifier": "db1"})) == [
+        Target("DBInstances", ("db1",))]
+    replica = record("rds.amazonaws.com", "CreateDBInstanceReadReplica", ALICE, {
+        "dBInstanceIdentifier": "db1-ro", "sourceDBInstanceIdentifier": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:db1"})
+    assert targets_of(replica) == [Target("DBInstances", ("db1", "db1-ro"))]
+    assert targets_of(record("rds.amazonaws.com", "AddTagsToResource", ALICE, {
+        "resourceName": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:db1"})) == [Target("DBInstances", ("db1",))]
+    assert targets_of(record("rds.amazonaws.com", "AddTagsToResource", ALICE, {
+        "resourceName": f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:c1"})) is None
+    assert targets_of(record("rds.amazonaws.com", "ModifyDBCluster", ALICE, {"dBClusterIdentifier": "c1"})) is None
+    # Lambda: versioned event names; a name, an ARN with a qualifier, a tag write's resource, a mapping's response
+    fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker"
+    for name, req, resp in (("UpdateFunctionCode20150331v2", {"functionName": "worker"}, None),
+                            ("PutFunctionConcurrency20171031", {"functionName": fn_arn + ":live"}, None),
+                            ("TagResource20170331v2", {"resource": fn_arn}, None),
+                            ("DeleteEventSourceMapping20150331", {"uUID": "1234"}, {"functionArn": fn_arn})):
+        assert targets_of(record("lambda.amazonaws.com", name, ALICE, req, resp)) == [
+            Target("Functions", ("worker",))], name
+    assert targets_of(record("lambda.amazonaws.com", "PublishLayerVersion20181031", ALICE,
+                             {"layerName": "deps"})) is None
 
 
 def test_reads_failures_and_unknown_services_are_not_writes() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from airdig.backends.interfaces import Bus
 from airdig.backends.registry import open_bus
-from airdig.model.events import TOPIC_TRACES, CloudEvent
+from airdig.model.events import TOPIC_TRACES, CloudEvent, is_span_block
 from airdig.tracecore.aggregator import Aggregator
 from airdig.tracecore.ingest import BusSink
 from airdig.tracecore.metrics import TraceCoreMetrics
@@ -50,6 +50,8 @@ class Counted:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for rec in self.consumer.poll(500, timeout=0.3):
+                if is_span_block(rec.value):  # span batches, binary
+                    continue
                 ev = CloudEvent.decode(rec.value)
                 if ev.type == "airdig.trace.edge" and ev.data["type"] == "calls" and ev.id not in self.ids \
                         and ev.data["window_start"] == W:

@@ -33,24 +33,25 @@ def _request(trace: int) -> ExportTraceServiceRequest:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[TraceCoreHandle, str, list[SpanSummary]]]:
+def setup(tmp_path: Path) -> Iterator[tuple[TraceCoreHandle, str, str, list[SpanSummary]]]:
     store = open_store(f"sqlite:///{tmp_path / 'airdig.db'}")
     store.migrate()
-    token, _ = TokenService(store).create("otel-collector", "viewer")
+    token, _ = TokenService(store).create("otel-collector", "editor")
+    viewer, _ = TokenService(store).create("dashboards", "viewer")  # reads: may not send spans in
     received: list[SpanSummary] = []
     settings = Settings.load(overrides={"data_dir": str(tmp_path)}, environ={})
     handle = start_tracecore(settings, "127.0.0.1", 0, 0, extra_sinks=[received.extend],
                              options=TraceCoreOptions(route="local", aggregate=False, store_traces=False),
                              tokens=Authenticator(store, required=True))
-    yield handle, token, received
+    yield handle, token, viewer, received
     handle.stop()
     store.close()
 
 
-def test_grpc_export_needs_a_valid_bearer_token(setup: tuple[TraceCoreHandle, str, list[SpanSummary]],
+def test_grpc_export_needs_a_valid_bearer_token(setup: tuple[TraceCoreHandle, str, str, list[SpanSummary]],
                                                 caplog: pytest.LogCaptureFixture,
                                                 capfd: pytest.CaptureFixture[str]) -> None:
-    tc, token, received = setup
+    tc, token, viewer, received = setup
     caplog.set_level(logging.DEBUG)
     with grpc.insecure_channel(f"127.0.0.1:{tc.grpc_port}") as channel:
         stub = TraceServiceStub(channel)
@@ -62,6 +63,10 @@ def test_grpc_export_needs_a_valid_bearer_token(setup: tuple[TraceCoreHandle, st
                 stub.Export(_request(1), metadata=metadata, timeout=5)
             refused.append(err.value.code())
         assert refused == [grpc.StatusCode.UNAUTHENTICATED] * 4
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Export(_request(3), metadata=(("authorization", f"Bearer {viewer}"),), timeout=5)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "editor" in str(err.value.details()) and viewer not in str(err.value.details())
         assert tc.ingest.drain()
         assert received == []  # nothing of a refused call reached the sink
 
@@ -71,10 +76,10 @@ def test_grpc_export_needs_a_valid_bearer_token(setup: tuple[TraceCoreHandle, st
     assert [s.trace_id for s in received] == [(2).to_bytes(16, "big").hex()]
     samples = {s.labels["result"]: s.value for s in tc.metrics.registry.collect()
                for s in s.samples if s.name == "tracecore_receiver_requests_total"}
-    assert samples == {"unauthenticated": 4.0, "ok": 1.0}
+    assert samples == {"unauthenticated": 4.0, "forbidden": 1.0, "ok": 1.0}
     out = capfd.readouterr()
     for text in (caplog.text, out.out, out.err):
-        assert token not in text and "wrong-token-value" not in text
+        assert token not in text and viewer not in text and "wrong-token-value" not in text
 
 
 def test_grpc_export_is_unavailable_while_the_token_store_is_unreachable(tmp_path: Path) -> None:

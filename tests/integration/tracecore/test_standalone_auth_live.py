@@ -24,6 +24,7 @@ from airdig.demo.estate import free_ports
 from airdig.engine.auth import TokenService
 
 FILE_TOKEN = "adg_static-collector-token-0123456789"
+READ_ONLY = "adg_static-dashboard-token-0123456789"
 
 
 def _cmd(grpc_port: int, http_port: int) -> list[str]:
@@ -96,13 +97,15 @@ def test_auth_on_without_a_token_source_is_a_start_up_error(tmp_path: Path, port
 
 def test_token_file_guards_both_receivers(tmp_path: Path, ports: tuple[int, int]) -> None:
     tokens = tmp_path / "tokens"
-    tokens.write_text(f"{FILE_TOKEN} otel-collector\n")
+    # a line without role= may send spans in (as file tokens always could); a viewer line may not
+    tokens.write_text(f"{FILE_TOKEN} otel-collector\n{READ_ONLY} dashboards role=viewer\n")
     with _serve(tmp_path, ports, AIRDIG_TOKENS_FILE=str(tokens)) as proc:
         with grpc.insecure_channel(f"127.0.0.1:{ports[0]}") as channel:
             stub = TraceServiceStub(channel)
-            assert [_export(stub, t) for t in (None, "adg_wrong-token-0123456789", FILE_TOKEN)] == \
-                ["UNAUTHENTICATED", "UNAUTHENTICATED", "OK"]
-        assert [_post(ports[1], t) for t in (None, "adg_wrong-token-0123456789", FILE_TOKEN)] == [401, 401, 200]
+            assert [_export(stub, t) for t in (None, "adg_wrong-token-0123456789", READ_ONLY, FILE_TOKEN)] == \
+                ["UNAUTHENTICATED", "UNAUTHENTICATED", "PERMISSION_DENIED", "OK"]
+        assert [_post(ports[1], t) for t in (None, "adg_wrong-token-0123456789", READ_ONLY, FILE_TOKEN)] == \
+            [401, 401, 403, 200]
         proc.terminate()
         _, err = proc.communicate(timeout=15)
         assert proc.returncode == 0
@@ -113,11 +116,12 @@ def test_token_store_guards_both_receivers(tmp_path: Path, ports: tuple[int, int
     url = f"sqlite:///{tmp_path / 'airdig.db'}"
     store = open_store(url)
     store.migrate()
-    token, _ = TokenService(store).create("collector", "viewer")
+    token, _ = TokenService(store).create("collector", "editor")
+    viewer, _ = TokenService(store).create("dashboards", "viewer")
     store.close()
     with _serve(tmp_path, ports, AIRDIG_TOKEN_STORE="on", AIRDIG_DATABASE_URL=url):
         with grpc.insecure_channel(f"127.0.0.1:{ports[0]}") as channel:
             stub = TraceServiceStub(channel)
-            assert [_export(stub, t) for t in (None, "adg_wrong-token-0123456789", token)] == \
-                ["UNAUTHENTICATED", "UNAUTHENTICATED", "OK"]
-        assert [_post(ports[1], t) for t in (None, token)] == [401, 200]
+            assert [_export(stub, t) for t in (None, "adg_wrong-token-0123456789", viewer, token)] == \
+                ["UNAUTHENTICATED", "UNAUTHENTICATED", "PERMISSION_DENIED", "OK"]
+        assert [_post(ports[1], t) for t in (None, viewer, token)] == [401, 403, 200]

@@ -6,6 +6,7 @@ field exists, the same test asserts the real content. Screenshots land in /tmp (
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -222,6 +223,37 @@ def test_service_map_draws_the_seeded_call_edge(page: Any, estate: Estate) -> No
     page.click('[data-range="15m"]')
     page.wait_for_url(re.compile(r"range=15m"))
     page.wait_for_selector('[data-range="15m"].on')
+
+
+def test_service_map_reads_columns_and_falls_back_to_objects_on_an_engine_without_them(
+        page: Any, estate: Estate) -> None:
+    """The full map asks for `serviceMap { columns }` (the compact payload); an engine that answers
+    "Cannot query field" for it (one from before the field) gets the object query instead, same drawing."""
+    if not estate.has("serviceMap"):
+        pytest.skip("this engine has no serviceMap")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/graphql") else None)
+    page.goto("/#/map?range=1h")
+    drawn(page, "#service-map")
+    assert any("columns {" in b for b in sent), sent
+    assert int(page.get_attribute("#service-map .graph-canvas", "data-edges") or 0) >= 2
+
+    def old_engine(route: Any) -> None:
+        if "columns {" in (route.request.post_data or ""):
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(
+                {"data": None, "errors": [{"message": "Cannot query field 'columns' on type 'ServiceMap'."}]}))
+        else:
+            route.continue_()
+
+    page.route("**/graphql", old_engine)
+    sent.clear()
+    page.goto("/#/map?range=15m")
+    drawn(page, "#service-map")
+    assert any("columns {" in b for b in sent) and any("edges { src dst requestCount" in b for b in sent), sent
+    labels = page.evaluate("""([s, d]) => { const g = document.querySelector('#service-map .graph-wrap').graph.renderer.getGraph();
+        return g.edges(s, d).map((e) => g.getEdgeAttribute(e, 'label')); }""", [FRONTEND, CHECKOUT])
+    assert len(labels) == 1 and "8.0%" in labels[0]
+    assert "frontend" in settled(page, "#call-edges")
 
 
 def test_drift_table_shows_cause_diff_and_acknowledges(page: Any, estate: Estate) -> None:

@@ -48,6 +48,9 @@ def test_resource_as_of_an_earlier_time_shows_the_graph_and_health_of_then(page:
     settled(page, "#neighbors")
     drawn(page, "#neighbors")
     assert row_count(page, "#neighbors", SG) == 1 and row_count(page, "#neighbors", ENI) == 0
+    impact = settled(page, "#impact")  # the blast radius over the graph of then, not today's
+    assert page.locator("#impact [data-state=error]").count() == 0, impact
+    assert "then" in impact or "as of" in impact, impact
     page.screenshot(path=str(SHOTS / "airdig-ui-asof.png"), full_page=True)
 
     page.click('[data-step="now"]')  # back to the live estate: at leaves the URL, the ENI is there

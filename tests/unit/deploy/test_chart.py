@@ -599,3 +599,31 @@ def test_environment_names_match_the_settings_module(docs: Docs) -> None:
         for c in pod_spec(w)["containers"]:
             for e in c["env"]:
                 assert e["name"] in known | helpers, f"{e['name']} is not a setting AirDig reads"
+
+
+def test_tls_serve_makes_every_listener_https_with_the_mounted_secret(render: Render) -> None:
+    """tls.serve: each serving role gets AIRDIG_TLS_CERT_FILE/KEY from tls.existingSecret; the UI, PulseSight
+    and DeepDrift call the engine over https, trusting the CA key; probes and the NGINX ingress speak HTTPS."""
+    docs = render("tls.existingSecret=airdig-tls", "tls.serve=true", "ingress.enabled=true",
+                  "ingress.className=nginx")
+    for role in ("engine", "ui", "tracecore", "pulsesight"):
+        container = pod_spec(one(docs, "Deployment", f"rel-airdig-{role}"))["containers"][0]
+        env = env_of(container)
+        assert env["AIRDIG_TLS_CERT_FILE"]["value"] == "/etc/airdig/tls/tls.crt", role
+        assert env["AIRDIG_TLS_KEY_FILE"]["value"] == "/etc/airdig/tls/tls.key", role
+        assert {"name": "tls", "mountPath": "/etc/airdig/tls", "readOnly": True} in container["volumeMounts"]
+        assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS", role
+        assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS", role
+    ui = pod_spec(one(docs, "Deployment", "rel-airdig-ui"))["containers"][0]
+    assert "https://rel-airdig-engine:8080" in ui["args"]
+    assert env_of(ui)["AIRDIG_HTTP_CA_FILE"]["value"] == "/etc/airdig/tls/ca.crt"
+    ps = env_of(pod_spec(one(docs, "Deployment", "rel-airdig-pulsesight"))["containers"][0])
+    assert ps["AIRDIG_PULSESIGHT_RESOLVER_URL"]["value"] == "https://rel-airdig-engine:8080"
+    for ing in find(docs, "Ingress"):
+        assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "HTTPS"
+
+    plain = render()
+    engine = pod_spec(one(plain, "Deployment", "rel-airdig-engine"))["containers"][0]
+    assert "AIRDIG_TLS_CERT_FILE" not in env_of(engine)
+    assert engine["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert "tls.serve needs tls.existingSecret" in fails(render, "tls.serve=true")

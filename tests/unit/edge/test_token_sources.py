@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from airdig.backends.registry import open_store
+from airdig.edge.roles import WRITE_ROLE, may, refusal
 from airdig.edge.sources import pillar_tokens
 from airdig.edge.tokenfile import AnyOf, TokenFile
 from airdig.engine.auth import Authenticator, Principal, TokenService
@@ -66,8 +67,27 @@ def test_file_is_reread_when_it_changes_and_a_broken_file_keeps_the_last_good_se
     assert tokens.principal(f"Bearer {TOKEN_B}")
 
 
+def test_file_lines_carry_the_roles_of_the_engines_tokens(tmp_path: Path) -> None:
+    """``role=`` gives a line viewer, editor or admin; a line without it is an editor (it may send data
+    in, as every file token could before roles); the name is what is left of the line."""
+    f = tmp_path / "tokens"
+    digest = hashlib.sha256(TOKEN_B.encode()).hexdigest()
+    write(f, f"{TOKEN_A} dash boards role=viewer\nsha256:{digest}\n{'adg_third-token-0123456789'} ops ROLE=admin\n", 1)
+    tokens = TokenFile(str(f))
+    viewer, plain, admin = (tokens.principal(f"Bearer {t}") for t in (TOKEN_A, TOKEN_B, "adg_third-token-0123456789"))
+    assert (viewer.name, viewer.role) == ("dash boards", "viewer")
+    assert (plain.name, plain.role) == ("token-line-2", "editor")
+    assert (admin.name, admin.role) == ("ops", "admin")
+    assert may(plain, WRITE_ROLE) and may(admin, WRITE_ROLE) and not may(viewer, WRITE_ROLE)
+    assert may(viewer, "viewer") and not may("a caller without a role", "viewer")
+    assert "'dash boards' has viewer" in refusal(viewer, WRITE_ROLE)
+
+
 @pytest.mark.parametrize("text, message", [("", "holds no token"), ("short\n", "line 1: a token must be"),
-                                          ("sha256:abc\n", "line 1: sha256: needs 64 hex digits")])
+                                          ("sha256:abc\n", "line 1: sha256: needs 64 hex digits"),
+                                          ("adg_first-token-0123456789 ci role=root\n", "line 1: role= must be"),
+                                          ("adg_first-token-0123456789 role=viewer role=admin\n",
+                                           "line 1: role= must be given once")])
 def test_a_useless_file_is_a_start_up_error_that_never_echoes_a_line(tmp_path: Path, text: str,
                                                                     message: str) -> None:
     f = tmp_path / "tokens"

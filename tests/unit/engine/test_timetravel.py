@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from airdig.backends.interfaces import Record, Store
 from airdig.engine.apply import Applier
-from airdig.engine.intel import asof, diff, neighborhood
+from airdig.engine.intel import asof, diff, graphwalk, neighborhood, reads
+from airdig.errors import NotFound
 from airdig.model.events import CloudEvent, edge_event, resource_event
 from airdig.model.graph import Edge, Node
 
@@ -138,3 +141,30 @@ def test_health_summary_as_of(store: Store) -> None:
     assert [n.node.id for n in items] == [INST[0]]
     counts, items = asof.health_summary(store, 400.0, ["critical"], 10)
     assert counts["critical"] == 0 and counts["healthy"] == 1 and sum(counts.values()) == 4 and items == []
+
+
+def test_impact_as_of_follows_the_edges_and_states_of_then(store: Store) -> None:
+    build(store)
+    now = reads.impact(store, SUBNET, 3)
+    assert {i for i, _, _ in now.reached} == {INST[0], INST[2]}
+    then = reads.impact(store, SUBNET, 3, at=250.0)  # before i-1 and its edges were deleted
+    assert {i for i, _, _ in then.reached} == set(INST)
+    assert all(n.at == 250.0 for n in then.nodes.values())
+    assert then.nodes[INST[1]].node.deleted_at is None
+    # each reached resource as it was then: i-0 resized at 200 and healthy again from 250
+    early = reads.impact(store, SUBNET, 3, at=190.0)
+    assert early.nodes[INST[0]].node.attrs == {"InstanceType": "t3.micro"}
+    assert early.nodes[INST[0]].node.health_status == "critical"
+    # without resources: the same reach, the nodes not loaded
+    bare = reads.impact(store, SUBNET, 3, with_resources=False, at=250.0)
+    assert bare.reached == then.reached and bare.nodes == {}
+    with pytest.raises(NotFound, match="at that time"):
+        reads.impact(store, SUBNET, 3, at=50.0)
+
+
+def test_the_walk_as_of_a_time_after_every_write_is_the_walk_of_now(store: Store) -> None:
+    """The two walks read different tables (the key index now, the edges' lifetimes as of a time): past
+    the last write they must agree on every node, distance, path and weight, in both directions."""
+    build(store)
+    for root, mode in ((SUBNET, "effects"), (INST[0], "causes"), (SG, "effects"), (INST[2], "causes")):
+        assert graphwalk.walk(store, root, 3, mode, at=1e12) == graphwalk.walk(store, root, 3, mode)

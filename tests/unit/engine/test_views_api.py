@@ -119,6 +119,27 @@ def test_resource_health_and_drift_as_of(client: TestClient) -> None:
     assert rest["counts"]["critical"] == 1 and [i["id"] for i in rest["items"]] == [INST[0]]
 
 
+def test_impact_as_of_graphql_and_rest(client: TestClient) -> None:
+    q = """query($id: ID!, $at: String) { impact(id: $id, hops: 2, at: $at) {
+      root nodes { id distance resource { id attrs health { status } asOf asOfExact } } } }"""
+    now = gql(client, q, id=SUBNET)["data"]["impact"]
+    assert {n["id"] for n in now["nodes"]} == {INST[0], INST[2]}
+    assert all(n["resource"]["asOf"] is None for n in now["nodes"])
+    then = gql(client, q, id=SUBNET, at=T(190.0))["data"]["impact"]
+    assert {n["id"] for n in then["nodes"]} == set(INST)  # i-1 and its edges were deleted at 300
+    i0 = next(n["resource"] for n in then["nodes"] if n["id"] == INST[0])
+    assert i0 == {"id": INST[0], "attrs": {"InstanceType": "t3.micro"}, "health": {"status": "critical"},
+                  "asOf": T(190.0), "asOfExact": True}
+    assert gql(client, q, id=SUBNET, at=T(50.0))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    rest = client.get(f"/api/v1/impact/{SUBNET}", params={"hops": 2, "at": T(190.0)}).json()
+    assert {n["id"] for n in rest["nodes"]} == set(INST)
+    r0 = next(n["resource"] for n in rest["nodes"] if n["id"] == INST[0])
+    assert r0["attrs"] == {"InstanceType": "t3.micro"} and r0["asOf"] == T(190.0)
+    assert client.get(f"/api/v1/impact/{SUBNET}", params={"at": "yesterday-ish"}).status_code == 400
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "at" in {p["name"] for p in paths["/api/v1/impact/{id}"]["get"]["parameters"]}
+
+
 def test_graph_diff_graphql_and_rest(client: TestClient) -> None:
     q = """query($from: String!, $to: String!) { graphDiff(from: $from, to: $to) {
       from to appeared { id } vanished { id } appearedEdges { src } vanishedEdges { src dst type }
@@ -187,6 +208,57 @@ def test_service_map_grouped_and_as_of(client: TestClient, svc: EngineService) -
     assert rest["grouped"] and {g["id"] for g in rest["groups"]} == {g["id"] for g in m["groups"]}
     plain = gql(client, q, at=T(1010.0))["data"]["serviceMap"]
     assert not plain["grouped"] and len(plain["nodes"]) == 25
+
+
+def test_service_map_columns_are_the_same_map_as_the_objects(client: TestClient, svc: EngineService) -> None:
+    """`serviceMap { columns }` (the UI's payload for large maps) carries what `nodes`/`groups`/`edges`
+    carry, with edges as indexes into `ids`, for the same window, `at` and `budget`."""
+    from airdig.engine.apply import Applier
+    from airdig.model.events import CloudEvent
+    from airdig.model.graph import Node
+    from tests.unit.engine.test_timetravel import health, rec
+
+    evs = [CloudEvent(type="airdig.trace.edge", source="tracecore", subject=f"service://ns{k}/s{i}", time=1000.0,
+                      data={"src": f"service://ns{k}/s{i}", "dst": f"service://ns{(k + 1) % 3}/s{i}", "type": "calls",
+                            "window_start": 960.0, "window_seconds": 60,
+                            "stats": {"request_count": 10 + i, "error_count": i % 2, "p95": 5.0 + i}})
+           for k in range(3) for i in range(6)]
+    s1 = Node(id="service://ns0/s1", kind="service", provider="otel", name="s1")
+    evs += [CloudEvent(type="airdig.trace.service", source="tracecore", subject=s1.id, time=800.0,
+                       data={"node": s1.to_dict()}),
+            health(s1.id, "critical", 900.0), health(s1.id, "healthy", 2000.0)]
+    Applier(svc.store).apply([rec(e, n) for n, e in enumerate(evs)])
+    q = """query($at: String, $b: Int) { serviceMap(at: $at, budget: $b) {
+      nodes { id kind name health { status } } groups { id kind label worstHealth }
+      edges { src dst requestCount errorCount errorRate p50 p95 p99 }
+      columns { ids kinds names health src dst requestCount errorCount errorRate p50 p95 p99 } } }"""
+    for budget in (None, 10):
+        body = gql(client, q, at=T(1010.0), b=budget)
+        assert "errors" not in body, body
+        m = body["data"]["serviceMap"]
+        c = m["columns"]
+        items = [(n["id"], n["kind"], n["name"], n["health"]["status"] if n["health"] else None) for n in m["nodes"]]
+        items += [(g["id"], g["kind"], g["label"], g["worstHealth"]) for g in m["groups"]]
+        assert list(zip(c["ids"], c["kinds"], c["names"], c["health"], strict=True)) == items
+        edges = [{"src": c["ids"][c["src"][j]], "dst": c["ids"][c["dst"][j]],
+                  **{f: c[f][j] for f in ("requestCount", "errorCount", "errorRate", "p50", "p95", "p99")}}
+                 for j in range(len(c["src"]))]
+        assert edges == m["edges"] and len(edges) == (18 if budget is None else len(m["edges"]))
+        if budget is None:  # health as of `at`: critical at 1010, healthy only from 2000
+            k = c["ids"].index("service://ns0/s1")
+            assert (c["names"][k], c["health"][k]) == ("s1", "critical")
+        else:
+            assert len(c["ids"]) <= 10 and any(i.startswith("group:") for i in c["ids"])
+    # fields asked for through fragments are built too (the objects are skipped only when not asked for)
+    frag = gql(client, """query($at: String) { serviceMap(at: $at) { ...M ... on ServiceMap { edges { src } } } }
+      fragment M on ServiceMap { nodes { id } columns { ids } }""", at=T(1010.0))
+    assert "errors" not in frag, frag
+    fm = frag["data"]["serviceMap"]
+    assert [n["id"] for n in fm["nodes"]] == fm["columns"]["ids"] and len(fm["edges"]) == 18
+    # columns alone: the objects are not built, the arrays are the same
+    alone = gql(client, "query($at: String) { serviceMap(at: $at) { nodes { id } columns { ids src dst } } }",
+                at=T(1010.0))["data"]["serviceMap"]
+    assert len(alone["columns"]["ids"]) == len(alone["nodes"]) == 18 and len(alone["columns"]["src"]) == 18
 
 
 def test_graph_diff_serves_an_attribute_that_appeared_or_vanished(client: TestClient, svc: EngineService) -> None:

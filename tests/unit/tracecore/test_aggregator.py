@@ -157,3 +157,30 @@ def test_max_edges_bounds_open_window_statistics_and_counts_what_it_refuses() ->
     assert agg.edges_dropped == 1
     assert [(e["src"], e["dst"]) for e in calls_edges(agg.window_events(everything=True))] == [
         (SRC, "service://_/cache")]
+
+
+def test_a_poll_of_records_skips_bad_and_foreign_ones_and_holds_the_commit_below_its_spans() -> None:
+    """``handle_records`` (one poll): a malformed span record is counted and skipped, another event type
+    is skipped, neither holds the commit back; the call made of two later records holds it at the
+    lowest of them until its window is published."""
+    from airdig.model.events import TOPIC_TRACES
+    from airdig.tracecore.ingest import SPAN_EVENT
+    from airdig.tracecore.spans import encode_batch
+
+    now = time.time()
+    start = now - now % 60 - 120
+    client, server = call(1, start + 5, 20.0)
+    span_record = [CloudEvent(type=SPAN_EVENT, source="t", subject="t1", data=encode_batch([s])).encode()
+                   for s in (client, server)]
+    other = CloudEvent(type="airdig.trace.service", source="t", subject="service://_/web",
+                       data={"node": {}}).encode()
+    bad = b'{"type":"airdig.trace.span", not json'
+    agg = Aggregator(None, TraceCoreMetrics(), wait=10.0, consume=False, lateness=0.0)
+    assert agg.handle_records([(bad, "t0", 0, 0), (other, "s", 0, 1), (span_record[0], "t1", 0, 2),
+                               (span_record[1], "t1", 0, 3)]) == 2
+    assert agg.bad_records == 1
+    assert agg.pairer.counters.spans["paired"] == 2
+    assert agg._positions(None)[(TOPIC_TRACES, 0)][0] == 2  # the call's records are not out yet
+    edges = calls_edges(agg.window_events(now=now))
+    assert [(e["src"], e["dst"], e["stats"]["request_count"]) for e in edges] == [(SRC, DST, 1)]
+    assert agg._positions(None)[(TOPIC_TRACES, 0)][0] == 4  # published: past every record read

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airdig.errors import InvalidInput
@@ -28,3 +30,22 @@ def test_batch_roundtrip_and_link_routing() -> None:
     assert back[0].resource is back[1].resource
     with pytest.raises(InvalidInput):
         decode_batch({"resources": [], "spans": [[1, 2]]})
+
+
+def test_records_share_equal_resources_through_the_cache() -> None:
+    import orjson
+
+    from airdig.tracecore.spans import ResourceCache
+
+    r = Resource("api", "ns", {"host.id": "i-1"})
+    one = orjson.loads(orjson.dumps(encode_batch([SpanSummary("t1", "s1", "", 3, "GET", 1, 2, 0, r, {})])))
+    two = orjson.loads(orjson.dumps(encode_batch([SpanSummary("t2", "s2", "", 3, "GET", 1, 2, 0, r, {})])))
+    other = {"resources": [["api", "ns", {"host.id": "i-2"}]], "spans": two["spans"]}
+    odd = {"resources": [["api", "ns", {"host.id": ["not", "hashable"]}]], "spans": two["spans"]}
+    cache: ResourceCache = {}
+    a, b, c, d = (decode_batch(x, resources_cache=cache)[0].resource for x in (one, two, other, odd))
+    assert a is b and a == r
+    assert c is not a and c.attrs == {"host.id": "i-2"}
+    unhashable: dict[str, Any] = {"host.id": ["not", "hashable"]}  # Resource.attrs says str values; the bus may not
+    assert d.attrs == unhashable and len(cache) == 2
+    assert decode_batch(one)[0].resource is not a  # no cache: a Resource per record, as before

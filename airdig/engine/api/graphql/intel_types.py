@@ -127,6 +127,25 @@ class ServiceEdge:
     p99: float | None
 
 
+@strawberry.type(description="The same service map as parallel arrays, for drawing thousands of services: "
+                             "entry i of `ids`, `kinds`, `names` and `health` is one item (the services, then "
+                             "the groups in `groups` order); entry j of the edge arrays is one call edge, whose "
+                             "`src`/`dst` are indexes into `ids`.")
+class ServiceMapColumns:
+    ids: list[strawberry.ID]
+    kinds: list[str]
+    names: list[str]
+    health: list[str | None] = strawberry.field(description="Health status (a group's worst); null: not known.")
+    src: list[int]
+    dst: list[int]
+    request_count: list[int]
+    error_count: list[int]
+    error_rate: list[float]
+    p50: list[float | None]
+    p95: list[float | None]
+    p99: list[float | None]
+
+
 @strawberry.type(description="A node reached by the walk, with its distance and path from the start.")
 class ImpactNode:
     id: strawberry.ID

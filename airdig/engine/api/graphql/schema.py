@@ -7,6 +7,7 @@ list requires ``first`` ≤ 100. Errors carry ``extensions.code`` from :mod:`air
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import strawberry
@@ -23,9 +24,11 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from airdig.backends.interfaces import NodeRow, Store
 from airdig.engine.api.graphql.cost import QueryCost, VariableCost
+from airdig.engine.api.graphql.hotread import HotRoot
 from airdig.engine.api.graphql.intel_types import (
     Candidate,
     Change,
@@ -44,6 +47,7 @@ from airdig.engine.api.graphql.intel_types import (
     RootCause,
     ScoreFactors,
     ServiceEdge,
+    ServiceMapColumns,
     ServiceNode,
     SetAside,
     Subgraph,
@@ -96,13 +100,7 @@ class Query:
     async def resource(self, info: Info[Any, Any], id: strawberry.ID, at: str | None = None) -> Resource | None:
         # async: a hit of the in-process cache is answered on the loop (no thread hop); everything else
         # (a miss, a native id, Redis, a time in the past) reads in a worker thread
-        svc = _svc(info)
-        if at is not None:
-            return await run_in_threadpool(_resource_at, svc, str(id), parse_time(at, "at"))
-        node = svc.read_cache.peek(str(id))
-        if node is None:
-            node = await run_in_threadpool(_resource, svc, str(id))
-        return Resource.of(node) if node else None
+        return await load_resource(_svc(info), str(id), at)
 
     @field("Resources matching a filter, paged with `first` (≤ 100) and `after`.")
     def resources(self, info: Info[Any, Any], first: int | None = None, after: str | None = None,
@@ -195,25 +193,23 @@ class Query:
         gm, found = hood.service_map(store, lo, hi, budget, [str(g) for g in expand or []])
         if at is not None:  # health as it was at the end of the window
             found = {i: n.node for i, n in asof.nodes_at(store, list(found), hi, brief=True).items()}
-        nodes = []
-        for i in gm.nodes:
-            nd = found.get(i)
-            nodes.append(ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service",
-                                     name=nd.name if nd else i,
-                                     health=health_of(nd) if nd else None))
-        edges = gm.edges
-        return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped,
-                          edges=[ServiceEdge(
-            src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
-            error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95, p99=e.p99)
-            for e in edges])
+        nodes = [ServiceNode(id=strawberry.ID(i), kind=nd.kind if nd else "service", name=nd.name if nd else i,
+                             health=health_of(nd) if nd else None)
+                 for i in gm.nodes for nd in (found.get(i),)] if _selects(info, "nodes") else []
+        edges = [ServiceEdge(src=strawberry.ID(e.src), dst=strawberry.ID(e.dst), request_count=e.request_count,
+                             error_count=e.error_count, error_rate=round(e.error_rate, 4), p50=e.p50, p95=e.p95,
+                             p99=e.p99) for e in gm.edges] if _selects(info, "edges") else []
+        return ServiceMap(nodes=nodes, groups=[NodeGroup.of(g) for g in gm.groups], grouped=gm.grouped, edges=edges,
+                          columns=_service_map_columns(gm, found) if _selects(info, "columns") else None)
 
-    @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3).")
-    def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3) -> Impact:
-        res = reads.impact(_svc(info).store, str(id), hops, with_resources=_selects(info, "nodes", "resource"))
+    @field("Blast radius: what trouble at this node reaches, breadth-first up to `hops` (default 3); with `at`, "
+           "over the graph as it was then (each resource as of then).")
+    def impact(self, info: Info[Any, Any], id: strawberry.ID, hops: int = 3, at: str | None = None) -> Impact:
+        res = reads.impact(_svc(info).store, str(id), hops, with_resources=_selects(info, "nodes", "resource"),
+                           at=parse_time(at, "at") if at else None)
         return Impact(root=strawberry.ID(res.root), truncated=res.truncated, nodes=[
             ImpactNode(id=strawberry.ID(i), distance=d, path=[strawberry.ID(p) for p in path],
-                       resource=Resource.of(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
+                       resource=resource_at(res.nodes[i]) if i in res.nodes else None) for i, d, path in res.reached])
 
     @field("What changed: a node's change timeline (with `hops`, also its neighbours'), or everything.")
     def timeline(self, info: Info[Any, Any], id: strawberry.ID | None = None, since: str | None = None,
@@ -281,6 +277,24 @@ def _drift_events_at(store: Store, f: DriftFilter, n: int, after: str | None, wh
         has_next_page=more, end_cursor=edges[-1].cursor if edges else None), total_count=total)
 
 
+async def load_resource(svc: EngineService, ident: str, at: str | None) -> Resource | None:
+    """What ``resource(id, at)`` answers; also the loader of its hot read path (:data:`HOT_ROOTS`)."""
+    if at is not None:
+        return await run_in_threadpool(_resource_at, svc, ident, parse_time(at, "at"))
+    node = svc.read_cache.peek(ident)
+    if node is None:
+        node = await run_in_threadpool(_resource, svc, ident)
+    return Resource.of(node) if node else None
+
+
+async def _hot_resource(context: dict[str, Any], args: dict[str, Any]) -> Resource | None:
+    return await load_resource(context["service"], str(args["id"]), args.get("at"))
+
+
+# root fields answered by airdig.engine.api.graphql.hotread when a document only reads plain fields of them
+HOT_ROOTS: dict[str, HotRoot] = {"resource": _hot_resource}
+
+
 def _resource_at(svc: EngineService, ident: str, when: float) -> Resource | None:
     try:
         found = asof.nodes_at(svc.store, [reads.resolve_id(svc.store, ident)], when)
@@ -297,15 +311,49 @@ def _resource(svc: EngineService, ident: str) -> NodeRow | None:
     return node
 
 
+def _service_map_columns(gm: hood.GroupedServiceMap, found: dict[str, NodeRow]) -> ServiceMapColumns:
+    """``serviceMap { columns }``: one array per field, edges as indexes into ``ids``; no per-item object
+    on either side (20,000 edges: ~1 MB of JSON instead of ~3.5 MB, and no object per edge in the browser)."""
+    ids, kinds, names, health = [], [], [], []
+    for i in gm.nodes:
+        nd = found.get(i)
+        ids.append(strawberry.ID(i))
+        kinds.append(nd.kind if nd else "service")
+        names.append(nd.name if nd else i)
+        health.append(nd.health_status if nd else None)
+    for g in gm.groups:
+        ids.append(strawberry.ID(g.id))
+        kinds.append(g.kind)
+        names.append(g.label)
+        health.append(g.worst_health)
+    index = {str(x): k for k, x in enumerate(ids)}
+    e = gm.edges
+    return ServiceMapColumns(ids=ids, kinds=kinds, names=names, health=health,
+                             src=[index[x.src] for x in e], dst=[index[x.dst] for x in e],
+                             request_count=[x.request_count for x in e], error_count=[x.error_count for x in e],
+                             error_rate=[round(x.error_rate, 4) for x in e], p50=[x.p50 for x in e],
+                             p95=[x.p95 for x in e], p99=[x.p99 for x in e])
+
+
 def _selects(info: Info[Any, Any], *path: str) -> bool:
-    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped)."""
-    fields = info.selected_fields
+    """Whether the query asks for the field at ``path`` under this one (so loading it can be skipped),
+    through fragment spreads and inline fragments too."""
+    fields: list[Any] = list(info.selected_fields)
     for name in path:
-        nxt = [s for f in fields for s in getattr(f, "selections", []) if getattr(s, "name", None) == name]
+        nxt = [s for f in fields for s in _fields_of(getattr(f, "selections", [])) if s.name == name]
         if not nxt:
             return False
         fields = nxt
     return True
+
+
+def _fields_of(selections: list[Any]) -> Iterator[SelectedField]:
+    """The fields of a selection set, fragments (spread or inline) opened."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            yield s
+        elif isinstance(s, FragmentSpread | InlineFragment):
+            yield from _fields_of(s.selections)
 
 
 def _numbers(d: dict[str, Any] | None) -> EdgeNumbers | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from airdig.engine.api.graphql.intel_types import Change, ServiceEdge, ServiceNode
+from airdig.engine.api.graphql.intel_types import Change, ServiceEdge, ServiceMapColumns, ServiceNode
 from airdig.engine.api.graphql.types import Resource, as_json, field
 from airdig.engine.api.views import check_first, ts
 from airdig.engine.intel import asof, diff, neighborhood
@@ -170,3 +170,6 @@ class ServiceMap:
     groups: list[NodeGroup] = strawberry.field(default_factory=list, description="With `budget`: services "
                                                "grouped by namespace, then account (edges may name a group id).")
     grouped: bool = False
+    columns: ServiceMapColumns | None = strawberry.field(default=None, description=(
+        "Nodes, groups and edges as parallel arrays (~4x smaller, no object per edge): for drawing "
+        "large maps. The same window, `at`, `budget` and `expand` as `nodes`/`edges`."))

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from airdig.engine.api.rest.routes import _int, _svc, json
 from airdig.engine.api.rest.view_routes import group_view, list_param, node_at_view
-from airdig.engine.api.views import change_view, check_first, drift_view, node_view, ts
+from airdig.engine.api.views import change_view, check_first, drift_view, ts
 from airdig.engine.intel import asof, neighborhood, reads, writers
 from airdig.engine.intel.workers import run_root_cause
 from airdig.errors import InvalidInput, NotFound
@@ -27,9 +27,10 @@ def _time(request: Request, name: str) -> float | None:
 
 def impact(request: Request) -> Response:
     with_resources = request.query_params.get("resources", "true") not in ("0", "false")
-    res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3, with_resources)
+    res = reads.impact(_svc(request).store, request.path_params["id"], _int(request, "hops", 3) or 3, with_resources,
+                       _time(request, "at"))
     return json({"root": res.root, "truncated": res.truncated, "nodes": [
-        {"id": i, "distance": d, "path": p, "resource": node_view(res.nodes[i]) if i in res.nodes else None}
+        {"id": i, "distance": d, "path": p, "resource": node_at_view(res.nodes[i]) if i in res.nodes else None}
         for i, d, p in res.reached]})
 
 

@@ -85,7 +85,9 @@ _CHANGE = {"type": "object", "required": ["id", "resourceId", "time", "kind", "s
 INTEL_PATHS: dict[str, Any] = {
     "/api/v1/impact/{id}": _get("Blast radius of a node", "impact", [
         _ID, _int_param("hops", "Hops (default 3).", 1, 6),
-        _param("resources", "Include each reached node's resource (default true).", {"type": "boolean"})]),
+        _param("resources", "Include each reached node's resource (default true).", {"type": "boolean"}),
+        _param("at", "Over the graph as of this time (default now); resources then carry asOf/asOfExact/asOfGaps.",
+               _TIME)]),
     "/api/v1/neighbors/{id}": _get("Nodes and edges around a node", "neighbors", [
         _ID, _int_param("depth", "Depth (default 1).", 1, 3),
         _param("edge_types", "Comma-separated edge types."), _int_param("first", "At most this many nodes.", 1, 100),

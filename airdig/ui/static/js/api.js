@@ -25,7 +25,8 @@ export async function gql(query, variables = {}, { signal } = {}) {
     throw new ApiError("unreachable", `UI server unreachable: ${e.message}`);
   }
   let body = null;
-  try { body = await res.json(); } catch { /* non-JSON answer, reported below */ }
+  performance.mark("gql:response");
+  try { body = await res.json(); performance.mark("gql:parsed"); } catch { /* non-JSON answer, reported below */ }
   if (res.status === 401 || res.status === 403) {
     const m = firstMessage(body) || `HTTP ${res.status}`;
     throw new ApiError("auth", `the engine refused the request (${m}); set an API token with the "token" button (t)`, res.status);

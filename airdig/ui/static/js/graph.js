@@ -41,8 +41,8 @@ export function loadRenderer() {
   return vendorLoad;
 }
 
-const BIG = 400;        // beyond this many nodes: O(n) layout, no arrows, thinner edges
-const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
+export const BIG = 400; // beyond this many nodes: O(n) layout, no arrows, thinner edges
+export const EDGE_LABELS = 30; // edge labels only on small graphs (the tables carry every number)
 
 function palette() {
   const cs = getComputedStyle(document.documentElement), v = (n, d) => (cs.getPropertyValue(n).trim() || d);
@@ -55,7 +55,7 @@ function palette() {
 /**
  * Draw a graph. Returns its element at once; the renderer mounts when the element is on the page.
  * nodes: { id, label, kind, status, drifted, group?: { count, label, by } }
- * edges: { src, dst, type, err, stale, weight, label, title }
+ * edges: { src, dst, type, err, stale, weight, label }
  * onClick(id): open a node; onExpand(id): open a group in place (defaults to onClick).
  */
 export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, height = 420, rootId, caption }) {
@@ -85,6 +85,7 @@ export function drawGraph({ nodes, edges, layout = "force", onClick, onExpand, h
       wrap.graph = r;
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const ms = Math.round(performance.now() - started);
+        performance.mark("graph:frame");
         wrap.dataset.rendered = String(ms);
         status.textContent = `${nodes.length} nodes · ${edges.length} edges · scroll to zoom, drag to pan, hover or zoom in for labels`;
       }));
@@ -101,22 +102,27 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
   sweep();
   const pal = palette();
   const big = nodes.length > BIG;
+  performance.mark("graph:mount");
   const pos = layout === "layered" ? layered(nodes, edges) : big ? gridByKind(nodes, rootId) : force(nodes, edges, rootId);
-  const g = new Graph({ multi: true, type: "directed" });
-  for (const n of nodes) {
+  performance.mark("graph:layout");
+  // one bulk import (graphology checks and indexes it in one pass) rather than 25,000 add calls
+  const gNodes = nodes.map((n) => {
     const p = pos.get(n.id);
     const size = n.id === rootId ? 11 : n.group ? 8 + Math.min(10, 2 * Math.log2(1 + n.group.count)) : big ? 3 : 7;
-    g.addNode(n.id, { x: p.x, y: -p.y, size, label: n.group ? n.group.label : n.label,
-      color: pal[n.status] || pal.unknown, forceLabel: n.id === rootId || !!n.group, zIndex: n.group ? 1 : 0 });
-  }
-  let i = 0;
+    return { key: n.id, attributes: { x: p.x, y: -p.y, size, label: n.group ? n.group.label : n.label,
+      color: pal[n.status] || pal.unknown, forceLabel: n.id === rootId || !!n.group, zIndex: n.group ? 1 : 0 } };
+  });
+  const gEdges = [], labelled = edges.length <= EDGE_LABELS;
   for (const e of edges) {
-    if (!g.hasNode(e.src) || !g.hasNode(e.dst)) continue;
-    g.addDirectedEdgeWithKey(`e${i++}`, e.src, e.dst, {
+    if (!byId.has(e.src) || !byId.has(e.dst)) continue;
+    gEdges.push({ key: `e${gEdges.length}`, source: e.src, target: e.dst, attributes: {
       size: big ? 0.5 : 1 + Math.min(4, e.weight || 0), type: big || e.src === e.dst ? "line" : "arrow",
       color: e.err ? pal.critical : e.type === "calls" ? pal.calls : pal.edge,
-      label: edges.length <= EDGE_LABELS ? e.label || null : null, forceLabel: edges.length <= EDGE_LABELS });
+      label: labelled ? e.label || null : null, forceLabel: labelled } });
   }
+  const g = new Graph({ multi: true, type: "directed" });
+  g.import({ nodes: gNodes, edges: gEdges });
+  performance.mark("graph:built");
   const boxes = [];  // label boxes drawn this frame: the no-overlap check
   const obstacles = [];  // the discs of the big nodes (groups, the root): no label is drawn over them
   const hits = (box) => (b) => b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1;
@@ -160,7 +166,14 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
     edgeLabelSize: 10, labelDensity: 0.7, labelGridCellSize: 120, labelRenderedSizeThreshold: big ? 9 : 5,
     defaultDrawNodeLabel: drawLabel, defaultDrawNodeHover: drawHover, defaultDrawEdgeLabel: drawEdgeLabel, stagePadding: 40, minCameraRatio: 0.02,
     maxCameraRatio: 4, enableCameraRotation: false, allowInvalidContainer: true,
+    // big graphs: edges as 1-px GL lines (not the default quads, which at 0.5 px look the same) and
+    // nodes as GL points (not quads with a disc shader). Without a GPU every vertex and covered pixel
+    // is CPU work: measured in headless Chromium on SwiftShader, a camera frame of 5,000 nodes took
+    // ~140 ms with quads and ~25 ms with points (docs/ui.md, "Scale")
+    ...(big ? { edgeProgramClasses: { line: Sigma.rendering.EdgeLineProgram },
+      nodeProgramClasses: { circle: Sigma.rendering.NodePointProgram } } : {}),
   });
+  performance.mark("graph:sigma");
   const bigOnes = nodes.filter((n) => n.group || n.id === rootId).map((n) => n.id);
   r.on("beforeRender", () => {
     boxes.length = 0;
@@ -174,8 +187,12 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
   });
   let focusIdx = -1;
   const ringed = nodes.filter((n) => n.drifted || n.id === rootId);
-  r.on("afterRender", () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal));
-  r.scheduleRender();  // the constructor drew once before these listeners: draw again with them
+  const rings = () => drawRings(r, overlay, ringed, rootId, order[focusIdx], pal);
+  r.on("afterRender", rings);
+  // the constructor drew once before these listeners: draw the rings now, and draw again only when a
+  // group's or the root's disc must keep labels off it (a second full frame of a 20,000-edge graph
+  // costs as much as the first without a GPU)
+  if (bigOnes.length) r.scheduleRender(); else rings();
   r.on("clickNode", ({ node }) => open(node));
   r.on("enterNode", () => { host.style.cursor = "pointer"; });
   r.on("leaveNode", () => { host.style.cursor = ""; });
@@ -221,12 +238,18 @@ function mount({ Graph, Sigma, host, overlay, nodes, edges, layout, rootId, orde
 }
 
 // rings for drifted nodes (dashed, drift colour), the root (accent) and the keyboard focus
+const inked = new WeakSet();  // overlays with rings on them
 function drawRings(r, overlay, ringed, rootId, focused, pal) {
   const { width, height } = r.getDimensions(), dpr = window.devicePixelRatio || 1;
   if (overlay.width !== width * dpr || overlay.height !== height * dpr) {
     overlay.width = width * dpr; overlay.height = height * dpr;
     overlay.style.width = `${width}px`; overlay.style.height = `${height}px`;
   }
+  // nothing ringed now nor on the layer: leave it untouched (a cleared canvas is a changed layer the
+  // compositor takes again, every frame of a camera move)
+  const anything = ringed.length > 0 || !!focused;
+  if (!anything && !inked.has(overlay)) return;
+  if (anything) inked.add(overlay); else inked.delete(overlay);
   const ctx = overlay.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, width, height);
@@ -368,9 +391,43 @@ function layered(nodes, edges) {
       ls.forEach((v, i) => { order[v] = i; });
     }
   }
-  const tallest = Math.max(1, ...filled.map((ls) => ls.length));
+  let tallest = 1;
+  for (const ls of filled) tallest = Math.max(tallest, ls.length);
   const dx = Math.max(160, 40 * Math.sqrt(tallest)), dy = 60;
+  // a deep call graph (thousands of layers, a few services each) would be a line thousands of times
+  // wider than high: fold the layers into bands, left→right then right→left (consecutive layers stay
+  // side by side), so the picture keeps the canvas's proportions
+  const L = filled.length, ASPECT = 2.2;
+  const bandsHigh = (per) => {  // the folded picture's height for `per` layers a band
+    let sum = 0;
+    for (let b0 = 0; b0 < L; b0 += per) {
+      let high = 1;
+      for (let k = b0; k < Math.min(L, b0 + per); k++) high = Math.max(high, filled[k].length);
+      sum += (high + 2) * dy;
+    }
+    return sum;
+  };
+  let perBand = L;
+  // a chain of a few dozen layers still reads best as one line; fold only deeper ones, and only when
+  // far wider than the canvas's proportions. Try band widths (×1.25 apart): the one closest to ASPECT
+  if (L > 40 && L * dx > 4 * ASPECT * tallest * dy) {
+    let best = Infinity;
+    for (let per = 2; per < L; per = Math.ceil(per * 1.25)) {
+      const off = Math.abs(Math.log((per * dx) / bandsHigh(per) / ASPECT));
+      if (off < best) { best = off; perBand = per; }
+    }
+  }
   const pos = new Map();
-  filled.forEach((ls, li) => ls.forEach((v, i) => pos.set(ids[v], { x: li * dx, y: (i - (ls.length - 1) / 2) * dy })));
+  let top = 0;
+  for (let b0 = 0; b0 < L; b0 += perBand) {
+    const band = filled.slice(b0, b0 + perBand), rev = (b0 / perBand) % 2 === 1;
+    let high = 1;
+    for (const ls of band) high = Math.max(high, ls.length);
+    band.forEach((ls, k) => {
+      const x = (rev ? perBand - 1 - k : k) * dx;
+      ls.forEach((v, i) => pos.set(ids[v], { x, y: top + (i - (ls.length - 1) / 2) * dy }));
+    });
+    top += (high + 2) * dy;
+  }
   return pos;
 }

@@ -10,7 +10,7 @@ import { renderDrift } from "./views/drift.js";
 import { renderSearch } from "./views/search.js";
 import { renderDiff } from "./views/diff.js";
 import { atOf, withAt, renderTimebar } from "./timectl.js";
-import { loadRenderer } from "./graph.js";
+import { loadRenderer, BIG } from "./graph.js";
 
 const view = document.getElementById("view");
 let current = null;     // { name, refresh() }
@@ -188,8 +188,19 @@ let refreshTimer = null;
 function softRefresh() {  // coalesce bursts of events into one refresh of the incident/drift views
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => {
-    if (current && !stickyAt && ["home", "drift", "map"].includes(current.name)) current.refresh();
+    if (!current || stickyAt || !["home", "drift", "map"].includes(current.name)) return;
+    // a big service map is not redrawn under the user's hands (seconds of work, and the camera would
+    // jump back): the panel offers the refresh instead
+    const drawn = document.querySelector("#service-map .graph-canvas");
+    if (current.name === "map" && drawn && Number(drawn.dataset.nodes) > BIG) offerRefresh(current);
+    else current.refresh();
   }, 1500);
+}
+function offerRefresh(view) {
+  const body = document.querySelector("#service-map .panel-body");
+  if (!body || body.querySelector("#map-stale")) return;
+  body.prepend(h("div", { id: "map-stale", class: "pad small", role: "status" }, "The map has changed since it was drawn. ",
+    h("button", { type: "button", class: "btn btn-small", onclick: () => view.refresh() }, "redraw (r)")));
 }
 const live = new Live((field, v) => {
   if (field === "alertFired") {

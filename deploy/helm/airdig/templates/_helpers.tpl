@@ -183,7 +183,16 @@ credential is ever rendered. Each role gets only the settings it reads.
 {{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_TRACES_AUTH" "key" $s.tracesAuthKey) }}
 {{- end }}
 {{- end }}
-{{- if and (has $role (list "engine" "tracecore" "pulsesight")) $v.tls.existingSecret }}
+{{- if and $v.tls.serve (has $role (list "engine" "ui" "tracecore" "pulsesight")) }}
+{{- if not $v.tls.existingSecret }}
+{{- fail "tls.serve needs tls.existingSecret (a Secret with tls.certKey and tls.keyKey)" }}
+{{- end }}
+- name: AIRDIG_TLS_CERT_FILE
+  value: {{ include "airdig.tlsFile" (dict "key" $v.tls.certKey) | quote }}
+- name: AIRDIG_TLS_KEY_FILE
+  value: {{ include "airdig.tlsFile" (dict "key" $v.tls.keyKey) | quote }}
+{{- end }}
+{{- if and (or (has $role (list "engine" "tracecore" "pulsesight")) (and $v.tls.serve (has $role (list "ui" "deepdrift")))) $v.tls.existingSecret }}
 {{- if $v.tls.caKey }}
 - name: AIRDIG_HTTP_CA_FILE
   value: {{ include "airdig.tlsFile" (dict "key" $v.tls.caKey) | quote }}
@@ -215,14 +224,14 @@ credential is ever rendered. Each role gets only the settings it reads.
 {{- end }}
 {{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_PULSESIGHT_SECRET" "key" $s.pulsesightSecretKey) }}
 - name: AIRDIG_PULSESIGHT_RESOLVER_URL
-  value: {{ printf "http://%s:%d" (include "airdig.component" (dict "root" $root "role" "engine")) (int $v.engine.port) | quote }}
+  value: {{ include "airdig.engineUrl" $root | quote }}
 {{- if and $s.existingSecret $s.apiTokenKey }}
 {{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_PULSESIGHT_RESOLVER_TOKEN" "key" $s.apiTokenKey) }}
 {{- end }}
 {{- end }}
 {{- if eq $role "deepdrift" }}
 - name: AIRDIG_ENGINE_URL
-  value: {{ printf "http://%s:%d" (include "airdig.component" (dict "root" $root "role" "engine")) (int $v.engine.port) | quote }}
+  value: {{ include "airdig.engineUrl" $root | quote }}
 {{- if and $s.existingSecret $s.apiTokenKey }}
 {{ include "airdig.secretEnv" (dict "root" $root "name" "AIRDIG_API_TOKEN" "key" $s.apiTokenKey) }}
 {{- end }}
@@ -270,13 +279,21 @@ topologySpreadConstraints:
 {{- end }}
 {{- end -}}
 
-{{/* HTTP liveness /healthz and readiness /readyz on a named port; call with (dict "root" $ "port" "http"). */}}
+{{/* The engine's in-cluster URL (https when tls.serve). */}}
+{{- define "airdig.engineUrl" -}}
+{{- printf "%s://%s:%d" (ternary "https" "http" (.Values.tls.serve | default false)) (include "airdig.component" (dict "root" . "role" "engine")) (int .Values.engine.port) -}}
+{{- end -}}
+
+{{/* HTTP liveness /healthz and readiness /readyz on a named port; call with (dict "root" $ "port" "http").
+     With tls.serve the probes speak HTTPS (the kubelet does not verify the certificate). */}}
 {{- define "airdig.httpProbes" -}}
 {{- $p := .root.Values.probes -}}
+{{- $scheme := ternary "HTTPS" "HTTP" (.root.Values.tls.serve | default false) -}}
 livenessProbe:
   httpGet:
     path: {{ $p.liveness.path }}
     port: {{ .port }}
+    scheme: {{ $scheme }}
   initialDelaySeconds: {{ $p.liveness.initialDelaySeconds }}
   periodSeconds: {{ $p.liveness.periodSeconds }}
   timeoutSeconds: {{ $p.liveness.timeoutSeconds }}
@@ -285,6 +302,7 @@ readinessProbe:
   httpGet:
     path: {{ $p.readiness.path }}
     port: {{ .port }}
+    scheme: {{ $scheme }}
   initialDelaySeconds: {{ $p.readiness.initialDelaySeconds }}
   periodSeconds: {{ $p.readiness.periodSeconds }}
   timeoutSeconds: {{ $p.readiness.timeoutSeconds }}

@@ -21,7 +21,7 @@ const NEIGHBORHOOD = `query($id: ID!, $depth: Int!, $expand: [ID!], $at: String)
 const NEIGHBORS = `query($id: ID!) { neighbors(id: $id, depth: 1, first: 100) {
   nodes { id kind name health { status } drift { status } } edges { src dst type stale } } }`;
 const TIMELINE = `query($id: ID!, $until: String) { timeline(id: $id, until: $until, first: 50) { ${CHANGE_FIELDS} ${WRITER_FIELDS} } }`;
-const IMPACT = `query($id: ID!) { impact(id: $id, hops: 3) { root nodes { id distance path
+const IMPACT = (at) => `query($id: ID!${at ? ", $at: String" : ""}) { impact(id: $id, hops: 3${at ? ", at: $at" : ""}) { root nodes { id distance path
   resource { kind name health { status } } } } }`;
 const DRIFTS = (at) => `query($id: ID!${at ? ", $at: String" : ""}) { driftEvents(first: 20, filter: { resourceId: $id }${at ? ", at: $at" : ""}) { totalCount edges { node {
   id kind severity status detectedAt diffs { path expected actual cause { principal eventName eventTime channel sourceIp } } cause { principal eventName eventTime channel } } } } }`;
@@ -99,10 +99,10 @@ export async function renderResource({ root, navigate, signal, at }, id) {
   fill(tl, "Timeline", async () => timelineList((await gql(TIMELINE, { id: r.id, until: at }, { signal })).timeline));
 
   fill(impact, "Blast radius", async () => {
-    const im = (await gql(IMPACT, { id: r.id }, { signal })).impact;
+    const im = (await gql(IMPACT(at), at ? { id: r.id, at } : { id: r.id }, { signal })).impact;
     const rows = im.nodes.filter((n) => n.id !== r.id).sort((a, b) => a.distance - b.distance);
-    if (!rows.length) return emptyBox("nothing depends on this resource within 3 hops");
-    const note = at ? h("div", { class: "pad small muted" }, "computed on the current graph (the engine's impact has no as-of time)") : null;
+    if (!rows.length) return emptyBox(at ? "nothing depended on this resource within 3 hops then" : "nothing depends on this resource within 3 hops");
+    const note = at ? h("div", { class: "pad small muted" }, `the graph as of ${fmtTime(at)}`) : null;
     return h("div", {}, note, h("table", { class: "t" },
       h("thead", {}, h("tr", {}, ["hops", "resource", "kind", "health", "path"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows.map((n) => navRow(resHref(n.id), navigate,
