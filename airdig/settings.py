@@ -88,8 +88,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("token_store", "TraceCore and PulseSight run on their own: `on` checks bearer tokens against "
                 "the engine's API tokens in database_url (read-only, cached 5 s, like the engine).", "off"),
     SettingSpec("tls_cert_file", "PEM certificate (chain) every listener of this process serves TLS with: the "
-                "engine, the UI, PulseSight, TraceCore's OTLP/HTTP and OTLP/gRPC (not `airdig up`/`demo`). "
-                "Unset: plain text (terminate TLS in front). See docs/edge.md.", None),
+                "engine, the UI, PulseSight, TraceCore's OTLP/HTTP and OTLP/gRPC, `skygraph follow`'s probes "
+                "(not `airdig up`/`demo`). Unset: plain text (terminate TLS in front). See docs/edge.md.", None),
     SettingSpec("tls_key_file", "Private key (PEM) of tls_cert_file.", None),
     SettingSpec("alert_dedupe_seconds", "An alert with the same key (drift id; node + status) is sent once "
                 "per this many seconds.", "3600"),

@@ -185,7 +185,8 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
            port: int) -> None:
     """Re-describe what CloudTrail writes touched and publish the changes with the writer as actor.
 
-    Security-group and instance writes re-describe just those resources; any other write re-reads its
+    Security-group, EC2 instance, RDS instance and Lambda function writes re-describe just those
+    resources (docs/skygraph.md lists them); any other write re-reads its
     (service, region) scope (counted as 'unmapped' in the summary). Runs until interrupted (Ctrl-C / SIGTERM). A scope that cannot be read leaves its messages in the queue
     for SQS to deliver again; a message that is not CloudTrail is reported and dropped. While it runs it
     serves /healthz (the loop comes round), /readyz (the queue answers; the bus too when publishing) and
@@ -219,9 +220,10 @@ def follow(queue_url: str, services: tuple[str, ...], wait_seconds: int, reconci
         if once:
             follower.step()
         else:
+            from airdig.edge.tls import ServerTls
             from airdig.skygraph.follow_http import start_follow_probes
 
-            probes = start_follow_probes(follower, bus, host, port)
+            probes = start_follow_probes(follower, bus, host, port, tls=ServerTls.from_settings(settings))
             try:
                 follower.run(stop.is_set, reconcile_every,
                              lambda: run_scan(ScanOptions(services=wanted, k8s=False, workers=workers, org=org,

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 
 from airdig.edge.probes import Probes, ping_check
+from airdig.edge.tls import ServerTls
 from airdig.errors import BackendUnavailable
 from airdig.skygraph.follow import Follower
 
@@ -110,11 +111,12 @@ class ProbeServer:
 
 
 def start_follow_probes(follower: Follower, bus: Any, host: str, port: int,
-                        stall_after: float = STALL_AFTER) -> ProbeServer:
-    """Serve the probes on ``host:port`` (0: any free port) from a daemon thread; returns once listening."""
+                        stall_after: float = STALL_AFTER, tls: ServerTls | None = None) -> ProbeServer:
+    """Serve the probes on ``host:port`` (0: any free port) from a daemon thread; returns once listening.
+    ``tls``: serve them over TLS only, like every other listener (airdig.edge.tls)."""
     app = Starlette(routes=follow_probes(follower, bus, stall_after).routes())
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
+                                           lifespan="off", **(tls.uvicorn_options() if tls else {})))
     thread = threading.Thread(target=server.run, name="skygraph-follow-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
+import pytest
 
 from airdig.backends.registry import open_bus
 from airdig.skygraph.follow import Follower, FollowError
@@ -133,3 +135,37 @@ def test_cli_follow_serves_the_probes(aws_env: str, data_dir: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
     assert b"skygraph follow: 0 messages" in err
+
+
+def test_cli_follow_serves_its_probes_over_tls_when_the_listeners_do(aws_env: str, data_dir: Path) -> None:
+    """AIRDIG_TLS_CERT_FILE/KEY_FILE cover this listener as every other (the chart's tls.serve probes it
+    over HTTPS); the test CA's certificate, a plain-text client gets no answer."""
+    import ssl
+
+    from tests.conftest import server_url
+
+    tls = Path(server_url("AIRDIG_TEST_TLS_DIR"))
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="cli-writes-tls")["QueueUrl"]
+    port = _free_port()
+    env = {**os.environ, "AIRDIG_DATA_DIR": str(data_dir), "HOME": str(data_dir),
+           "AIRDIG_TLS_CERT_FILE": str(tls / "server.pem"), "AIRDIG_TLS_KEY_FILE": str(tls / "server.key")}
+    proc = subprocess.Popen([sys.executable, "-c", "from airdig.cli.main import main; main()", "skygraph", "follow",
+                             "--queue-url", url, "--wait", "1", "--no-publish", "--services", "ec2",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ca = ssl.create_default_context(cafile=str(tls / "ca.pem"))
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = httpx.get(f"https://localhost:{port}/readyz", verify=ca, timeout=5).status_code
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                time.sleep(0.3)
+        assert status == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

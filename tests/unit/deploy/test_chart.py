@@ -627,3 +627,26 @@ def test_tls_serve_makes_every_listener_https_with_the_mounted_secret(render: Re
     assert "AIRDIG_TLS_CERT_FILE" not in env_of(engine)
     assert engine["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
     assert "tls.serve needs tls.existingSecret" in fails(render, "tls.serve=true")
+
+
+def test_skygraph_follow_runs_with_the_scanners_account_state_and_probes(render: Render) -> None:
+    """skygraph.follow: one `airdig skygraph follow` replica on the queue, with the scanner's service account
+    (it describes the cloud), the scans' graph-state volume (it splices into their graphs) and HTTP probes
+    on its port; off by default, and a queue URL is required."""
+    assert not [d for d in render() if d["metadata"]["name"] == "rel-airdig-skygraph-follow"]
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/cloudtrail-writes"
+    docs = render("skygraph.follow.enabled=true", f"skygraph.follow.queueUrl={queue}")
+    dep = one(docs, "Deployment", "rel-airdig-skygraph-follow")
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate"
+    spec = pod_spec(dep)
+    assert spec["serviceAccountName"] == "rel-airdig-skygraph"
+    container = spec["containers"][0]
+    assert container["args"][:4] == ["skygraph", "follow", "--queue-url", queue]
+    assert container["args"][4:] == ["--host", "0.0.0.0", "--port", "8082"]
+    assert container["readinessProbe"]["httpGet"]["port"] == "http"
+    assert {"name": "http", "containerPort": 8082, "protocol": "TCP"} in container["ports"]
+    data = {v["name"]: v for v in spec["volumes"]}["data"]
+    cron = pod_spec(one(docs, "CronJob", "rel-airdig-skygraph"))
+    assert data == {v["name"]: v for v in cron["volumes"]}["data"]  # the scans' state volume
+    assert "AIRDIG_BUS_URL" in env_of(container)
+    assert "skygraph.follow.queueUrl is required" in fails(render, "skygraph.follow.enabled=true")

@@ -4,7 +4,7 @@ One role's Deployment. Call with a dict:
   {name, port}), probePort (named port for /healthz and /readyz, "" = no HTTP probes), spread (bool),
   autoscaled (bool: leave replicas to the HPA/KEDA), dataClaim (PVC name for /data, "" = emptyDir),
   recreate (bool), execProbe (optional command list: an exec liveness probe for a role without a
-  listener).
+  listener), serviceAccount (optional: a service account other than the chart's, e.g. the scanner's).
 */}}
 {{- define "airdig.deployment" -}}
 {{- $root := .root -}}
@@ -37,7 +37,7 @@ spec:
         prometheus.io/port: {{ (index .ports 0).port | quote }}
       {{- end }}
     spec:
-      serviceAccountName: {{ include "airdig.serviceAccountName" $root }}
+      serviceAccountName: {{ .serviceAccount | default (include "airdig.serviceAccountName" $root) }}
       automountServiceAccountToken: false
       {{- include "airdig.podCommon" (dict "root" $root "cfg" .cfg) | trim | nindent 6 }}
       {{- if .spread }}
