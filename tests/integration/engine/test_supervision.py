@@ -108,7 +108,7 @@ def test_the_aggregator_thread_is_restarted_and_reads_its_records_again(data_dir
                       data={"spans": []})
     bus.publish(TOPIC_TRACES, "t1", span.encode())
     bus.flush()
-    calls = _fail_first(monkeypatch, Aggregator, "handle", 1)
+    calls = _fail_first(monkeypatch, Aggregator, "handle_records", 1)  # the loop hands it each poll
     metrics = TraceCoreMetrics()
     agg = Aggregator(bus, metrics, window_seconds=3600)
     agg.supervisor.backoff = 0.05
