@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ from airdig.model.events import CloudEvent, is_span_block
 from airdig.tracecore import native, spanblock
 from airdig.tracecore.decode import decode_request_python
 from airdig.tracecore.spans import Resource, ResourceCache, SpanSummary, group_by_trace
+from tests.unit.tracecore.test_native_parity import _bench
 
-ROOT = Path(__file__).resolve().parents[3]
 HAVE_NATIVE = importlib.util.find_spec("airdig_tracecore_native") is not None
 if not HAVE_NATIVE and os.environ.get("AIRDIG_TEST_REQUIRE_NATIVE") == "1":
     raise RuntimeError("AIRDIG_TEST_REQUIRE_NATIVE=1 but airdig_tracecore_native is not installed")
@@ -32,12 +31,6 @@ FIELDS = ("trace_id", "span_id", "parent_id", "kind", "name", "start_ns", "end_n
           "links", "status_message")
 
 
-def _bench() -> Any:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        return importlib.import_module("tracecore")
-    finally:
-        sys.path.pop(0)
 
 
 def odd_values(rng: random.Random, depth: int = 0) -> Any:
@@ -174,16 +167,7 @@ def test_bus_sink_publishes_blocks_and_json_for_what_blocks_cannot_carry(hot_pat
     from airdig.tracecore.ingest import BusSink
     from airdig.tracecore.metrics import TraceCoreMetrics
 
-    class Records:
-        def __init__(self) -> None:
-            self.records: list[tuple[str, bytes]] = []
-
-        def publish(self, topic: str, key: str, value: bytes) -> None:
-            self.records.append((key, value))
-
-        def flush(self) -> None:
-            pass
-
+    Records = _bench()._Records  # the bus as BusSink sees it, records kept in memory (the bench's own)
     web, api = Resource("web", "", {}), Resource("api", "", {})
     t1, t2 = "1" * 32, "2" * 32
     spans = [SpanSummary(t1, "a" * 16, "", 3, "GET", 10**18, 10**18 + 10**6, 0, web, {}),
